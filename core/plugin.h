@@ -1,0 +1,65 @@
+/*
+ * plugin.h - the plugin host: find a plugin by name, dlopen it
+ * (RTLD_NOW | RTLD_LOCAL), check its descriptor, and give each instance
+ * its own struct gnarl_host (logging, validated params, gauges, storage).
+ *
+ * Lookup of a name, in order (the first hit wins):
+ *   1. an explicit path (the name contains '/' or ends in ".so");
+ *   2. each directory of GNARL_PLUGIN_PATH (':'-separated);
+ *   3. the config file's directory and its plugins/ subdirectory;
+ *   4. the install's plugin directory: <exe dir>/plugins (build tree),
+ *      <exe dir>/../lib/gnarl/plugins, then GNARL_PLUGIN_INSTALL_DIR.
+ * A file there is "<name>.so".  Not found: the error lists every place.
+ */
+#ifndef GNARL_CORE_PLUGIN_H
+#define GNARL_CORE_PLUGIN_H
+
+#include <gnarl/plugin.h>
+
+struct gnarl_config;
+struct gnarl_gauges;
+struct gnarl_storage;
+
+struct gnarl_plugin_lib;  /* an opened .so */
+
+/* Open plugin `name` expecting `kind` (0: any).  Refusals name the file:
+ * no entry symbol, ABI major differs, descriptor smaller than v1, ops
+ * table missing or smaller than its v1 size, wrong kind. */
+int gnarl_plugin_open(const char *name, enum gnarl_plugin_kind kind,
+                      const char *config_dir, struct gnarl_plugin_lib **out,
+                      char err[GNARL_ERR_SIZE]);
+void gnarl_plugin_close(struct gnarl_plugin_lib *lib);  /* accepts NULL */
+const struct gnarl_plugin *gnarl_plugin_desc(const struct gnarl_plugin_lib *lib);
+const char *gnarl_plugin_file(const struct gnarl_plugin_lib *lib);
+const char *gnarl_plugin_kind_name(enum gnarl_plugin_kind kind);
+
+/* Call `each` for every loadable plugin in the search path (first hit per
+ * name, as lookup would find it). */
+typedef void (*gnarl_plugin_each_fn)(void *ctx, struct gnarl_plugin_lib *lib);
+int gnarl_plugin_scan(const char *config_dir, gnarl_plugin_each_fn each,
+                      void *ctx, char err[GNARL_ERR_SIZE]);
+
+/* What the core lends to every instance's host table. */
+struct gnarl_host_context {
+	const struct gnarl_config *config;   /* for config_dir and messages */
+	struct gnarl_gauges *gauges;         /* NULL: metric() is a no-op */
+	struct gnarl_storage *run_storage;   /* NULL: run_put() fails */
+	const char *run_prefix;              /* key prefix of the run dir */
+	int rank, world_size;
+};
+
+/* The host table of one instance.  `params` must already be validated
+ * against the plugin's table (gnarl_config_check_params); it is borrowed
+ * and must outlive the host.  `slot` names the config slot in messages
+ * ("rewards.2"). */
+struct gnarl_plugin_host;
+int gnarl_plugin_host_create(const struct gnarl_plugin_lib *lib,
+                             const struct gnarl_value *params,
+                             const struct gnarl_host_context *ctx,
+                             uint64_t seed, const char *slot,
+                             struct gnarl_plugin_host **out,
+                             char err[GNARL_ERR_SIZE]);
+const struct gnarl_host *gnarl_plugin_host_table(const struct gnarl_plugin_host *h);
+void gnarl_plugin_host_free(struct gnarl_plugin_host *h);  /* accepts NULL */
+
+#endif /* GNARL_CORE_PLUGIN_H */
