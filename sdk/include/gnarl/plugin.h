@@ -159,6 +159,8 @@ struct gnarl_param {
 	                                  "null"); NULL when REQUIRED */
 	double min, max;               /* used when HAS_MIN / HAS_MAX */
 	const char *help;              /* one line */
+	const char *choices;           /* STRING: allowed values separated by
+	                                  '|' ("relu|tanh"); NULL: any */
 };
 
 #define GNARL_PARAMS_END {0}
