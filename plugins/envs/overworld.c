@@ -1,0 +1,253 @@
+/*
+ * overworld.c - the built-in Zelda-like env plugin ("overworld"): its
+ * descriptor, declared parameters and the env ops of gnarl/plugin.h.
+ *
+ * Entry point: gnarl_plugin_entry.  `create` reads the parameters,
+ * generates one world shared read-only by all envs (overworld_gen.c) and
+ * allocates every env's state in one slab; `reset` and `step` run the
+ * rules (overworld_sim.c) and write straight into the host's arrays
+ * (overworld_obs.c, overworld_render.c).  Invariants: reset and step never
+ * allocate or fail; a call for envs [first, first+count) touches only
+ * their slab blocks and rows, so disjoint ranges may run concurrently.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "overworld.h"
+
+#define OW_ALIGN 64
+
+struct overworld {
+	const struct gnarl_host *host;
+	struct ow_world *world;
+	uint32_t n_envs, obs_dim;
+	size_t block;          /* bytes per env in the slab */
+	uint8_t *slab;         /* n_envs blocks: struct ow_env, per-room arrays, RAM */
+};
+
+static const char *const action_names[OW_N_ACTIONS] = {
+	"NOP", "UP", "DOWN", "LEFT", "RIGHT", "A", "B",
+};
+
+#define P_INT(name, def, lo, hi, help)                                                     \
+	{name, GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX, def, lo, hi, help, \
+	 NULL}
+#define P_FLOAT(name, def, lo, hi, help)                                                     \
+	{name, GNARL_PARAM_FLOAT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX, def, lo, hi, help, \
+	 NULL}
+
+static const struct gnarl_param params[] = {
+	P_INT("world_seed", "1", 0, 9007199254740991.0,
+	      "seed of the generated world (all envs share one world)"),
+	P_INT("width", "8", 2, OW_MAX_GRID, "overworld width in screens"),
+	P_INT("height", "8", 2, OW_MAX_GRID, "overworld height in screens"),
+	P_INT("max_steps", "2048", 1, 100000000, "steps before an episode is truncated"),
+	P_FLOAT("extra_exits", "0.25", 0, 1,
+	        "chance that a screen edge off the maze's spanning tree is open too (loops)"),
+	P_FLOAT("obstacle_density", "0.18", 0, 0.6,
+	        "share of a screen's inner tiles that are trees, rocks or water"),
+	P_FLOAT("water_share", "0.3", 0, 1, "share of obstacles that are water"),
+	P_FLOAT("bush_density", "0.06", 0, 0.4, "share of a screen's inner tiles that are bushes"),
+	P_FLOAT("enemies_per_screen", "1.0", 0, OW_MAX_ENEMIES,
+	        "mean enemies per overworld screen (the start screen has none)"),
+	P_FLOAT("dungeon_enemies", "2.0", 0, OW_MAX_ENEMIES, "mean enemies per dungeon room"),
+	P_FLOAT("enemy_move_prob", "0.5", 0, 1, "chance an enemy steps to a random neighbour tile"),
+	P_INT("enemy_hp", "1", 1, 8, "sword hits an enemy takes"),
+	P_INT("enemy_damage", "2", 1, 80, "quarter hearts lost on touching an enemy"),
+	P_INT("invuln_steps", "8", 0, 1000, "steps of invulnerability after a hit"),
+	P_INT("start_hearts", "3", 1, 20, "hearts (4 quarters each) at the start"),
+	P_FLOAT("drop_prob", "0.35", 0, 1, "chance a killed enemy drops a heart or a rupee"),
+	P_FLOAT("bush_drop_prob", "0.1", 0, 1, "chance a cut bush drops a heart or a rupee"),
+	P_FLOAT("heart_drop_share", "0.5", 0, 1, "share of drops that are hearts (else rupees)"),
+	P_INT("rupee_pile", "5", 0, 999, "rupees in a cave's or the dungeon's rupee pile"),
+	P_INT("sword_distance", "1", 0, 30,
+	      "screens between the start and the sword's cave (0: on the start screen)"),
+	P_INT("maku_distance", "3", 1, 30, "screens between the start and the Maku Tree's gate"),
+	P_INT("dungeon_distance", "5", 1, 30,
+	      "screens between the start and the dungeon entrance"),
+	P_INT("dungeon_rooms", "5", 2, OW_MAX_DUNGEON_ROOMS, "rooms of the dungeon (group 4)"),
+	P_INT("caves", "3", 0, OW_MAX_CAVES, "caves with a rupee pile, besides the sword's"),
+	P_INT("talk_steps", "3", 1, 100, "steps the Maku Tree's text box stays open"),
+	P_INT("view_radius", "2", 1, 4,
+	      "radius of the tile window in the observation ((2r+1)^2 cells x 7 channels)"),
+	{"enemies_respawn", GNARL_PARAM_BOOL, 0, 0, "false", 0, 0,
+	 "killed enemies come back when Link re-enters their room (else once per episode)", NULL},
+	GNARL_PARAMS_END,
+};
+
+static void read_params(const struct gnarl_host *h, struct ow_params *p)
+{
+	p->world_seed = (uint64_t)gnarl_param_int(h, "world_seed", 1);
+	p->width = (int)gnarl_param_int(h, "width", 8);
+	p->height = (int)gnarl_param_int(h, "height", 8);
+	p->max_steps = (int)gnarl_param_int(h, "max_steps", 2048);
+	p->extra_exits = gnarl_param_float(h, "extra_exits", 0.25);
+	p->obstacle_density = gnarl_param_float(h, "obstacle_density", 0.18);
+	p->water_share = gnarl_param_float(h, "water_share", 0.3);
+	p->bush_density = gnarl_param_float(h, "bush_density", 0.06);
+	p->enemies_per_screen = gnarl_param_float(h, "enemies_per_screen", 1.0);
+	p->dungeon_enemies = gnarl_param_float(h, "dungeon_enemies", 2.0);
+	p->enemy_move_prob = gnarl_param_float(h, "enemy_move_prob", 0.5);
+	p->enemy_hp = (int)gnarl_param_int(h, "enemy_hp", 1);
+	p->enemy_damage = (int)gnarl_param_int(h, "enemy_damage", 2);
+	p->invuln_steps = (int)gnarl_param_int(h, "invuln_steps", 8);
+	p->start_hearts = (int)gnarl_param_int(h, "start_hearts", 3);
+	p->drop_prob = gnarl_param_float(h, "drop_prob", 0.35);
+	p->bush_drop_prob = gnarl_param_float(h, "bush_drop_prob", 0.1);
+	p->heart_drop_share = gnarl_param_float(h, "heart_drop_share", 0.5);
+	p->rupee_pile = (int)gnarl_param_int(h, "rupee_pile", 5);
+	p->sword_distance = (int)gnarl_param_int(h, "sword_distance", 1);
+	p->maku_distance = (int)gnarl_param_int(h, "maku_distance", 3);
+	p->dungeon_distance = (int)gnarl_param_int(h, "dungeon_distance", 5);
+	p->dungeon_rooms = (int)gnarl_param_int(h, "dungeon_rooms", 5);
+	p->caves = (int)gnarl_param_int(h, "caves", 3);
+	p->talk_steps = (int)gnarl_param_int(h, "talk_steps", 3);
+	p->view_radius = (int)gnarl_param_int(h, "view_radius", 2);
+	p->enemies_respawn = gnarl_param_bool(h, "enemies_respawn", false);
+}
+
+static size_t round_up(size_t n)
+{
+	return (n + OW_ALIGN - 1) / OW_ALIGN * OW_ALIGN;
+}
+
+static struct ow_env *env_at(const struct overworld *ow, uint32_t i)
+{
+	return (struct ow_env *)(void *)(ow->slab + ow->block * i);
+}
+
+static void destroy(void *self)
+{
+	struct overworld *ow = self;
+
+	if (!ow)
+		return;
+	free(ow->slab);
+	free(ow->world);
+	free(ow);
+}
+
+static void *create(const struct gnarl_host *host, uint32_t n_envs, char err[GNARL_ERR_SIZE])
+{
+	struct overworld *ow = calloc(1, sizeof(*ow));
+	struct ow_params p;
+	size_t per_room;
+
+	if (!ow) {
+		snprintf(err, GNARL_ERR_SIZE, "overworld: out of memory");
+		return NULL;
+	}
+	ow->host = host;
+	ow->n_envs = n_envs;
+	read_params(host, &p);
+	ow->world = malloc(sizeof(*ow->world));
+	if (!ow->world) {
+		snprintf(err, GNARL_ERR_SIZE, "overworld: out of memory for the world");
+		goto fail;
+	}
+	if (gnarl_overworld_gen_world(&p, ow->world, err) < 0)
+		goto fail;
+	ow->obs_dim = gnarl_overworld_obs_dim(&p);
+	/* Per env: the struct, visited / kill_mask / taken, the RAM image. */
+	per_room = round_up(3 * (size_t)ow->world->n_rooms);
+	ow->block = round_up(sizeof(struct ow_env)) + per_room + OW_RAM_SIZE;
+	ow->slab = aligned_alloc(OW_ALIGN, ow->block * (n_envs ? n_envs : 1));
+	if (!ow->slab) {
+		snprintf(err, GNARL_ERR_SIZE, "overworld: out of memory for %u envs (%zu bytes each)",
+		         n_envs, ow->block);
+		goto fail;
+	}
+	memset(ow->slab, 0, ow->block * (n_envs ? n_envs : 1));
+	for (uint32_t i = 0; i < n_envs; i++) {
+		struct ow_env *e = env_at(ow, i);
+		uint8_t *rooms = (uint8_t *)e + round_up(sizeof(*e));
+		e->visited = rooms;
+		e->kill_mask = rooms + ow->world->n_rooms;
+		e->taken = rooms + 2 * ow->world->n_rooms;
+		e->ram = rooms + per_room;
+		gnarl_overworld_sim_reset(ow->world, e, host->seed + i);
+	}
+	if (host->log)
+		host->log(host, GNARL_LOG_DEBUG,
+		          "world %llu: %d x %d screens, %d rooms, start screen %d, sword cave on "
+		          "screen %d, Maku Tree gate on %d, dungeon on %d (attempt %d)",
+		          (unsigned long long)p.world_seed, p.width, p.height, ow->world->n_rooms,
+		          ow->world->start_room, ow->world->sword_screen, ow->world->maku_screen,
+		          ow->world->dungeon_screen, ow->world->attempts);
+	return ow;
+fail:
+	destroy(ow);
+	return NULL;
+}
+
+static void spaces(void *self, struct gnarl_env_spaces *out)
+{
+	const struct overworld *ow = self;
+
+	memset(out, 0, sizeof(*out));
+	out->size = sizeof(*out);
+	out->obs_dim = ow->obs_dim;
+	out->n_actions = OW_N_ACTIONS;
+	out->action_names = action_names;
+	out->has_frames = true;
+	out->has_game_state = true;
+}
+
+static void write_outputs(const struct overworld *ow, const struct gnarl_env_io *io, uint32_t i)
+{
+	const struct ow_env *e = env_at(ow, i);
+
+	if (io->obs)
+		gnarl_overworld_obs_write(ow->world, e, io->obs + (size_t)i * io->obs_stride);
+	if (io->states)
+		gnarl_overworld_obs_state(ow->world, e, &io->states[i]);
+	if (io->want_frame && io->frames && io->want_frame[i])
+		gnarl_overworld_render_frame(ow->world, e, io->frames + (size_t)i * GNARL_FRAME_BYTES);
+}
+
+static void reset(void *self, const struct gnarl_env_io *io, uint32_t index, uint64_t seed)
+{
+	struct overworld *ow = self;
+
+	if (index >= ow->n_envs)
+		return;
+	gnarl_overworld_sim_reset(ow->world, env_at(ow, index), seed);
+	write_outputs(ow, io, index);
+}
+
+static void step(void *self, const struct gnarl_env_io *io, uint32_t first, uint32_t count)
+{
+	struct overworld *ow = self;
+
+	for (uint32_t i = first; i < first + count && i < ow->n_envs; i++) {
+		uint8_t done = gnarl_overworld_sim_step(ow->world, env_at(ow, i), io->actions[i]);
+		if (io->rewards)
+			io->rewards[i] = 0.0f;
+		if (io->dones)
+			io->dones[i] = done;
+		write_outputs(ow, io, i);
+	}
+}
+
+static const struct gnarl_env_ops ops = {
+	.size = sizeof(struct gnarl_env_ops),
+	.create = create,
+	.destroy = destroy,
+	.spaces = spaces,
+	.reset = reset,
+	.step = step,
+};
+
+static const struct gnarl_plugin descriptor = {
+	.abi_version = GNARL_ABI_VERSION,
+	.size = sizeof(struct gnarl_plugin),
+	.kind = GNARL_KIND_ENV,
+	.name = "overworld",
+	.version = "1.0.0",
+	.summary = "procedural Zelda-like overworld: sword, Maku Tree, Gnarled Key, dungeon",
+	.params = params,
+	.ops.env = &ops,
+};
+
+GNARL_PLUGIN_ENTRY(&descriptor)
