@@ -1,0 +1,615 @@
+/*
+ * test_rewards.c - the reward term plugins (plugins/rewards/, one .so per term), loaded
+ * through the ABI with dlopen and fed hand-built state sequences: each
+ * term's rule, its per-episode reset, its parameters, and compute over
+ * disjoint env ranges from two threads at once.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <gnarl/plugin.h>
+
+/* ------------------------------------------------------------------------ */
+/* A plugin instance made the way the core makes one.                      */
+
+#define MAX_PARAMS 32
+
+struct inst {
+	void *so;
+	const struct gnarl_plugin *desc;
+	struct gnarl_host host;
+	const struct gnarl_param *table;
+	int n;
+	const char *names[MAX_PARAMS];
+	struct gnarl_value values[MAX_PARAMS];
+	char text[512];
+	void *self;
+	uint32_t n_envs;
+};
+
+static const struct gnarl_value *host_param(const struct gnarl_host *h, const char *name)
+{
+	struct inst *in = h->host_data;
+
+	for (int i = 0; i < in->n; i++)
+		if (!strcmp(in->names[i], name))
+			return &in->values[i];
+	return NULL;
+}
+
+static void host_log(const struct gnarl_host *h, enum gnarl_log_level level, const char *fmt, ...)
+{
+}
+
+static void set_value(struct gnarl_value *v, const struct gnarl_param *p, const char *text)
+{
+	memset(v, 0, sizeof(*v));
+	switch (p->type) {
+	case GNARL_PARAM_BOOL:
+		v->type = GNARL_VALUE_BOOL;
+		v->as.b = !strcmp(text, "true");
+		break;
+	case GNARL_PARAM_INT:
+		v->type = GNARL_VALUE_INT;
+		v->as.i = strtoll(text, NULL, 0);
+		break;
+	default:
+		v->type = GNARL_VALUE_FLOAT;
+		v->as.f = strtod(text, NULL);
+		break;
+	}
+}
+
+/* Every declared parameter at its default, then the keys of `params`, a
+ * flat YAML flow map ("{novelty: 2, novelty_window: 10}"). */
+static void fill_params(struct inst *in, const char *params)
+{
+	char *save = NULL, *item;
+
+	for (const struct gnarl_param *p = in->table; p->name; p++) {
+		assert_true(in->n < MAX_PARAMS);
+		assert_non_null(p->default_yaml);
+		in->names[in->n] = p->name;
+		set_value(&in->values[in->n++], p, p->default_yaml);
+	}
+	snprintf(in->text, sizeof(in->text), "%s", params ? params : "");
+	for (item = strtok_r(in->text, "{},", &save); item; item = strtok_r(NULL, "{},", &save)) {
+		char *colon = strchr(item, ':'), *key = item;
+		int found = 0;
+		if (!colon)
+			continue;
+		*colon = 0;
+		while (*key == ' ')
+			key++;
+		for (int i = 0; i < in->n; i++) {
+			if (!strcmp(in->names[i], key)) {
+				const struct gnarl_param *p = &in->table[i];
+				set_value(&in->values[i], p, colon + 1);
+				found = 1;
+			}
+		}
+		if (!found)
+			fail_msg("test names undeclared parameter '%s'", key);
+	}
+}
+
+static void inst_open(struct inst *in, const char *name, const char *params, uint32_t n_envs)
+{
+	char path[1024], err[GNARL_ERR_SIZE] = "";
+	const char *dir = getenv("GNARL_PLUGIN_PATH");
+	gnarl_plugin_entry_fn entry;
+
+	memset(in, 0, sizeof(*in));
+	snprintf(path, sizeof(path), "%s/%s.so", dir ? dir : GNARL_BUILD_DIR "/plugins", name);
+	in->so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!in->so)
+		fail_msg("dlopen %s: %s", path, dlerror());
+	*(void **)&entry = dlsym(in->so, "gnarl_plugin_entry");
+	assert_non_null(entry);
+	in->desc = entry();
+	assert_int_equal(in->desc->abi_version >> 16, GNARL_ABI_MAJOR);
+	assert_string_equal(in->desc->name, name);
+	in->table = in->desc->params;
+	fill_params(in, params);
+	in->host.size = sizeof(in->host);
+	in->host.abi_version = GNARL_ABI_VERSION;
+	in->host.log = host_log;
+	in->host.param = host_param;
+	in->host.seed = 1;
+	in->host.host_data = in;
+	in->n_envs = n_envs;
+	in->self = in->desc->ops.reward->create(&in->host, n_envs, err);
+	if (!in->self)
+		fail_msg("create %s: %s", name, err);
+}
+
+static void inst_close(struct inst *in)
+{
+	in->desc->ops.reward->destroy(in->self);
+	dlclose(in->so);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hand-built states and one-env steps.                                     */
+
+static struct gnarl_game_state at(int group, int room, int x, int y)
+{
+	struct gnarl_game_state s;
+
+	memset(&s, 0, sizeof(s));
+	s.size = GNARL_GAME_STATE_V1_SIZE;
+	s.group = group;
+	s.room = room;
+	s.dungeon = -1;
+	s.x = x;
+	s.y = y;
+	s.health = s.max_health = 12;
+	return s;
+}
+
+/* Env `env` of `in` goes from *prev to next: the term's reward.  The
+ * other envs get idle transitions, so a rule that reads the wrong row
+ * shows up. */
+static float step(struct inst *in, uint32_t env, struct gnarl_game_state *prev,
+                  struct gnarl_game_state next)
+{
+	struct gnarl_game_state p[4], c[4];
+	int32_t actions[4] = {0};
+	float out[4] = {-1e9f, -1e9f, -1e9f, -1e9f};
+
+	assert_true(in->n_envs <= 4 && env < in->n_envs);
+	for (uint32_t i = 0; i < in->n_envs; i++)
+		p[i] = c[i] = at(0, 0x77, 8, 8);
+	p[env] = *prev;
+	c[env] = next;
+	in->desc->ops.reward->compute(in->self, env, 1, p, c, actions, out);
+	for (uint32_t i = 0; i < in->n_envs; i++)
+		if (i != env)
+			assert_true(out[i] == -1e9f);  /* rows outside the range untouched */
+	*prev = next;
+	return out[env];
+}
+
+static void start(struct inst *in, uint32_t env, const struct gnarl_game_state *s)
+{
+	in->desc->ops.reward->episode_start(in->self, env, s);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void test_room_discovery(void **unused)
+{
+	struct inst in;
+	struct gnarl_game_state s = at(0, 0x10, 72, 72);
+
+	inst_open(&in, "room_discovery", "{novelty: 2, novelty_window: 10}", 2);
+	start(&in, 0, &s);
+	start(&in, 1, &s);
+	assert_float_equal(step(&in, 0, &s, at(0, 0x10, 88, 72)), 0.0, 1e-6);   /* same room */
+	assert_float_equal(step(&in, 0, &s, at(0, 0x11, 8, 72)), 20.0, 1e-6);   /* new room */
+	/* Back to 0x10, left 2 steps ago: 2 * 2/10. */
+	assert_float_equal(step(&in, 0, &s, at(0, 0x10, 152, 72)), 0.4, 1e-6);
+	/* Same room number in another group is another screen. */
+	assert_float_equal(step(&in, 0, &s, at(3, 0x10, 72, 104)), 20.0, 1e-6);
+	for (int i = 0; i < 20; i++)
+		assert_float_equal(step(&in, 0, &s, at(3, 0x10, 72, 104)), 0.0, 1e-6);
+	/* 0x11 last occupied 23 steps ago, beyond the window: the whole novelty. */
+	assert_float_equal(step(&in, 0, &s, at(0, 0x11, 8, 72)), 2.0, 1e-6);
+	/* Env 1 has its own memory: 0x11 is new there. */
+	struct gnarl_game_state s1 = at(0, 0x10, 72, 72);
+	assert_float_equal(step(&in, 1, &s1, at(0, 0x11, 8, 72)), 20.0, 1e-6);
+	/* A new episode forgets the rooms. */
+	s = at(0, 0x10, 72, 72);
+	start(&in, 0, &s);
+	assert_float_equal(step(&in, 0, &s, at(3, 0x10, 72, 104)), 20.0, 1e-6);
+	assert_float_equal(step(&in, 0, &s, at(0, 0x10, 72, 72)), 2 * 2.0 / 10, 1e-6);
+	inst_close(&in);
+
+	inst_open(&in, "room_discovery", NULL, 1);   /* defaults: 20, 1, 500 */
+	s = at(4, 0x01, 72, 72);
+	start(&in, 0, &s);
+	assert_float_equal(step(&in, 0, &s, at(4, 0x02, 72, 8)), 20.0, 1e-6);
+	assert_float_equal(step(&in, 0, &s, at(4, 0x01, 72, 120)), 1.0 * 2 / 500, 1e-7);
+	inst_close(&in);
+}
+
+static void test_grid_exploration(void **unused)
+{
+	struct inst in;
+	struct gnarl_game_state s = at(0, 0x10, 8, 8);
+
+	inst_open(&in, "grid_exploration", NULL, 2);
+	start(&in, 1, &s);
+	assert_float_equal(step(&in, 1, &s, at(0, 0x10, 24, 8)), 0.0, 1e-6);  /* same 32 px cell */
+	assert_float_equal(step(&in, 1, &s, at(0, 0x10, 40, 8)), 5.0, 1e-6);
+	assert_float_equal(step(&in, 1, &s, at(0, 0x10, 40, 40)), 5.0, 1e-6);
+	assert_float_equal(step(&in, 1, &s, at(0, 0x10, 8, 8)), 0.0, 1e-6);   /* the start cell */
+	assert_float_equal(step(&in, 1, &s, at(0, 0x11, 8, 8)), 5.0, 1e-6);   /* other room */
+	assert_float_equal(step(&in, 1, &s, at(3, 0x11, 8, 8)), 5.0, 1e-6);   /* other group */
+	assert_float_equal(step(&in, 1, &s, at(3, 0x11, 8, 8)), 0.0, 1e-6);
+	s = at(0, 0x10, 8, 8);
+	start(&in, 1, &s);
+	assert_float_equal(step(&in, 1, &s, at(0, 0x10, 40, 8)), 5.0, 1e-6);  /* new episode */
+	inst_close(&in);
+
+	/* 16 px cells, at most 16 cells an episode (the start one included). */
+	inst_open(&in, "grid_exploration", "{cell_size: 16, max_cells: 16, new_cell: 1.5}", 1);
+	s = at(0, 0, 8, 8);
+	start(&in, 0, &s);
+	assert_float_equal(step(&in, 0, &s, at(0, 0, 24, 8)), 1.5, 1e-6);
+	float sum = 0;
+	for (int x = 0; x < 10; x++)
+		for (int y = 0; y < 8; y++)
+			sum += step(&in, 0, &s, at(0, 0, x * 16 + 8, y * 16 + 8));
+	assert_float_equal(sum, 14 * 1.5, 1e-5);
+	inst_close(&in);
+}
+
+static void test_movement(void **unused)
+{
+	struct inst in;
+	struct gnarl_game_state s = at(0, 0x10, 72, 72);
+	float r;
+
+	inst_open(&in, "movement", NULL, 1);
+	start(&in, 0, &s);
+	/* Walking into a wall: same position, nothing. */
+	assert_float_equal(step(&in, 0, &s, at(0, 0x10, 72, 72)), 0.0, 1e-7);
+	/* One step spent in the room: 0.1 * (2 + (0.5 - 2) * 1/200). */
+	assert_float_equal(step(&in, 0, &s, at(0, 0x10, 88, 72)), 0.1 * (2 - 1.5 / 200), 1e-6);
+	for (int i = 0; i < 300; i++)
+		step(&in, 0, &s, at(0, 0x10, 72 + 16 * (i & 1), 72));
+	/* Stale room: the floor of the scale. */
+	assert_float_equal(step(&in, 0, &s, at(0, 0x10, 56, 72)), 0.05, 1e-6);
+	/* Another room: fresh again, more than in the stale one. */
+	r = step(&in, 0, &s, at(0, 0x11, 56, 72));
+	assert_float_equal(r, 0.2, 1e-6);
+	assert_float_equal(step(&in, 0, &s, at(0, 0x11, 56, 72)), 0.0, 1e-7);
+	/* The same room number indoors is a fresh room. */
+	assert_float_equal(step(&in, 0, &s, at(3, 0x10, 56, 72)), 0.2, 1e-6);
+	/* A new episode forgets the time spent. */
+	s = at(0, 0x10, 72, 72);
+	start(&in, 0, &s);
+	assert_float_equal(step(&in, 0, &s, at(0, 0x10, 88, 72)), 0.2, 1e-6);
+	inst_close(&in);
+
+	inst_open(&in, "movement", "{reward: 1, fresh_scale: 1, stale_scale: 0, stale_steps: 4}", 1);
+	s = at(0, 0, 8, 8);
+	start(&in, 0, &s);
+	float want[6] = {1, 0.75, 0.5, 0.25, 0, 0};
+	for (int i = 0; i < 6; i++)
+		assert_float_equal(step(&in, 0, &s, at(0, 0, 8 + 16 * ((i + 1) & 1), 8)), want[i], 1e-6);
+	inst_close(&in);
+}
+
+static void test_dungeon_entry(void **unused)
+{
+	struct inst in;
+	struct gnarl_game_state s = at(0, 0x10, 72, 72), d0 = at(4, 0x31, 72, 120), d1 = d0;
+
+	d0.dungeon = 0;
+	d1.dungeon = 1;
+	inst_open(&in, "dungeon_entry", NULL, 3);
+	start(&in, 2, &s);
+	assert_float_equal(step(&in, 2, &s, at(0, 0x11, 72, 72)), 0.0, 1e-6);
+	assert_float_equal(step(&in, 2, &s, d0), 200.0, 1e-6);
+	assert_float_equal(step(&in, 2, &s, d0), 0.0, 1e-6);
+	assert_float_equal(step(&in, 2, &s, at(0, 0x11, 72, 72)), 0.0, 1e-6);
+	assert_float_equal(step(&in, 2, &s, d0), 0.0, 1e-6);   /* once per episode */
+	assert_float_equal(step(&in, 2, &s, d1), 200.0, 1e-6); /* each dungeon */
+	s = at(0, 0x10, 72, 72);
+	start(&in, 2, &s);
+	assert_float_equal(step(&in, 2, &s, d0), 200.0, 1e-6);
+	/* Starting inside dungeon 0: entering it is not news. */
+	s = d0;
+	start(&in, 2, &s);
+	assert_float_equal(step(&in, 2, &s, d0), 0.0, 1e-6);
+	assert_float_equal(step(&in, 2, &s, d1), 200.0, 1e-6);
+	inst_close(&in);
+}
+
+static void test_combat(void **unused)
+{
+	struct inst in;
+	struct gnarl_game_state s = at(0, 1, 8, 8), n;
+
+	inst_open(&in, "combat", NULL, 1);
+	start(&in, 0, &s);
+	n = s;
+	assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+	n.enemies_killed = 1;
+	assert_float_equal(step(&in, 0, &s, n), 10.0, 1e-6);
+	n.enemies_killed = 4;
+	assert_float_equal(step(&in, 0, &s, n), 30.0, 1e-6);
+	n.enemies_killed = 0;                          /* a counter reset */
+	assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+	n.enemies_killed = 1000;                       /* a garbled jump: clipped */
+	assert_float_equal(step(&in, 0, &s, n), 80.0, 1e-6);
+	inst_close(&in);
+}
+
+static void test_health(void **unused)
+{
+	struct inst in;
+	struct gnarl_game_state s = at(0, 1, 8, 8), n;
+
+	inst_open(&in, "health", NULL, 1);
+	start(&in, 0, &s);
+	n = s;
+	n.health = 10;
+	assert_float_equal(step(&in, 0, &s, n), -0.2, 1e-6);
+	n.health = 12;
+	assert_float_equal(step(&in, 0, &s, n), 0.2, 1e-6);
+	assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+	inst_close(&in);
+	inst_open(&in, "health", "{lost_per_quarter: -1, gained_per_quarter: 0}", 1);
+	s = at(0, 1, 8, 8);
+	n = s;
+	n.health = 9;
+	assert_float_equal(step(&in, 0, &s, n), -3.0, 1e-6);
+	n.health = 12;
+	assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+	inst_close(&in);
+}
+
+static void test_death(void **unused)
+{
+	struct inst in;
+	struct gnarl_game_state s = at(0, 1, 8, 8), n;
+
+	inst_open(&in, "death", NULL, 1);
+	start(&in, 0, &s);
+	n = s;
+	n.health = 0;                       /* health hits 0 ... */
+	assert_float_equal(step(&in, 0, &s, n), -50.0, 1e-6);
+	n.deaths = 1;                       /* ... the counter follows later */
+	assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+	assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+	n.health = 12;                      /* respawned */
+	assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+	n.deaths = 2;                       /* counter first this time */
+	assert_float_equal(step(&in, 0, &s, n), -50.0, 1e-6);
+	n.health = 0;
+	assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+	/* A new episode re-arms even while health still reads 0. */
+	start(&in, 0, &s);
+	n.deaths = 3;
+	assert_float_equal(step(&in, 0, &s, n), -50.0, 1e-6);
+	inst_close(&in);
+
+	inst_open(&in, "death", "{penalty: -7, on_zero_health: false}", 1);
+	s = at(0, 1, 8, 8);
+	start(&in, 0, &s);
+	n = s;
+	n.health = 0;
+	assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+	n.deaths = 1;
+	assert_float_equal(step(&in, 0, &s, n), -7.0, 1e-6);
+	inst_close(&in);
+}
+
+static void test_milestones(void **unused)
+{
+	struct inst in;
+	struct gnarl_game_state s = at(0, 0x23, 72, 72), n;
+
+	inst_open(&in, "milestones", NULL, 1);
+	for (int episode = 0; episode < 2; episode++) {
+		s = at(0, 0x23, 72, 72);
+		start(&in, 0, &s);
+		n = s;
+		assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+		gnarl_set_treasure(&n, GNARL_TREASURE_SWORD);
+		n.sword_level = 1;
+		assert_float_equal(step(&in, 0, &s, n), 200.0, 1e-6);
+		assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+		n.treasures[0] = 0;                            /* lost and found again */
+		n.sword_level = 0;
+		step(&in, 0, &s, n);
+		gnarl_set_treasure(&n, GNARL_TREASURE_SWORD);
+		assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+		n.group = GNARL_GROUP_MAKU_TREE;
+		n.room = 0x0b;
+		assert_float_equal(step(&in, 0, &s, n), 100.0, 1e-6);
+		n.text_active = 1;
+		gnarl_set_treasure(&n, GNARL_TREASURE_GNARLED_KEY);
+		assert_float_equal(step(&in, 0, &s, n), 1000.0, 1e-6);  /* talked + key */
+		n.text_active = 0;
+		step(&in, 0, &s, n);
+		n.text_active = 1;
+		assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+		n.group = 0;
+		step(&in, 0, &s, n);
+		n.group = GNARL_GROUP_MAKU_TREE;
+		assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+	}
+	/* An episode starting with the sword and at the tree pays neither. */
+	s = at(GNARL_GROUP_MAKU_TREE, 0x0b, 72, 72);
+	s.sword_level = 1;
+	start(&in, 0, &s);
+	n = s;
+	n.x += 16;
+	assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+	n.text_active = 1;                                 /* talking still pays */
+	assert_float_equal(step(&in, 0, &s, n), 500.0, 1e-6);
+	inst_close(&in);
+
+	/* Which screen is the tree's and which treasure is the key: params. */
+	inst_open(&in, "milestones", "{maku_room: 5, key_treasure: 9, gnarled_key: 1}", 1);
+	s = at(0, 1, 8, 8);
+	start(&in, 0, &s);
+	n = at(GNARL_GROUP_MAKU_TREE, 4, 8, 8);
+	assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+	n.room = 5;
+	assert_float_equal(step(&in, 0, &s, n), 100.0, 1e-6);
+	gnarl_set_treasure(&n, GNARL_TREASURE_GNARLED_KEY);
+	assert_float_equal(step(&in, 0, &s, n), 0.0, 1e-6);
+	gnarl_set_treasure(&n, 9);
+	assert_float_equal(step(&in, 0, &s, n), 1.0, 1e-6);
+	inst_close(&in);
+}
+
+static void test_time_penalty(void **unused)
+{
+	struct inst in;
+	struct gnarl_game_state s = at(0, 1, 8, 8);
+
+	inst_open(&in, "time_penalty", NULL, 1);
+	start(&in, 0, &s);
+	assert_float_equal(step(&in, 0, &s, s), -0.0001, 1e-9);
+	inst_close(&in);
+	inst_open(&in, "time_penalty", "{per_step: -0.5}", 1);
+	assert_float_equal(step(&in, 0, &s, s), -0.5, 1e-9);
+	inst_close(&in);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Disjoint ranges from two threads give what one call gives.               */
+
+#define CN 64   /* envs */
+#define CT 400  /* steps */
+
+struct trajectories {
+	struct gnarl_game_state states[CT + 1][CN];
+	int32_t actions[CN];
+};
+
+struct worker {
+	struct inst *in;
+	const struct trajectories *tr;
+	uint32_t first, count;
+	float (*out)[CN];
+};
+
+/* A random walk over a few rooms, groups and dungeons, with kills,
+ * damage, deaths, treasures and text, different for every env. */
+static void make_trajectories(struct trajectories *tr)
+{
+	uint64_t r = 12345;
+
+	memset(tr, 0, sizeof(*tr));
+	for (int i = 0; i < CN; i++)
+		tr->states[0][i] = at(0, i % 5, 72, 72);
+	for (int t = 1; t <= CT; t++) {
+		for (int i = 0; i < CN; i++) {
+			struct gnarl_game_state s = tr->states[t - 1][i];
+			r = r * 6364136223846793005ull + 1442695040888963407ull;
+			unsigned u = (unsigned)(r >> 33);
+			s.x = 8 + 16 * (int)(u % 10);
+			s.y = 8 + 16 * (int)(u / 10 % 8);
+			if (u % 7 == 0)
+				s.room = (int)(u / 7 % 6);
+			if (u % 11 == 0)
+				s.group = (int)(u / 11 % 5);
+			s.dungeon = s.group == 4 ? (int)(u % 2) : -1;
+			s.enemies_killed += u % 13 == 0;
+			s.health = (int)(u % 17 == 0 ? 0 : 4 + u % 9);
+			s.deaths += u % 19 == 0;
+			s.text_active = u % 23 == 0;
+			if (u % 29 == 0)
+				gnarl_set_treasure(&s, u % 2 ? GNARL_TREASURE_SWORD : GNARL_TREASURE_GNARLED_KEY);
+			tr->states[t][i] = s;
+		}
+	}
+}
+
+static void *run_range(void *arg)
+{
+	struct worker *w = arg;
+
+	for (uint32_t i = w->first; i < w->first + w->count; i++)
+		w->in->desc->ops.reward->episode_start(w->in->self, i, &w->tr->states[0][i]);
+	for (int t = 1; t <= CT; t++)
+		w->in->desc->ops.reward->compute(w->in->self, w->first, w->count, w->tr->states[t - 1],
+		                                 w->tr->states[t], w->tr->actions, w->out[t - 1]);
+	return NULL;
+}
+
+static void test_concurrent_ranges(void **unused)
+{
+	static const char *const terms[] = {
+		"room_discovery", "grid_exploration", "movement", "dungeon_entry", "combat",
+		"health",         "death",            "milestones", "time_penalty",
+	};
+	struct trajectories *tr = malloc(sizeof(*tr));
+	float (*one)[CN] = calloc(CT, sizeof(*one)), (*two)[CN] = calloc(CT, sizeof(*two));
+
+	assert_non_null(tr);
+	make_trajectories(tr);
+	for (size_t k = 0; k < sizeof(terms) / sizeof(terms[0]); k++) {
+		struct inst a, b;
+		struct worker whole, lo, hi;
+		pthread_t tl, th;
+		double total = 0;
+
+		inst_open(&a, terms[k], NULL, CN);
+		inst_open(&b, terms[k], NULL, CN);
+		whole = (struct worker){&a, tr, 0, CN, one};
+		run_range(&whole);
+		lo = (struct worker){&b, tr, 0, 29, two};
+		hi = (struct worker){&b, tr, 29, CN - 29, two};
+		assert_int_equal(pthread_create(&tl, NULL, run_range, &lo), 0);
+		assert_int_equal(pthread_create(&th, NULL, run_range, &hi), 0);
+		pthread_join(tl, NULL);
+		pthread_join(th, NULL);
+		for (int t = 0; t < CT; t++)
+			for (int i = 0; i < CN; i++) {
+				if (one[t][i] != two[t][i])
+					fail_msg("%s: step %d env %d: %g alone, %g in ranges", terms[k], t, i,
+					         one[t][i], two[t][i]);
+				total += one[t][i] < 0 ? -one[t][i] : one[t][i];
+			}
+		assert_true(total > 0);  /* the walk exercised the term */
+		inst_close(&a);
+		inst_close(&b);
+	}
+	free(one);
+	free(two);
+	free(tr);
+}
+
+/* Every declared parameter has help, a default and a range that holds it. */
+static void test_declarations(void **unused)
+{
+	static const char *const terms[] = {
+		"room_discovery", "grid_exploration", "movement", "dungeon_entry", "combat",
+		"health",         "death",            "milestones", "time_penalty",
+	};
+	for (size_t k = 0; k < sizeof(terms) / sizeof(terms[0]); k++) {
+		struct inst in;
+		inst_open(&in, terms[k], NULL, 1);
+		assert_int_equal(in.desc->kind, GNARL_KIND_REWARD);
+		assert_int_equal(in.desc->ops.reward->size, sizeof(struct gnarl_reward_ops));
+		for (const struct gnarl_param *p = in.table; p->name; p++) {
+			assert_non_null(p->help);
+			if (p->type == GNARL_PARAM_INT || p->type == GNARL_PARAM_FLOAT) {
+				double v = strtod(p->default_yaml, NULL);
+				assert_true(p->flags & GNARL_PARAM_HAS_MIN);
+				assert_true(p->flags & GNARL_PARAM_HAS_MAX);
+				assert_true(v >= p->min && v <= p->max);
+			}
+		}
+		inst_close(&in);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_room_discovery),  cmocka_unit_test(test_grid_exploration),
+		cmocka_unit_test(test_movement),        cmocka_unit_test(test_dungeon_entry),
+		cmocka_unit_test(test_combat),          cmocka_unit_test(test_health),
+		cmocka_unit_test(test_death),           cmocka_unit_test(test_milestones),
+		cmocka_unit_test(test_time_penalty),    cmocka_unit_test(test_concurrent_ranges),
+		cmocka_unit_test(test_declarations),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
