@@ -4,11 +4,23 @@
  * the run directory through storage.
  *
  * Use: set every scalar of the iteration with gnarl_metrics_set(), then
- * gnarl_metrics_flush().  The CSV's columns are the names set before the
- * first flush plus the gauges (core/gauges.h) present then; names first
- * seen later go to TensorBoard only.  Files are uploaded every
- * `metrics.upload_every` iterations (null: every iteration for a local run,
- * only at gnarl_metrics_sync() for a remote one) and at gnarl_metrics_sync().
+ * gnarl_metrics_flush().  The CSV's columns are `iteration`, `env_steps`,
+ * then the names set before the first flush plus the gauges
+ * (core/gauges.h) present then, in first-set order; names first seen later
+ * go to TensorBoard only.  A cell is empty when its name was not set in
+ * that iteration; values are written with enough digits to read back
+ * exactly ("nan" for NaN).  TensorBoard gets every name set in the
+ * iteration (and every gauge) as a scalar at step = env_steps, in
+ * `events.out.tfevents.<unix time>.<hostname>` (a new file with a ".N"
+ * suffix every 8 MiB so memory stays bounded).
+ *
+ * Uploads (whole files through gnarl_storage_put) happen every
+ * `metrics.upload_every` flushes; when it is null, after every flush for
+ * a local run (unless the last upload took more than a tenth of the time
+ * since it started: growing files never cost more than ~10% of a run) and
+ * only at gnarl_metrics_sync() for a remote one.  A failed upload loses
+ * nothing: the files stay in memory and the next due flush or sync
+ * retries them whole.
  */
 #ifndef GNARL_METRICS_H
 #define GNARL_METRICS_H
@@ -24,9 +36,11 @@ struct gnarl_gauges;
 struct gnarl_metrics;
 
 /* `section` is the validated `metrics:` config section (may be NULL for
- * defaults).  st and run_prefix say where the run directory is; st may be
- * NULL (nothing is written, the progress line still is).  gauges may be
- * NULL.  `remote` selects the upload default (see above). */
+ * defaults: upload_every null, tensorboard true, episodes true).  st and
+ * run_prefix say where the run directory is (both borrowed, they must
+ * outlive m; run_prefix "" or NULL is the store's root); st may be NULL
+ * (nothing is written, the progress line still is).  gauges may be NULL.
+ * `remote` selects the upload default (see above). */
 int gnarl_metrics_create(const struct gnarl_value *section, struct gnarl_storage *st,
                          const char *run_prefix, bool remote,
                          struct gnarl_gauges *gauges, struct gnarl_metrics **out,
@@ -34,17 +48,26 @@ int gnarl_metrics_create(const struct gnarl_value *section, struct gnarl_storage
 void gnarl_metrics_free(struct gnarl_metrics *m);  /* accepts NULL */
 
 /* Set scalar `name` for the current iteration ("ep_return_mean",
- * "reward/room_discovery", ...).  Names are copied. */
+ * "reward/room_discovery", ...).  Names are copied.  Setting "sps" is
+ * optional: when unset, flush computes it from the env steps and wall time
+ * since the previous flush (NaN at the first). */
 void gnarl_metrics_set(struct gnarl_metrics *m, const char *name, double value);
 /* The latest value set for name in any iteration; fallback if never. */
 double gnarl_metrics_get(const struct gnarl_metrics *m, const char *name, double fallback);
 
 /* End iteration `iteration` at `env_steps`: progress line, CSV row, event,
  * and an upload when due.  An upload failure is returned (with a message)
- * but loses nothing: the next sync retries with the whole files. */
+ * but loses nothing: the next due flush or sync retries with the whole
+ * files.  GNARL_ENOMEM if a row could not be added (the row is dropped). */
 int gnarl_metrics_flush(struct gnarl_metrics *m, uint64_t iteration, uint64_t env_steps,
                         char err[GNARL_ERR_SIZE]);
-/* Upload progress.csv and the event file now. */
+/* Upload progress.csv and the event file(s) now. */
 int gnarl_metrics_sync(struct gnarl_metrics *m, char err[GNARL_ERR_SIZE]);
+
+/* `metrics.episodes`: whether per-episode summaries should be written. */
+bool gnarl_metrics_episodes(const struct gnarl_metrics *m);
+/* Name of the current event file (borrowed), or NULL when TensorBoard is
+ * off or there is no storage. */
+const char *gnarl_metrics_event_file(const struct gnarl_metrics *m);
 
 #endif /* GNARL_METRICS_H */
