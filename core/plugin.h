@@ -24,7 +24,11 @@ struct gnarl_plugin_lib;  /* an opened .so */
 
 /* Open plugin `name` expecting `kind` (0: any).  Refusals name the file:
  * no entry symbol, ABI major differs, descriptor smaller than v1, ops
- * table missing or smaller than its v1 size, wrong kind. */
+ * table missing or smaller than its v1 size or lacking a mandatory
+ * function, wrong kind, a broken parameter table.  Codes: GNARL_ENOENT
+ * (not found: the message lists every place looked), GNARL_EVERSION (ABI
+ * major or sizes), GNARL_EKIND (wrong kind), GNARL_EINVAL (the rest).
+ * config_dir may be NULL (no "next to the config" step). */
 int gnarl_plugin_open(const char *name, enum gnarl_plugin_kind kind,
                       const char *config_dir, struct gnarl_plugin_lib **out,
                       char err[GNARL_ERR_SIZE]);
@@ -34,12 +38,29 @@ const char *gnarl_plugin_file(const struct gnarl_plugin_lib *lib);
 const char *gnarl_plugin_kind_name(enum gnarl_plugin_kind kind);
 
 /* Call `each` for every loadable plugin in the search path (first hit per
- * name, as lookup would find it). */
+ * name, as lookup would find it; sorted by name within a directory).  lib
+ * is borrowed for the call (closed after it). */
 typedef void (*gnarl_plugin_each_fn)(void *ctx, struct gnarl_plugin_lib *lib);
 int gnarl_plugin_scan(const char *config_dir, gnarl_plugin_each_fn each,
                       void *ctx, char err[GNARL_ERR_SIZE]);
+/* The same, also calling `bad` (may be NULL) for each .so that was refused,
+ * with the refusal's message. */
+typedef void (*gnarl_plugin_bad_fn)(void *ctx, const char *file, const char *message);
+int gnarl_plugin_scan_all(const char *config_dir, gnarl_plugin_each_fn each,
+                          gnarl_plugin_bad_fn bad, void *ctx, char err[GNARL_ERR_SIZE]);
 
-/* What the core lends to every instance's host table. */
+/* The directories searched for a name, in order, one per line as
+ * "<dir> (<why>)" into buf (always NUL-terminated). */
+void gnarl_plugin_search_text(const char *config_dir, char *buf, size_t size);
+
+/* After a plugin's create returned NULL: turn the plugin's own message in
+ * err (clear err[0] before calling create) into "SLOT: plugin 'NAME'
+ * (FILE) failed to start: MESSAGE".  Returns GNARL_ECONFIG. */
+int gnarl_plugin_create_failed(const struct gnarl_plugin_lib *lib, const char *slot,
+                               char err[GNARL_ERR_SIZE]);
+
+/* What the core lends to every instance's host table.  Every member may be
+ * NULL/0 (world_size 0 counts as 1); the context itself may be NULL. */
 struct gnarl_host_context {
 	const struct gnarl_config *config;   /* for config_dir and messages */
 	struct gnarl_gauges *gauges;         /* NULL: metric() is a no-op */
@@ -49,9 +70,12 @@ struct gnarl_host_context {
 };
 
 /* The host table of one instance.  `params` must already be validated
- * against the plugin's table (gnarl_config_check_params); it is borrowed
- * and must outlive the host.  `slot` names the config slot in messages
- * ("rewards.2"). */
+ * against the plugin's table (gnarl_config_check_params; may be NULL for
+ * all defaults); it is borrowed and must outlive the host, as must ctx's
+ * members (ctx itself is copied).  `slot` names the config slot in
+ * messages ("rewards.2").  The table's `param` returns the value in params,
+ * else the declared default (so it works when params was checked with no
+ * config, which fills no defaults), else NULL. */
 struct gnarl_plugin_host;
 int gnarl_plugin_host_create(const struct gnarl_plugin_lib *lib,
                              const struct gnarl_value *params,
