@@ -227,6 +227,10 @@ int gnarl_checkpoint_save(struct gnarl_storage *st, const char *run_prefix,
 
 	if (out_uri)
 		*out_uri = NULL;
+	if ((info->n_actions && !info->action_names) || (info->n_plugins && !info->plugins) ||
+	    (info->n_metrics && !info->metrics) || (info->n_rngs && !info->rngs))
+		return gnarl_err(err, GNARL_EINVAL, "saving checkpoint: the manifest info has a "
+		                 "count without its array");
 	snprintf(name, sizeof(name), "checkpoint_%06" PRIu64, info->iteration);
 	rc = gnarl_safetensors_write(t, n, meta, 1, &model, &model_len, err);
 	if (rc < 0)

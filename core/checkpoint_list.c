@@ -425,7 +425,9 @@ static double manifest_return(struct gnarl_storage *st, const char *key)
 	double r = NAN;
 	json_t *root, *v;
 
-	if (gnarl_storage_get(st, key, (void **)&text, &len, NULL) < 0)
+	char err[GNARL_ERR_SIZE];
+
+	if (gnarl_storage_get(st, key, (void **)&text, &len, err) < 0)
 		return NAN;
 	root = json_loadb(text, len, 0, NULL);
 	v = json_object_get(json_object_get(root, "metrics"), "ep_return_mean");
@@ -441,10 +443,11 @@ static void mark_tagged(struct gnarl_storage *st, const char *run, struct ckdir 
 {
 	struct keys tags = {0};
 	char *dir = gnarl_checkpoint_join(run, "tags"), *target, *want;
+	char err[GNARL_ERR_SIZE]; /* a tag that cannot be read protects nothing */
 
-	if (dir && list_under(st, dir, &tags, NULL) == 0) {
+	if (dir && list_under(st, dir, &tags, err) == 0) {
 		for (size_t i = 0; i < tags.n; i++) {
-			if (read_pointer(st, tags.k[i], &target, NULL) < 0)
+			if (read_pointer(st, tags.k[i], &target, err) < 0)
 				continue;
 			for (size_t j = 0; j < n; j++) {
 				want = gnarl_checkpoint_join3(run, "checkpoints", dirs[j].name);
@@ -633,9 +636,9 @@ static void mark_pointers(struct gnarl_storage *st, const struct keys *ks,
 		bool latest = strcmp(name, "latest") == 0 && slash && slash - k >= 11 &&
 		              strncmp(slash - 11, "checkpoints", 11) == 0;
 		bool tag = is_tag_key(k);
-		char *target;
+		char *target, err[GNARL_ERR_SIZE];
 
-		if ((!latest && !tag) || read_pointer(st, k, &target, NULL) < 0)
+		if ((!latest && !tag) || read_pointer(st, k, &target, err) < 0)
 			continue;
 		for (size_t j = 0; j < n; j++) {
 			if (strcmp(e[j].key, target) != 0)

@@ -331,44 +331,58 @@ static void take_gauge(void *ctx, const char *name, double value)
 	gnarl_metrics_set(ctx, name, value);
 }
 
-/* Append " key value" for a main scalar that was set. */
-static size_t line_add(char *line, size_t at, const struct gnarl_metrics *m, const char *label,
-                       const char *name, const char *fmt)
+/* Append " label value" to a group when name was set this iteration. */
+static void group_add(char *g, size_t size, const struct gnarl_metrics *m, const char *label,
+                      const char *name, const char *fmt)
 {
 	const struct scalar *x = find(m, name);
+	size_t at = strlen(g);
 
-	if (!x || !x->set || at >= LINE_MAX_LEN)
-		return at;
-	at += (size_t)snprintf(line + at, LINE_MAX_LEN - at, " %s", label);
-	if (at < LINE_MAX_LEN)
-		at += (size_t)snprintf(line + at, LINE_MAX_LEN - at, fmt, x->value);
-	return at;
+	if (!x || !x->set || !isfinite(x->value) || at + 1 >= size)
+		return;
+	at += (size_t)snprintf(g + at, size - at, "%s%s ", at ? " " : "", label);
+	if (at < size)
+		snprintf(g + at, size - at, fmt, x->value);
+}
+
+/* Append a non-empty group to the line, " | "-separated. */
+static void line_add(char *line, const char *g)
+{
+	size_t at = strlen(line);
+
+	if (*g && at < LINE_MAX_LEN)
+		snprintf(line + at, LINE_MAX_LEN - at, " | %s", g);
 }
 
 static void progress_line(const struct gnarl_metrics *m, uint64_t iteration, uint64_t env_steps)
 {
-	char line[LINE_MAX_LEN];
-	size_t at;
-	bool first = true;
+	char line[LINE_MAX_LEN], g[LINE_MAX_LEN / 2];
 
-	at = (size_t)snprintf(line, sizeof(line), "iter %llu | steps %llu |",
-	                      (unsigned long long)iteration, (unsigned long long)env_steps);
-	at = line_add(line, at, m, "sps", "sps", " %.0f |");
-	at = line_add(line, at, m, "return", "ep_return_mean", " %.2f");
-	at = line_add(line, at, m, "len", "ep_len_mean", " %.1f");
-	at = line_add(line, at, m, "| pi", "policy_loss", " %.4g");
-	at = line_add(line, at, m, "v", "value_loss", " %.4g");
-	at = line_add(line, at, m, "ent", "entropy", " %.4g");
-	at = line_add(line, at, m, "kl", "approx_kl", " %.3g");
-	for (size_t i = 0; i < m->n && at < sizeof(line); i++) {
+	snprintf(line, sizeof(line), "iter %llu | steps %llu", (unsigned long long)iteration,
+	         (unsigned long long)env_steps);
+	g[0] = '\0';
+	group_add(g, sizeof(g), m, "sps", "sps", "%.0f");
+	line_add(line, g);
+	g[0] = '\0';
+	group_add(g, sizeof(g), m, "return", "ep_return_mean", "%.2f");
+	group_add(g, sizeof(g), m, "len", "ep_len_mean", "%.1f");
+	line_add(line, g);
+	g[0] = '\0';
+	group_add(g, sizeof(g), m, "pi", "policy_loss", "%.4g");
+	group_add(g, sizeof(g), m, "v", "value_loss", "%.4g");
+	group_add(g, sizeof(g), m, "ent", "entropy", "%.4g");
+	group_add(g, sizeof(g), m, "kl", "approx_kl", "%.3g");
+	line_add(line, g);
+	g[0] = '\0';
+	for (size_t i = 0; i < m->n; i++) {
 		const struct scalar *x = &m->s[i];
+		size_t at = strlen(g);
 
-		if (!x->set || strncmp(x->name, "reward/", 7) != 0)
-			continue;
-		at += (size_t)snprintf(line + at, sizeof(line) - at, "%s %s %.3g",
-		                       first ? " | reward" : "", x->name + 7, x->value);
-		first = false;
+		if (x->set && strncmp(x->name, "reward/", 7) == 0 && at + 1 < sizeof(g))
+			snprintf(g + at, sizeof(g) - at, "%s%s %.3g", at ? " " : "reward ", x->name + 7,
+			         x->value);
 	}
+	line_add(line, g);
 	gnarl_log(GNARL_LOG_INFO, NULL, "%s", line);
 }
 
@@ -468,6 +482,7 @@ static int put_file(struct gnarl_metrics *m, const char *name, const void *data,
 
 static int upload(struct gnarl_metrics *m, char err[GNARL_ERR_SIZE])
 {
+	char later[GNARL_ERR_SIZE]; /* messages after the first failure */
 	int first = 0, rc;
 	size_t keep = 0;
 
@@ -488,7 +503,7 @@ static int upload(struct gnarl_metrics *m, char err[GNARL_ERR_SIZE])
 
 		if (f->dirty) {
 			data = gnarl_tfevents_data(f->ev, &len);
-			rc = put_file(m, f->name, data, len, first < 0 ? NULL : err);
+			rc = put_file(m, f->name, data, len, first < 0 ? later : err);
 			if (rc == 0)
 				f->dirty = false;
 			else if (first == 0)
@@ -553,7 +568,9 @@ int gnarl_metrics_flush(struct gnarl_metrics *m, uint64_t iteration, uint64_t en
 		m->s[i].set = false;
 	m->since_upload++;
 	if (m->st && upload_due(m)) {
-		rc2 = upload(m, rc < 0 ? NULL : err);
+		char later[GNARL_ERR_SIZE];
+
+		rc2 = upload(m, rc < 0 ? later : err);
 		if (rc == 0)
 			rc = rc2;
 	}

@@ -1,0 +1,21 @@
+# File formats: the TensorBoard event file and model.safetensors written by
+# gnarl (through metrics, checkpoint and the local store) are read back by
+# independent Python readers (Debian's python3 with google.protobuf and
+# numpy).  formats_bench measures save + verify + load of a default-sized
+# checkpoint (a benchmark, run by hand: formats_bench DIR [REPEATS]).
+foreach(_p formats_gen formats_bench)
+  add_executable(${_p} "${CMAKE_CURRENT_SOURCE_DIR}/integration/${_p}.c")
+  target_link_libraries(${_p} PRIVATE gnarl_core)
+  add_dependencies(${_p} local)
+endforeach()
+
+if(GNARL_PYTHON)
+  add_test(NAME integration_formats
+           COMMAND sh "${CMAKE_CURRENT_SOURCE_DIR}/integration/formats_run.sh"
+                   $<TARGET_FILE:formats_gen> "${GNARL_PYTHON}"
+                   "${CMAKE_CURRENT_SOURCE_DIR}/integration"
+                   "${CMAKE_CURRENT_BINARY_DIR}/formats_work")
+  set_tests_properties(integration_formats PROPERTIES
+    ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
+    TIMEOUT 120 LABELS integration)
+endif()
