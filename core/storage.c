@@ -31,8 +31,6 @@ struct gnarl_storage {
 	struct gnarl_plugin_host *host;
 	const struct gnarl_storage_ops *ops; /* borrowed from lib */
 	void *store;                     /* the plugin's instance */
-	struct gnarl_config *own_cfg;    /* when the caller gave no config */
-	struct gnarl_tree *own_params;   /* when the config has no section */
 };
 
 /* Length of the URI scheme before "://", or 0 when uri is a plain path.
@@ -84,39 +82,25 @@ static bool has_scheme(const char *schemes, const char *scheme)
 	return false;
 }
 
-/* Find (or make) the validated params node of `storage.<plugin>`.  The
- * caller's config is const by the API, but validation fills defaults in
- * place exactly as for every other plugin slot, and doing it again on an
- * already validated node changes nothing. */
-static int storage_params(struct gnarl_storage *st, const struct gnarl_config *cfg,
+/* The validated `storage.<plugin>` node of cfg, or NULL (all defaults:
+ * the host table falls back to the declared ones).  The API takes the
+ * config as const, but validation fills defaults in place exactly as for
+ * every other plugin slot, and repeating it on a validated node changes
+ * nothing; storage is opened from one thread at setup. */
+static int storage_params(const struct gnarl_storage *st, const struct gnarl_config *cfg,
                           const struct gnarl_param *table, struct gnarl_value **out,
                           char err[GNARL_ERR_SIZE])
 {
-	struct gnarl_config *c = (struct gnarl_config *)cfg;
 	struct gnarl_value *node = NULL;
 	char where[96];
-	int rc;
 
 	snprintf(where, sizeof(where), "storage.%s", st->plugin);
-	if (!c) {
-		rc = gnarl_config_load(NULL, NULL, 0, &st->own_cfg, err);
-		if (rc < 0)
-			return rc;
-		c = st->own_cfg;
-	}
-	if (c->root)
-		node = (struct gnarl_value *)gnarl_value_at(c->root, where);
-	if (!node) {
-		rc = gnarl_tree_parse("{}", 2, where, &st->own_params, err);
-		if (rc < 0)
-			return rc;
-		node = gnarl_tree_root(st->own_params);
-	}
-	rc = gnarl_config_check_params(c, node, table, where, err);
-	if (rc < 0)
-		return rc;
+	if (cfg && cfg->root)
+		node = (struct gnarl_value *)gnarl_value_at(cfg->root, where);
 	*out = node;
-	return 0;
+	if (!node)
+		return 0;
+	return gnarl_config_check_params((struct gnarl_config *)cfg, node, table, where, err);
 }
 
 int gnarl_storage_open(const struct gnarl_config *cfg, const char *root_uri,
@@ -166,7 +150,7 @@ int gnarl_storage_open(const struct gnarl_config *cfg, const char *root_uri,
 	rc = storage_params(st, cfg, desc->params, &params, err);
 	if (rc < 0)
 		goto fail;
-	ctx.config = cfg ? cfg : st->own_cfg;
+	ctx.config = cfg;
 	ctx.world_size = 1;
 	snprintf(slot, sizeof(slot), "storage.%s", name);
 	rc = gnarl_plugin_host_create(st->lib, params, &ctx, 0, slot, &st->host, err);
@@ -175,9 +159,8 @@ int gnarl_storage_open(const struct gnarl_config *cfg, const char *root_uri,
 	err[0] = '\0';
 	st->store = st->ops->create(gnarl_plugin_host_table(st->host), root_uri, err);
 	if (!st->store) {
-		rc = GNARL_EIO;
-		if (!err[0])
-			gnarl_err(err, rc, "storage %s: plugin '%s' could not open it", root_uri, name);
+		rc = gnarl_err_prefix(err, GNARL_ECONFIG, "%s: plugin '%s' (%s) could not open %s: ",
+		                      slot, name, gnarl_plugin_file(st->lib), root_uri);
 		goto fail;
 	}
 	*out = st;
@@ -195,8 +178,6 @@ void gnarl_storage_close(struct gnarl_storage *st)
 		st->ops->destroy(st->store);
 	gnarl_plugin_host_free(st->host);
 	gnarl_plugin_close(st->lib);
-	gnarl_tree_free(st->own_params);
-	gnarl_config_free(st->own_cfg);
 	free(st->plugin);
 	free(st->root);
 	free(st);

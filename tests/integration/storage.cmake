@@ -21,22 +21,28 @@ add_test(NAME s3_fixture_stop
 set_tests_properties(s3_fixture_stop PROPERTIES
   FIXTURES_CLEANUP s3 RESOURCE_LOCK s3 TIMEOUT 60 LABELS "s3;integration")
 
+# One program per test: <name>.c + storage_s3_util.c, run as ctest <test>.
+# storage_s3_bench prints put/get times of a checkpoint-sized object.
+function(gnarl_s3_test test program)
+  add_executable(${program} "${CMAKE_CURRENT_SOURCE_DIR}/integration/${program}.c"
+                            "${CMAKE_CURRENT_SOURCE_DIR}/integration/storage_s3_util.c")
+  target_include_directories(${program} PRIVATE "${CMAKE_SOURCE_DIR}/sdk/include")
+  target_compile_definitions(${program} PRIVATE
+    GNARL_PLUGIN_DIR="${GNARL_BUILD_PLUGIN_DIR}"
+    GNARL_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
+    GNARL_PYTHON="${GNARL_PYTHON}")
+  target_link_libraries(${program} PRIVATE PkgConfig::CMOCKA PkgConfig::CURL PkgConfig::CRYPTO
+                        Threads::Threads ${DL_LIBRARY})
+  add_dependencies(${program} s3 local)
+  add_test(NAME ${test} COMMAND ${program})
+  set_tests_properties(${test} PROPERTIES
+    FIXTURES_REQUIRED s3 RESOURCE_LOCK s3 SKIP_RETURN_CODE 77 TIMEOUT 300
+    ENVIRONMENT "GNARL_S3_ENV=${GNARL_S3_ENV};GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
+    LABELS "s3;integration")
+endfunction()
+
 if(GNARL_HAVE_CMOCKA AND TARGET s3)
-  foreach(_t storage_s3 storage_s3_faults)
-    add_executable(${_t}_test "${CMAKE_CURRENT_SOURCE_DIR}/integration/${_t}_test.c"
-                              "${CMAKE_CURRENT_SOURCE_DIR}/integration/storage_s3_util.c")
-    target_include_directories(${_t}_test PRIVATE "${CMAKE_SOURCE_DIR}/sdk/include")
-    target_compile_definitions(${_t}_test PRIVATE
-      GNARL_PLUGIN_DIR="${GNARL_BUILD_PLUGIN_DIR}"
-      GNARL_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
-      GNARL_PYTHON="${GNARL_PYTHON}")
-    target_link_libraries(${_t}_test PRIVATE PkgConfig::CMOCKA PkgConfig::CURL PkgConfig::CRYPTO
-                          Threads::Threads ${DL_LIBRARY})
-    add_dependencies(${_t}_test s3 local)
-    add_test(NAME ${_t} COMMAND ${_t}_test)
-    set_tests_properties(${_t} PROPERTIES
-      FIXTURES_REQUIRED s3 RESOURCE_LOCK s3 SKIP_RETURN_CODE 77 TIMEOUT 300
-      ENVIRONMENT "GNARL_S3_ENV=${GNARL_S3_ENV};GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
-      LABELS "s3;integration")
-  endforeach()
+  gnarl_s3_test(storage_s3 storage_s3_test)
+  gnarl_s3_test(storage_s3_faults storage_s3_faults_test)
+  gnarl_s3_test(storage_s3_bench storage_s3_bench)
 endif()

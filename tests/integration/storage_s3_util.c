@@ -39,7 +39,8 @@ const char *s3t_env(const char *name)
 void s3t_load_fixture(void)
 {
 	const char *path = getenv("GNARL_S3_ENV");
-	char line[1024], *eq;
+	char line[1024], *eq, *value;
+	size_t n;
 	FILE *f;
 
 	if (!path) {
@@ -56,11 +57,17 @@ void s3t_load_fixture(void)
 		if (!(eq = strchr(line, '=')))
 			continue;
 		*eq = '\0';
+		value = eq + 1;
+		n = strlen(value);
+		if (n >= 2 && value[0] == '"' && value[n - 1] == '"') { /* shell quoting */
+			value[n - 1] = '\0';
+			value++;
+		}
 		if (strcmp(line, "GNARL_S3_SKIP") == 0) {
-			printf("SKIP: %s\n", eq + 1);
+			printf("SKIP: %s\n", value);
 			exit(77);
 		}
-		setenv(line, eq + 1, 1);
+		setenv(line, value, 1);
 	}
 	fclose(f);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
