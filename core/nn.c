@@ -1,0 +1,696 @@
+/*
+ * nn.c - MLP forward/backward on OpenBLAS, orthogonal init, Adam.
+ *
+ * Entry points: gnarl_nn_create/free, gnarl_nn_forward[_stack],
+ * gnarl_nn_backward[_stack], gnarl_nn_adam_stack, gnarl_nn_tensors.
+ *
+ * Shapes (see nn.h): B rows, layer l maps in_l -> out_l, W_l (out, in).
+ * Every matrix product goes through matmul_forward/matmul_backward, the one
+ * pair that calls cblas_sgemm; bias and activation are fused into one pass
+ * over the product (forward) and the activation derivative and bias
+ * gradient into one pass over dy (backward).
+ *
+ * Invariants: layers of a stack are listed in topological order (a
+ * layer's input has a smaller index), so a backward in reverse index order
+ * has seen every consumer of a layer before the layer itself.
+ */
+#include "nn.h"
+
+#include <cblas.h>
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "rng.h"
+
+#define MAX_LAYERS (2 * GNARL_NN_MAX_HIDDEN + 2)
+#define ALIGN_FLOATS 16
+#define NAME_SIZE 48
+
+enum role { ROLE_HIDDEN = 0, ROLE_POLICY, ROLE_VALUE };
+
+struct layer {
+	uint32_t in, out;
+	enum gnarl_nn_activation act;
+	enum role role;
+	int input;                /* layer feeding this one; -1: the network input */
+	uint32_t stack;
+	size_t w, b;              /* offsets of W (out, in) and b (out) in the slabs */
+	float *y;                 /* (max_batch, out) output of the last forward */
+	float *d;                 /* (max_batch, out) gradient during backward */
+	bool d_set;               /* d written in the current backward */
+	char name[3][NAME_SIZE];  /* "<layer>" for params, adam.m., adam.v. */
+	char wname[3][NAME_SIZE + 8], bname[3][NAME_SIZE + 8];
+};
+
+struct stack {
+	uint32_t first, count;    /* layers [first, first + count) */
+	size_t begin, end;        /* slab range */
+	int policy, value;        /* head layers, -1 if none */
+};
+
+struct gnarl_nn {
+	struct gnarl_nn_spec spec;
+	uint32_t n_layers, n_stacks;
+	struct layer layers[MAX_LAYERS];
+	struct stack stacks[2];
+	size_t n;                 /* floats per slab */
+	float *params, *grads, *m, *v;
+	float *work;              /* activations and their gradients */
+	uint64_t adam_t;
+};
+
+/* ---- the matmul pair ---------------------------------------------------- */
+
+/* y(B,out) = x(B,in) W(out,in)^T */
+static void matmul_forward(float *y, const float *x, const float *w, uint32_t B,
+                           uint32_t in, uint32_t out)
+{
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)out, (int)in,
+	            1.0f, x, (int)in, w, (int)in, 0.0f, y, (int)out);
+}
+
+/* dw(out,in) = dy(B,out)^T x(B,in);  dx(B,in) (+)= dy(B,out) W(out,in) */
+static void matmul_backward(float *dx, float *dw, const float *dy, const float *x,
+                            const float *w, uint32_t B, uint32_t in, uint32_t out,
+                            bool accumulate)
+{
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)in, (int)B,
+	            1.0f, dy, (int)out, x, (int)in, 0.0f, dw, (int)in);
+	if (dx)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)in,
+		            (int)out, 1.0f, dy, (int)out, w, (int)in,
+		            accumulate ? 1.0f : 0.0f, dx, (int)in);
+}
+
+/* ---- activations -------------------------------------------------------- */
+
+/* tanh without branches so loops vectorise.  |x| < 0.55: the odd Taylor
+ * series to x^15 (error < 1e-7 there); else (1 - e)/(1 + e) with
+ * e = exp(-2|x|) from a Cody-Waite reduction and a degree-7 polynomial.
+ * Rounding to an integer by adding and subtracting 1.5 * 2^23 (exact for
+ * |v| < 2^22) because floorf does not vectorise in ISO C mode. */
+static inline float tanh_fast(float x)
+{
+	const float round_magic = 12582912.0f;
+	float a = fabsf(x), a2 = a * a;
+	float p = fmaf(a2, -0.001455834387051318f, 0.003592128036572481f);
+	p = fmaf(a2, p, -0.008863235529902197f);
+	p = fmaf(a2, p, 0.021869488536155203f);
+	p = fmaf(a2, p, -0.05396825396825397f);
+	p = fmaf(a2, p, 0.13333333333333333f);
+	p = fmaf(a2, p, -0.3333333333333333f);
+	p = fmaf(a2 * a, p, a);
+
+	float t = -2.0f * (a < 9.0f ? a : 9.0f);
+	float k = (t * 1.4426950408889634f + round_magic) - round_magic;
+	float r = fmaf(k, -0.693145751953125f, t);
+	r = fmaf(k, -1.428606765330187e-06f, r);
+	float e = fmaf(r, 1.0f / 5040.0f, 1.0f / 720.0f);
+	e = fmaf(r, e, 1.0f / 120.0f);
+	e = fmaf(r, e, 1.0f / 24.0f);
+	e = fmaf(r, e, 1.0f / 6.0f);
+	e = fmaf(r, e, 0.5f);
+	e = fmaf(r, e, 1.0f);
+	e = fmaf(r, e, 1.0f);
+	int32_t bits = ((int32_t)k + 127) << 23;
+	float scale;
+	memcpy(&scale, &bits, sizeof(scale));
+	e *= scale;
+	float q = (1.0f - e) / (1.0f + e);
+
+	return copysignf(a < 0.55f ? p : q, x);
+}
+
+void gnarl_nn_tanh(float *y, const float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		y[i] = tanh_fast(x[i]);
+}
+
+/* y(B,out) += b, then activation, in one pass. */
+static void bias_act(float *restrict y, const float *restrict b, uint32_t B,
+                     uint32_t out, enum gnarl_nn_activation act)
+{
+	for (uint32_t i = 0; i < B; i++) {
+		float *restrict row = y + (size_t)i * out;
+		switch (act) {
+		case GNARL_NN_TANH:
+			for (uint32_t j = 0; j < out; j++)
+				row[j] = tanh_fast(row[j] + b[j]);
+			break;
+		case GNARL_NN_RELU:
+			for (uint32_t j = 0; j < out; j++) {
+				float z = row[j] + b[j];
+				row[j] = z > 0.0f ? z : 0.0f;
+			}
+			break;
+		case GNARL_NN_IDENTITY:
+			for (uint32_t j = 0; j < out; j++)
+				row[j] += b[j];
+			break;
+		}
+	}
+}
+
+/* dy <- dy * act'(y) in place and db = column sums, in one pass. */
+static void act_backward(float *restrict dy, float *restrict db,
+                         const float *restrict y, uint32_t B, uint32_t out,
+                         enum gnarl_nn_activation act)
+{
+	memset(db, 0, out * sizeof(*db));
+	for (uint32_t i = 0; i < B; i++) {
+		float *restrict d = dy + (size_t)i * out;
+		const float *restrict yr = y + (size_t)i * out;
+		switch (act) {
+		case GNARL_NN_TANH:
+			for (uint32_t j = 0; j < out; j++)
+				d[j] *= 1.0f - yr[j] * yr[j];
+			break;
+		case GNARL_NN_RELU:
+			for (uint32_t j = 0; j < out; j++)
+				d[j] = yr[j] > 0.0f ? d[j] : 0.0f;
+			break;
+		case GNARL_NN_IDENTITY:
+			break;
+		}
+		for (uint32_t j = 0; j < out; j++)
+			db[j] += d[j];
+	}
+}
+
+void gnarl_nn_linear_forward(float *y, const float *x, const float *w,
+                             const float *b, uint32_t B, uint32_t in,
+                             uint32_t out, enum gnarl_nn_activation act)
+{
+	matmul_forward(y, x, w, B, in, out);
+	bias_act(y, b, B, out, act);
+}
+
+void gnarl_nn_linear_backward(float *dx, float *dw, float *db, float *dy,
+                              const float *y, const float *x, const float *w,
+                              uint32_t B, uint32_t in, uint32_t out,
+                              enum gnarl_nn_activation act, bool accumulate)
+{
+	act_backward(dy, db, y, B, out, act);
+	matmul_backward(dx, dw, dy, x, w, B, in, out, accumulate);
+}
+
+/* ---- construction ------------------------------------------------------- */
+
+static double gaussian(struct gnarl_rng *rng)
+{
+	double u1 = 1.0 - gnarl_rng_double(rng), u2 = gnarl_rng_double(rng);
+	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+/* W (out, in) orthogonal times gain, as torch.nn.init.orthogonal_: QR of a
+ * Gaussian (max, min) matrix with R's diagonal made positive (what
+ * modified Gram-Schmidt gives), transposed when out < in. */
+static int orthogonal(float *w, uint32_t out, uint32_t in, double gain,
+                      struct gnarl_rng *rng)
+{
+	uint32_t r = out > in ? out : in, c = out > in ? in : out;
+	double *q = malloc((size_t)r * c * sizeof(*q));
+
+	if (!q)
+		return GNARL_ENOMEM;
+	for (size_t i = 0; i < (size_t)r * c; i++)
+		q[i] = gaussian(rng);
+	/* q is (r, c) row-major; orthonormalise its columns. */
+	for (uint32_t j = 0; j < c; j++) {
+		for (uint32_t k = 0; k < j; k++) {
+			double dot = 0.0;
+			for (uint32_t i = 0; i < r; i++)
+				dot += q[(size_t)i * c + j] * q[(size_t)i * c + k];
+			for (uint32_t i = 0; i < r; i++)
+				q[(size_t)i * c + j] -= dot * q[(size_t)i * c + k];
+		}
+		double norm = 0.0;
+		for (uint32_t i = 0; i < r; i++)
+			norm += q[(size_t)i * c + j] * q[(size_t)i * c + j];
+		norm = sqrt(norm);
+		for (uint32_t i = 0; i < r; i++)
+			q[(size_t)i * c + j] /= norm;
+	}
+	for (uint32_t i = 0; i < out; i++)
+		for (uint32_t j = 0; j < in; j++)
+			w[(size_t)i * in + j] = (float)(gain * (out >= in ? q[(size_t)i * c + j]
+			                                                  : q[(size_t)j * c + i]));
+	free(q);
+	return 0;
+}
+
+static size_t align_up(size_t n)
+{
+	return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+}
+
+static void add_layer(struct gnarl_nn *nn, const char *name, uint32_t in,
+                      uint32_t out, enum gnarl_nn_activation act, enum role role,
+                      int input, uint32_t stack)
+{
+	static const char *const prefix[3] = {"", "adam.m.", "adam.v."};
+	struct layer *L = &nn->layers[nn->n_layers++];
+
+	L->in = in;
+	L->out = out;
+	L->act = act;
+	L->role = role;
+	L->input = input;
+	L->stack = stack;
+	L->w = nn->n;
+	nn->n += align_up((size_t)in * out);
+	L->b = nn->n;
+	nn->n += align_up(out);
+	for (int k = 0; k < 3; k++) {
+		snprintf(L->name[k], NAME_SIZE, "%s%s", prefix[k], name);
+		snprintf(L->wname[k], sizeof(L->wname[k]), "%s.weight", L->name[k]);
+		snprintf(L->bname[k], sizeof(L->bname[k]), "%s.bias", L->name[k]);
+	}
+	if (role == ROLE_POLICY)
+		nn->stacks[stack].policy = (int)(nn->n_layers - 1);
+	if (role == ROLE_VALUE)
+		nn->stacks[stack].value = (int)(nn->n_layers - 1);
+}
+
+/* A chain of hidden layers then `role` head(s), all in stack s. */
+static void build_stack(struct gnarl_nn *nn, uint32_t s, const char *prefix,
+                        bool policy, bool value)
+{
+	const struct gnarl_nn_spec *sp = &nn->spec;
+	char name[NAME_SIZE];
+	uint32_t in = sp->inputs, h;
+	int input = -1;
+
+	nn->stacks[s].first = nn->n_layers;
+	nn->stacks[s].begin = nn->n;
+	nn->stacks[s].policy = nn->stacks[s].value = -1;
+	for (h = 0; h < sp->n_hidden; h++) {
+		snprintf(name, sizeof(name), "%s.%u", prefix, h);
+		add_layer(nn, name, in, sp->hidden[h], sp->activation, ROLE_HIDDEN, input, s);
+		in = sp->hidden[h];
+		input = (int)nn->n_layers - 1;
+	}
+	if (policy) {
+		if (sp->shared)
+			snprintf(name, sizeof(name), "policy");
+		else
+			snprintf(name, sizeof(name), "%s.%u", prefix, h);
+		add_layer(nn, name, in, sp->n_actions, GNARL_NN_IDENTITY, ROLE_POLICY, input, s);
+	}
+	if (value) {
+		if (sp->shared)
+			snprintf(name, sizeof(name), "value");
+		else
+			snprintf(name, sizeof(name), "%s.%u", prefix, h);
+		add_layer(nn, name, in, 1, GNARL_NN_IDENTITY, ROLE_VALUE, input, s);
+	}
+	nn->stacks[s].count = nn->n_layers - nn->stacks[s].first;
+	nn->stacks[s].end = nn->n;
+}
+
+static int check_spec(const struct gnarl_nn_spec *sp, char err[GNARL_ERR_SIZE])
+{
+	if (sp->inputs == 0 || sp->n_actions == 0 || sp->max_batch == 0)
+		return gnarl_err(err, GNARL_EINVAL,
+		                 "network: inputs (%u), actions (%u) and max batch (%u) must "
+		                 "be positive",
+		                 sp->inputs, sp->n_actions, sp->max_batch);
+	if (sp->n_hidden > GNARL_NN_MAX_HIDDEN)
+		return gnarl_err(err, GNARL_EINVAL,
+		                 "policy.hidden: %u layers, at most %d are supported",
+		                 sp->n_hidden, GNARL_NN_MAX_HIDDEN);
+	for (uint32_t h = 0; h < sp->n_hidden; h++)
+		if (sp->hidden[h] == 0 || sp->hidden[h] > 65536)
+			return gnarl_err(err, GNARL_EINVAL,
+			                 "policy.hidden[%u]: %u units; use 1 to 65536", h,
+			                 sp->hidden[h]);
+	if (sp->activation != GNARL_NN_TANH && sp->activation != GNARL_NN_RELU)
+		return gnarl_err(err, GNARL_EINVAL, "policy.activation: use relu or tanh");
+	return 0;
+}
+
+static float *slab(size_t n)
+{
+	float *p = aligned_alloc(64, align_up(n) * sizeof(float));
+
+	if (p)
+		memset(p, 0, align_up(n) * sizeof(float));
+	return p;
+}
+
+static int init_params(struct gnarl_nn *nn, uint64_t seed)
+{
+	struct gnarl_rng rng;
+	int rc;
+
+	gnarl_rng_seed(&rng, seed);
+	for (uint32_t l = 0; l < nn->n_layers; l++) {
+		const struct layer *L = &nn->layers[l];
+		double gain = L->role == ROLE_POLICY ? 0.01 : L->role == ROLE_VALUE ? 1.0 : sqrt(2.0);
+		rc = orthogonal(nn->params + L->w, L->out, L->in, gain, &rng);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int gnarl_nn_create(const struct gnarl_nn_spec *spec, uint64_t seed,
+                    struct gnarl_nn **out, char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_nn *nn;
+	size_t work = 0;
+	float *p;
+	int rc;
+
+	*out = NULL;
+	rc = check_spec(spec, err);
+	if (rc)
+		return rc;
+	nn = calloc(1, sizeof(*nn));
+	if (!nn)
+		return gnarl_err(err, GNARL_ENOMEM, "network: out of memory");
+	nn->spec = *spec;
+	if (spec->shared) {
+		nn->n_stacks = 1;
+		build_stack(nn, 0, "trunk", true, true);
+	} else {
+		nn->n_stacks = 2;
+		build_stack(nn, 0, "actor", true, false);
+		build_stack(nn, 1, "critic", false, true);
+	}
+	for (uint32_t l = 0; l < nn->n_layers; l++)
+		work += 2 * align_up((size_t)spec->max_batch * nn->layers[l].out);
+	nn->params = slab(nn->n);
+	nn->grads = slab(nn->n);
+	nn->m = slab(nn->n);
+	nn->v = slab(nn->n);
+	nn->work = slab(work);
+	if (!nn->params || !nn->grads || !nn->m || !nn->v || !nn->work) {
+		rc = gnarl_err(err, GNARL_ENOMEM, "network: out of memory for %zu parameters",
+		               nn->n);
+		goto fail;
+	}
+	p = nn->work;
+	for (uint32_t l = 0; l < nn->n_layers; l++) {
+		struct layer *L = &nn->layers[l];
+		L->y = p;
+		p += align_up((size_t)spec->max_batch * L->out);
+		L->d = p;
+		p += align_up((size_t)spec->max_batch * L->out);
+	}
+	rc = init_params(nn, seed);
+	if (rc) {
+		gnarl_err(err, rc, "network: out of memory during initialisation");
+		goto fail;
+	}
+	*out = nn;
+	return 0;
+fail:
+	gnarl_nn_free(nn);
+	return rc;
+}
+
+void gnarl_nn_free(struct gnarl_nn *nn)
+{
+	if (!nn)
+		return;
+	free(nn->params);
+	free(nn->grads);
+	free(nn->m);
+	free(nn->v);
+	free(nn->work);
+	free(nn);
+}
+
+const struct gnarl_nn_spec *gnarl_nn_spec(const struct gnarl_nn *nn)
+{
+	return &nn->spec;
+}
+
+uint32_t gnarl_nn_stacks(const struct gnarl_nn *nn)
+{
+	return nn->n_stacks;
+}
+
+unsigned gnarl_nn_stack_outputs(const struct gnarl_nn *nn, uint32_t s)
+{
+	return (nn->stacks[s].policy >= 0 ? GNARL_NN_POLICY : 0u) |
+	       (nn->stacks[s].value >= 0 ? GNARL_NN_VALUE : 0u);
+}
+
+/* ---- forward and backward ----------------------------------------------- */
+
+static bool layer_wanted(const struct layer *L, unsigned outputs)
+{
+	return L->role == ROLE_HIDDEN || (L->role == ROLE_POLICY && (outputs & GNARL_NN_POLICY)) ||
+	       (L->role == ROLE_VALUE && (outputs & GNARL_NN_VALUE));
+}
+
+void gnarl_nn_forward_stack(struct gnarl_nn *nn, uint32_t s, const float *x,
+                            uint32_t B, unsigned outputs)
+{
+	const struct stack *st = &nn->stacks[s];
+
+	for (uint32_t l = st->first; l < st->first + st->count; l++) {
+		struct layer *L = &nn->layers[l];
+		if (!layer_wanted(L, outputs))
+			continue;
+		gnarl_nn_linear_forward(L->y, L->input < 0 ? x : nn->layers[L->input].y,
+		                        nn->params + L->w, nn->params + L->b, B, L->in, L->out,
+		                        L->act);
+	}
+}
+
+void gnarl_nn_forward(struct gnarl_nn *nn, const float *x, uint32_t B,
+                      unsigned outputs)
+{
+	for (uint32_t s = 0; s < nn->n_stacks; s++)
+		if (gnarl_nn_stack_outputs(nn, s) & outputs)
+			gnarl_nn_forward_stack(nn, s, x, B, outputs);
+}
+
+const float *gnarl_nn_logits(const struct gnarl_nn *nn)
+{
+	return nn->layers[nn->stacks[0].policy].y;
+}
+
+const float *gnarl_nn_values(const struct gnarl_nn *nn)
+{
+	const struct stack *st = &nn->stacks[nn->n_stacks - 1];
+	return nn->layers[st->value].y;
+}
+
+void gnarl_nn_backward_stack(struct gnarl_nn *nn, uint32_t s, const float *x,
+                             uint32_t B, const float *dlogits,
+                             const float *dvalues)
+{
+	const struct stack *st = &nn->stacks[s];
+	uint32_t A = nn->spec.n_actions;
+
+	for (uint32_t l = st->first; l < st->first + st->count; l++)
+		nn->layers[l].d_set = false;
+	if (st->policy >= 0) {
+		memcpy(nn->layers[st->policy].d, dlogits, (size_t)B * A * sizeof(float));
+		nn->layers[st->policy].d_set = true;
+	}
+	if (st->value >= 0) {
+		memcpy(nn->layers[st->value].d, dvalues, (size_t)B * sizeof(float));
+		nn->layers[st->value].d_set = true;
+	}
+	for (uint32_t l = st->first + st->count; l-- > st->first;) {
+		struct layer *L = &nn->layers[l];
+		struct layer *P = L->input >= 0 ? &nn->layers[L->input] : NULL;
+		gnarl_nn_linear_backward(P ? P->d : NULL, nn->grads + L->w, nn->grads + L->b,
+		                         L->d, L->y, P ? P->y : x, nn->params + L->w, B, L->in,
+		                         L->out, L->act, P && P->d_set);
+		if (P)
+			P->d_set = true;
+	}
+}
+
+void gnarl_nn_backward(struct gnarl_nn *nn, const float *x, uint32_t B,
+                       const float *dlogits, const float *dvalues)
+{
+	for (uint32_t s = 0; s < nn->n_stacks; s++)
+		gnarl_nn_backward_stack(nn, s, x, B, dlogits, dvalues);
+}
+
+/* ---- slabs and Adam ----------------------------------------------------- */
+
+size_t gnarl_nn_size(const struct gnarl_nn *nn)
+{
+	return nn->n;
+}
+
+float *gnarl_nn_params(struct gnarl_nn *nn)
+{
+	return nn->params;
+}
+
+float *gnarl_nn_grads(struct gnarl_nn *nn)
+{
+	return nn->grads;
+}
+
+void gnarl_nn_stack_range(const struct gnarl_nn *nn, uint32_t s, size_t *begin,
+                          size_t *end)
+{
+	*begin = nn->stacks[s].begin;
+	*end = nn->stacks[s].end;
+}
+
+double gnarl_nn_grad_sqnorm(const struct gnarl_nn *nn, uint32_t s)
+{
+	const float *g = nn->grads;
+	double sum = 0.0;
+	/* Float partial sums in fixed lanes vectorise; fold them in double. */
+	float lane[ALIGN_FLOATS] = {0};
+
+	for (size_t i = nn->stacks[s].begin; i < nn->stacks[s].end; i += ALIGN_FLOATS)
+		for (int k = 0; k < ALIGN_FLOATS; k++)
+			lane[k] += g[i + k] * g[i + k];
+	for (int k = 0; k < ALIGN_FLOATS; k++)
+		sum += lane[k];
+	return sum;
+}
+
+float gnarl_nn_clip_scale(double sqnorm, double max_norm)
+{
+	double coef;
+
+	if (max_norm <= 0.0)
+		return 1.0f;
+	coef = max_norm / (sqrt(sqnorm) + 1e-6);
+	return coef < 1.0 ? (float)coef : 1.0f;
+}
+
+/* out[i] = sqrt(in[i]).  sqrtf may set errno, which keeps GCC from
+ * vectorising a loop around it in ISO C mode, so use the instruction
+ * directly where there is one (same correctly rounded result). */
+static void sqrt_array(float *restrict out, const float *restrict in, size_t n)
+{
+	size_t i = 0;
+#ifdef __AVX__
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(out + i, _mm256_sqrt_ps(_mm256_loadu_ps(in + i)));
+#endif
+	for (; i < n; i++)
+		out[i] = sqrtf(in[i]);
+}
+
+void gnarl_nn_adam_apply(float *restrict p, const float *restrict g,
+                         float *restrict m, float *restrict v, size_t n,
+                         const struct gnarl_nn_adam *hp, float grad_scale,
+                         uint64_t t)
+{
+	enum { BLOCK = 256 };
+	const float b1 = (float)hp->beta1, b2 = (float)hp->beta2, eps = (float)hp->eps;
+	const float c1 = (float)(1.0 - hp->beta1), c2 = (float)(1.0 - hp->beta2);
+	const double bc1 = 1.0 - pow(hp->beta1, (double)t), bc2 = 1.0 - pow(hp->beta2, (double)t);
+	const float step = (float)(hp->lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+	float root[BLOCK];
+
+	for (size_t k = 0; k < n; k += BLOCK) {
+		size_t len = n - k < BLOCK ? n - k : BLOCK;
+		for (size_t i = k; i < k + len; i++) {
+			float gi = g[i] * grad_scale;
+			m[i] = b1 * m[i] + c1 * gi;
+			v[i] = b2 * v[i] + c2 * gi * gi;
+		}
+		sqrt_array(root, v + k, len);
+		for (size_t i = 0; i < len; i++)
+			p[k + i] -= step * m[k + i] / (root[i] * inv_sqrt_bc2 + eps);
+	}
+}
+
+void gnarl_nn_adam_stack(struct gnarl_nn *nn, uint32_t s,
+                         const struct gnarl_nn_adam *hp, float grad_scale,
+                         uint64_t t)
+{
+	size_t b = nn->stacks[s].begin, n = nn->stacks[s].end - b;
+
+	gnarl_nn_adam_apply(nn->params + b, nn->grads + b, nn->m + b, nn->v + b, n, hp,
+	                    grad_scale, t);
+}
+
+uint64_t gnarl_nn_adam_steps(const struct gnarl_nn *nn)
+{
+	return nn->adam_t;
+}
+
+void gnarl_nn_set_adam_steps(struct gnarl_nn *nn, uint64_t t)
+{
+	nn->adam_t = t;
+}
+
+/* ---- state and cost ----------------------------------------------------- */
+
+static void tensor(struct gnarl_tensor *t, const char *name, float *data,
+                   uint32_t ndim, uint64_t d0, uint64_t d1)
+{
+	memset(t, 0, sizeof(*t));
+	t->name = name;
+	t->dtype = GNARL_DTYPE_F32;
+	t->ndim = ndim;
+	t->shape[0] = d0;
+	t->shape[1] = d1;
+	t->data = data;
+}
+
+uint32_t gnarl_nn_tensors(struct gnarl_nn *nn, struct gnarl_tensor *out,
+                          uint32_t max)
+{
+	float *base[3] = {nn->params, nn->m, nn->v};
+	uint32_t n = 0;
+
+	for (int k = 0; k < 3; k++)
+		for (uint32_t l = 0; l < nn->n_layers; l++) {
+			struct layer *L = &nn->layers[l];
+			if (n < max)
+				tensor(&out[n], L->wname[k], base[k] + L->w, 2, L->out, L->in);
+			n++;
+			if (n < max)
+				tensor(&out[n], L->bname[k], base[k] + L->b, 1, L->out, 0);
+			n++;
+		}
+	if (n < max) {
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].name = "adam.step";
+		out[n].dtype = GNARL_DTYPE_U64;
+		out[n].data = &nn->adam_t;
+	}
+	return n + 1;
+}
+
+uint64_t gnarl_nn_flops_forward(const struct gnarl_nn *nn, unsigned outputs)
+{
+	uint64_t f = 0;
+
+	for (uint32_t s = 0; s < nn->n_stacks; s++) {
+		if (!(gnarl_nn_stack_outputs(nn, s) & outputs))
+			continue;
+		for (uint32_t l = nn->stacks[s].first; l < nn->stacks[s].first + nn->stacks[s].count;
+		     l++)
+			if (layer_wanted(&nn->layers[l], outputs))
+				f += 2ull * nn->layers[l].in * nn->layers[l].out;
+	}
+	return f;
+}
+
+uint64_t gnarl_nn_flops_backward(const struct gnarl_nn *nn)
+{
+	uint64_t f = 0;
+
+	for (uint32_t l = 0; l < nn->n_layers; l++) {
+		const struct layer *L = &nn->layers[l];
+		f += 2ull * L->in * L->out * (L->input >= 0 ? 2 : 1);
+	}
+	return f;
+}
