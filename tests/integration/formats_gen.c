@@ -129,6 +129,7 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/expected.json", argv[1]);
 	exp = fopen(path, "w");
 	if (!exp) {
+		fprintf(stderr, "formats_gen: cannot write %s (does OUTDIR exist?)\n", path);
 		gnarl_storage_close(st);
 		return 1;
 	}

@@ -1,0 +1,363 @@
+/*
+ * cmd_checkpoints.c - `gnarl checkpoints list|show|tag|diff`: look at,
+ * name and compare checkpoints without training.
+ *
+ * Entry point: gnarl_cmd_checkpoints(argc, argv), argv[0] = "checkpoints".
+ * URIs: a checkpoint or run directory path, s3://..., or "latest" and
+ * "tag:NAME", which resolve in the run root (`run.storage` of the config
+ * given with -c, default "runs").  Exit codes: 0; 2 for a bad command
+ * line or config; 3 (GNARL_EXIT_CHECKPOINT) for a checkpoint that is
+ * missing, damaged, from a newer format, or (diff) refused by the new
+ * config; 1 otherwise.  Human output on stdout (it is the command's
+ * result); --json prints JSON instead.
+ */
+#include "cmd_checkpoints.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "checkpoint.h"
+#include "config.h"
+#include "error.h"
+#include "storage.h"
+#include "value.h"
+
+static const char usage[] =
+	"usage: gnarl checkpoints list [RUN|URI] [--json] [-c FILE]\n"
+	"       gnarl checkpoints show URI [--json] [-c FILE]\n"
+	"       gnarl checkpoints tag URI NAME [-c FILE]\n"
+	"       gnarl checkpoints diff URI [-c FILE] [--set KEY=VALUE]...\n"
+	"\n"
+	"URI: a checkpoint directory (runs/x/checkpoints/checkpoint_000150), a run\n"
+	"directory (its latest checkpoint), an s3:// URI, `latest` or `tag:NAME`\n"
+	"(looked up in run.storage of the config, default runs/).\n"
+	"  list   checkpoints of a run or of every run: iteration, time, env steps,\n"
+	"         ep_return_mean, tags (* marks a run's latest)\n"
+	"  show   a checkpoint's manifest, after verifying its files\n"
+	"  tag    name a checkpoint; retention never deletes a tagged one\n"
+	"  diff   what would change on resume with the config (exit 3 if refused)\n";
+
+struct args {
+	const char *verb, *pos[2], *config;
+	const char *sets[64];
+	int n_pos, n_sets;
+	bool json;
+};
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (argc < 2)
+		return -1;
+	a->verb = argv[1];
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			a->json = true;
+		} else if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
+		           i + 1 < argc) {
+			a->config = argv[++i];
+		} else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && a->n_sets < 64) {
+			a->sets[a->n_sets++] = argv[++i];
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "gnarl: error: checkpoints %s: unknown option '%s'\n", a->verb,
+			        argv[i]);
+			return -1;
+		} else if (a->n_pos < 2) {
+			a->pos[a->n_pos++] = argv[i];
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int exit_code(int rc)
+{
+	switch (rc) {
+	case 0:
+		return GNARL_EXIT_OK;
+	case GNARL_ENOENT:
+	case GNARL_ECORRUPT:
+	case GNARL_EVERSION:
+	case GNARL_EINCOMPAT:
+		return GNARL_EXIT_CHECKPOINT;
+	case GNARL_ECONFIG:
+	case GNARL_EINVAL:
+		return GNARL_EXIT_USAGE;
+	}
+	return GNARL_EXIT_FAILURE;
+}
+
+static int fail(int rc, const char *err)
+{
+	fprintf(stderr, "gnarl: error: %s\n", err);
+	return exit_code(rc);
+}
+
+/* The run root of the config (owned store). */
+static int open_root(const struct gnarl_config *cfg, struct gnarl_storage **st,
+                     char err[GNARL_ERR_SIZE])
+{
+	const char *root = gnarl_value_string(gnarl_value_at(cfg->root, "run.storage"), "runs");
+
+	return gnarl_storage_open(cfg, root, st, err);
+}
+
+static bool local_path_exists(const char *p)
+{
+	struct stat sb;
+
+	return strstr(p, "://") == NULL && stat(p, &sb) == 0;
+}
+
+static void print_entries(const struct gnarl_checkpoint_entry *e, size_t n, bool json)
+{
+	if (json) {
+		json_t *arr = json_array();
+		char *text;
+
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, json_pack(
+				"{s:s, s:I, s:I, s:I, s:o, s:s, s:s?, s:b}", "uri", e[i].uri,
+				"iteration", (json_int_t)e[i].iteration, "env_steps",
+				(json_int_t)e[i].env_steps, "episodes", (json_int_t)e[i].episodes,
+				"ep_return_mean",
+				isfinite(e[i].ep_return_mean) ? json_real(e[i].ep_return_mean) : json_null(),
+				"created_utc", e[i].created_utc, "tags", e[i].tags, "latest", e[i].latest));
+		text = json_dumps(arr, JSON_INDENT(2));
+		if (text)
+			puts(text);
+		free(text);
+		json_decref(arr);
+		return;
+	}
+	if (!n) {
+		printf("no checkpoints\n");
+		return;
+	}
+	printf("  %9s  %-20s  %12s  %14s  %-20s  %s\n", "ITERATION", "TIME (UTC)", "ENV STEPS",
+	       "EP_RETURN_MEAN", "TAGS", "URI");
+	for (size_t i = 0; i < n; i++)
+		printf("%c %9llu  %-20s  %12llu  %14.4g  %-20s  %s\n", e[i].latest ? '*' : ' ',
+		       (unsigned long long)e[i].iteration, e[i].created_utc,
+		       (unsigned long long)e[i].env_steps, e[i].ep_return_mean,
+		       e[i].tags ? e[i].tags : "-", e[i].uri);
+}
+
+static int cmd_list(const struct gnarl_config *cfg, const struct args *a, char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_checkpoint_entry *e = NULL;
+	struct gnarl_storage *st = NULL;
+	const char *where = a->pos[0];
+	char *path = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!where) {
+		rc = open_root(cfg, &st, err);
+	} else {
+		/* A bare run name is looked up in the run root. */
+		if (!local_path_exists(where) && !strstr(where, "://")) {
+			const char *root = gnarl_value_string(gnarl_value_at(cfg->root, "run.storage"),
+			                                      "runs");
+			path = malloc(strlen(root) + strlen(where) + 2);
+			if (!path)
+				return fail(GNARL_ENOMEM, "out of memory");
+			sprintf(path, "%s/%s", root, where);
+			if (!local_path_exists(path) && !strstr(path, "://")) {
+				free(path);
+				gnarl_err(err, GNARL_ENOENT, "no run or directory '%s' (nor %s/%s)", where,
+				          root, where);
+				return fail(GNARL_ENOENT, err);
+			}
+			where = path;
+		}
+		rc = gnarl_storage_open(cfg, where, &st, err);
+	}
+	if (rc == 0)
+		rc = gnarl_checkpoint_list(st, "", &e, &n, err);
+	if (rc == 0)
+		print_entries(e, n, a->json);
+	gnarl_checkpoint_list_free(e, n);
+	gnarl_storage_close(st);
+	free(path);
+	return rc < 0 ? fail(rc, err) : 0;
+}
+
+/* Open a checkpoint named on the command line. */
+static int open_ck(const struct gnarl_config *cfg, const char *uri, unsigned flags,
+                   struct gnarl_checkpoint **ck, char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_storage *st = NULL;
+	int rc = 0;
+
+	if (strcmp(uri, "latest") == 0 || strncmp(uri, "tag:", 4) == 0)
+		rc = open_root(cfg, &st, err);
+	if (rc == 0)
+		rc = gnarl_checkpoint_open(cfg, st, "", uri, flags, ck, err);
+	gnarl_storage_close(st);
+	return rc;
+}
+
+static void print_json_field(const char *label, json_t *v)
+{
+	char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	printf("%-16s %s\n", label, text ? text : "?");
+	free(text);
+}
+
+static void print_manifest(const struct gnarl_manifest *m, const char *integrity)
+{
+	json_t *root = json_loads(m->json, 0, NULL), *v;
+	const char *key;
+	char *text;
+
+	printf("%-16s %s\n", "checkpoint", m->uri);
+	printf("%-16s %s\n", "integrity", integrity);
+	printf("%-16s %lld (gnarl %s)\n", "format", (long long)m->format_version, m->gnarl_version);
+	printf("%-16s %s\n", "created", m->created_utc);
+	printf("%-16s %llu\n", "iteration", (unsigned long long)m->iteration);
+	printf("%-16s %llu\n", "env steps", (unsigned long long)m->env_steps);
+	printf("%-16s %llu\n", "episodes", (unsigned long long)m->episodes);
+	printf("%-16s %g\n", "ep_return_mean", m->ep_return_mean);
+	printf("%-16s %u\n", "observation size", m->obs_size);
+	print_json_field("actions", json_object_get(root, "actions"));
+	print_json_field("network", json_object_get(root, "network"));
+	print_json_field("env", json_object_get(root, "env"));
+	printf("%-16s %s\n", "parent", m->parent ? m->parent : "(none)");
+	printf("plugins:\n");
+	for (size_t i = 0; i < json_array_size(json_object_get(root, "plugins")); i++) {
+		v = json_array_get(json_object_get(root, "plugins"), i);
+		printf("  %-8s %-24s %s\n", json_string_value(json_object_get(v, "kind")),
+		       json_string_value(json_object_get(v, "name")),
+		       json_string_value(json_object_get(v, "version")));
+	}
+	printf("metrics:\n");
+	json_object_foreach (json_object_get(root, "metrics"), key, v) {
+		text = json_dumps(v, JSON_ENCODE_ANY);
+		printf("  %-30s %s\n", key, text ? text : "?");
+		free(text);
+	}
+	printf("files:\n");
+	json_object_foreach (json_object_get(root, "files"), key, v)
+		printf("  %-20s %10lld bytes  sha256 %s\n", key,
+		       (long long)json_integer_value(json_object_get(v, "size")),
+		       json_string_value(json_object_get(v, "sha256")));
+	text = json_dumps(json_object_get(root, "config"), JSON_INDENT(2) | JSON_ENCODE_ANY);
+	printf("config:\n%s\n", text ? text : "null");
+	free(text);
+	json_decref(root);
+}
+
+static int cmd_show(const struct gnarl_config *cfg, const struct args *a, char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_checkpoint *ck = NULL;
+	char verify[GNARL_ERR_SIZE];
+	int rc, vrc;
+
+	if (!a->pos[0] || a->pos[1])
+		return fail(GNARL_EINVAL, "checkpoints show takes one URI (see gnarl checkpoints --help)");
+	/* Verify first; if that fails, still show the manifest, then say why. */
+	vrc = open_ck(cfg, a->pos[0], 0, &ck, verify);
+	if (vrc < 0) {
+		rc = open_ck(cfg, a->pos[0], GNARL_CHECKPOINT_MANIFEST_ONLY, &ck, err);
+		if (rc < 0)
+			return fail(rc, err);
+	}
+	if (a->json)
+		printf("%s\n", gnarl_checkpoint_manifest(ck)->json);
+	else
+		print_manifest(gnarl_checkpoint_manifest(ck),
+		               vrc < 0 ? "FAILED (see the error below)" : "verified (sizes, SHA-256, "
+		                                                           "safetensors)");
+	gnarl_checkpoint_close(ck);
+	return vrc < 0 ? fail(vrc, verify) : 0;
+}
+
+static int cmd_tag(const struct gnarl_config *cfg, const struct args *a, char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_storage *st = NULL;
+	char *uri = NULL;
+	int rc = 0;
+
+	if (!a->pos[0] || !a->pos[1])
+		return fail(GNARL_EINVAL, "checkpoints tag takes a URI and a NAME");
+	if (strcmp(a->pos[0], "latest") == 0 || strncmp(a->pos[0], "tag:", 4) == 0)
+		rc = open_root(cfg, &st, err);
+	if (rc == 0)
+		rc = gnarl_checkpoint_tag(cfg, st, "", a->pos[0], a->pos[1], &uri, err);
+	gnarl_storage_close(st);
+	if (rc < 0)
+		return fail(rc, err);
+	printf("tagged %s as %s\n", uri, a->pos[1]);
+	free(uri);
+	return 0;
+}
+
+static int cmd_diff(const struct gnarl_config *cfg, const struct args *a, char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_checkpoint *ck = NULL;
+	struct gnarl_checkpoint_diff *d = NULL;
+	const struct gnarl_manifest *m;
+	int rc;
+
+	if (!a->pos[0] || a->pos[1])
+		return fail(GNARL_EINVAL, "checkpoints diff takes one URI");
+	rc = open_ck(cfg, a->pos[0], GNARL_CHECKPOINT_MANIFEST_ONLY, &ck, err);
+	if (rc < 0)
+		return fail(rc, err);
+	m = gnarl_checkpoint_manifest(ck);
+	rc = gnarl_checkpoint_diff(ck, cfg->root, NULL, &d, err);
+	if (rc == 0) {
+		printf("resuming %s (iteration %llu) with %s:\n", m->uri,
+		       (unsigned long long)m->iteration, cfg->path ? cfg->path : "the default config");
+		gnarl_checkpoint_diff_print(d, stdout);
+		printf("(the observation size and action list are compared when training starts)\n");
+		rc = gnarl_checkpoint_diff_check(d, err);
+	}
+	gnarl_checkpoint_diff_free(d);
+	gnarl_checkpoint_close(ck);
+	return rc < 0 ? fail(rc, err) : 0;
+}
+
+int gnarl_cmd_checkpoints(int argc, char **argv)
+{
+	struct gnarl_config *cfg = NULL;
+	char err[GNARL_ERR_SIZE];
+	struct args a;
+	int rc;
+
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (parse_args(argc, argv, &a) < 0) {
+		fputs(usage, stderr);
+		return GNARL_EXIT_USAGE;
+	}
+	rc = gnarl_config_load(a.config, a.sets, a.n_sets, &cfg, err);
+	if (rc < 0) {
+		fail(rc, err);
+		return rc == GNARL_ENOMEM ? GNARL_EXIT_FAILURE : GNARL_EXIT_USAGE;
+	}
+	if (strcmp(a.verb, "list") == 0)
+		rc = cmd_list(cfg, &a, err);
+	else if (strcmp(a.verb, "show") == 0)
+		rc = cmd_show(cfg, &a, err);
+	else if (strcmp(a.verb, "tag") == 0)
+		rc = cmd_tag(cfg, &a, err);
+	else if (strcmp(a.verb, "diff") == 0)
+		rc = cmd_diff(cfg, &a, err);
+	else {
+		fprintf(stderr, "gnarl: error: unknown checkpoints command '%s'\n%s", a.verb, usage);
+		rc = GNARL_EXIT_USAGE;
+	}
+	gnarl_config_free(cfg);
+	return rc;
+}
