@@ -65,7 +65,30 @@ static void locate(const struct gnarl_config *cfg, const struct gnarl_value *nod
 			snprintf(buf, size, "--set %s", cfg->sets[i]);
 			return;
 		}
-	snprintf(buf, size, "%s", !cfg ? "" : cfg->path ? cfg->path : "defaults");
+	/* A filled-in default: the position of its closest written ancestor. */
+	node = NULL;
+	for (size_t n = 0; cfg && path[n]; n++) {
+		const struct gnarl_value *v;
+		char prefix[PATH_MAX_LEN];
+
+		n += strcspn(path + n, ".");
+		if (n >= sizeof(prefix))
+			break;
+		memcpy(prefix, path, n);
+		prefix[n] = '\0';
+		v = gnarl_value_at(cfg->root, prefix);
+		if (!v)
+			break;
+		if (v->line > 0)
+			node = v;
+		if (!path[n])
+			break;
+	}
+	if (node)
+		snprintf(buf, size, "%s:%d:%d", cfg->path ? cfg->path : "config", node->line,
+		         node->column);
+	else
+		snprintf(buf, size, "%s", !cfg ? "" : cfg->path ? cfg->path : "defaults");
 }
 
 /* The message about `path`, located by node or else by `at_path` (the path

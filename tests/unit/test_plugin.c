@@ -84,7 +84,7 @@ static void test_open_good(void **state)
 	gnarl_plugin_close(lib);
 	gnarl_plugin_close(NULL);
 	/* kind 0 accepts any kind */
-	assert_int_equal(gnarl_plugin_open(FIX("fixture_store"), 0, NULL, &lib, err), 0);
+	assert_int_equal(gnarl_plugin_open(FIX("fixturemem"), 0, NULL, &lib, err), 0);
 	assert_string_equal(gnarl_plugin_desc(lib)->ops.storage->schemes, "fixturemem");
 	gnarl_plugin_close(lib);
 }
@@ -242,7 +242,7 @@ static void test_scan(void **state)
 	setenv("GNARL_PLUGIN_PATH", GNARL_FIXTURE_DIR, 1);
 	assert_int_equal(gnarl_plugin_scan_all(NULL, on_good, on_bad, &s, err), 0);
 	assert_string_equal(s.names, "fixture_createfail fixture_env fixture_llm fixture_reward "
-	                             "fixture_store ");
+	                             "fixturemem ");
 	assert_int_equal(s.good, 5);
 	assert_int_equal(s.bad, 7);
 	unsetenv("GNARL_PLUGIN_PATH");

@@ -1,5 +1,5 @@
 /*
- * fixture_store.c - a good storage plugin for the registry's tests: an
+ * fixturemem.c - a good storage plugin for the registry's tests: an
  * in-memory store of at most 64 objects serving the "fixturemem" scheme.
  */
 #define _POSIX_C_SOURCE 200809L /* strdup */
@@ -135,7 +135,7 @@ static const struct gnarl_plugin plugin = {
 	.abi_version = GNARL_ABI_VERSION,
 	.size = sizeof(struct gnarl_plugin),
 	.kind = GNARL_KIND_STORAGE,
-	.name = "fixture_store",
+	.name = "fixturemem",
 	.version = "0.0.1",
 	.summary = "test fixture: objects in memory",
 	.params = params,
