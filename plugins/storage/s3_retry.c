@@ -95,10 +95,19 @@ static int explain(struct s3_store *s, const struct s3_request *rq, const struct
 	const char *end = rp->body ? rp->body + rp->len : NULL;
 	char *code = rp->body ? s3_xml_text(rp->body, end, "Code") : NULL;
 	char *msg = rp->body ? s3_xml_text(rp->body, end, "Message") : NULL;
-	const char *c = code ? code : "", *m = msg ? msg : "";
+	const char *c = code ? code : "";
+	char said[512];
 	int rc;
 
-	if (rp->status == 0) {
+	/* "Code: Message", "Code" (Ceph sends empty messages) or "HTTP 403". */
+	if (code && msg && *msg)
+		snprintf(said, sizeof(said), "%s: %s", code, msg);
+	else if (code)
+		snprintf(said, sizeof(said), "%s", code);
+	else
+		snprintf(said, sizeof(said), "HTTP %ld", rp->status);
+	/* No answer, or a 2xx cut short: the transfer's error is the story. */
+	if (rp->status == 0 || (rp->curl_rc != CURLE_OK && rp->status / 100 == 2)) {
 		const char *why = rp->curl_err[0] ? rp->curl_err : curl_easy_strerror(rp->curl_rc);
 		if (rp->curl_rc == CURLE_OPERATION_TIMEDOUT)
 			rc = s3_fail(err, GNARL_ETIMEDOUT,
@@ -116,24 +125,24 @@ static int explain(struct s3_store *s, const struct s3_request *rq, const struct
 	} else if (rp->status == 403) {
 		rc = s3_fail(err, GNARL_EACCES,
 		             "access denied by %s for key id %s: the secret key may be wrong or the "
-		             "clock skewed (S3 said: %s: %s; during %s of s3://%s/%s)",
-		             s->endpoint, s->access_key, code ? c : "HTTP 403", m, what, s->bucket, obj);
+		             "clock skewed (S3 said: %s) during %s of s3://%s/%s",
+		             s->endpoint, s->access_key, said, what, s->bucket, obj);
 	} else if (rp->status == 404 && (strcmp(c, "NoSuchBucket") == 0 || !rq->object)) {
 		rc = s3_fail(err, GNARL_ENOENT,
 		             "bucket '%s' does not exist at %s: create it, or set `create_bucket: true` "
-		             "under storage.s3 (S3 said: %s: %s)",
-		             s->bucket, s->endpoint, code ? c : "HTTP 404", m);
+		             "under storage.s3 (S3 said: %s)",
+		             s->bucket, s->endpoint, said);
 	} else if (rp->status == 404) {
-		rc = s3_fail(err, GNARL_ENOENT, "no object s3://%s/%s at %s (%s: %s)", s->bucket, obj,
-		             s->endpoint, code ? c : "HTTP 404", m);
+		rc = s3_fail(err, GNARL_ENOENT, "no object s3://%s/%s at %s (S3 said: %s)", s->bucket,
+		             obj, s->endpoint, said);
 	} else if (s3_retryable(CURLE_OK, rp->status, code)) {
 		rc = s3_fail(err, GNARL_EAGAIN,
-		             "%s kept answering HTTP %ld %s to %s of s3://%s/%s; gave up after %d "
-		             "attempts (storage.s3.max_retries)",
-		             s->endpoint, rp->status, c, what, s->bucket, obj, rp->attempts);
+		             "%s kept answering HTTP %ld (S3 said: %s) to %s of s3://%s/%s; gave up "
+		             "after %d attempts (storage.s3.max_retries)",
+		             s->endpoint, rp->status, said, what, s->bucket, obj, rp->attempts);
 	} else {
-		rc = s3_fail(err, GNARL_EPROTO, "%s refused %s of s3://%s/%s: HTTP %ld %s: %s",
-		             s->endpoint, what, s->bucket, obj, rp->status, code ? c : "", m);
+		rc = s3_fail(err, GNARL_EPROTO, "%s refused %s of s3://%s/%s: HTTP %ld (S3 said: %s)",
+		             s->endpoint, what, s->bucket, obj, rp->status, said);
 	}
 	free(code);
 	free(msg);

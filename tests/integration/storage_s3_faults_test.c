@@ -105,7 +105,7 @@ static void test_give_up_after_max_retries(void **state)
 	     "\"times\": 100}]",
 	     bucket);
 	assert_int_equal(tstore_put(&ts, "r500", "x", 1, err), GNARL_EAGAIN);
-	assert_non_null(strstr(err, "HTTP 500 InternalError"));
+	assert_non_null(strstr(err, "HTTP 500 (S3 said: InternalError: injected by fault_proxy)"));
 	assert_non_null(strstr(err, "gave up after 4 attempts"));
 	snprintf(line, sizeof(line), "PUT /%s/f/r500 -> 500", bucket);
 	assert_int_equal(seen(line), 4);

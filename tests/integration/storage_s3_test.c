@@ -226,7 +226,8 @@ static void test_wrong_secret(void **state)
 	snprintf(want, sizeof(want), "access denied by %s for key id %s: the secret key may be wrong",
 	         s3t_env("S3_ENDPOINT_URL"), s3t_env("S3_ACCESS_KEY_ID"));
 	assert_non_null(strstr(err, want));
-	assert_non_null(strstr(err, "clock skewed (S3 said: SignatureDoesNotMatch"));
+	assert_non_null(strstr(err, "clock skewed (S3 said: SignatureDoesNotMatch) during put"));
+	fprintf(stderr, "  403 message: %s\n", err);
 	assert_null(strstr(err, "not-the-secret"));
 	assert_null(strstr(ts.th.log, "not-the-secret"));
 	no_secret_in(&ts, err);
@@ -248,6 +249,7 @@ static void test_missing_bucket(void **state)
 	         s3t_env("S3_ENDPOINT_URL"));
 	assert_non_null(strstr(err, want));
 	assert_non_null(strstr(err, "create_bucket: true"));
+	fprintf(stderr, "  404 message: %s\n", err);
 	/* A missing bucket is an error for remove too, not "already gone". */
 	assert_int_equal(ts.ops->remove(ts.store, "x", err), GNARL_ENOENT);
 	tstore_close(&ts);
@@ -293,6 +295,7 @@ static void test_unreachable(void **state)
 	snprintf(want, sizeof(want), "cannot reach S3 endpoint http://127.0.0.1:9");
 	assert_non_null(strstr(err, want));
 	assert_non_null(strstr(err, "3 attempts"));
+	fprintf(stderr, "  unreachable message: %s\n", err);
 	tstore_close(&ts);
 }
 
