@@ -1,0 +1,29 @@
+# LLM guidance: the real llm_text/llm_vision plugins against the test
+# server (tests/llm/server.py, started by each test as a process on
+# 127.0.0.1), and bench_llm, a program that prints request()/poll() costs.
+if(GNARL_HAVE_CMOCKA AND TARGET llm_text AND TARGET llm_vision)
+  set(_llm_dir "${GNARL_TEST_DIR}/llm")
+  set(_llm_support "${_llm_dir}/llm_test_host.c" "${_llm_dir}/llm_server.c")
+  set(_llm_defs
+    GNARL_PYTHON="${GNARL_PYTHON}"
+    GNARL_LLM_TEST_DIR="${_llm_dir}"
+    GNARL_BUILD_DIR="${CMAKE_BINARY_DIR}")
+
+  add_executable(test_llm_plugins "${_llm_dir}/test_llm_plugins.c" ${_llm_support})
+  add_executable(bench_llm "${_llm_dir}/bench_llm.c" ${_llm_support})
+  foreach(_t test_llm_plugins bench_llm)
+    target_include_directories(${_t} PRIVATE "${CMAKE_SOURCE_DIR}/sdk/include" "${_llm_dir}")
+    target_compile_definitions(${_t} PRIVATE ${_llm_defs})
+    target_link_libraries(${_t} PRIVATE
+      PkgConfig::CMOCKA PkgConfig::CURL PkgConfig::JANSSON Threads::Threads ${DL_LIBRARY})
+    add_dependencies(${_t} llm_text llm_vision)
+  endforeach()
+
+  foreach(_group wire parse retry breaker flow)
+    add_test(NAME llm_${_group} COMMAND test_llm_plugins ${_group})
+    set_tests_properties(llm_${_group} PROPERTIES
+      ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
+      LABELS "integration;llm"
+      TIMEOUT 120)
+  endforeach()
+endif()
