@@ -45,4 +45,7 @@ if(GNARL_HAVE_CMOCKA AND TARGET s3)
   gnarl_s3_test(storage_s3 storage_s3_test)
   gnarl_s3_test(storage_s3_faults storage_s3_faults_test)
   gnarl_s3_test(storage_s3_bench storage_s3_bench)
+  # The same store reached the trainer's way: config + gnarl_storage_open.
+  gnarl_s3_test(storage_s3_core storage_s3_core_test)
+  target_link_libraries(storage_s3_core_test PRIVATE gnarl_core)
 endif()
