@@ -19,3 +19,17 @@ if(GNARL_PYTHON)
     ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
     TIMEOUT 120 LABELS integration)
 endif()
+
+# The checkpoint store on the `s3` fixture (see storage.cmake, which this
+# file may be included before: the env file path is spelled out).
+if(TARGET s3)
+  add_executable(formats_s3_checkpoint
+                 "${CMAKE_CURRENT_SOURCE_DIR}/integration/formats_s3_checkpoint.c")
+  target_link_libraries(formats_s3_checkpoint PRIVATE gnarl_core)
+  add_dependencies(formats_s3_checkpoint s3 local)
+  add_test(NAME formats_s3_checkpoint COMMAND formats_s3_checkpoint)
+  set_tests_properties(formats_s3_checkpoint PROPERTIES
+    FIXTURES_REQUIRED s3 RESOURCE_LOCK s3 SKIP_RETURN_CODE 77 TIMEOUT 300
+    ENVIRONMENT "GNARL_S3_ENV=${CMAKE_BINARY_DIR}/s3/s3.env;GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
+    LABELS "s3;integration")
+endif()
