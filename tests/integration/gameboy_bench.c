@@ -1,0 +1,215 @@
+/*
+ * gameboy_bench.c - speed and memory of the gameboy env on the test
+ * cartridge, printed as numbers (a benchmark, not a test: nothing here
+ * passes or fails on time).
+ *
+ *   gameboy_bench [--config FILE] [--frames N] [--steps N] [--envs N] [--json]
+ *
+ * Measures, in CPU seconds of the measuring thread (the machine is shared):
+ *   raw_fps          libmgba alone, no video buffer, same button sequence
+ *   raw_render_fps   libmgba alone, rendering every frame
+ *   env_sps/env_fps  the plugin, 1 env, no frame requested
+ *   env_fps_frameskip   the plugin in render: frameskip mode
+ *   env_fps_frames   the plugin, every step's frame requested
+ *   reset_us         one reset (a state load)
+ *   rss_per_env_kb   resident memory of --envs envs, per env
+ * The env's params come from configs/test-cartridge.yaml (GNARL_TEST_ROM
+ * is set to the build's cartridge unless already set).
+ */
+#include <mgba/flags.h>
+#include <mgba/core/config.h>
+#include <mgba/core/core.h>
+#include <mgba/core/log.h>
+#include <mgba-util/vfs.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnarl/plugin.h>
+
+#include "gameboy_harness.h"
+
+#define FPA 16
+
+static double cpu_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static long rss_kb(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* The action sequence of every measurement: a new action every step. */
+static int next_action(uint64_t *r)
+{
+	*r = *r * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (int)((*r >> 33) % 7);
+}
+
+static const uint32_t action_keys[7] = {0, 64, 128, 32, 16, 1, 2};
+
+/* ------------------------------------------------------------------------ */
+
+static double raw_fps(const char *rom, long frames, bool render)
+{
+	static uint32_t video[160 * 144];
+	struct mCore *c = mCoreCreate(mPLATFORM_GB);
+	struct mCoreOptions o = {.skipBios = true, .mute = true};
+	uint64_t r = 1;
+	double t0, t;
+
+	if (!c || !c->init(c))
+		return 0;
+	mCoreInitConfig(c, NULL);
+	mCoreConfigLoadDefaults(&c->config, &o);
+	mCoreConfigSetValue(&c->config, "cgb.hybridModel", "CGB");
+	mCoreLoadForeignConfig(c, &c->config);
+	if (render)
+		c->setVideoBuffer(c, (color_t *)video, 160);
+	if (!c->loadROM(c, VFileOpen(rom, O_RDONLY)))
+		return 0;
+	c->reset(c);
+	for (int f = 0; f < 60; f++)
+		c->runFrame(c);
+	c->setKeys(c, 8);
+	for (int f = 0; f < 8; f++)
+		c->runFrame(c);
+	c->setKeys(c, 0);
+	for (int f = 0; f < 30; f++)
+		c->runFrame(c);
+	t0 = cpu_now();
+	for (long f = 0; f < frames; f++) {
+		if (f % FPA == 0)
+			c->setKeys(c, action_keys[next_action(&r)]);
+		c->runFrame(c);
+	}
+	t = cpu_now() - t0;
+	mCoreConfigDeinit(&c->config);
+	c->deinit(c);
+	return (double)frames / t;
+}
+
+/* The env the config names, render mode forced. */
+static void env_open(struct gb_harness *e, const char *config, uint32_t n,
+                     const char *render)
+{
+	char err[GNARL_ERR_SIZE], set[64];
+	const char *sets[1] = {set};
+
+	snprintf(set, sizeof(set), "env.params.render=%s", render);
+	if (gb_harness_open(e, config, sets, 1, n, err)) {
+		fprintf(stderr, "gameboy_bench: %s\n", err);
+		exit(1);
+	}
+}
+
+/* Steps per CPU second of env 0 with the bench's action sequence. */
+static double env_sps(struct gb_harness *e, long steps, bool frames)
+{
+	uint64_t r = 1;
+	double t0 = cpu_now();
+
+	e->want[0] = frames;
+	for (long s = 0; s < steps; s++) {
+		e->actions[0] = next_action(&r);
+		e->ops->step(e->env, &e->io, 0, 1);
+		if (e->dones[0])
+			e->ops->reset(e->env, &e->io, 0, (uint64_t)s);
+	}
+	e->want[0] = 0;
+	return (double)steps / (cpu_now() - t0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *config = GNARL_SOURCE_DIR "/configs/test-cartridge.yaml";
+	const char *rom;
+	long frames = 200000, steps = 10000, n_envs = 64;
+	bool json = false;
+	struct gb_harness e;
+	double raw, raw_r, sps, sps_fs, sps_frames, reset_us, t0;
+	long rss0, rss1;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			config = argv[++i];
+		else if (!strcmp(argv[i], "--frames") && i + 1 < argc)
+			frames = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
+			steps = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--envs") && i + 1 < argc)
+			n_envs = atol(argv[++i]);
+		else {
+			fprintf(stderr, "usage: %s [--config FILE] [--frames N] [--steps N] "
+			        "[--envs N] [--json]\n", argv[0]);
+			return 2;
+		}
+	}
+	setenv("GNARL_TEST_ROM", GNARL_TEST_ROM, 0);
+	rom = getenv("GNARL_TEST_ROM");
+
+	/* The plugin installs mGBA's quiet logger; open it before raw cores. */
+	env_open(&e, config, 1, "auto");
+	raw = raw_fps(rom, frames, false);
+	raw_r = raw_fps(rom, frames / 4, true);
+	sps = env_sps(&e, steps, false);
+	sps_frames = env_sps(&e, steps / 4, true);
+	t0 = cpu_now();
+	for (int k = 0; k < 10000; k++)
+		e.ops->reset(e.env, &e.io, 0, (uint64_t)k);
+	reset_us = (cpu_now() - t0) / 10000 * 1e6;
+	gb_harness_close(&e);
+	env_open(&e, config, 1, "frameskip");
+	sps_fs = env_sps(&e, steps, false);
+	gb_harness_close(&e);
+
+	rss0 = rss_kb();
+	env_open(&e, config, (uint32_t)n_envs, "auto");
+	for (uint32_t i = 0; i < e.n; i++)
+		e.actions[i] = (int32_t)(i % 7);
+	for (int k = 0; k < 20; k++)
+		e.ops->step(e.env, &e.io, 0, e.n);
+	rss1 = rss_kb();
+	gb_harness_close(&e);
+
+	if (json) {
+		printf("{\"raw_fps\": %.0f, \"raw_render_fps\": %.0f, \"env_sps\": %.0f, "
+		       "\"env_fps\": %.0f, \"env_fps_frameskip\": %.0f, \"env_fps_frames\": "
+		       "%.0f, \"env_over_raw\": %.3f, \"reset_us\": %.2f, "
+		       "\"rss_per_env_kb\": %.0f}\n",
+		       raw, raw_r, sps, sps * FPA, sps_fs * FPA, sps_frames * FPA,
+		       sps * FPA / raw, reset_us, (double)(rss1 - rss0) / (double)n_envs);
+	} else {
+		printf("raw libmgba, no video:       %8.0f frames/s\n", raw);
+		printf("raw libmgba, every frame:    %8.0f frames/s\n", raw_r);
+		printf("env, no frames requested:    %8.0f steps/s  %8.0f frames/s  (%.1f%% of raw)\n",
+		       sps, sps * FPA, 100.0 * sps * FPA / raw);
+		printf("env, render: frameskip:      %8.0f steps/s  %8.0f frames/s  (%.1f%% of raw)\n",
+		       sps_fs, sps_fs * FPA, 100.0 * sps_fs * FPA / raw);
+		printf("env, every frame requested:  %8.0f steps/s  %8.0f frames/s\n",
+		       sps_frames, sps_frames * FPA);
+		printf("reset (state load):          %8.2f us\n", reset_us);
+		printf("memory per env (%ld envs):   %8.0f kB resident\n", n_envs,
+		       (double)(rss1 - rss0) / (double)n_envs);
+	}
+	return 0;
+}

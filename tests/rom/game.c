@@ -1,0 +1,911 @@
+/*
+ * game.c - the gnarl test cartridge: a tiny Zelda-like for the Game Boy
+ * (Color), built with `sdcc -msm83 --no-peep` (see CMakeLists.txt).
+ *
+ * It stands in for Oracle of Seasons in tests, so its work RAM keeps the
+ * real game's addresses for every field of the RAM map (group $CC49, room
+ * $CC4C, dungeon $CC55, season $CC4E, Link's object in WRAM bank 1 at $D000,
+ * health $C6A2, rupees $C6A5 in BCD, deaths $C61E in BCD, kills $C620,
+ * treasures $C692, collisions $CE00, ...), and the same reward plugins and
+ * RAM-map config run on both.
+ *
+ * The game: a title screen waits for START.  Link (16x16 sprite) walks 1
+ * pixel per frame with the D-pad through a 3x3 overworld (group 0, rooms
+ * $00-$22, room = row * 16 + column) whose screens change at openings in the
+ * edges.  A cave door in room $01 leads into a two-room dungeon (group 4,
+ * rooms $05 and $04, dungeon index 0).  Rooms marked 'E' hold an enemy
+ * (object slot $D080) that walks towards Link; touching it costs half a
+ * heart, B swings the sword in Link's direction and kills it (kill counter
+ * +1, rupees +1).  At 0 health the death counter rises and Link starts again
+ * in room $11 with full health.  The sword (treasure $05) lies in room $10
+ * and a small key in room $04.  START opens and closes a menu ($CBCB);
+ * picking up the sword opens a "text box" ($CBA0) for 60 frames.
+ *
+ * Invariants: the main loop does one game frame per VBlank (HALT in
+ * between); VRAM is written only in VBlank or with the LCD off; WRAM bank 1
+ * stays selected.
+ */
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ */
+/* Hardware registers.                                                */
+
+#define REG(a) (*(volatile uint8_t *)(a))
+#define P1 REG(0xFF00)
+#define LCDC REG(0xFF40)
+#define SCY REG(0xFF42)
+#define SCX REG(0xFF43)
+#define LY REG(0xFF44)
+#define BGP REG(0xFF47)
+#define OBP0 REG(0xFF48)
+#define OBP1 REG(0xFF49)
+#define VBK REG(0xFF4F)
+#define BCPS REG(0xFF68)
+#define BCPD REG(0xFF69)
+#define OCPS REG(0xFF6A)
+#define OCPD REG(0xFF6B)
+#define IF_REG REG(0xFF0F)
+#define IE_REG REG(0xFFFF)
+
+#define LCDC_ON 0x93     /* LCD on, tiles at $8000, map $9800, OBJ 8x8 */
+#define VRAM_TILES ((volatile uint8_t *)0x8000)
+#define VRAM_MAP ((volatile uint8_t *)0x9800)
+#define SHADOW_OAM ((volatile uint8_t *)0xC000) /* copied to OAM by DMA */
+
+#define PAD_A 0x01
+#define PAD_B 0x02
+#define PAD_START 0x08
+#define PAD_RIGHT 0x10
+#define PAD_LEFT 0x20
+#define PAD_UP 0x40
+#define PAD_DOWN 0x80
+
+/* ------------------------------------------------------------------ */
+/* The real game's work RAM.                                          */
+
+#define W_DEATHS 0xC61E      /* 2 bytes BCD, little-endian */
+#define W_KILLS 0xC620       /* 2 bytes binary */
+#define W_KEYS 0xC66E        /* one byte per dungeon */
+#define W_TREASURES 0xC692   /* 16-byte bitset */
+#define W_HEALTH 0xC6A2      /* quarter hearts */
+#define W_MAX_HEALTH 0xC6A3
+#define W_RUPEES 0xC6A5      /* 2 bytes BCD, little-endian */
+#define W_SWORD 0xC6AC
+#define W_TEXT 0xCBA0
+#define W_MENU 0xCBCB
+#define W_GROUP 0xCC49
+#define W_ROOM 0xCC4C
+#define W_SEASON 0xCC4E
+#define W_DUNGEON 0xCC55
+#define W_COLLISIONS 0xCE00  /* 16 bytes per row */
+#define W_LAYOUT 0xCF00
+#define W_LINK 0xD000        /* bank 1 */
+#define W_ENEMY 0xD080       /* bank 1: the first enemy slot */
+
+/* Object fields, as in the real game's object struct. */
+#define O_ENABLED 0x00
+#define O_ID 0x01
+#define O_DIR 0x08
+#define O_Y 0x0B
+#define O_X 0x0D
+
+#define RAM8(a) (*(volatile uint8_t *)(a))
+
+#define DIR_UP 0
+#define DIR_RIGHT 1
+#define DIR_DOWN 2
+#define DIR_LEFT 3
+
+#define TREASURE_SWORD 0x05
+#define ENEMY_ID 0x09
+#define START_ROOM 0x11
+#define DUNGEON_GROUP 4
+#define DUNGEON_ENTRY_ROOM 0x05
+
+/* Layout codes kept in $CF00 (and what the map strings spell). */
+#define L_FLOOR 0
+#define L_WALL 1
+#define L_DOOR 2
+#define L_SWORD 3
+#define L_KEY 4
+
+/* ------------------------------------------------------------------ */
+/* Graphics: 8x8 tiles, one digit (colour 0-3) per pixel.             */
+
+enum {
+	T_FLOOR, T_WALL, T_DOOR, T_SWORD, T_KEY, T_HEART, T_HALF, T_EMPTY,
+	T_RUPEE, T_BLANK, T_DIGIT0, T_DFLOOR = T_DIGIT0 + 10, T_DWALL,
+	T_LINK_TOP, T_LINK_BOT, T_ENEMY_TOP, T_ENEMY_BOT, T_BLADE_V, T_BLADE_H,
+	N_TILES
+};
+
+static const char tiles[N_TILES][65] = {
+	/* T_FLOOR: grass */
+	"00000000" "00010000" "00000000" "00000010"
+	"00000000" "01000000" "00000000" "00000100",
+	/* T_WALL: stone blocks */
+	"22223222" "22223222" "33333333" "32222222"
+	"32222222" "33333333" "22223222" "22223222",
+	/* T_DOOR: a dark opening */
+	"22333322" "23333332" "33333333" "33333333"
+	"33333333" "33333333" "33333333" "33333333",
+	/* T_SWORD */
+	"00000003" "00000032" "00000320" "00003200"
+	"30032000" "03320000" "03300000" "30030000",
+	/* T_KEY */
+	"00333000" "03000300" "03000300" "00333000"
+	"00030000" "00033000" "00030000" "00033000",
+	/* T_HEART */
+	"03300330" "31133113" "31111113" "31111113"
+	"03111130" "00311300" "00033000" "00000000",
+	/* T_HALF */
+	"03300330" "31133003" "31113003" "31113003"
+	"03113030" "00313300" "00033000" "00000000",
+	/* T_EMPTY */
+	"03300330" "30033003" "30000003" "30000003"
+	"03000030" "00300300" "00033000" "00000000",
+	/* T_RUPEE */
+	"00033000" "00322300" "03222230" "03222230"
+	"03222230" "03222230" "00322300" "00033000",
+	/* T_BLANK */
+	"00000000" "00000000" "00000000" "00000000"
+	"00000000" "00000000" "00000000" "00000000",
+	/* T_DIGIT0 .. 9 */
+	"00333000" "03000300" "03003300" "03030300"
+	"03300300" "03000300" "00333000" "00000000",
+	"00030000" "00330000" "00030000" "00030000"
+	"00030000" "00030000" "00333000" "00000000",
+	"00333000" "03000300" "00000300" "00003000"
+	"00030000" "00300000" "03333300" "00000000",
+	"03333300" "00003000" "00030000" "00003000"
+	"00000300" "03000300" "00333000" "00000000",
+	"00003000" "00033000" "00303000" "03003000"
+	"03333300" "00003000" "00003000" "00000000",
+	"03333300" "03000000" "03333000" "00000300"
+	"00000300" "03000300" "00333000" "00000000",
+	"00033000" "00300000" "03000000" "03333000"
+	"03000300" "03000300" "00333000" "00000000",
+	"03333300" "00000300" "00003000" "00030000"
+	"00300000" "00300000" "00300000" "00000000",
+	"00333000" "03000300" "03000300" "00333000"
+	"03000300" "03000300" "00333000" "00000000",
+	"00333000" "03000300" "03000300" "00333300"
+	"00000300" "00003000" "00330000" "00000000",
+	/* T_DFLOOR: dungeon tiles */
+	"00000001" "00000001" "00000001" "00000001"
+	"00000001" "00000001" "00000001" "11111111",
+	/* T_DWALL */
+	"33333333" "32222223" "32111123" "32111123"
+	"32111123" "32111123" "32222223" "33333333",
+	/* T_LINK_TOP (left half; the right half is the same tile flipped) */
+	"00000333" "00003222" "00032222" "00322222"
+	"00331111" "00311311" "00311111" "00031111",
+	/* T_LINK_BOT */
+	"00032222" "00322222" "03122222" "03122222"
+	"00322222" "00032222" "00003113" "00003330",
+	/* T_ENEMY_TOP */
+	"00000333" "00033111" "00311111" "03111111"
+	"03113311" "31113311" "31111111" "31111111",
+	/* T_ENEMY_BOT */
+	"31111111" "31111111" "03111122" "03112222"
+	"00322222" "03230323" "32300032" "33000003",
+	/* T_BLADE_V: points up */
+	"00033000" "00311300" "00311300" "00311300"
+	"00311300" "03333330" "00322300" "00033000",
+	/* T_BLADE_H: points right */
+	"00000000" "00000300" "00000330" "33333113"
+	"32221113" "00000330" "00000300" "00000000",
+};
+
+/* CGB palettes, 15-bit BGR.  BG: 0 overworld, 1 HUD, 2 dungeon, 3 items
+ * on grass, 4 items on dungeon floor.  OBJ: 0 Link, 1 enemy, 2 sword. */
+#define RGB(r, g, b) ((uint16_t)((r) | ((g) << 5) | ((b) << 10)))
+static const uint16_t bg_palettes[5][4] = {
+	{RGB(20, 28, 12), RGB(12, 22, 6), RGB(16, 10, 4), RGB(3, 3, 2)},
+	{RGB(31, 31, 24), RGB(28, 4, 4), RGB(30, 24, 4), RGB(2, 2, 2)},
+	{RGB(22, 22, 26), RGB(14, 14, 20), RGB(6, 6, 16), RGB(2, 2, 4)},
+	{RGB(20, 28, 12), RGB(28, 4, 4), RGB(24, 24, 26), RGB(3, 3, 2)},
+	{RGB(22, 22, 26), RGB(28, 4, 4), RGB(30, 24, 4), RGB(2, 2, 4)},
+};
+static const uint16_t obj_palettes[3][4] = {
+	{0, RGB(31, 24, 16), RGB(4, 20, 4), RGB(2, 2, 2)},
+	{0, RGB(30, 8, 6), RGB(18, 2, 2), RGB(2, 2, 2)},
+	{0, RGB(31, 31, 31), RGB(18, 18, 20), RGB(2, 2, 2)},
+};
+
+/* ------------------------------------------------------------------ */
+/* The world: 10x8 metatiles of 16x16 pixels per room.                */
+
+struct room_def {
+	uint8_t group, room;
+	const char *map;   /* 80 chars: # wall . floor D door S sword K key E enemy */
+};
+
+static const struct room_def rooms[] = {
+	{0, 0x00, "##########" "#........#" "#.##..E..#" "#.##......"
+	          "#........." "#...##...#" "#........#" "####..####"},
+	{0, 0x01, "##########" "#.####...#" "#.#DD#...#" ".........."
+	          ".........." "#......#.#" "#........#" "####..####"},
+	{0, 0x02, "##########" "#........#" "#..##....#" "...##....#"
+	          ".........#" "#......#.#" "#........#" "####..####"},
+	{0, 0x10, "####..####" "#........#" "#.#....#.#" "#........."
+	          "#.S......." "#........#" "#.#....#.#" "####..####"},
+	{0, 0x11, "####..####" "#........#" "#.##..##.#" ".........."
+	          ".........." "#.##..##.#" "#........#" "####..####"},
+	{0, 0x12, "####..####" "#........#" "#..#..#..#" "......E..#"
+	          ".........#" "#..#..#..#" "#........#" "####..####"},
+	{0, 0x20, "####..####" "#........#" "#.#...##.#" "#.#......."
+	          "#........." "#...#....#" "#........#" "##########"},
+	{0, 0x21, "####..####" "#........#" "#.#.E..#.#" ".........."
+	          ".........." "#.#....#.#" "#........#" "##########"},
+	{0, 0x22, "####..####" "#........#" "#.##..##.#" ".........#"
+	          ".........#" "#.##..##.#" "#........#" "##########"},
+	{4, 0x05, "##########" "#........#" "#.#....#.#" "......E..#"
+	          ".........#" "#.#....#.#" "#........#" "####DD####"},
+	{4, 0x04, "##########" "#........#" "#.K....#.#" "#........."
+	          "#...E....." "#.#....#.#" "#........#" "##########"},
+};
+#define N_ROOMS (sizeof(rooms) / sizeof(rooms[0]))
+
+/* ------------------------------------------------------------------ */
+/* The cartridge's own state (C globals at $C100, zeroed by crt0).    */
+
+uint8_t boot_a;                /* A at power-on: 0x11 on a Game Boy Color */
+static uint8_t cgb;
+static uint8_t pad, pad_prev;
+static uint8_t invuln, swing, cooldown, text_timer, enemy_tick;
+static uint8_t room_dirty, hud_dirty, hud_pending;
+static uint8_t hud_tiles[20];  /* the HUD's top row, drawn in VBlank */
+static uint8_t key_taken;
+static uint8_t frame;
+
+void wait_vblank(void);        /* crt0.s */
+void oam_dma(void);            /* crt0.s: SHADOW_OAM -> OAM, in VBlank */
+
+/* ------------------------------------------------------------------ */
+/* Small helpers.                                                     */
+
+static uint8_t read_pad(void)
+{
+	uint8_t d, b;
+	P1 = 0x20;                 /* select the D-pad */
+	d = P1;
+	d = P1;
+	P1 = 0x10;                 /* select the buttons */
+	b = P1;
+	b = P1;
+	P1 = 0x30;
+	return (uint8_t)~(((d & 0x0F) << 4) | (b & 0x0F));
+}
+
+/* Add 1 to the little-endian 2-byte BCD number at addr (caps at 9999). */
+static void bcd_inc(uint16_t addr)
+{
+	uint8_t lo = RAM8(addr), hi = RAM8(addr + 1);
+	if (lo == 0x99 && hi == 0x99)
+		return;
+	lo++;
+	if ((lo & 0x0F) == 0x0A)
+		lo += 6;
+	if (lo == 0xA0) {
+		lo = 0;
+		hi++;
+		if ((hi & 0x0F) == 0x0A)
+			hi += 6;
+	}
+	RAM8(addr) = lo;
+	RAM8(addr + 1) = hi;
+}
+
+static int16_t absdiff(int16_t a, int16_t b)
+{
+	return a > b ? a - b : b - a;
+}
+
+/* Is the room pixel (px, py) in a wall?  Outside the room is open: that is
+ * where Link walks through an edge opening into the next screen. */
+static uint8_t solid(int16_t px, int16_t py)
+{
+	if (px < 0 || px >= 160 || py < 0 || py >= 128)
+		return 0;
+	return RAM8(W_COLLISIONS + ((py >> 4) << 4) + (px >> 4)) != 0;
+}
+
+/* An 8x8 box centred on (x, y), as Link and the enemy use against walls. */
+static uint8_t blocked(int16_t x, int16_t y)
+{
+	return solid(x - 4, y - 4) || solid(x + 3, y - 4) ||
+	       solid(x - 4, y + 3) || solid(x + 3, y + 3);
+}
+
+static uint8_t layout_at(int16_t x, int16_t y)
+{
+	if (x < 0 || x >= 160 || y < 0 || y >= 128)
+		return L_FLOOR;
+	return RAM8(W_LAYOUT + ((y >> 4) << 4) + (x >> 4));
+}
+
+/* ------------------------------------------------------------------ */
+/* Video.                                                             */
+
+static void load_tiles(void)
+{
+	volatile uint8_t *dst = VRAM_TILES;
+	uint8_t t, row, px;
+	for (t = 0; t < N_TILES; t++) {
+		const char *src = tiles[t];
+		for (row = 0; row < 8; row++) {
+			uint8_t lo = 0, hi = 0;
+			for (px = 0; px < 8; px++) {
+				uint8_t v = (uint8_t)(*src++ - '0');
+				lo = (uint8_t)((lo << 1) | (v & 1));
+				hi = (uint8_t)((hi << 1) | (v >> 1));
+			}
+			*dst++ = lo;
+			*dst++ = hi;
+		}
+	}
+}
+
+static void load_palettes(void)
+{
+	uint8_t p, c;
+	BGP = 0xE4;
+	OBP0 = 0xE4;
+	OBP1 = 0xE4;
+	BCPS = 0x80;
+	for (p = 0; p < 5; p++)
+		for (c = 0; c < 4; c++) {
+			BCPD = (uint8_t)bg_palettes[p][c];
+			BCPD = (uint8_t)(bg_palettes[p][c] >> 8);
+		}
+	OCPS = 0x80;
+	for (p = 0; p < 3; p++)
+		for (c = 0; c < 4; c++) {
+			OCPD = (uint8_t)obj_palettes[p][c];
+			OCPD = (uint8_t)(obj_palettes[p][c] >> 8);
+		}
+}
+
+/* Write tile t with palette pal at map cell (col, row); LCD off or VBlank. */
+static void put_tile(uint8_t col, uint8_t row, uint8_t t, uint8_t pal)
+{
+	volatile uint8_t *cell = VRAM_MAP + ((uint16_t)row << 5) + col;
+	if (cgb) {
+		VBK = 1;
+		*cell = pal;
+		VBK = 0;
+	}
+	*cell = t;
+}
+
+static void draw_room(void)
+{
+	uint8_t r, c, t, pal;
+	uint8_t dungeon = RAM8(W_GROUP) == DUNGEON_GROUP;
+	for (r = 0; r < 8; r++)
+		for (c = 0; c < 10; c++) {
+			switch (RAM8(W_LAYOUT + (r << 4) + c)) {
+			case L_WALL:
+				t = dungeon ? T_DWALL : T_WALL;
+				pal = dungeon ? 2 : 0;
+				break;
+			case L_DOOR:
+				t = T_DOOR;
+				pal = dungeon ? 2 : 0;
+				break;
+			case L_SWORD:
+				t = T_SWORD;
+				pal = dungeon ? 4 : 3;
+				break;
+			case L_KEY:
+				t = T_KEY;
+				pal = dungeon ? 4 : 3;
+				break;
+			default:
+				t = dungeon ? T_DFLOOR : T_FLOOR;
+				pal = dungeon ? 2 : 0;
+				break;
+			}
+			put_tile((uint8_t)(c << 1), (uint8_t)((r << 1) + 2), t, pal);
+			put_tile((uint8_t)((c << 1) + 1), (uint8_t)((r << 1) + 2), t, pal);
+			put_tile((uint8_t)(c << 1), (uint8_t)((r << 1) + 3), t, pal);
+			put_tile((uint8_t)((c << 1) + 1), (uint8_t)((r << 1) + 3), t, pal);
+		}
+}
+
+/* The HUD row as tile ids, computed outside VBlank. */
+static void compute_hud(void)
+{
+	uint8_t i, health = RAM8(W_HEALTH), hearts = RAM8(W_MAX_HEALTH) >> 2;
+	uint8_t lo = RAM8(W_RUPEES), hi = RAM8(W_RUPEES + 1);
+	for (i = 0; i < 20; i++)
+		hud_tiles[i] = T_BLANK;
+	for (i = 0; i < 5; i++) {
+		uint8_t t = T_BLANK;
+		if (i < hearts) {
+			uint8_t full = (uint8_t)((i + 1) << 2);
+			if (health >= full)
+				t = T_HEART;
+			else if (health + 2 >= full)
+				t = T_HALF;
+			else
+				t = T_EMPTY;
+		}
+		hud_tiles[i + 1] = t;
+	}
+	hud_tiles[12] = T_RUPEE;
+	hud_tiles[13] = (uint8_t)(T_DIGIT0 + (hi & 0x0F));
+	hud_tiles[14] = (uint8_t)(T_DIGIT0 + (lo >> 4));
+	hud_tiles[15] = (uint8_t)(T_DIGIT0 + (lo & 0x0F));
+	if (RAM8(W_SWORD))
+		hud_tiles[17] = T_SWORD;
+	if (RAM8(W_KEYS))
+		hud_tiles[18] = T_KEY;
+	hud_tiles[19] = (uint8_t)(T_DIGIT0 + (RAM8(W_KEYS) % 10));
+}
+
+static void clear_screen(void)
+{
+	uint8_t r, c;
+	for (r = 0; r < 18; r++)
+		for (c = 0; c < 20; c++)
+			put_tile(c, r, T_BLANK, 1);
+}
+
+/* One 8x8 sprite; y and x are screen pixels of its top-left corner. */
+static void put_sprite(uint8_t i, int16_t y, int16_t x, uint8_t t, uint8_t attr)
+{
+	volatile uint8_t *o = SHADOW_OAM + (i << 2);
+	o[0] = (uint8_t)(y + 16);
+	o[1] = (uint8_t)(x + 8);
+	o[2] = t;
+	o[3] = attr;
+}
+
+static void hide_sprite(uint8_t i)
+{
+	SHADOW_OAM[i << 2] = 0;
+}
+
+/* A 16x16 object centred on room pixel (x, y), mirrored left/right. */
+static void put_object(uint8_t i, int16_t x, int16_t y, uint8_t top, uint8_t pal)
+{
+	int16_t sy = y - 8 + 16, sx = x - 8;
+	uint8_t attr = (uint8_t)(pal | (pal ? 0x10 : 0));
+	put_sprite(i, sy, sx, top, attr);
+	put_sprite((uint8_t)(i + 1), sy, sx + 8, top, (uint8_t)(attr | 0x20));
+	put_sprite((uint8_t)(i + 2), sy + 8, sx, (uint8_t)(top + 1), attr);
+	put_sprite((uint8_t)(i + 3), sy + 8, sx + 8, (uint8_t)(top + 1),
+	           (uint8_t)(attr | 0x20));
+}
+
+static void draw_sprites(void)
+{
+	int16_t x = RAM8(W_LINK + O_X), y = RAM8(W_LINK + O_Y);
+	uint8_t i;
+	if (invuln && (frame & 4))
+		for (i = 0; i < 4; i++)
+			hide_sprite(i);
+	else
+		put_object(0, x, y, T_LINK_TOP, 0);
+	if (RAM8(W_ENEMY + O_ENABLED))
+		put_object(4, RAM8(W_ENEMY + O_X), RAM8(W_ENEMY + O_Y), T_ENEMY_TOP, 1);
+	else
+		for (i = 4; i < 8; i++)
+			hide_sprite(i);
+	if (swing) {
+		uint8_t d = RAM8(W_LINK + O_DIR);
+		int16_t sy = y - 4 + 16, sx = x - 4;
+		if (d == DIR_UP)
+			put_sprite(8, sy - 12, sx, T_BLADE_V, 0x12);
+		else if (d == DIR_DOWN)
+			put_sprite(8, sy + 12, sx, T_BLADE_V, 0x52);
+		else if (d == DIR_LEFT)
+			put_sprite(8, sy, sx - 12, T_BLADE_H, 0x32);
+		else
+			put_sprite(8, sy, sx + 12, T_BLADE_H, 0x12);
+	} else {
+		hide_sprite(8);
+	}
+}
+
+/* Everything the screen needs, once per VBlank, prepared beforehand: the
+ * sprites by DMA, the HUD row as plain tile ids.  A new room is drawn with
+ * the LCD off (a blank frame, like a screen transition). */
+static void vblank_update(void)
+{
+	uint8_t c;
+	oam_dma();
+	if (room_dirty) {
+		LCDC = 0;
+		for (c = 0; c < 20; c++) {
+			put_tile(c, 0, hud_tiles[c], 1);
+			put_tile(c, 1, T_BLANK, 1);
+		}
+		draw_room();
+		LCDC = LCDC_ON;
+		room_dirty = 0;
+		hud_pending = 0;
+	} else if (hud_pending) {
+		for (c = 0; c < 20; c++)
+			VRAM_MAP[c] = hud_tiles[c];
+		hud_pending = 0;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Rooms.                                                             */
+
+static const struct room_def *find_room(uint8_t group, uint8_t room)
+{
+	uint8_t i;
+	for (i = 0; i < N_ROOMS; i++)
+		if (rooms[i].group == group && rooms[i].room == room)
+			return &rooms[i];
+	return 0;
+}
+
+/* Fill collisions ($CE00) and layout ($CF00) from the room's map, spawn its
+ * enemy, and ask for a redraw.  Rows are 16 bytes apart, as in the real
+ * game; columns 10-15 and rows 8-11 stay 0. */
+static void load_room(const struct room_def *def)
+{
+	const char *m = def->map;
+	uint8_t r, c, code;
+	uint16_t i;
+	for (i = 0; i < 0xC0; i++) {
+		RAM8(W_COLLISIONS + i) = 0;
+		RAM8(W_LAYOUT + i) = 0;
+	}
+	RAM8(W_ENEMY + O_ENABLED) = 0;
+	for (r = 0; r < 8; r++)
+		for (c = 0; c < 10; c++) {
+			char ch = *m++;
+			code = L_FLOOR;
+			if (ch == '#')
+				code = L_WALL;
+			else if (ch == 'D')
+				code = L_DOOR;
+			else if (ch == 'S' && !(RAM8(W_TREASURES) & (1 << TREASURE_SWORD)))
+				code = L_SWORD;
+			else if (ch == 'K' && !key_taken)
+				code = L_KEY;
+			else if (ch == 'E') {
+				RAM8(W_ENEMY + O_ENABLED) = 1;
+				RAM8(W_ENEMY + O_ID) = ENEMY_ID;
+				RAM8(W_ENEMY + O_DIR) = DIR_DOWN;
+				RAM8(W_ENEMY + O_Y) = (uint8_t)((r << 4) + 8);
+				RAM8(W_ENEMY + O_X) = (uint8_t)((c << 4) + 8);
+			}
+			RAM8(W_LAYOUT + (r << 4) + c) = code;
+			RAM8(W_COLLISIONS + (r << 4) + c) = code == L_WALL ? 0x0F : 0;
+		}
+	RAM8(W_GROUP) = def->group;
+	RAM8(W_ROOM) = def->room;
+	if (def->group == DUNGEON_GROUP) {
+		RAM8(W_DUNGEON) = 0;
+	} else {
+		RAM8(W_DUNGEON) = 0xFF;
+		RAM8(W_SEASON) = def->room & 0x0F;   /* one season per column */
+	}
+	swing = 0;
+	room_dirty = 1;
+	hud_dirty = 1;
+}
+
+static void place_link(int16_t x, int16_t y, uint8_t dir)
+{
+	RAM8(W_LINK + O_X) = (uint8_t)x;
+	RAM8(W_LINK + O_Y) = (uint8_t)y;
+	RAM8(W_LINK + O_DIR) = dir;
+}
+
+/* Move to room r of the current group if it exists; else stay put. */
+static uint8_t go_room(uint8_t r, int16_t x, int16_t y)
+{
+	const struct room_def *def = find_room(RAM8(W_GROUP), r);
+	if (!def)
+		return 0;
+	load_room(def);
+	RAM8(W_LINK + O_X) = (uint8_t)x;
+	RAM8(W_LINK + O_Y) = (uint8_t)y;
+	return 1;
+}
+
+static void start_life(void)
+{
+	RAM8(W_HEALTH) = RAM8(W_MAX_HEALTH);
+	load_room(find_room(0, START_ROOM));
+	place_link(80, 64, DIR_DOWN);
+	invuln = 0;
+	hud_dirty = 1;
+}
+
+static void new_game(void)
+{
+	uint8_t i;
+	for (i = 0; i < 16; i++)
+		RAM8(W_TREASURES + i) = 0;
+	RAM8(W_DEATHS) = 0;
+	RAM8(W_DEATHS + 1) = 0;
+	RAM8(W_KILLS) = 0;
+	RAM8(W_KILLS + 1) = 0;
+	RAM8(W_KEYS) = 0;
+	RAM8(W_SWORD) = 0;
+	RAM8(W_MAX_HEALTH) = 12;
+	RAM8(W_RUPEES) = 0x99;     /* 99: the first kill carries into 100 */
+	RAM8(W_RUPEES + 1) = 0x00;
+	RAM8(W_TEXT) = 0;
+	RAM8(W_MENU) = 0;
+	RAM8(W_LINK + O_ENABLED) = 1;
+	RAM8(W_LINK + O_ID) = 0;
+	start_life();
+}
+
+/* ------------------------------------------------------------------ */
+/* Game logic, once per frame.                                        */
+
+static void move_link(void)
+{
+	int16_t x = RAM8(W_LINK + O_X), y = RAM8(W_LINK + O_Y);
+	int16_t dx = 0, dy = 0;
+	uint8_t dir;
+	if (pad & PAD_UP) {
+		dy = -1;
+		dir = DIR_UP;
+	} else if (pad & PAD_DOWN) {
+		dy = 1;
+		dir = DIR_DOWN;
+	} else if (pad & PAD_LEFT) {
+		dx = -1;
+		dir = DIR_LEFT;
+	} else if (pad & PAD_RIGHT) {
+		dx = 1;
+		dir = DIR_RIGHT;
+	} else {
+		return;
+	}
+	RAM8(W_LINK + O_DIR) = dir;
+	if (blocked(x + dx, y + dy))
+		return;
+	x += dx;
+	y += dy;
+	if (y < 4 && go_room((uint8_t)(RAM8(W_ROOM) - 16), x, 123))
+		return;
+	if (y > 124 && go_room((uint8_t)(RAM8(W_ROOM) + 16), x, 4))
+		return;
+	if (x < 4 && go_room((uint8_t)(RAM8(W_ROOM) - 1), 155, y))
+		return;
+	if (x > 156 && go_room((uint8_t)(RAM8(W_ROOM) + 1), 4, y))
+		return;
+	if (x < 0 || x > 159 || y < 0 || y > 127)
+		return;                /* an opening with no room behind it */
+	RAM8(W_LINK + O_X) = (uint8_t)x;
+	RAM8(W_LINK + O_Y) = (uint8_t)y;
+}
+
+/* Doors and items under Link's centre. */
+static void tile_events(void)
+{
+	int16_t x = RAM8(W_LINK + O_X), y = RAM8(W_LINK + O_Y);
+	uint16_t cell = W_LAYOUT + ((y >> 4) << 4) + (x >> 4);
+	uint8_t code = layout_at(x, y);
+	if (code == L_DOOR) {
+		if (RAM8(W_GROUP) == DUNGEON_GROUP) {
+			load_room(find_room(0, 0x01));
+			place_link(64, 56, DIR_DOWN);
+		} else {
+			load_room(find_room(DUNGEON_GROUP, DUNGEON_ENTRY_ROOM));
+			place_link(80, 104, DIR_UP);
+		}
+	} else if (code == L_SWORD) {
+		RAM8(W_TREASURES) |= 1 << TREASURE_SWORD;
+		RAM8(W_SWORD) = 1;
+		RAM8(W_TEXT) = 1;
+		text_timer = 60;
+		RAM8(cell) = L_FLOOR;
+		room_dirty = 1;
+	} else if (code == L_KEY) {
+		RAM8(W_KEYS) = (uint8_t)(RAM8(W_KEYS) + 1);
+		key_taken = 1;
+		RAM8(cell) = L_FLOOR;
+		room_dirty = 1;
+	}
+}
+
+static void update_enemy(void)
+{
+	int16_t ex, ey, dx, dy, nx, ny;
+	if (!RAM8(W_ENEMY + O_ENABLED))
+		return;
+	if (++enemy_tick & 1)
+		return;                /* half Link's speed */
+	ex = RAM8(W_ENEMY + O_X);
+	ey = RAM8(W_ENEMY + O_Y);
+	dx = (int16_t)RAM8(W_LINK + O_X) - ex;
+	dy = (int16_t)RAM8(W_LINK + O_Y) - ey;
+	nx = ex;
+	ny = ey;
+	if (absdiff(dx, 0) >= absdiff(dy, 0))
+		nx += dx > 0 ? 1 : (dx < 0 ? -1 : 0);
+	else
+		ny += dy > 0 ? 1 : -1;
+	if (blocked(nx, ny) || nx < 8 || nx > 152 || ny < 8 || ny > 120) {
+		nx = ex;               /* try the other axis */
+		ny = ey;
+		if (absdiff(dx, 0) >= absdiff(dy, 0))
+			ny += dy > 0 ? 1 : (dy < 0 ? -1 : 0);
+		else
+			nx += dx > 0 ? 1 : (dx < 0 ? -1 : 0);
+		if (blocked(nx, ny) || nx < 8 || nx > 152 || ny < 8 || ny > 120)
+			return;
+	}
+	RAM8(W_ENEMY + O_X) = (uint8_t)nx;
+	RAM8(W_ENEMY + O_Y) = (uint8_t)ny;
+}
+
+static void sword_hit(void)
+{
+	int16_t hx = RAM8(W_LINK + O_X), hy = RAM8(W_LINK + O_Y);
+	uint8_t d = RAM8(W_LINK + O_DIR);
+	if (!RAM8(W_ENEMY + O_ENABLED))
+		return;
+	if (d == DIR_UP)
+		hy -= 12;
+	else if (d == DIR_DOWN)
+		hy += 12;
+	else if (d == DIR_LEFT)
+		hx -= 12;
+	else
+		hx += 12;
+	if (absdiff(RAM8(W_ENEMY + O_X), hx) < 12 &&
+	    absdiff(RAM8(W_ENEMY + O_Y), hy) < 12) {
+		uint16_t kills = RAM8(W_KILLS) | ((uint16_t)RAM8(W_KILLS + 1) << 8);
+		kills++;
+		RAM8(W_KILLS) = (uint8_t)kills;
+		RAM8(W_KILLS + 1) = (uint8_t)(kills >> 8);
+		RAM8(W_ENEMY + O_ENABLED) = 0;
+		bcd_inc(W_RUPEES);
+		hud_dirty = 1;
+	}
+}
+
+static void knock_back(int16_t dx, int16_t dy)
+{
+	int16_t x = RAM8(W_LINK + O_X), y = RAM8(W_LINK + O_Y);
+	uint8_t i;
+	for (i = 0; i < 16; i++) {
+		int16_t nx = x + dx, ny = y + dy;
+		if (blocked(nx, ny) || nx < 8 || nx > 152 || ny < 8 || ny > 120)
+			break;
+		x = nx;
+		y = ny;
+	}
+	RAM8(W_LINK + O_X) = (uint8_t)x;
+	RAM8(W_LINK + O_Y) = (uint8_t)y;
+}
+
+static void enemy_contact(void)
+{
+	int16_t dx, dy;
+	uint8_t health;
+	if (!RAM8(W_ENEMY + O_ENABLED) || invuln)
+		return;
+	dx = (int16_t)RAM8(W_LINK + O_X) - RAM8(W_ENEMY + O_X);
+	dy = (int16_t)RAM8(W_LINK + O_Y) - RAM8(W_ENEMY + O_Y);
+	if (absdiff(dx, 0) >= 12 || absdiff(dy, 0) >= 12)
+		return;
+	health = RAM8(W_HEALTH);
+	health = health > 2 ? health - 2 : 0;
+	RAM8(W_HEALTH) = health;
+	hud_dirty = 1;
+	if (health == 0) {
+		bcd_inc(W_DEATHS);
+		start_life();
+		return;
+	}
+	invuln = 48;
+	if (absdiff(dx, 0) >= absdiff(dy, 0))
+		knock_back(dx >= 0 ? 1 : -1, 0);
+	else
+		knock_back(0, dy >= 0 ? 1 : -1);
+}
+
+static void game_frame(void)
+{
+	uint8_t pressed;
+	pad_prev = pad;
+	pad = read_pad();
+	pressed = pad & (uint8_t)~pad_prev;
+	frame++;
+	if (RAM8(W_MENU)) {
+		if (pressed & PAD_START)
+			RAM8(W_MENU) = 0;
+		return;
+	}
+	if (pressed & PAD_START) {
+		RAM8(W_MENU) = 1;
+		return;
+	}
+	if (text_timer) {
+		if (--text_timer == 0)
+			RAM8(W_TEXT) = 0;
+		return;
+	}
+	if (invuln)
+		invuln--;
+	if (cooldown)
+		cooldown--;
+	if (swing)
+		swing--;
+	if ((pad & PAD_B) && cooldown == 0) {
+		swing = 8;
+		cooldown = 16;
+	}
+	if (swing)
+		sword_hit();
+	else
+		move_link();
+	tile_events();
+	update_enemy();
+	enemy_contact();
+}
+
+/* ------------------------------------------------------------------ */
+
+static void title_screen(void)
+{
+	uint8_t r, c;
+	for (r = 0; r < 18; r++)
+		for (c = 0; c < 20; c++) {
+			uint8_t edge = r < 2 || r > 15 || c < 2 || c > 17;
+			put_tile(c, r, edge ? T_WALL : T_FLOOR, 0);
+		}
+	put_tile(9, 8, T_SWORD, 3);
+	put_tile(10, 8, T_SWORD, 3);
+	LCDC = LCDC_ON;
+	for (;;) {
+		wait_vblank();
+		oam_dma();
+		pad_prev = pad;
+		pad = read_pad();
+		if (pad & (uint8_t)~pad_prev & PAD_START)
+			break;
+	}
+}
+
+void main(void)
+{
+	uint8_t i;
+	cgb = boot_a == 0x11;
+	while (LY < 144)
+		;                      /* the LCD may only be switched off in VBlank */
+	LCDC = 0;                  /* off: VRAM is free to write */
+	SCX = 0;
+	SCY = 0;
+	load_tiles();
+	load_palettes();
+	clear_screen();
+	for (i = 0; i < 40; i++)
+		hide_sprite(i);
+	IF_REG = 0;
+	IE_REG = 0x01;             /* VBlank only */
+	__asm__("ei");
+	title_screen();            /* returns in VBlank with the LCD on */
+	new_game();                /* the first vblank_update draws the room */
+	compute_hud();
+	hud_dirty = 0;
+	draw_sprites();
+	for (;;) {
+		wait_vblank();
+		vblank_update();
+		game_frame();
+		draw_sprites();
+		if (hud_dirty) {
+			compute_hud();
+			hud_dirty = 0;
+			hud_pending = 1;
+		}
+	}
+}
