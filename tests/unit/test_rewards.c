@@ -4,7 +4,6 @@
  * term's rule, its per-episode reset, its parameters, and compute over
  * disjoint env ranges from two threads at once.
  */
-#include <dlfcn.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,116 +16,42 @@
 
 #include <gnarl/plugin.h>
 
-/* ------------------------------------------------------------------------ */
-/* A plugin instance made the way the core makes one.                      */
+#include "config.h"
+#include "plugin.h"
+#include "value.h"
 
-#define MAX_PARAMS 32
+/* ------------------------------------------------------------------------ */
+/* A plugin instance made the way the core makes one: the real plugin host, */
+/* params parsed from YAML and checked against the plugin's table.          */
 
 struct inst {
-	void *so;
+	struct gnarl_plugin_lib *lib;
+	struct gnarl_tree *params;
+	struct gnarl_plugin_host *host;
 	const struct gnarl_plugin *desc;
-	struct gnarl_host host;
 	const struct gnarl_param *table;
-	int n;
-	const char *names[MAX_PARAMS];
-	struct gnarl_value values[MAX_PARAMS];
-	char text[512];
 	void *self;
 	uint32_t n_envs;
 };
 
-static const struct gnarl_value *host_param(const struct gnarl_host *h, const char *name)
+static void inst_open(struct inst *in, const char *name, const char *yaml, uint32_t n_envs)
 {
-	struct inst *in = h->host_data;
-
-	for (int i = 0; i < in->n; i++)
-		if (!strcmp(in->names[i], name))
-			return &in->values[i];
-	return NULL;
-}
-
-static void host_log(const struct gnarl_host *h, enum gnarl_log_level level, const char *fmt, ...)
-{
-}
-
-static void set_value(struct gnarl_value *v, const struct gnarl_param *p, const char *text)
-{
-	memset(v, 0, sizeof(*v));
-	switch (p->type) {
-	case GNARL_PARAM_BOOL:
-		v->type = GNARL_VALUE_BOOL;
-		v->as.b = !strcmp(text, "true");
-		break;
-	case GNARL_PARAM_INT:
-		v->type = GNARL_VALUE_INT;
-		v->as.i = strtoll(text, NULL, 0);
-		break;
-	default:
-		v->type = GNARL_VALUE_FLOAT;
-		v->as.f = strtod(text, NULL);
-		break;
-	}
-}
-
-/* Every declared parameter at its default, then the keys of `params`, a
- * flat YAML flow map ("{novelty: 2, novelty_window: 10}"). */
-static void fill_params(struct inst *in, const char *params)
-{
-	char *save = NULL, *item;
-
-	for (const struct gnarl_param *p = in->table; p->name; p++) {
-		assert_true(in->n < MAX_PARAMS);
-		assert_non_null(p->default_yaml);
-		in->names[in->n] = p->name;
-		set_value(&in->values[in->n++], p, p->default_yaml);
-	}
-	snprintf(in->text, sizeof(in->text), "%s", params ? params : "");
-	for (item = strtok_r(in->text, "{},", &save); item; item = strtok_r(NULL, "{},", &save)) {
-		char *colon = strchr(item, ':'), *key = item;
-		int found = 0;
-		if (!colon)
-			continue;
-		*colon = 0;
-		while (*key == ' ')
-			key++;
-		for (int i = 0; i < in->n; i++) {
-			if (!strcmp(in->names[i], key)) {
-				const struct gnarl_param *p = &in->table[i];
-				set_value(&in->values[i], p, colon + 1);
-				found = 1;
-			}
-		}
-		if (!found)
-			fail_msg("test names undeclared parameter '%s'", key);
-	}
-}
-
-static void inst_open(struct inst *in, const char *name, const char *params, uint32_t n_envs)
-{
-	char path[1024], err[GNARL_ERR_SIZE] = "";
-	const char *dir = getenv("GNARL_PLUGIN_PATH");
-	gnarl_plugin_entry_fn entry;
+	char err[GNARL_ERR_SIZE] = "";
 
 	memset(in, 0, sizeof(*in));
-	snprintf(path, sizeof(path), "%s/%s.so", dir ? dir : GNARL_BUILD_DIR "/plugins", name);
-	in->so = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!in->so)
-		fail_msg("dlopen %s: %s", path, dlerror());
-	*(void **)&entry = dlsym(in->so, "gnarl_plugin_entry");
-	assert_non_null(entry);
-	in->desc = entry();
-	assert_int_equal(in->desc->abi_version >> 16, GNARL_ABI_MAJOR);
-	assert_string_equal(in->desc->name, name);
+	yaml = yaml ? yaml : "{}";
+	if (gnarl_plugin_open(name, GNARL_KIND_REWARD, NULL, &in->lib, err) ||
+	    gnarl_tree_parse(yaml, strlen(yaml), "params", &in->params, err))
+		fail_msg("%s", err);
+	in->desc = gnarl_plugin_desc(in->lib);
 	in->table = in->desc->params;
-	fill_params(in, params);
-	in->host.size = sizeof(in->host);
-	in->host.abi_version = GNARL_ABI_VERSION;
-	in->host.log = host_log;
-	in->host.param = host_param;
-	in->host.seed = 1;
-	in->host.host_data = in;
+	assert_string_equal(in->desc->name, name);
+	if (gnarl_config_check_params(NULL, gnarl_tree_root(in->params), in->table, "params", err) ||
+	    gnarl_plugin_host_create(in->lib, gnarl_tree_root(in->params), NULL, 1, name, &in->host,
+	                             err))
+		fail_msg("%s", err);
 	in->n_envs = n_envs;
-	in->self = in->desc->ops.reward->create(&in->host, n_envs, err);
+	in->self = in->desc->ops.reward->create(gnarl_plugin_host_table(in->host), n_envs, err);
 	if (!in->self)
 		fail_msg("create %s: %s", name, err);
 }
@@ -134,7 +59,9 @@ static void inst_open(struct inst *in, const char *name, const char *params, uin
 static void inst_close(struct inst *in)
 {
 	in->desc->ops.reward->destroy(in->self);
-	dlclose(in->so);
+	gnarl_plugin_host_free(in->host);
+	gnarl_tree_free(in->params);
+	gnarl_plugin_close(in->lib);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -576,7 +503,26 @@ static void test_concurrent_ranges(void **unused)
 	free(tr);
 }
 
-/* Every declared parameter has help, a default and a range that holds it. */
+/* Every declared parameter has help, a default and a range that holds it;
+ * the core accepts each table, and a misspelt key is refused with the
+ * closest declared name. */
+static void test_misspelt_param(void **unused)
+{
+	struct gnarl_plugin_lib *lib;
+	struct gnarl_tree *t;
+	char err[GNARL_ERR_SIZE] = "";
+	const char *yaml = "{novelty_windw: 10}";
+
+	assert_int_equal(gnarl_plugin_open("room_discovery", GNARL_KIND_REWARD, NULL, &lib, err), 0);
+	assert_int_equal(gnarl_tree_parse(yaml, strlen(yaml), "params", &t, err), 0);
+	assert_int_equal(gnarl_config_check_params(NULL, gnarl_tree_root(t),
+	                                           gnarl_plugin_desc(lib)->params, "params", err),
+	                 GNARL_ECONFIG);
+	assert_non_null(strstr(err, "novelty_window"));
+	gnarl_tree_free(t);
+	gnarl_plugin_close(lib);
+}
+
 static void test_declarations(void **unused)
 {
 	static const char *const terms[] = {
@@ -585,8 +531,11 @@ static void test_declarations(void **unused)
 	};
 	for (size_t k = 0; k < sizeof(terms) / sizeof(terms[0]); k++) {
 		struct inst in;
+		char err[GNARL_ERR_SIZE] = "";
 		inst_open(&in, terms[k], NULL, 1);
 		assert_int_equal(in.desc->kind, GNARL_KIND_REWARD);
+		if (gnarl_config_check_table(in.table, terms[k], err))
+			fail_msg("%s", err);
 		assert_int_equal(in.desc->ops.reward->size, sizeof(struct gnarl_reward_ops));
 		for (const struct gnarl_param *p = in.table; p->name; p++) {
 			assert_non_null(p->help);
@@ -609,7 +558,7 @@ int main(void)
 		cmocka_unit_test(test_combat),          cmocka_unit_test(test_health),
 		cmocka_unit_test(test_death),           cmocka_unit_test(test_milestones),
 		cmocka_unit_test(test_time_penalty),    cmocka_unit_test(test_concurrent_ranges),
-		cmocka_unit_test(test_declarations),
+		cmocka_unit_test(test_declarations),    cmocka_unit_test(test_misspelt_param),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
