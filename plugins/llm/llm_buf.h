@@ -2,7 +2,8 @@
  * llm_buf.h - a growable byte buffer for the LLM plugins' worker thread
  * (request bodies, prompts, encoded images, HTTP replies).  Never used on
  * the host's step path: request() and poll() only copy into fixed slots.
- * The buffer is always NUL-terminated when data != NULL.
+ * The buffer is always NUL-terminated when data != NULL.  Also the
+ * plugins' one error-message helper.
  */
 #ifndef GNARL_LLM_BUF_H
 #define GNARL_LLM_BUF_H
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <gnarl/plugin.h>
 
 struct gnarl_llm_buf {
 	char *data;   /* owned; NULL until the first append */
@@ -70,6 +73,19 @@ static inline int gnarl_llm_buf_printf(struct gnarl_llm_buf *b, const char *fmt,
 	va_end(ap);
 	b->len += (size_t)n;
 	return 0;
+}
+
+/* Format a message into err (GNARL_ERR_SIZE bytes). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static inline void gnarl_llm_err(char err[GNARL_ERR_SIZE], const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, GNARL_ERR_SIZE, fmt, ap);
+	va_end(ap);
 }
 
 static inline void gnarl_llm_buf_clear(struct gnarl_llm_buf *b)

@@ -142,18 +142,6 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void set_err(char err[GNARL_ERR_SIZE], const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void set_err(char err[GNARL_ERR_SIZE], const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, GNARL_ERR_SIZE, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- the host's side ------------------------------------------------------ */
 
 static bool job_fits(const struct gnarl_llm_client *c, const struct gnarl_llm_request *req)
@@ -628,7 +616,7 @@ static int make_slots(struct gnarl_llm_client *c, char err[GNARL_ERR_SIZE])
 		c->frames = malloc((size_t)n * GNARL_FRAME_BYTES);
 	if (!c->slots || !c->free_stack || (c->cfg.wants_frames && !c->frames) ||
 	    make_ring(&c->submit, n) < 0 || make_ring(&c->done, n) < 0) {
-		set_err(err, "%s: out of memory for %u request slots", c->name, n);
+		gnarl_llm_err(err, "%s: out of memory for %u request slots", c->name, n);
 		return GNARL_ENOMEM;
 	}
 	/* Touch every page now, so that request() never takes a page fault
@@ -640,7 +628,7 @@ static int make_slots(struct gnarl_llm_client *c, char err[GNARL_ERR_SIZE])
 		struct slot *s = &c->slots[i];
 
 		if (!(s->easy = curl_easy_init())) {
-			set_err(err, "%s: curl_easy_init failed", c->name);
+			gnarl_llm_err(err, "%s: curl_easy_init failed", c->name);
 			return GNARL_ENOMEM;
 		}
 		s->index = i;
@@ -676,7 +664,7 @@ static int make_headers(struct gnarl_llm_client *c, char err[GNARL_ERR_SIZE])
 	}
 	return 0;
 nomem:
-	set_err(err, "%s: out of memory", c->name);
+	gnarl_llm_err(err, "%s: out of memory", c->name);
 	return GNARL_ENOMEM;
 }
 
@@ -688,7 +676,7 @@ int gnarl_llm_client_create(const struct gnarl_llm_client_config *cfg,
 
 	*out = NULL;
 	if (!c) {
-		set_err(err, "llm client: out of memory");
+		gnarl_llm_err(err, "llm client: out of memory");
 		return GNARL_ENOMEM;
 	}
 	atomic_init(&c->breaker, CLOSED);
@@ -703,11 +691,11 @@ int gnarl_llm_client_create(const struct gnarl_llm_client_config *cfg,
 	c->rng = cfg->seed;
 	c->cfg.api_key = NULL;  /* only the header copy is kept */
 	if (!(c->name = strdup(cfg->name)) || !(c->url = strdup(cfg->url))) {
-		set_err(err, "llm client: out of memory");
+		gnarl_llm_err(err, "llm client: out of memory");
 		goto fail;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		set_err(err, "%s: libcurl failed to initialise", c->name);
+		gnarl_llm_err(err, "%s: libcurl failed to initialise", c->name);
 		rc = GNARL_EIO;
 		goto fail;
 	}
@@ -718,7 +706,7 @@ int gnarl_llm_client_create(const struct gnarl_llm_client_config *cfg,
 	if (rc < 0 || (rc = make_slots(c, err)) < 0)
 		goto fail;
 	if (!(c->multi = curl_multi_init())) {
-		set_err(err, "%s: curl_multi_init failed", c->name);
+		gnarl_llm_err(err, "%s: curl_multi_init failed", c->name);
 		rc = GNARL_ENOMEM;
 		goto fail;
 	}
@@ -727,7 +715,7 @@ int gnarl_llm_client_create(const struct gnarl_llm_client_config *cfg,
 		         metric_names[m]);
 	publish(c, now_ms());  /* every gauge exists before the first iteration */
 	if (pthread_create(&c->thread, NULL, worker, c) != 0) {
-		set_err(err, "%s: could not start the worker thread", c->name);
+		gnarl_llm_err(err, "%s: could not start the worker thread", c->name);
 		rc = GNARL_EIO;
 		goto fail;
 	}

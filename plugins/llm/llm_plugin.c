@@ -38,18 +38,6 @@ struct gnarl_llm_plugin {
 	struct gnarl_llm_buf image;    /* the worker's scratch */
 };
 
-static void set_err(char err[GNARL_ERR_SIZE], const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void set_err(char err[GNARL_ERR_SIZE], const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, GNARL_ERR_SIZE, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- request bodies (worker thread) ----------------------------------------- */
 
 static json_t *user_content(struct gnarl_llm_plugin *p, const struct gnarl_llm_job *job,
@@ -80,11 +68,11 @@ static int build_body(void *ctx, const struct gnarl_llm_job *job, struct gnarl_l
 	char *text = NULL;
 	int rc = -1;
 
-	set_err(err, "out of memory building the request");
+	gnarl_llm_err(err, "out of memory building the request");
 	if (gnarl_llm_template_render(p->system, &in, &sys) < 0 ||
 	    gnarl_llm_template_render(p->user, &in, &user) < 0)
 		goto out;
-	set_err(err, "the prompt is not valid UTF-8 (check system_prompt, user_prompt, room_names)");
+	gnarl_llm_err(err, "the prompt is not valid UTF-8 (check system_prompt, user_prompt, room_names)");
 	if (!(messages = json_array()))
 		goto out;
 	root = json_pack("{s:o, s:I, s:f}", "messages", messages, "max_tokens",
@@ -128,12 +116,12 @@ static char *resolve_url(const char *name, const char *endpoint, char err[GNARL_
 	char *url;
 
 	if (!endpoint || !endpoint[0]) {
-		set_err(err, "%s: no endpoint: set params.endpoint or LLM_ENDPOINT (e.g. "
+		gnarl_llm_err(err, "%s: no endpoint: set params.endpoint or LLM_ENDPOINT (e.g. "
 		        "http://127.0.0.1:8000 for vLLM, http://127.0.0.1:11434/v1 for Ollama)", name);
 		return NULL;
 	}
 	if (strncmp(endpoint, "http://", 7) != 0 && strncmp(endpoint, "https://", 8) != 0) {
-		set_err(err, "%s: endpoint '%s' must start with http:// or https://", name, endpoint);
+		gnarl_llm_err(err, "%s: endpoint '%s' must start with http:// or https://", name, endpoint);
 		return NULL;
 	}
 	n = strlen(endpoint);
@@ -141,7 +129,7 @@ static char *resolve_url(const char *name, const char *endpoint, char err[GNARL_
 		n--;
 	url = malloc(n + sizeof("/v1/chat/completions"));
 	if (!url) {
-		set_err(err, "%s: out of memory", name);
+		gnarl_llm_err(err, "%s: out of memory", name);
 		return NULL;
 	}
 	memcpy(url, endpoint, n);
@@ -179,22 +167,22 @@ static int read_image_params(struct gnarl_llm_plugin *p, char err[GNARL_ERR_SIZE
 	} else if (strcmp(format, "jpeg") == 0) {
 		p->format = GNARL_LLM_IMAGE_JPEG;
 	} else {
-		set_err(err, "%s: image_format '%s' is not png or jpeg", p->kind->name, format);
+		gnarl_llm_err(err, "%s: image_format '%s' is not png or jpeg", p->kind->name, format);
 		return GNARL_ECONFIG;
 	}
 	if (!gnarl_llm_image_supported(p->format)) {
-		set_err(err, "%s: image_format %s: this build has no libjpeg; use png", p->kind->name,
+		gnarl_llm_err(err, "%s: image_format %s: this build has no libjpeg; use png", p->kind->name,
 		        format);
 		return GNARL_EUNSUPPORTED;
 	}
 	if (!(scale > 0.0) || scale > 8.0) {
-		set_err(err, "%s: image_scale %g is outside (0, 8]", p->kind->name, scale);
+		gnarl_llm_err(err, "%s: image_scale %g is outside (0, 8]", p->kind->name, scale);
 		return GNARL_ECONFIG;
 	}
 	p->quality = (int)gnarl_param_int(h, "image_quality", GNARL_LLM_IMAGE_QUALITY);
 	gnarl_llm_image_size(scale, &p->w, &p->h);
 	if (!(p->scaled = malloc((size_t)p->w * p->h * 3))) {
-		set_err(err, "%s: out of memory", p->kind->name);
+		gnarl_llm_err(err, "%s: out of memory", p->kind->name);
 		return GNARL_ENOMEM;
 	}
 	return 0;
@@ -210,7 +198,7 @@ static int read_prompts(struct gnarl_llm_plugin *p, char err[GNARL_ERR_SIZE])
 	if (gnarl_llm_template_compile(sys, "system_prompt", &p->system, msg) < 0 ||
 	    gnarl_llm_template_compile(user, "user_prompt", &p->user, msg) < 0 ||
 	    gnarl_llm_rooms_create(h->param(h, "room_names"), &p->rooms, msg) < 0) {
-		set_err(err, "%s: %s", p->kind->name, msg);
+		gnarl_llm_err(err, "%s: %s", p->kind->name, msg);
 		return GNARL_ECONFIG;
 	}
 	return 0;
@@ -225,7 +213,7 @@ static int read_key(struct gnarl_llm_plugin *p, const char **key, char err[GNARL
 		return 0;
 	*key = getenv(var);
 	if (!*key || !(*key)[0]) {
-		set_err(err, "%s: api_key_env names %s, but that environment variable is not set "
+		gnarl_llm_err(err, "%s: api_key_env names %s, but that environment variable is not set "
 		        "(export it, or set api_key_env: null for a server without keys)",
 		        p->kind->name, var);
 		return GNARL_ECONFIG;
@@ -258,7 +246,7 @@ static int start_client(struct gnarl_llm_plugin *p, const char *url, const char 
 	};
 
 	if (cfg.max_in_flight < 1 || cfg.breaker_failures < 1 || cfg.timeout_ms < 1) {
-		set_err(err, "%s: max_in_flight, breaker_failures and timeout_ms must be >= 1",
+		gnarl_llm_err(err, "%s: max_in_flight, breaker_failures and timeout_ms must be >= 1",
 		        p->kind->name);
 		return GNARL_ECONFIG;
 	}
@@ -275,7 +263,7 @@ void *gnarl_llm_plugin_create(const struct gnarl_llm_kind *kind, const struct gn
 
 	(void)n_envs;
 	if (!p) {
-		set_err(err, "%s: out of memory", kind->name);
+		gnarl_llm_err(err, "%s: out of memory", kind->name);
 		return NULL;
 	}
 	p->kind = kind;
@@ -287,7 +275,7 @@ void *gnarl_llm_plugin_create(const struct gnarl_llm_kind *kind, const struct gn
 		goto fail;
 	model = gnarl_param_string(host, "model", NULL);
 	if (model && model[0] && !(p->model = strdup(model))) {
-		set_err(err, "%s: out of memory", kind->name);
+		gnarl_llm_err(err, "%s: out of memory", kind->name);
 		goto fail;
 	}
 	p->max_tokens = gnarl_param_int(host, "max_tokens", GNARL_LLM_MAX_TOKENS);

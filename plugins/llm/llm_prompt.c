@@ -51,18 +51,6 @@ struct gnarl_llm_template {
 	struct segment *seg;
 };
 
-static void set_err(char err[GNARL_ERR_SIZE], const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void set_err(char err[GNARL_ERR_SIZE], const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, GNARL_ERR_SIZE, fmt, ap);
-	va_end(ap);
-}
-
 static int add_segment(struct gnarl_llm_template *t, enum field f, size_t start, size_t len)
 {
 	struct segment *s;
@@ -110,7 +98,7 @@ int gnarl_llm_template_compile(const char *text, const char *param,
 			continue;
 		}
 		if (text[i] == '}') {
-			set_err(err, "%s: unmatched '}' at offset %zu (write '}}' for a brace)", param,
+			gnarl_llm_err(err, "%s: unmatched '}' at offset %zu (write '}}' for a brace)", param,
 			        i);
 			goto fail;
 		}
@@ -123,7 +111,7 @@ int gnarl_llm_template_compile(const char *text, const char *param,
 		close = strchr(text + i + 1, '}');
 		f = close ? lookup_field(text + i + 1, (size_t)(close - text - i - 1)) : -1;
 		if (f < 0) {
-			set_err(err,
+			gnarl_llm_err(err,
 			        "%s: unknown placeholder '%.*s' at offset %zu (known: {actions}, "
 			        "{location}, {group}, {group_name}, {room}, {room_name}, {dungeon}, "
 			        "{x}, {y}, {direction}, {health}, {max_health}, {hearts}, {rupees}, "
@@ -140,7 +128,7 @@ int gnarl_llm_template_compile(const char *text, const char *param,
 	*out = t;
 	return 0;
 nomem:
-	set_err(err, "%s: out of memory compiling the template", param);
+	gnarl_llm_err(err, "%s: out of memory compiling the template", param);
 fail:
 	gnarl_llm_template_free(t);
 	return -1;
@@ -327,7 +315,7 @@ int gnarl_llm_rooms_create(const struct gnarl_value *map, struct gnarl_llm_rooms
 		goto nomem;
 	if (map && map->type != GNARL_VALUE_NULL) {
 		if (map->type != GNARL_VALUE_MAP) {
-			set_err(err, "room_names:%d:%d: expected a map of \"<group>/<room>\": name",
+			gnarl_llm_err(err, "room_names:%d:%d: expected a map of \"<group>/<room>\": name",
 			        map->line, map->column);
 			goto fail;
 		}
@@ -339,14 +327,14 @@ int gnarl_llm_rooms_create(const struct gnarl_value *map, struct gnarl_llm_rooms
 			struct room_name *it = &r->items[r->n];
 
 			if (!parse_room_key(map->keys[k], &it->group, &it->room)) {
-				set_err(err,
+				gnarl_llm_err(err,
 				        "room_names:%d:%d: key '%s' is not \"<group>/<room>\" "
 				        "(e.g. \"0/0x12\")",
 				        v->line, v->column, map->keys[k]);
 				goto fail;
 			}
 			if (v->type != GNARL_VALUE_STRING) {
-				set_err(err, "room_names:%d:%d: the name of '%s' must be a string",
+				gnarl_llm_err(err, "room_names:%d:%d: the name of '%s' must be a string",
 				        v->line, v->column, map->keys[k]);
 				goto fail;
 			}
@@ -358,7 +346,7 @@ int gnarl_llm_rooms_create(const struct gnarl_value *map, struct gnarl_llm_rooms
 	*out = r;
 	return 0;
 nomem:
-	set_err(err, "room_names: out of memory");
+	gnarl_llm_err(err, "room_names: out of memory");
 fail:
 	gnarl_llm_rooms_free(r);
 	return -1;
