@@ -5,7 +5,9 @@
  * core/metrics.c, and a checkpoint saved through core/checkpoint.c, all
  * on a local store, plus expected.json saying what each should hold.
  *
- * Usage: formats_gen OUTDIR
+ * Usage: formats_gen OUTDIR [CONFIG]
+ * With CONFIG, the checkpoint's manifest records that merged config (and
+ * its policy section and env plugin), as the trainer's would.
  * Values come from simple formulas so the expectations are exact.
  */
 #include <inttypes.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "checkpoint.h"
+#include "config.h"
 #include "error.h"
 #include "metrics.h"
 #include "storage.h"
@@ -58,7 +61,8 @@ static int write_metrics(struct gnarl_storage *st, FILE *exp, char err[GNARL_ERR
 	return rc;
 }
 
-static int write_checkpoint(struct gnarl_storage *st, FILE *exp, char err[GNARL_ERR_SIZE])
+static int write_checkpoint(struct gnarl_storage *st, const struct gnarl_config *cfg, FILE *exp,
+                            char err[GNARL_ERR_SIZE])
 {
 	enum { O = 150, H = 256 };
 	static float w[H][O], b[H];
@@ -83,9 +87,18 @@ static int write_checkpoint(struct gnarl_storage *st, FILE *exp, char err[GNARL_
 	struct gnarl_manifest_info info = {.iteration = 150, .env_steps = 614400, .episodes = 300,
 	                                   .obs_size = O, .n_actions = 7, .action_names = actions,
 	                                   .env_plugin = "overworld"};
+	struct gnarl_checkpoint_metric ret = {"ep_return_mean", 123.25};
 	char *uri = NULL;
 	int rc;
 
+	info.metrics = &ret;
+	info.n_metrics = 1;
+	if (cfg) {
+		info.config = cfg->root;
+		info.network = gnarl_value_at(cfg->root, "policy");
+		info.env_params = gnarl_value_at(cfg->root, "env.params");
+		info.env_plugin = gnarl_value_string(gnarl_value_at(cfg->root, "env.plugin"), "?");
+	}
 	/* The formulas formats_safetensors.py recomputes with numpy. */
 	for (int r = 0; r < H; r++) {
 		b[r] = (float)r * -0.5f;
@@ -114,14 +127,17 @@ int main(int argc, char **argv)
 {
 	char err[GNARL_ERR_SIZE], path[4096];
 	struct gnarl_storage *st = NULL;
+	struct gnarl_config *cfg = NULL;
 	FILE *exp;
 	int rc;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: formats_gen OUTDIR\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: formats_gen OUTDIR [CONFIG]\n");
 		return 2;
 	}
-	rc = gnarl_storage_open(NULL, argv[1], &st, err);
+	rc = argc == 3 ? gnarl_config_load(argv[2], NULL, 0, &cfg, err) : 0;
+	if (rc == 0)
+		rc = gnarl_storage_open(NULL, argv[1], &st, err);
 	if (rc < 0) {
 		fprintf(stderr, "formats_gen: %s\n", err);
 		return 1;
@@ -131,15 +147,17 @@ int main(int argc, char **argv)
 	if (!exp) {
 		fprintf(stderr, "formats_gen: cannot write %s (does OUTDIR exist?)\n", path);
 		gnarl_storage_close(st);
+		gnarl_config_free(cfg);
 		return 1;
 	}
 	fprintf(exp, "{\n");
 	rc = write_metrics(st, exp, err);
 	if (rc == 0)
-		rc = write_checkpoint(st, exp, err);
+		rc = write_checkpoint(st, cfg, exp, err);
 	fprintf(exp, "}\n");
 	fclose(exp);
 	gnarl_storage_close(st);
+	gnarl_config_free(cfg);
 	if (rc < 0) {
 		fprintf(stderr, "formats_gen: %s\n", err);
 		return 1;
