@@ -1,0 +1,248 @@
+/*
+ * episode.c - per-env episode accumulators and the window of finished
+ * episodes behind ep_return_mean and friends (see episode.h).
+ *
+ * Rooms are a 2048-bit set per env keyed by (group & 7) << 8 | (room &
+ * 255): every group of Oracle of Seasons fits, and a bit set needs no
+ * allocation and no probing on the step path.  Dungeons are a 64-bit set
+ * of dungeon & 63.  Term sums live in one slab (N, n_terms); the window is
+ * a ring of `window` records whose term sums live in a second slab.
+ */
+#include "episode.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+#define ROOM_BITS 2048
+
+struct slot {
+	double ret, env_reward;
+	uint64_t length;
+	uint64_t rooms_set[ROOM_BITS / 64];
+	uint32_t rooms;
+	uint64_t dungeons_set;
+	int32_t kills_start, kills;
+	uint32_t milestones_start, milestones;
+	bool has_state;
+};
+
+struct gnarl_episode {
+	uint32_t n_envs, n_terms, window;
+	struct slot *slots;
+	double *terms;            /* (N, n_terms) running sums */
+	double *done_terms;       /* (N, n_terms) sums of each env's last finished episode */
+	struct gnarl_episode_record *ring; /* (window) */
+	double *ring_terms;       /* (window, n_terms) */
+	double *mean_terms;       /* (n_terms) */
+	uint32_t ring_count, ring_next;
+	uint64_t total;
+	uint64_t *numbers;        /* (N) each env's running episode number */
+};
+
+int gnarl_episode_create(uint32_t n_envs, uint32_t n_terms, uint32_t window,
+                         struct gnarl_episode **out, char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_episode *e;
+	size_t nt = (size_t)n_terms;
+
+	*out = NULL;
+	if (n_envs == 0 || window == 0)
+		return gnarl_err(err, GNARL_EINVAL, "episodes: need at least one env and a window");
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return gnarl_err(err, GNARL_ENOMEM, "episodes: out of memory");
+	e->n_envs = n_envs;
+	e->n_terms = n_terms;
+	e->window = window;
+	e->slots = calloc(n_envs, sizeof(*e->slots));
+	e->terms = calloc(2 * n_envs * nt + window * nt + nt + 1, sizeof(double));
+	e->ring = calloc(window, sizeof(*e->ring));
+	e->numbers = calloc(n_envs, sizeof(*e->numbers));
+	if (!e->slots || !e->terms || !e->ring || !e->numbers) {
+		gnarl_episode_free(e);
+		return gnarl_err(err, GNARL_ENOMEM, "episodes: out of memory for %u envs", n_envs);
+	}
+	e->done_terms = e->terms + n_envs * nt;
+	e->ring_terms = e->done_terms + n_envs * nt;
+	e->mean_terms = e->ring_terms + window * nt;
+	*out = e;
+	return 0;
+}
+
+void gnarl_episode_free(struct gnarl_episode *e)
+{
+	if (!e)
+		return;
+	free(e->slots);
+	free(e->terms);
+	free(e->ring);
+	free(e->numbers);
+	free(e);
+}
+
+uint32_t gnarl_episode_milestones_of(const struct gnarl_game_state *s)
+{
+	uint32_t m = 0;
+
+	if (gnarl_has_treasure(s, GNARL_TREASURE_SWORD))
+		m |= GNARL_MILESTONE_SWORD;
+	if (s->group == GNARL_GROUP_MAKU_TREE)
+		m |= GNARL_MILESTONE_MAKU_TREE;
+	if (gnarl_has_treasure(s, GNARL_TREASURE_GNARLED_KEY))
+		m |= GNARL_MILESTONE_GNARLED_KEY;
+	if (s->dungeon >= 0)
+		m |= GNARL_MILESTONE_DUNGEON;
+	return m;
+}
+
+/* Fold state s into the slot's sets. */
+static void visit(struct slot *sl, const struct gnarl_game_state *s)
+{
+	uint32_t key = ((uint32_t)s->group & 7u) << 8 | ((uint32_t)s->room & 255u);
+	uint64_t bit = 1ull << (key % 64);
+
+	if (!(sl->rooms_set[key / 64] & bit)) {
+		sl->rooms_set[key / 64] |= bit;
+		sl->rooms++;
+	}
+	if (s->dungeon >= 0)
+		sl->dungeons_set |= 1ull << ((uint32_t)s->dungeon & 63u);
+	sl->kills = s->enemies_killed;
+	sl->milestones |= gnarl_episode_milestones_of(s);
+}
+
+void gnarl_episode_begin(struct gnarl_episode *e, uint32_t env,
+                         const struct gnarl_game_state *state)
+{
+	struct slot *sl = &e->slots[env];
+
+	memset(sl, 0, sizeof(*sl));
+	memset(e->terms + (size_t)env * e->n_terms, 0, e->n_terms * sizeof(double));
+	if (!state)
+		return;
+	sl->has_state = true;
+	sl->kills_start = state->enemies_killed;
+	sl->milestones_start = gnarl_episode_milestones_of(state);
+	visit(sl, state);
+}
+
+void gnarl_episode_step(struct gnarl_episode *e, uint32_t env, float total,
+                        float env_reward, const float *terms, size_t stride,
+                        const struct gnarl_game_state *state)
+{
+	struct slot *sl = &e->slots[env];
+	double *sum = e->terms + (size_t)env * e->n_terms;
+
+	sl->ret += total;
+	sl->env_reward += env_reward;
+	sl->length++;
+	for (uint32_t k = 0; k < e->n_terms; k++)
+		sum[k] += terms[k * stride];
+	if (state && sl->has_state)
+		visit(sl, state);
+}
+
+void gnarl_episode_end(struct gnarl_episode *e, uint32_t env, uint8_t dones,
+                       struct gnarl_episode_record *rec)
+{
+	struct slot *sl = &e->slots[env];
+	double *done_terms = e->done_terms + (size_t)env * e->n_terms;
+
+	memcpy(done_terms, e->terms + (size_t)env * e->n_terms, e->n_terms * sizeof(double));
+	memset(rec, 0, sizeof(*rec));
+	rec->env = env;
+	rec->episode = e->numbers[env];
+	rec->ret = sl->ret;
+	rec->env_reward = sl->env_reward;
+	rec->length = sl->length;
+	rec->n_terms = e->n_terms;
+	rec->terms = done_terms;
+	rec->has_state = sl->has_state;
+	if (sl->has_state) {
+		rec->rooms = sl->rooms;
+		rec->dungeons = (uint32_t)__builtin_popcountll(sl->dungeons_set);
+		rec->enemies_killed = sl->kills - sl->kills_start;
+		rec->milestones = sl->milestones & ~sl->milestones_start;
+	}
+	rec->terminated = dones & GNARL_DONE_TERMINATED;
+	rec->truncated = dones & GNARL_DONE_TRUNCATED;
+	e->numbers[env]++;
+}
+
+void gnarl_episode_add(struct gnarl_episode *e, const struct gnarl_episode_record *rec)
+{
+	uint32_t i = e->ring_next;
+
+	e->ring[i] = *rec;
+	memcpy(e->ring_terms + (size_t)i * e->n_terms, rec->terms, e->n_terms * sizeof(double));
+	e->ring[i].terms = e->ring_terms + (size_t)i * e->n_terms;
+	e->ring_next = (i + 1) % e->window;
+	if (e->ring_count < e->window)
+		e->ring_count++;
+	e->total++;
+}
+
+void gnarl_episode_means(struct gnarl_episode *e, struct gnarl_episode_means *out)
+{
+	uint32_t n = e->ring_count;
+
+	memset(out, 0, sizeof(*out));
+	memset(e->mean_terms, 0, e->n_terms * sizeof(double));
+	out->terms = e->mean_terms;
+	out->count = n;
+	if (!n)
+		return;
+	/* Sum in ring order from the oldest, so the mean is reproducible. */
+	for (uint32_t k = 0; k < n; k++) {
+		const struct gnarl_episode_record *r =
+		    &e->ring[(e->ring_next + e->window - n + k) % e->window];
+		out->ret += r->ret;
+		out->length += (double)r->length;
+		out->rooms += r->rooms;
+		out->dungeons += r->dungeons;
+		out->enemies_killed += r->enemies_killed;
+		out->milestones += __builtin_popcount(r->milestones);
+		for (uint32_t t = 0; t < e->n_terms; t++)
+			e->mean_terms[t] += r->terms[t];
+	}
+	out->ret /= n;
+	out->length /= n;
+	out->rooms /= n;
+	out->dungeons /= n;
+	out->enemies_killed /= n;
+	out->milestones /= n;
+	for (uint32_t t = 0; t < e->n_terms; t++)
+		e->mean_terms[t] /= n;
+}
+
+uint64_t gnarl_episode_total(const struct gnarl_episode *e)
+{
+	return e->total;
+}
+
+uint64_t gnarl_episode_number(const struct gnarl_episode *e, uint32_t env)
+{
+	return e->numbers[env];
+}
+
+uint32_t gnarl_episode_tensors(struct gnarl_episode *e, struct gnarl_tensor *out,
+                               uint32_t max)
+{
+	if (max > 0) {
+		memset(&out[0], 0, sizeof(out[0]));
+		out[0].name = "episode.numbers";
+		out[0].dtype = GNARL_DTYPE_U64;
+		out[0].ndim = 1;
+		out[0].shape[0] = e->n_envs;
+		out[0].data = e->numbers;
+	}
+	if (max > 1) {
+		memset(&out[1], 0, sizeof(out[1]));
+		out[1].name = "episode.total";
+		out[1].dtype = GNARL_DTYPE_U64;
+		out[1].data = &e->total;
+	}
+	return 2;
+}
