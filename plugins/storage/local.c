@@ -454,7 +454,8 @@ static int local_list(void *store, const char *prefix, gnarl_list_fn each, void 
 		          s->root, prefix, strerror(errno));
 		goto out;
 	}
-	qsort(found.item, found.count, sizeof(*found.item), entry_cmp);
+	if (found.count > 1)
+		qsort(found.item, found.count, sizeof(*found.item), entry_cmp);
 	for (size_t i = 0; i < found.count; i++) {
 		if (each(ctx, found.item[i].key, found.item[i].size) != 0) {
 			rc = fail(err, GNARL_EINTERRUPTED, "local storage %s: listing stopped by the caller",
