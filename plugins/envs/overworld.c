@@ -76,35 +76,56 @@ static const struct gnarl_param params[] = {
 	GNARL_PARAMS_END,
 };
 
+/* A parameter's validated value from the host, else its declared default
+ * (so every number is written once, in the table above). */
+static double num(const struct gnarl_host *h, const char *name)
+{
+	const struct gnarl_value *v = h->param(h, name);
+
+	if (v && v->type == GNARL_VALUE_INT)
+		return (double)v->as.i;
+	if (v && v->type == GNARL_VALUE_FLOAT)
+		return v->as.f;
+	if (v && v->type == GNARL_VALUE_BOOL)
+		return v->as.b;
+	for (const struct gnarl_param *p = params; p->name; p++)
+		if (!strcmp(p->name, name))
+			return strcmp(p->default_yaml, "true") ? strtod(p->default_yaml, NULL) : 1.0;
+	return 0.0;
+}
+
 static void read_params(const struct gnarl_host *h, struct ow_params *p)
 {
-	p->world_seed = (uint64_t)gnarl_param_int(h, "world_seed", 1);
-	p->width = (int)gnarl_param_int(h, "width", 8);
-	p->height = (int)gnarl_param_int(h, "height", 8);
-	p->max_steps = (int)gnarl_param_int(h, "max_steps", 2048);
-	p->extra_exits = gnarl_param_float(h, "extra_exits", 0.25);
-	p->obstacle_density = gnarl_param_float(h, "obstacle_density", 0.18);
-	p->water_share = gnarl_param_float(h, "water_share", 0.3);
-	p->bush_density = gnarl_param_float(h, "bush_density", 0.06);
-	p->enemies_per_screen = gnarl_param_float(h, "enemies_per_screen", 1.0);
-	p->dungeon_enemies = gnarl_param_float(h, "dungeon_enemies", 2.0);
-	p->enemy_move_prob = gnarl_param_float(h, "enemy_move_prob", 0.5);
-	p->enemy_hp = (int)gnarl_param_int(h, "enemy_hp", 1);
-	p->enemy_damage = (int)gnarl_param_int(h, "enemy_damage", 2);
-	p->invuln_steps = (int)gnarl_param_int(h, "invuln_steps", 8);
-	p->start_hearts = (int)gnarl_param_int(h, "start_hearts", 3);
-	p->drop_prob = gnarl_param_float(h, "drop_prob", 0.35);
-	p->bush_drop_prob = gnarl_param_float(h, "bush_drop_prob", 0.1);
-	p->heart_drop_share = gnarl_param_float(h, "heart_drop_share", 0.5);
-	p->rupee_pile = (int)gnarl_param_int(h, "rupee_pile", 5);
-	p->sword_distance = (int)gnarl_param_int(h, "sword_distance", 1);
-	p->maku_distance = (int)gnarl_param_int(h, "maku_distance", 3);
-	p->dungeon_distance = (int)gnarl_param_int(h, "dungeon_distance", 5);
-	p->dungeon_rooms = (int)gnarl_param_int(h, "dungeon_rooms", 5);
-	p->caves = (int)gnarl_param_int(h, "caves", 3);
-	p->talk_steps = (int)gnarl_param_int(h, "talk_steps", 3);
-	p->view_radius = (int)gnarl_param_int(h, "view_radius", 2);
-	p->enemies_respawn = gnarl_param_bool(h, "enemies_respawn", false);
+	const struct gnarl_value *seed = h->param(h, "world_seed");
+
+	p->world_seed = seed && seed->type == GNARL_VALUE_INT ? (uint64_t)seed->as.i
+	                                                      : (uint64_t)num(h, "world_seed");
+	p->width = (int)num(h, "width");
+	p->height = (int)num(h, "height");
+	p->max_steps = (int)num(h, "max_steps");
+	p->extra_exits = num(h, "extra_exits");
+	p->obstacle_density = num(h, "obstacle_density");
+	p->water_share = num(h, "water_share");
+	p->bush_density = num(h, "bush_density");
+	p->enemies_per_screen = num(h, "enemies_per_screen");
+	p->dungeon_enemies = num(h, "dungeon_enemies");
+	p->enemy_move_prob = num(h, "enemy_move_prob");
+	p->enemy_hp = (int)num(h, "enemy_hp");
+	p->enemy_damage = (int)num(h, "enemy_damage");
+	p->invuln_steps = (int)num(h, "invuln_steps");
+	p->start_hearts = (int)num(h, "start_hearts");
+	p->drop_prob = num(h, "drop_prob");
+	p->bush_drop_prob = num(h, "bush_drop_prob");
+	p->heart_drop_share = num(h, "heart_drop_share");
+	p->rupee_pile = (int)num(h, "rupee_pile");
+	p->sword_distance = (int)num(h, "sword_distance");
+	p->maku_distance = (int)num(h, "maku_distance");
+	p->dungeon_distance = (int)num(h, "dungeon_distance");
+	p->dungeon_rooms = (int)num(h, "dungeon_rooms");
+	p->caves = (int)num(h, "caves");
+	p->talk_steps = (int)num(h, "talk_steps");
+	p->view_radius = (int)num(h, "view_radius");
+	p->enemies_respawn = num(h, "enemies_respawn") != 0.0;
 }
 
 static size_t round_up(size_t n)

@@ -16,29 +16,9 @@
 
 #include <gnarl/plugin.h>
 
-static const struct gnarl_plugin *desc;
-
-/* Declared defaults only: the table's default_yaml, typed. */
+/* No params given: the plugin uses its declared defaults. */
 static const struct gnarl_value *param(const struct gnarl_host *h, const char *name)
 {
-	static struct gnarl_value v;
-
-	for (const struct gnarl_param *p = desc->params; p->name; p++) {
-		if (strcmp(p->name, name))
-			continue;
-		memset(&v, 0, sizeof(v));
-		if (p->type == GNARL_PARAM_BOOL) {
-			v.type = GNARL_VALUE_BOOL;
-			v.as.b = !strcmp(p->default_yaml, "true");
-		} else if (p->type == GNARL_PARAM_INT) {
-			v.type = GNARL_VALUE_INT;
-			v.as.i = strtoll(p->default_yaml, NULL, 0);
-		} else {
-			v.type = GNARL_VALUE_FLOAT;
-			v.as.f = strtod(p->default_yaml, NULL);
-		}
-		return &v;
-	}
 	return NULL;
 }
 
@@ -75,7 +55,7 @@ int main(int argc, char **argv)
 	}
 	gnarl_plugin_entry_fn entry;
 	*(void **)&entry = dlsym(so, "gnarl_plugin_entry");
-	desc = entry();
+	const struct gnarl_plugin *desc = entry();
 	struct gnarl_host host = {.size = sizeof(host), .abi_version = GNARL_ABI_VERSION,
 	                          .param = param, .seed = 1};
 	const struct gnarl_env_ops *ops = desc->ops.env;
