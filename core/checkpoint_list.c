@@ -655,12 +655,13 @@ static void mark_pointers(struct gnarl_storage *st, const struct keys *ks,
 static int by_key(const void *a, const void *b)
 {
 	const struct gnarl_checkpoint_entry *x = a, *y = b;
-	int c = strcmp(x->key, y->key);
+	size_t dx = (size_t)(strrchr(x->key, '/') - x->key);
+	size_t dy = (size_t)(strrchr(y->key, '/') - y->key);
 
 	/* Same run: by iteration, so checkpoint_1000000 sorts last. */
-	if (x->iteration != y->iteration && strncmp(x->key, y->key, strlen(x->key) - 6) == 0)
+	if (dx == dy && strncmp(x->key, y->key, dx) == 0 && x->iteration != y->iteration)
 		return x->iteration < y->iteration ? -1 : 1;
-	return c;
+	return strcmp(x->key, y->key);
 }
 
 int gnarl_checkpoint_list(struct gnarl_storage *st, const char *prefix,
