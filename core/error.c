@@ -1,6 +1,7 @@
 /*
- * error.c - gnarl_strerror() generated from GNARL_ERRNO_MAP, and the
- * helpers that fill an error buffer and return the code.
+ * error.c - gnarl_strerror() generated from GNARL_ERRNO_MAP, the helpers
+ * that fill an error buffer and return the code, and the mapping from
+ * codes to the process's exit codes.
  */
 #include "error.h"
 
@@ -52,4 +53,22 @@ int gnarl_err_prefix(char err[GNARL_ERR_SIZE], int code, const char *fmt, ...)
 		err[GNARL_ERR_SIZE - 1] = '\0';
 	}
 	return code;
+}
+
+int gnarl_exit_code(int code)
+{
+	switch (code) {
+	case GNARL_OK:
+		return GNARL_EXIT_OK;
+	case GNARL_ECONFIG:
+	case GNARL_EINVAL:
+	case GNARL_EKIND:
+		return GNARL_EXIT_USAGE;
+	case GNARL_ECORRUPT:
+	case GNARL_EINCOMPAT:
+	case GNARL_EVERSION:
+		return GNARL_EXIT_CHECKPOINT;
+	default:
+		return GNARL_EXIT_FAILURE;
+	}
 }

@@ -33,4 +33,10 @@ int gnarl_err(char err[GNARL_ERR_SIZE], int code, const char *fmt, ...)
 int gnarl_err_prefix(char err[GNARL_ERR_SIZE], int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The exit code for a GNARL_E* code: 0 for 0; GNARL_EXIT_USAGE for
+ * ECONFIG, EINVAL and EKIND (bad command line, config or plugin choice);
+ * GNARL_EXIT_CHECKPOINT for ECORRUPT, EINCOMPAT and EVERSION (data that
+ * cannot be used as it is); GNARL_EXIT_FAILURE for everything else. */
+int gnarl_exit_code(int code);
+
 #endif /* GNARL_ERROR_H */

@@ -1,10 +1,10 @@
-/* main.c - placeholder until the CLI lands (core/cli.c). */
-#include <stdio.h>
+/*
+ * main.c - the gnarl executable: everything is in the command table of
+ * cli.c (gnarl help lists the commands).
+ */
+#include "cli.h"
 
-#include <gnarl/version.h>
-
-int main(void)
+int main(int argc, char **argv)
 {
-	printf("gnarl %s\n", GNARL_VERSION);
-	return 0;
+	return gnarl_cli_main(argc, argv);
 }

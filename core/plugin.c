@@ -351,6 +351,30 @@ static int open_path(const char *name, enum gnarl_plugin_kind kind, const char *
 	                 name, *alt ? " (nor " : "", alt, *alt ? ")" : "");
 }
 
+static char **list_dir(const char *dir, size_t *n);
+
+/* " (did you mean 'x'?)" for the closest plugin file name on the path. */
+static void closest_name(const struct search *s, const char *name, char *buf, size_t size)
+{
+	size_t best = (size_t)-1, len = strlen(name);
+
+	for (int i = 0; i < s->n; i++) {
+		size_t n;
+		char **names = list_dir(s->dir[i], &n);
+
+		for (size_t k = 0; k < n; k++) {
+			size_t d = gnarl_config_distance(name, names[k]);
+
+			if (d < best && (d <= 2 || d <= len / 3) && d < len) {
+				best = d;
+				fmt_path(buf, size, " (did you mean '%s'?)", names[k]);
+			}
+			free(names[k]);
+		}
+		free(names);
+	}
+}
+
 int gnarl_plugin_open(const char *name, enum gnarl_plugin_kind kind, const char *config_dir,
                       struct gnarl_plugin_lib **out, char err[GNARL_ERR_SIZE])
 {
@@ -378,11 +402,15 @@ int gnarl_plugin_open(const char *name, enum gnarl_plugin_kind kind, const char 
 		snprintf(looked + n, sizeof(looked) - n, "%s%s (%s)", n ? ", " : "", s.dir[i],
 		         s.why[i]);
 	}
+	if (rc == GNARL_ENOENT) {
+		char close[80] = "";
+
+		closest_name(&s, name, close, sizeof(close));
+		rc = gnarl_err(err, rc, "plugin '%s' not found%s: no %s.so in %s (build it, add "
+		               "its directory to GNARL_PLUGIN_PATH, or give the path to the .so)",
+		               name, close, name, *looked ? looked : "any directory");
+	}
 	free_dirs(&s);
-	if (rc == GNARL_ENOENT)
-		return gnarl_err(err, rc, "plugin '%s' not found: no %s.so in %s (build it, add "
-		                 "its directory to GNARL_PLUGIN_PATH, or give the path to the .so)",
-		                 name, name, *looked ? looked : "any directory");
 	return rc;
 }
 
