@@ -192,6 +192,31 @@ int gnarl_cli_option(struct gnarl_cli_opts *o, int argc, char **argv, int *i)
 	return 1;
 }
 
+int gnarl_cli_parse(const char *command, int argc, char **argv, struct gnarl_cli_opts *o,
+                    const char **pos, int max)
+{
+	int n = 0;
+
+	for (int i = 1; i < argc; i++) {
+		int rc = gnarl_cli_option(o, argc, argv, &i);
+
+		if (rc < 0)
+			return -1;
+		if (rc > 0)
+			continue;
+		if (argv[i][0] == '-' && argv[i][1]) {
+			gnarl_cli_usage_error(command, "unknown option %s", argv[i]);
+			return -1;
+		}
+		if (n == max) {
+			gnarl_cli_usage_error(command, "unexpected argument '%s'", argv[i]);
+			return -1;
+		}
+		pos[n++] = argv[i];
+	}
+	return n;
+}
+
 int gnarl_cli_config_path(const struct gnarl_cli_opts *o, char *buf, size_t size,
                           char err[GNARL_ERR_SIZE])
 {

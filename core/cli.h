@@ -41,6 +41,13 @@ int gnarl_cli_main(int argc, char **argv);
  * "--json". */
 int gnarl_cli_option(struct gnarl_cli_opts *o, int argc, char **argv, int *i);
 
+/* Parse argv[1..] of `command`: shared options into o, other words into
+ * pos[0..max-1].  Returns how many words, or -1 after printing a usage
+ * error (an unknown "-x" option, more than max words, a missing value).
+ * For commands with options of their own, loop with gnarl_cli_option. */
+int gnarl_cli_parse(const char *command, int argc, char **argv, struct gnarl_cli_opts *o,
+                    const char **pos, int max);
+
 /* The config file a command reads: -c FILE when given, else
  * configs/env.yaml in the current directory, else the installed configs
  * (<exe dir>/../share/gnarl/configs/env.yaml, then

@@ -157,18 +157,8 @@ int gnarl_cmd_config(int argc, char **argv)
 	char err[GNARL_ERR_SIZE], path[4096];
 	int rc;
 
-	for (int i = 1; i < argc; i++) {
-		rc = gnarl_cli_option(&o, argc, argv, &i);
-		if (rc < 0)
-			return GNARL_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		if (argv[i][0] == '-' && argv[i][1])
-			return gnarl_cli_usage_error("config", "unknown option %s", argv[i]);
-		if (verb)
-			return gnarl_cli_usage_error("config", "unexpected argument '%s'", argv[i]);
-		verb = argv[i];
-	}
+	if (gnarl_cli_parse("config", argc, argv, &o, &verb, 1) < 0)
+		return GNARL_EXIT_USAGE;
 	if (!verb)
 		return gnarl_cli_usage_error("config", "say check, show or keys");
 	if (!strcmp(verb, "keys"))

@@ -166,25 +166,14 @@ static int show(const struct gnarl_cli_opts *o, const char *config_dir, const ch
 int gnarl_cmd_plugins(int argc, char **argv)
 {
 	struct gnarl_cli_opts o = {0};
-	const char *verb = NULL, *name = NULL;
+	const char *words[2] = {NULL, NULL}, *verb, *name;
 	char *dir = NULL;
 	int rc;
 
-	for (int i = 1; i < argc; i++) {
-		rc = gnarl_cli_option(&o, argc, argv, &i);
-		if (rc < 0)
-			return GNARL_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		if (argv[i][0] == '-' && argv[i][1])
-			return gnarl_cli_usage_error("plugins", "unknown option %s", argv[i]);
-		if (!verb)
-			verb = argv[i];
-		else if (!name)
-			name = argv[i];
-		else
-			return gnarl_cli_usage_error("plugins", "unexpected argument '%s'", argv[i]);
-	}
+	if (gnarl_cli_parse("plugins", argc, argv, &o, words, 2) < 0)
+		return GNARL_EXIT_USAGE;
+	verb = words[0];
+	name = words[1];
 	if (o.n_sets)
 		return gnarl_cli_usage_error("plugins", "--set does not apply to plugins");
 	if (o.config) {
