@@ -90,6 +90,7 @@ memstore device bytes = 1073741824
 osd max object name len = 460
 osd max object namespace len = 64
 mon data avail crit = 1
+mon cluster log file = default=$DIR/log/\$cluster.\$channel.log cluster=$DIR/log/\$cluster.log
 mgr initial modules =
 
 [client.rgw.gnarl]
