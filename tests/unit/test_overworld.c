@@ -16,6 +16,7 @@ static void test_descriptor(void **unused)
 	struct envx *x = env_open(NULL, 1);
 	struct gnarl_env_spaces sp;
 	static const char *const names[] = {"NOP", "UP", "DOWN", "LEFT", "RIGHT", "A", "B"};
+	char err[GNARL_ERR_SIZE] = "";
 
 	assert_int_equal(x->desc->kind, GNARL_KIND_ENV);
 	assert_string_equal(x->desc->name, "overworld");
@@ -25,6 +26,8 @@ static void test_descriptor(void **unused)
 		assert_string_equal(sp.action_names[i], names[i]);
 	assert_int_equal(sp.obs_dim, 29 + 25 * 7);   /* view_radius 2 */
 	assert_true(sp.has_frames && sp.has_game_state);
+	if (gnarl_config_check_table(x->desc->params, "overworld", err))
+		fail_msg("%s", err);
 	for (const struct gnarl_param *p = x->desc->params; p->name; p++) {
 		assert_non_null(p->help);
 		assert_non_null(p->default_yaml);
