@@ -172,18 +172,26 @@ static void test_nothing_on_stdout(void **state)
 	fflush(stdout);
 	saved = dup(1);
 	dup2(fd, 1);
-	/* Boot path (no save state), steps in every room kind, and a bad ROM. */
+	/* Boot path (no save state), steps into the dungeon, a bad save state. */
 	rc = gb_open(&g, 2, NULL, NULL, 0, err);
 	if (!rc) {
 		gb_run(&g, 0, "RRRRRRNNNNBBBBUUUUULUUUUD");
 		gb_harness_close(&g);
 	}
 	{
-		const char *bad[] = {"env.params.rom=" GNARL_SOURCE_DIR "/configs/test-cartridge.yaml"};
+		/* mGBA has things to say about a state it cannot load. */
+		char junk[] = "/tmp/gnarl-gb-junk-XXXXXX", set[64];
+		const char *bad[] = {set};
 		struct gb_harness g2;
+		int jfd = mkstemp(junk);
 
-		gb_open(&g2, 1, NULL, bad, 1, err);
+		assert_true(jfd >= 0);
+		assert_int_equal(write(jfd, "junk", 4), 4);
+		close(jfd);
+		snprintf(set, sizeof(set), "env.params.save_state=%s", junk);
+		assert_int_not_equal(gb_open(&g2, 1, NULL, bad, 1, err), 0);
 		gb_harness_close(&g2);
+		unlink(junk);
 	}
 	fflush(stdout);
 	dup2(saved, 1);
@@ -469,6 +477,50 @@ static void test_max_steps_truncates(void **state)
 	gb_run(&g, 0, "N");
 	assert_int_equal(g.dones[0], GNARL_DONE_TRUNCATED);
 	gb_harness_close(&g);
+}
+
+static void expect_create_error(const char *config, const char *set, const char *want1,
+                                const char *want2)
+{
+	struct gb_harness g;
+	char err[GNARL_ERR_SIZE];
+	const char *sets[] = {set};
+
+	assert_int_not_equal(gb_open(&g, 1, config, sets, set ? 1 : 0, err), 0);
+	if (!strstr(err, want1) || (want2 && !strstr(err, want2)))
+		fail_msg("error '%s' lacks '%s' / '%s'", err, want1, want2 ? want2 : "");
+	gb_harness_close(&g);
+}
+
+/* With a release gap the buttons are held for frames_per_action frames and
+ * the step lasts that plus release_frames; the frame is still the last. */
+static void test_release_frames(void **state)
+{
+	const char *auto_sets[] = {"env.params.release_frames=4"};
+	const char *fs_sets[] = {"env.params.release_frames=4", "env.params.render=frameskip"};
+	struct gb_harness g, h;
+
+	(void)state;
+	SKIP_WITHOUT_ROM();
+	gb_must_open(&g, 1, auto_sets, 1);
+	gb_must_open(&h, 1, fs_sets, 2);
+	g.want[0] = h.want[0] = 1;
+	gb_run(&g, 0, "RR");
+	gb_run(&h, 0, "RR");
+	assert_int_equal(g.states[0].x, 80 + 32);
+	assert_int_equal(g.states[0].frame, 2 * 20);
+	assert_memory_equal(g.frames, h.frames, GNARL_FRAME_BYTES);
+	assert_memory_equal(g.states[0].ram, h.states[0].ram, 32768);
+	gb_harness_close(&h);
+	gb_harness_close(&g);
+}
+
+/* A model without colour has 8 KiB of work RAM: refused, saying why. */
+static void test_model_without_colour(void **state)
+{
+	(void)state;
+	SKIP_WITHOUT_ROM();
+	expect_create_error(NULL, "env.params.model=DMG", "32 KiB", "model: CGB");
 }
 
 /* Record the states and observations of one episode of fixed actions. */
@@ -778,19 +830,6 @@ static void test_save_states(void **state)
 /* ------------------------------------------------------------------------ */
 /* Errors.                                                                  */
 
-static void expect_create_error(const char *config, const char *set, const char *want1,
-                                const char *want2)
-{
-	struct gb_harness g;
-	char err[GNARL_ERR_SIZE];
-	const char *sets[] = {set};
-
-	assert_int_not_equal(gb_open(&g, 1, config, sets, set ? 1 : 0, err), 0);
-	if (!strstr(err, want1) || (want2 && !strstr(err, want2)))
-		fail_msg("error '%s' lacks '%s' / '%s'", err, want1, want2 ? want2 : "");
-	gb_harness_close(&g);
-}
-
 static void test_bad_rom(void **state)
 {
 	(void)state;
@@ -883,6 +922,8 @@ int main(void)
 	    cmocka_unit_test(test_kill_and_hit),
 	    cmocka_unit_test(test_death_terminates),
 	    cmocka_unit_test(test_max_steps_truncates),
+	    cmocka_unit_test(test_release_frames),
+	    cmocka_unit_test(test_model_without_colour),
 	    cmocka_unit_test(test_resets_are_identical),
 	    cmocka_unit_test(test_threads_match_sequential),
 	    cmocka_unit_test(test_frames),
