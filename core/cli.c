@@ -31,8 +31,13 @@
 
 extern const char gnarl_cmd_plugins_usage[];
 extern const char gnarl_cmd_config_usage[];
+extern const char gnarl_cmd_train_usage[];
+extern const char gnarl_cmd_bench_usage[];
 
 #define GNARL_COMMANDS(X)                                                               \
+	X(train, "train a policy with PPO on the config's env", gnarl_cmd_train_usage)  \
+	X(bench, "measure env, learner and end-to-end speed against the FLOP bound",    \
+	  gnarl_cmd_bench_usage)                                                         \
 	X(plugins, "list plugins, show a plugin's parameters", gnarl_cmd_plugins_usage) \
 	X(config, "check a config and its plugins' params; show the merged config",     \
 	  gnarl_cmd_config_usage)                                                        \

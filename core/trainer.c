@@ -1,0 +1,571 @@
+/*
+ * trainer.c - one process's training loop (see trainer.h).
+ *
+ * Entry points: gnarl_trainer_create (config -> plugins, network, PPO,
+ * rollout, run directory, metrics), gnarl_trainer_start/restored,
+ * gnarl_trainer_iterate (the hot loop), gnarl_trainer_report,
+ * gnarl_trainer_run.
+ *
+ * Invariants: everything is allocated in create; an iteration never
+ * allocates and never fails.  The run RNG (actions, minibatch shuffles)
+ * is used only on this thread, in a fixed order, and every env has its own
+ * seeded stream, so a run depends only on its seed and config.
+ */
+#include "trainer.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "episode.h"
+#include "error.h"
+#include "gauges.h"
+#include "log.h"
+#include "metrics.h"
+#include "nn.h"
+#include "plugin.h"
+#include "pool.h"
+#include "registry.h"
+#include "rollout.h"
+#include "storage.h"
+
+/* Streams of the run seed (the registry uses 1, 100+, 200+, 300+). */
+#define SEED_NETWORK 10
+#define SEED_RUN 11
+
+struct term {
+	struct gnarl_plugin_host *host;
+	const struct gnarl_reward_ops *ops;
+	void *inst;
+	char metric[96];          /* "reward/<name>" */
+};
+
+struct gnarl_trainer {
+	struct gnarl_config *cfg;
+	struct gnarl_trainer_options opts;
+	struct gnarl_registry *reg;
+	struct gnarl_gauges *gauges;
+	struct gnarl_storage *st;
+	char *run_prefix;
+	struct gnarl_host_context ctx;
+	struct gnarl_metrics *metrics;
+	struct gnarl_plugin_host *env_host;
+	const struct gnarl_env_ops *env_ops;
+	void *env;
+	struct term *terms;
+	struct gnarl_rollout_reward *rewards;
+	uint32_t n_terms;
+	struct gnarl_pool *pool;
+	struct gnarl_nn *nn;
+	struct gnarl_ppo *ppo;
+	struct gnarl_rollout *ro;
+	struct gnarl_rng rng;
+	uint64_t iteration, env_steps, total_iters;
+	uint32_t N, T, learner_threads;
+	bool has_state;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const struct gnarl_value *key(const struct gnarl_trainer *t, const char *path)
+{
+	return gnarl_value_at(t->cfg->root, path);
+}
+
+static int64_t int_key(const struct gnarl_trainer *t, const char *path)
+{
+	return gnarl_value_int(key(t, path), 0);
+}
+
+static double float_key(const struct gnarl_trainer *t, const char *path)
+{
+	return gnarl_value_float(key(t, path), 0.0);
+}
+
+static bool bool_key(const struct gnarl_trainer *t, const char *path)
+{
+	return gnarl_value_bool(key(t, path), false);
+}
+
+/* ---- construction ------------------------------------------------------- */
+
+static int open_run_dir(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
+{
+	const char *root = gnarl_value_string(key(t, "run.storage"), "runs");
+	const char *name = gnarl_value_string(key(t, "run.name"), "run");
+	size_t len = strlen(name) + 2;
+	char *yaml, *k;
+	int rc;
+
+	t->run_prefix = malloc(len);
+	if (!t->run_prefix)
+		return gnarl_err(err, GNARL_ENOMEM, "out of memory");
+	snprintf(t->run_prefix, len, "%s/", name);
+	if (t->opts.no_run_dir)
+		return 0;
+	rc = gnarl_storage_open(t->cfg, root, &t->st, err);
+	if (rc)
+		return gnarl_err_prefix(err, rc, "run.storage: ");
+	yaml = gnarl_value_to_yaml(t->cfg->root, false);
+	k = malloc(len + 16);
+	if (!yaml || !k) {
+		free(yaml);
+		free(k);
+		return gnarl_err(err, GNARL_ENOMEM, "out of memory");
+	}
+	snprintf(k, len + 16, "%sconfig.yaml", t->run_prefix);
+	rc = gnarl_storage_put(t->st, k, yaml, strlen(yaml), err);
+	free(yaml);
+	free(k);
+	if (rc)
+		return gnarl_err_prefix(err, rc, "writing the run's config.yaml under %s: ", root);
+	return 0;
+}
+
+/* An instance of registry entry e: its host table, then ops->create. */
+static void *create_plugin(struct gnarl_trainer *t, const struct gnarl_registry_entry *e,
+                           struct gnarl_plugin_host **host, char err[GNARL_ERR_SIZE])
+{
+	const struct gnarl_host *h;
+	void *inst;
+
+	if (gnarl_registry_host(e, &t->ctx, host, err))
+		return NULL;
+	h = gnarl_plugin_host_table(*host);
+	err[0] = '\0';
+	if (e->desc->kind == GNARL_KIND_ENV)
+		inst = e->desc->ops.env->create(h, t->N, err);
+	else
+		inst = e->desc->ops.reward->create(h, t->N, err);
+	if (!inst)
+		gnarl_plugin_create_failed(e->lib, e->slot, err);
+	return inst;
+}
+
+static int create_plugins(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
+{
+	const struct gnarl_registry_entry *e = gnarl_registry_env(t->reg);
+
+	t->env_ops = e->desc->ops.env;
+	t->env = create_plugin(t, e, &t->env_host, err);
+	if (!t->env)
+		return GNARL_ECONFIG;
+	t->n_terms = (uint32_t)gnarl_registry_count(t->reg, GNARL_KIND_REWARD);
+	t->terms = calloc(t->n_terms + 1, sizeof(*t->terms));
+	t->rewards = calloc(t->n_terms + 1, sizeof(*t->rewards));
+	if (!t->terms || !t->rewards)
+		return gnarl_err(err, GNARL_ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < t->n_terms; i++) {
+		struct term *tm = &t->terms[i];
+		e = gnarl_registry_get(t->reg, GNARL_KIND_REWARD, i);
+		tm->ops = e->desc->ops.reward;
+		tm->inst = create_plugin(t, e, &tm->host, err);
+		if (!tm->inst)
+			return GNARL_ECONFIG;
+		snprintf(tm->metric, sizeof(tm->metric), "reward/%s", e->name);
+		t->rewards[i].name = e->name;
+		t->rewards[i].ops = tm->ops;
+		t->rewards[i].term = tm->inst;
+		t->rewards[i].weight = (float)gnarl_value_float(gnarl_value_get(e->section, "weight"),
+		                                                1.0);
+	}
+	return 0;
+}
+
+static int network_spec(struct gnarl_trainer *t, const struct gnarl_env_spaces *sp,
+                        struct gnarl_nn_spec *spec, char err[GNARL_ERR_SIZE])
+{
+	const struct gnarl_value *hidden = key(t, "policy.hidden");
+	const char *act = gnarl_value_string(key(t, "policy.activation"), "relu");
+	uint32_t B = (uint32_t)int_key(t, "ppo.minibatch_size");
+
+	memset(spec, 0, sizeof(*spec));
+	if (!hidden || hidden->type != GNARL_VALUE_LIST)
+		return gnarl_config_error(t->cfg, hidden, "policy.hidden", err,
+		                          "expected a list of layer widths");
+	spec->inputs = sp->obs_dim + sp->n_actions + 1;
+	spec->n_actions = sp->n_actions;
+	if (hidden->count > GNARL_NN_MAX_HIDDEN)
+		return gnarl_config_error(t->cfg, hidden, "policy.hidden", err,
+		                          "%zu layers; at most %d are supported", hidden->count,
+		                          GNARL_NN_MAX_HIDDEN);
+	spec->n_hidden = (uint32_t)hidden->count;
+	for (size_t i = 0; i < hidden->count; i++)
+		spec->hidden[i] = (uint32_t)gnarl_value_int(&hidden->items[i], 0);
+	spec->activation = !strcmp(act, "tanh") ? GNARL_NN_TANH : GNARL_NN_RELU;
+	spec->shared = bool_key(t, "policy.shared");
+	spec->max_batch = B > t->N ? B : t->N;
+	return 0;
+}
+
+static void ppo_config(struct gnarl_trainer *t, const struct gnarl_env_spaces *sp,
+                       struct gnarl_ppo_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->T = t->T;
+	c->N = t->N;
+	c->O_env = sp->obs_dim;
+	c->O = sp->obs_dim + sp->n_actions + 1;
+	c->epochs = (uint32_t)int_key(t, "ppo.epochs");
+	c->minibatch = (uint32_t)int_key(t, "ppo.minibatch_size");
+	c->learning_rate = float_key(t, "ppo.learning_rate");
+	c->lr_linear = !strcmp(gnarl_value_string(key(t, "ppo.lr_schedule"), ""), "linear");
+	c->gamma = float_key(t, "ppo.gamma");
+	c->gae_lambda = float_key(t, "ppo.gae_lambda");
+	c->clip_coef = float_key(t, "ppo.clip_coef");
+	c->value_clip = float_key(t, "ppo.value_clip");
+	c->ent_coef = float_key(t, "ppo.ent_coef");
+	c->vf_coef = float_key(t, "ppo.vf_coef");
+	c->max_grad_norm = float_key(t, "ppo.max_grad_norm");
+	c->target_kl = float_key(t, "ppo.target_kl"); /* null reads as 0: off */
+	c->norm_adv = bool_key(t, "ppo.norm_adv");
+	c->normalize_obs = bool_key(t, "ppo.normalize_obs");
+	c->normalize_reward = bool_key(t, "ppo.normalize_reward");
+	c->obs_clip = float_key(t, "ppo.obs_clip");
+	c->reward_clip = float_key(t, "ppo.reward_clip");
+	c->adam_eps = float_key(t, "ppo.adam_eps");
+	c->threads = t->learner_threads;
+}
+
+/* ppo.blas_threads: 0 leaves OpenBLAS's default; with a separate actor
+ * and critic, 2 or more puts each network on its own thread (OpenBLAS
+ * then single-threaded per call, which suits these small products);
+ * otherwise it is OpenBLAS's thread count. */
+static void blas_threads(struct gnarl_trainer *t, bool shared)
+{
+	int64_t n = int_key(t, "ppo.blas_threads");
+
+	t->learner_threads = 1;
+	if (n >= 2 && !shared) {
+		t->learner_threads = 2;
+		openblas_set_num_threads(1);
+	} else if (n >= 1) {
+		openblas_set_num_threads((int)n);
+	}
+}
+
+static int build_learner(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_env_spaces sp = {0};
+	struct gnarl_nn_spec spec;
+	struct gnarl_ppo_config pc;
+	struct gnarl_rollout_config rc;
+	uint64_t seed = (uint64_t)int_key(t, "run.seed");
+	uint32_t env_threads = (uint32_t)int_key(t, "env.threads");
+	int rc_;
+
+	t->env_ops->spaces(t->env, &sp);
+	t->has_state = sp.has_game_state;
+	rc_ = network_spec(t, &sp, &spec, err);
+	if (rc_)
+		return rc_;
+	blas_threads(t, spec.shared);
+	rc_ = gnarl_pool_create(env_threads > t->learner_threads ? env_threads
+	                                                          : t->learner_threads,
+	                        &t->pool, err);
+	if (!rc_)
+		rc_ = gnarl_nn_create(&spec, gnarl_rng_derive(seed, SEED_NETWORK), &t->nn, err);
+	if (rc_)
+		return rc_;
+	ppo_config(t, &sp, &pc);
+	rc_ = gnarl_ppo_create(&pc, t->nn, t->pool, &t->ppo, err);
+	if (rc_)
+		return gnarl_err_prefix(err, GNARL_ECONFIG, "%s: ", t->cfg->path ? t->cfg->path : "config");
+	rc = (struct gnarl_rollout_config){t->N, pc.O, seed, env_threads, 100};
+	rc_ = gnarl_rollout_create(&rc, t->env_ops, t->env, t->rewards, t->n_terms, t->pool,
+	                           &t->ro, err);
+	if (rc_)
+		return gnarl_err_prefix(err, rc_, "env '%s': ", gnarl_registry_env(t->reg)->name);
+	gnarl_rng_seed(&t->rng, gnarl_rng_derive(seed, SEED_RUN));
+	return 0;
+}
+
+int gnarl_trainer_create(struct gnarl_config *cfg, const struct gnarl_trainer_options *opts,
+                         struct gnarl_trainer **out, char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_trainer *t;
+	uint64_t total;
+	int rc;
+
+	*out = NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return gnarl_err(err, GNARL_ENOMEM, "out of memory");
+	t->cfg = cfg;
+	if (opts)
+		t->opts = *opts;
+	t->N = (uint32_t)int_key(t, "env.num_envs");
+	t->T = (uint32_t)int_key(t, "ppo.rollout_steps");
+	total = t->opts.total_steps ? t->opts.total_steps : (uint64_t)int_key(t, "ppo.total_steps");
+	t->total_iters = total / ((uint64_t)t->N * t->T);
+	rc = gnarl_registry_open(cfg, &t->reg, err);
+	if (!rc)
+		rc = gnarl_gauges_create(&t->gauges);
+	if (!rc)
+		rc = open_run_dir(t, err);
+	if (rc)
+		goto fail;
+	t->ctx = (struct gnarl_host_context){cfg, t->gauges, t->st, t->run_prefix, 0, 1};
+	rc = create_plugins(t, err);
+	if (!rc)
+		rc = build_learner(t, err);
+	if (!rc && !t->opts.quiet)
+		rc = gnarl_metrics_create(gnarl_config_section(cfg, "metrics"), t->st, t->run_prefix,
+		                          t->st && strcmp(gnarl_storage_plugin_name(t->st), "local"),
+		                          t->gauges, &t->metrics, err);
+	if (rc)
+		goto fail;
+	*out = t;
+	return 0;
+fail:
+	if (rc == GNARL_ENOMEM && !err[0])
+		gnarl_err(err, rc, "out of memory");
+	gnarl_trainer_free(t);
+	return rc;
+}
+
+void gnarl_trainer_free(struct gnarl_trainer *t)
+{
+	if (!t)
+		return;
+	gnarl_rollout_free(t->ro);
+	gnarl_ppo_free(t->ppo);
+	gnarl_nn_free(t->nn);
+	gnarl_pool_free(t->pool);
+	for (uint32_t i = 0; t->terms && i < t->n_terms; i++) {
+		if (t->terms[i].inst)
+			t->terms[i].ops->destroy(t->terms[i].inst);
+		gnarl_plugin_host_free(t->terms[i].host);
+	}
+	free(t->terms);
+	free(t->rewards);
+	if (t->env)
+		t->env_ops->destroy(t->env);
+	gnarl_plugin_host_free(t->env_host);
+	gnarl_metrics_free(t->metrics);
+	gnarl_storage_close(t->st);
+	free(t->run_prefix);
+	gnarl_gauges_free(t->gauges);
+	gnarl_registry_free(t->reg);
+	free(t);
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void reset_envs(struct gnarl_trainer *t)
+{
+	gnarl_rollout_reset_all(t->ro);
+	gnarl_ppo_set_obs(t->ppo, gnarl_rollout_obs(t->ro));
+}
+
+void gnarl_trainer_start(struct gnarl_trainer *t)
+{
+	reset_envs(t);
+	if (!t->opts.quiet)
+		gnarl_log(GNARL_LOG_INFO, NULL,
+		          "starting fresh: %s%s, env %s x %u, %llu iterations of %u steps",
+		          t->st ? gnarl_storage_root(t->st) : "", t->st ? t->run_prefix : "(no run dir)",
+		          gnarl_registry_env(t->reg)->name, t->N,
+		          (unsigned long long)t->total_iters, t->N * t->T);
+}
+
+void gnarl_trainer_restored(struct gnarl_trainer *t)
+{
+	reset_envs(t);
+}
+
+void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iteration *out)
+{
+	struct gnarl_ppo_buffer *b = gnarl_ppo_buffer(t->ppo);
+	struct gnarl_episode *ep = gnarl_rollout_episodes(t->ro);
+	const uint32_t N = t->N;
+	double t0 = now(), t1, t2;
+
+	gnarl_ppo_begin(t->ppo);
+	for (uint32_t s = 0; s < t->T; s++) {
+		gnarl_ppo_act(t->ppo, s, &t->rng);
+		if (gnarl_rollout_step(t->ro, b->actions + (size_t)s * N))
+			for (uint32_t n = 0; n < N; n++)
+				if (gnarl_rollout_dones(t->ro)[n])
+					gnarl_episode_add(ep, gnarl_rollout_record(t->ro, n));
+		gnarl_ppo_record(t->ppo, s, gnarl_rollout_rewards(t->ro), gnarl_rollout_dones(t->ro),
+		                 gnarl_rollout_obs(t->ro), gnarl_rollout_final_obs(t->ro));
+	}
+	t1 = now();
+	gnarl_ppo_finish(t->ppo);
+	t->iteration++;
+	gnarl_ppo_update(t->ppo,
+	                 gnarl_ppo_lr(gnarl_ppo_config(t->ppo), t->iteration, t->total_iters),
+	                 &t->rng, &out->ppo);
+	t2 = now();
+	t->env_steps += (uint64_t)N * t->T;
+	out->iteration = t->iteration;
+	out->env_steps = t->env_steps;
+	out->rollout_seconds = t1 - t0;
+	out->learn_seconds = t2 - t1;
+	out->sps = (double)N * t->T / (t2 - t0);
+}
+
+int gnarl_trainer_report(struct gnarl_trainer *t, const struct gnarl_trainer_iteration *it,
+                         char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_metrics *m = t->metrics;
+	struct gnarl_episode_means e;
+	const struct gnarl_ppo_stats *p = &it->ppo;
+
+	if (!m)
+		return 0;
+	gnarl_episode_means(gnarl_rollout_episodes(t->ro), &e);
+	gnarl_metrics_set(m, "sps", it->sps);
+	gnarl_metrics_set(m, "ep_return_mean", e.count ? e.ret : NAN);
+	gnarl_metrics_set(m, "ep_len_mean", e.count ? e.length : NAN);
+	gnarl_metrics_set(m, "episodes", (double)gnarl_trainer_episodes(t));
+	gnarl_metrics_set(m, "policy_loss", p->policy_loss);
+	gnarl_metrics_set(m, "value_loss", p->value_loss);
+	gnarl_metrics_set(m, "entropy", p->entropy);
+	gnarl_metrics_set(m, "approx_kl", p->approx_kl);
+	gnarl_metrics_set(m, "clipfrac", p->clipfrac);
+	gnarl_metrics_set(m, "explained_variance", p->explained_variance);
+	gnarl_metrics_set(m, "lr", p->lr);
+	for (uint32_t i = 0; i < t->n_terms; i++)
+		gnarl_metrics_set(m, t->terms[i].metric, e.count ? e.terms[i] : NAN);
+	if (t->has_state) {
+		gnarl_metrics_set(m, "rooms_discovered", e.count ? e.rooms : NAN);
+		gnarl_metrics_set(m, "dungeons_entered", e.count ? e.dungeons : NAN);
+		gnarl_metrics_set(m, "enemies_killed", e.count ? e.enemies_killed : NAN);
+		gnarl_metrics_set(m, "milestones", e.count ? e.milestones : NAN);
+	}
+	return gnarl_metrics_flush(m, it->iteration, it->env_steps, err);
+}
+
+bool gnarl_trainer_done(const struct gnarl_trainer *t)
+{
+	return t->iteration >= t->total_iters;
+}
+
+int gnarl_trainer_run(struct gnarl_trainer *t, volatile sig_atomic_t *stop,
+                      char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_trainer_iteration it;
+	int rc = 0;
+
+	while (!gnarl_trainer_done(t) && !(stop && *stop)) {
+		gnarl_trainer_iterate(t, &it);
+		rc = gnarl_trainer_report(t, &it, err);
+		if (rc)
+			return rc;
+	}
+	if (stop && *stop && !t->opts.quiet)
+		gnarl_log(GNARL_LOG_INFO, NULL, "stopped by a signal after iteration %llu (%llu env "
+		                                "steps)",
+		          (unsigned long long)t->iteration, (unsigned long long)t->env_steps);
+	if (t->metrics)
+		rc = gnarl_metrics_sync(t->metrics, err);
+	return rc;
+}
+
+/* ---- state and parts ---------------------------------------------------- */
+
+static void u64_tensor(struct gnarl_tensor *t, const char *name, void *data, uint64_t n)
+{
+	memset(t, 0, sizeof(*t));
+	t->name = name;
+	t->dtype = GNARL_DTYPE_U64;
+	t->ndim = n ? 1 : 0;
+	t->shape[0] = n;
+	t->data = data;
+}
+
+uint32_t gnarl_trainer_tensors(struct gnarl_trainer *t, struct gnarl_tensor *out,
+                               uint32_t max)
+{
+	uint32_t n = 0, k;
+
+	k = gnarl_nn_tensors(t->nn, out, max);
+	n += k;
+	k = gnarl_ppo_tensors(t->ppo, out + (n < max ? n : max), n < max ? max - n : 0);
+	n += k;
+	k = gnarl_episode_tensors(gnarl_rollout_episodes(t->ro), out + (n < max ? n : max),
+	                          n < max ? max - n : 0);
+	n += k;
+	if (n < max)
+		u64_tensor(&out[n], "trainer.rng", t->rng.s, 4);
+	n++;
+	if (n < max)
+		u64_tensor(&out[n], "trainer.iteration", &t->iteration, 0);
+	n++;
+	if (n < max)
+		u64_tensor(&out[n], "trainer.env_steps", &t->env_steps, 0);
+	n++;
+	return n;
+}
+
+uint64_t gnarl_trainer_iteration_count(const struct gnarl_trainer *t)
+{
+	return t->iteration;
+}
+
+uint64_t gnarl_trainer_env_steps(const struct gnarl_trainer *t)
+{
+	return t->env_steps;
+}
+
+uint64_t gnarl_trainer_episodes(const struct gnarl_trainer *t)
+{
+	return gnarl_episode_total(gnarl_rollout_episodes(t->ro));
+}
+
+uint64_t gnarl_trainer_total_iterations(const struct gnarl_trainer *t)
+{
+	return t->total_iters;
+}
+
+struct gnarl_nn *gnarl_trainer_nn(struct gnarl_trainer *t)
+{
+	return t->nn;
+}
+
+struct gnarl_ppo *gnarl_trainer_ppo(struct gnarl_trainer *t)
+{
+	return t->ppo;
+}
+
+struct gnarl_rollout *gnarl_trainer_rollout(struct gnarl_trainer *t)
+{
+	return t->ro;
+}
+
+struct gnarl_rng *gnarl_trainer_rng(struct gnarl_trainer *t)
+{
+	return &t->rng;
+}
+
+struct gnarl_storage *gnarl_trainer_storage(struct gnarl_trainer *t)
+{
+	return t->st;
+}
+
+const char *gnarl_trainer_run_prefix(const struct gnarl_trainer *t)
+{
+	return t->run_prefix;
+}
+
+struct gnarl_metrics *gnarl_trainer_metrics(struct gnarl_trainer *t)
+{
+	return t->metrics;
+}
+
+uint32_t gnarl_trainer_learner_threads(const struct gnarl_trainer *t)
+{
+	return t->learner_threads;
+}
