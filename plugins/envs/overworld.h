@@ -128,6 +128,7 @@ struct ow_env {
 	int32_t killed, deaths, invuln, text, steps;
 	int32_t n_visited, n_enemies;
 	uint8_t done;
+	uint8_t swing;                    /* swung the sword this step (drawn) */
 	uint8_t treasures[16];
 	uint8_t tiles[OW_TILES];          /* live tiles of the current room */
 	struct ow_enemy enemies[OW_MAX_ENEMIES];

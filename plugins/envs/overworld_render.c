@@ -2,8 +2,9 @@
  * overworld_render.c - draws one env as a 160x144 RGB frame, the Game Boy
  * screen: a 16-pixel status bar on top (B and A item boxes, rupees, hearts
  * in quarters) and the room's 10 x 8 tiles of 16 x 16 pixels below, with
- * items, enemies, Link facing his direction (flashing while invulnerable)
- * and the text box while the Maku Tree speaks.
+ * items, enemies, Link facing his direction (flashing while invulnerable),
+ * his sword on the tile he swings at, and the text box while the Maku Tree
+ * speaks.
  *
  * Entry point: gnarl_overworld_render_frame.  Sprites are character art:
  * one letter per pixel, '.' transparent, other letters index the palette.
@@ -381,6 +382,9 @@ void gnarl_overworld_render_frame(const struct ow_world *w, const struct ow_env 
 			blit(rgb, e->enemies[i].tx * 16, HUD_H + e->enemies[i].ty * 16, octorok, false,
 			     false);
 	draw_link(rgb, e);
+	if (e->swing)
+		blit(rgb, (e->tx + ow_dx[e->dir]) * 16, HUD_H + (e->ty + ow_dy[e->dir]) * 16, sword,
+		     e->dir == GNARL_DIR_LEFT, false);
 	if (e->text > 0) {
 		fill(rgb, 8, HUD_H + 88, FRAME_W - 16, 32, 16, 16, 24);
 		fill(rgb, 10, HUD_H + 90, FRAME_W - 20, 28, 248, 248, 248);

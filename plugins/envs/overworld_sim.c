@@ -80,6 +80,7 @@ void gnarl_overworld_sim_reset(const struct ow_world *w, struct ow_env *e, uint6
 	e->max_health = e->health = 4 * w->p.start_hearts;
 	e->rupees = e->sword = e->killed = e->deaths = 0;
 	e->invuln = e->text = e->steps = 0;
+	e->swing = 0;
 	e->n_visited = 0;
 	e->done = 0;
 	memset(e->treasures, 0, sizeof(e->treasures));
@@ -197,6 +198,7 @@ static void press_b(const struct ow_world *w, struct ow_env *e)
 
 	if (!e->sword || !in_room(fx, fy))
 		return;
+	e->swing = 1;
 	m = enemy_at(e, fx, fy);
 	if (m) {
 		if (--m->hp == 0) {
@@ -233,6 +235,7 @@ uint8_t gnarl_overworld_sim_step(const struct ow_world *w, struct ow_env *e, int
 {
 	uint8_t done = 0;
 
+	e->swing = 0;
 	if (e->invuln > 0)
 		e->invuln--;
 	if (e->text > 0) {

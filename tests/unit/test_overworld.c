@@ -295,7 +295,7 @@ static void test_frames(void **unused)
 	assert_true(link[1] > 150 && link[0] < 100 && link[2] < 100);
 	link = pixel(x->frames, px + 3, py + 6);
 	assert_true(link[0] > 240 && link[1] > 180 && link[2] > 130);
-	write_png("08_reset", x->frames);
+	write_png("09_reset", x->frames);
 	memcpy(before, x->frames, GNARL_FRAME_BYTES);
 	/* Turning changes the picture. */
 	act(x, UP);

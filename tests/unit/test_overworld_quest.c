@@ -433,7 +433,10 @@ static void test_sword_kills(void **unused)
 	d = approach_enemy(x);
 	act(x, B);                            /* enemy_hp 2: first hit */
 	assert_int_equal(x->st[0].enemies_killed, 0);
+	x->want[0] = 1;
 	act(x, B);
+	x->want[0] = 0;
+	write_png("06_sword_swing", x->frames);
 	killed = x->st[0].enemies_killed;
 	assert_int_equal(killed, 1);
 	assert_int_equal(ram(x)[A_KILLED], 1);
@@ -444,7 +447,7 @@ static void test_sword_kills(void **unused)
 	act(x, dir_action[d]);
 	assert_int_equal(x->st[0].rupees, rupees + 1);
 	assert_int_equal(ram(x)[A_RUPEES], rupees + 1);   /* BCD below 10 */
-	snapshot(x, "06_fight");
+	snapshot(x, "07_rupee_taken");
 	env_close(x);
 }
 
@@ -465,7 +468,7 @@ static void test_damage_and_death(void **unused)
 	assert_true(x->obs[16] == 1.0f);                  /* invulnerable */
 	assert_float_equal(x->obs[12], 5.0 / 8.0, 1e-6);
 	hits[n++] = (int)x->steps;
-	snapshot(x, "07_hurt");
+	snapshot(x, "08_hurt");
 	for (int i = 0; i < 20 && !x->done[0]; i++) {
 		int before = x->st[0].health;
 		act(x, NOP);
