@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "checkpoint.h"
+#include "cli.h"
 #include "config.h"
 #include "error.h"
 #include "storage.h"
@@ -43,60 +44,38 @@ static const char usage[] =
 	"  diff   what would change on resume with the config (exit 3 if refused)\n";
 
 struct args {
-	const char *verb, *pos[2], *config;
-	const char *sets[64];
-	int n_pos, n_sets;
-	bool json;
+	struct gnarl_cli_opts o;
+	const char *verb, *pos[2];
+	int n_pos;
 };
 
+/* 0, or an exit code after a usage error. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	memset(a, 0, sizeof(*a));
 	if (argc < 2)
-		return -1;
+		return gnarl_cli_usage_error("checkpoints", "which command? (list, show, tag, diff)");
 	a->verb = argv[1];
 	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			a->json = true;
-		} else if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
-		           i + 1 < argc) {
-			a->config = argv[++i];
-		} else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && a->n_sets < 64) {
-			a->sets[a->n_sets++] = argv[++i];
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, "gnarl: error: checkpoints %s: unknown option '%s'\n", a->verb,
-			        argv[i]);
-			return -1;
-		} else if (a->n_pos < 2) {
-			a->pos[a->n_pos++] = argv[i];
-		} else {
-			return -1;
-		}
+		int r = gnarl_cli_option(&a->o, argc, argv, &i);
+
+		if (r < 0)
+			return GNARL_EXIT_USAGE;
+		if (r > 0)
+			continue;
+		if (argv[i][0] == '-' && argv[i][1])
+			return gnarl_cli_usage_error("checkpoints", "unknown option '%s'", argv[i]);
+		if (a->n_pos == 2)
+			return gnarl_cli_usage_error("checkpoints", "unexpected argument '%s'", argv[i]);
+		a->pos[a->n_pos++] = argv[i];
 	}
 	return 0;
 }
 
-static int exit_code(int rc)
-{
-	switch (rc) {
-	case 0:
-		return GNARL_EXIT_OK;
-	case GNARL_ENOENT:
-	case GNARL_ECORRUPT:
-	case GNARL_EVERSION:
-	case GNARL_EINCOMPAT:
-		return GNARL_EXIT_CHECKPOINT;
-	case GNARL_ECONFIG:
-	case GNARL_EINVAL:
-		return GNARL_EXIT_USAGE;
-	}
-	return GNARL_EXIT_FAILURE;
-}
-
+/* Checkpoint commands exit 3 for a checkpoint that is not there either. */
 static int fail(int rc, const char *err)
 {
-	fprintf(stderr, "gnarl: error: %s\n", err);
-	return exit_code(rc);
+	return gnarl_cli_fail(rc == GNARL_ENOENT ? GNARL_ECORRUPT : rc, "%s", err);
 }
 
 /* The run root of the config (owned store). */
@@ -182,7 +161,7 @@ static int cmd_list(const struct gnarl_config *cfg, const struct args *a, char e
 	if (rc == 0)
 		rc = gnarl_checkpoint_list(st, "", &e, &n, err);
 	if (rc == 0)
-		print_entries(e, n, a->json);
+		print_entries(e, n, a->o.json);
 	gnarl_checkpoint_list_free(e, n);
 	gnarl_storage_close(st);
 	free(path);
@@ -270,7 +249,7 @@ static int cmd_show(const struct gnarl_config *cfg, const struct args *a, char e
 		if (rc < 0)
 			return fail(rc, err);
 	}
-	if (a->json)
+	if (a->o.json)
 		printf("%s\n", gnarl_checkpoint_manifest(ck)->json);
 	else
 		print_manifest(gnarl_checkpoint_manifest(ck),
@@ -326,6 +305,19 @@ static int cmd_diff(const struct gnarl_config *cfg, const struct args *a, char e
 	return rc < 0 ? fail(rc, err) : 0;
 }
 
+/* The config: -c FILE, else configs/env.yaml when present, else the
+ * defaults (list, show and tag need only run.storage); diff needs one. */
+static int load_config(const struct args *a, bool required, struct gnarl_config **cfg)
+{
+	char path[4096], err[GNARL_ERR_SIZE];
+	int rc;
+
+	if (required || gnarl_cli_config_path(&a->o, path, sizeof(path), err) == 0)
+		return gnarl_cli_load_config(&a->o, cfg);
+	rc = gnarl_config_load(NULL, a->o.sets, a->o.n_sets, cfg, err);
+	return rc < 0 ? gnarl_cli_fail(rc, "%s", err) : 0;
+}
+
 int gnarl_cmd_checkpoints(int argc, char **argv)
 {
 	struct gnarl_config *cfg = NULL;
@@ -337,27 +329,23 @@ int gnarl_cmd_checkpoints(int argc, char **argv)
 		fputs(usage, stdout);
 		return 0;
 	}
-	if (parse_args(argc, argv, &a) < 0) {
-		fputs(usage, stderr);
-		return GNARL_EXIT_USAGE;
-	}
-	rc = gnarl_config_load(a.config, a.sets, a.n_sets, &cfg, err);
-	if (rc < 0) {
-		fail(rc, err);
-		return rc == GNARL_ENOMEM ? GNARL_EXIT_FAILURE : GNARL_EXIT_USAGE;
-	}
+	rc = parse_args(argc, argv, &a);
+	if (rc)
+		return rc;
+	if (strcmp(a.verb, "list") && strcmp(a.verb, "show") && strcmp(a.verb, "tag") &&
+	    strcmp(a.verb, "diff"))
+		return gnarl_cli_usage_error("checkpoints", "unknown command '%s'", a.verb);
+	rc = load_config(&a, strcmp(a.verb, "diff") == 0, &cfg);
+	if (rc)
+		return rc;
 	if (strcmp(a.verb, "list") == 0)
 		rc = cmd_list(cfg, &a, err);
 	else if (strcmp(a.verb, "show") == 0)
 		rc = cmd_show(cfg, &a, err);
 	else if (strcmp(a.verb, "tag") == 0)
 		rc = cmd_tag(cfg, &a, err);
-	else if (strcmp(a.verb, "diff") == 0)
+	else
 		rc = cmd_diff(cfg, &a, err);
-	else {
-		fprintf(stderr, "gnarl: error: unknown checkpoints command '%s'\n%s", a.verb, usage);
-		rc = GNARL_EXIT_USAGE;
-	}
 	gnarl_config_free(cfg);
 	return rc;
 }

@@ -18,6 +18,14 @@ if(GNARL_PYTHON)
   set_tests_properties(integration_formats PROPERTIES
     ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
     TIMEOUT 120 LABELS integration)
+  # `gnarl checkpoints list|show|tag|diff` on a run formats_gen wrote.
+  add_test(NAME integration_checkpoints_cli
+           COMMAND sh "${CMAKE_CURRENT_SOURCE_DIR}/integration/formats_cli.sh"
+                   $<TARGET_FILE:gnarl> $<TARGET_FILE:formats_gen> "${GNARL_PYTHON}"
+                   "${CMAKE_CURRENT_BINARY_DIR}/formats_cli_work")
+  set_tests_properties(integration_checkpoints_cli PROPERTIES
+    ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
+    TIMEOUT 120 LABELS integration)
 endif()
 
 # The checkpoint store on the `s3` fixture (see storage.cmake, which this
