@@ -425,7 +425,9 @@ struct gnarl_llm_ops {
  * non-zero to abort the get (which then returns GNARL_EINTERRUPTED). */
 typedef int (*gnarl_sink_fn)(void *ctx, const void *data, size_t len);
 
-/* Receives each key of a list (relative to the root) and its size. */
+/* Receives each key of a list (relative to the root) and its size.
+ * Return 0 to go on, non-zero to stop (list then returns
+ * GNARL_EINTERRUPTED). */
 typedef int (*gnarl_list_fn)(void *ctx, const char *key, uint64_t size);
 
 struct gnarl_storage_ops {
