@@ -119,7 +119,9 @@ static int sbuf_str(struct sbuf *b, const char *s)
 	return sbuf_add(b, s, strlen(s));
 }
 
-/* Shortest of %.15g / %.17g that reads back as the same double. */
+/* The fewest digits that read back as the same value: as the same float
+ * when v is exactly a float (most learner outputs are), else as the same
+ * double. */
 static void format_value(char *buf, size_t size, double v)
 {
 	if (isnan(v)) {
@@ -130,9 +132,18 @@ static void format_value(char *buf, size_t size, double v)
 		snprintf(buf, size, v > 0 ? "inf" : "-inf");
 		return;
 	}
-	snprintf(buf, size, "%.15g", v);
-	if (strtod(buf, NULL) != v)
-		snprintf(buf, size, "%.17g", v);
+	if ((double)(float)v == v) {
+		for (int digits = 6; digits <= 9; digits++) {
+			snprintf(buf, size, "%.*g", digits, v);
+			if ((float)strtod(buf, NULL) == (float)v)
+				return;
+		}
+	}
+	for (int digits = 15; digits <= 17; digits++) {
+		snprintf(buf, size, "%.*g", digits, v);
+		if (strtod(buf, NULL) == v)
+			return;
+	}
 }
 
 /* A CSV field: quoted when it holds a comma, quote or line break. */

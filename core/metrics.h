@@ -8,8 +8,9 @@
  * then the names set before the first flush plus the gauges
  * (core/gauges.h) present then, in first-set order; names first seen later
  * go to TensorBoard only.  A cell is empty when its name was not set in
- * that iteration; values are written with enough digits to read back
- * exactly ("nan" for NaN).  TensorBoard gets every name set in the
+ * that iteration; values are written with the fewest digits that read
+ * back exactly (as the same float when the value is exactly a float, else
+ * as the same double; "nan" for NaN).  TensorBoard gets every name set in the
  * iteration (and every gauge) as a scalar at step = env_steps, in
  * `events.out.tfevents.<unix time>.<hostname>` (a new file with a ".N"
  * suffix every 8 MiB so memory stays bounded).

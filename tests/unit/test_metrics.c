@@ -269,10 +269,15 @@ static void test_tensorboard_off(void **state)
 	assert_null(gnarl_metrics_event_file(m));
 	assert_true(gnarl_metrics_episodes(m));
 	gnarl_metrics_set(m, "x", 1);
+	/* A float's value is written as the float it is, a double as itself. */
+	gnarl_metrics_set(m, "f", (double)0.1f);
+	gnarl_metrics_set(m, "g", (double)(1.0f / 3.0f));
+	gnarl_metrics_set(m, "d", 1.0 / 3.0);
 	assert_int_equal(gnarl_metrics_flush(m, 1, 1, err), 0);
 	assert_int_equal(gnarl_metrics_sync(m, err), 0);
 	csv = slurp("progress.csv", NULL);
 	assert_non_null(csv);
+	assert_non_null(strstr(csv, "\n1,1,1,0.1,0.33333334,0.33333333333333331,"));
 	free(csv);
 	gnarl_metrics_free(m);
 	gnarl_tree_free(sec);
