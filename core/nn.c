@@ -90,41 +90,33 @@ static void matmul_backward(float *dx, float *dw, const float *dy, const float *
 
 /* ---- activations -------------------------------------------------------- */
 
-/* tanh without branches so loops vectorise.  |x| < 0.55: the odd Taylor
- * series to x^15 (error < 1e-7 there); else (1 - e)/(1 + e) with
- * e = exp(-2|x|) from a Cody-Waite reduction and a degree-7 polynomial.
- * Rounding to an integer by adding and subtracting 1.5 * 2^23 (exact for
- * |v| < 2^22) because floorf does not vectorise in ISO C mode. */
+/* tanh without branches so loops vectorise:
+ *     tanh(|x|) = -expm1(-2|x|) / (2 + expm1(-2|x|)),
+ * with expm1(t) = 2^k (e^r - 1) + (2^k - 1) from a Cody-Waite reduction
+ * t = k ln2 + r and a degree-7 polynomial for e^r - 1 that never adds the
+ * leading 1, so small |x| keep their relative accuracy.  Rounding to an
+ * integer adds and subtracts 1.5 * 2^23 (exact for |v| < 2^22) because
+ * floorf does not vectorise in ISO C mode.  |x| >= 9 gives +-1. */
 static inline float tanh_fast(float x)
 {
 	const float round_magic = 12582912.0f;
-	float a = fabsf(x), a2 = a * a;
-	float p = fmaf(a2, -0.001455834387051318f, 0.003592128036572481f);
-	p = fmaf(a2, p, -0.008863235529902197f);
-	p = fmaf(a2, p, 0.021869488536155203f);
-	p = fmaf(a2, p, -0.05396825396825397f);
-	p = fmaf(a2, p, 0.13333333333333333f);
-	p = fmaf(a2, p, -0.3333333333333333f);
-	p = fmaf(a2 * a, p, a);
-
+	float a = fabsf(x);
 	float t = -2.0f * (a < 9.0f ? a : 9.0f);
 	float k = (t * 1.4426950408889634f + round_magic) - round_magic;
 	float r = fmaf(k, -0.693145751953125f, t);
 	r = fmaf(k, -1.428606765330187e-06f, r);
-	float e = fmaf(r, 1.0f / 5040.0f, 1.0f / 720.0f);
-	e = fmaf(r, e, 1.0f / 120.0f);
-	e = fmaf(r, e, 1.0f / 24.0f);
-	e = fmaf(r, e, 1.0f / 6.0f);
-	e = fmaf(r, e, 0.5f);
-	e = fmaf(r, e, 1.0f);
-	e = fmaf(r, e, 1.0f);
-	int32_t bits = ((int32_t)k + 127) << 23;
+	float q = fmaf(r, 1.0f / 5040.0f, 1.0f / 720.0f);
+	q = fmaf(r, q, 1.0f / 120.0f);
+	q = fmaf(r, q, 1.0f / 24.0f);
+	q = fmaf(r, q, 1.0f / 6.0f);
+	q = fmaf(r, q, 0.5f);
+	float er1 = fmaf(r * r, q, r);           /* e^r - 1 */
+	int32_t bits = ((int32_t)k + 127) << 23; /* 2^k */
 	float scale;
 	memcpy(&scale, &bits, sizeof(scale));
-	e *= scale;
-	float q = (1.0f - e) / (1.0f + e);
+	float em1 = fmaf(scale, er1, scale - 1.0f);
 
-	return copysignf(a < 0.55f ? p : q, x);
+	return copysignf(-em1 / (2.0f + em1), x);
 }
 
 void gnarl_nn_tanh(float *y, const float *x, size_t n)

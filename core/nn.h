@@ -144,7 +144,8 @@ void gnarl_nn_linear_backward(float *dx, float *dw, float *db, float *dy,
                               uint32_t B, uint32_t in, uint32_t out,
                               enum gnarl_nn_activation act, bool accumulate);
 
-/* Elementwise tanh used by the network (vectorisable; |error| < 3e-7). */
+/* Elementwise tanh used by the network (vectorisable; absolute and
+ * relative error below 2e-7 and 3e-7). */
 void gnarl_nn_tanh(float *y, const float *x, size_t n);
 
 #endif /* GNARL_NN_H */

@@ -1,6 +1,18 @@
 # The learner: unit tests that dlopen the cartpole plugin need it built
-# first, and the integration tests below run `gnarl train` / `gnarl bench`
-# on configs/cartpole.yaml.
+# first, and learner_train.py runs `gnarl train` / `gnarl bench` on
+# configs/cartpole.yaml (see its docstring for what each mode checks).
 if(TARGET test_rollout AND TARGET cartpole)
   add_dependencies(test_rollout cartpole)
+endif()
+
+if(GNARL_PYTHON)
+  foreach(_mode learns determinism signal bench)
+    add_test(NAME learner_${_mode}
+             COMMAND "${GNARL_PYTHON}" "${CMAKE_CURRENT_SOURCE_DIR}/integration/learner_train.py"
+                     ${_mode} $<TARGET_FILE:gnarl> "${CMAKE_SOURCE_DIR}/configs/cartpole.yaml"
+                     "${CMAKE_CURRENT_BINARY_DIR}/learner_${_mode}")
+    set_tests_properties(learner_${_mode} PROPERTIES
+      ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
+      TIMEOUT 300 LABELS integration)
+  endforeach()
 endif()

@@ -1,0 +1,172 @@
+#!/usr/bin/python3
+"""Integration tests of `gnarl train` and `gnarl bench` on configs/cartpole.yaml.
+
+Usage: learner_train.py MODE GNARL CONFIG WORKDIR
+  learns       100k steps: the mean return of the last 100 episodes rises from
+               a random policy's (~22) to at least 150; the run directory has
+               config.yaml and progress.csv with the issue's columns, and every
+               CSV value is in the TensorBoard event file (decoded by
+               formats_tfevents.py, independent of gnarl's C)
+  determinism  same seed twice, then with env.threads 2 and ppo.blas_threads 1
+               and 2: identical progress.csv apart from the sps column
+  signal       SIGINT during a long run: the iteration finishes, exit code 0,
+               progress.csv is synced
+  bench        `gnarl bench --json` prints one object with positive numbers
+"""
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import formats_tfevents  # noqa: E402  (the independent event-file reader)
+
+COLUMNS = ["iteration", "env_steps", "sps", "ep_return_mean", "ep_len_mean", "episodes",
+           "policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac",
+           "explained_variance", "lr"]
+
+
+def train(gnarl, config, work, name, *sets, check=True):
+    args = [gnarl, "train", "-c", config, "--set", "run.storage=" + work,
+            "--set", "run.name=" + name]
+    for s in sets:
+        args += ["--set", s]
+    p = subprocess.run(args, capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise SystemExit("gnarl train failed (%d):\n%s" % (p.returncode, p.stderr[-3000:]))
+    return p
+
+
+def rows(work, name):
+    with open(os.path.join(work, name, "progress.csv")) as f:
+        return list(csv.DictReader(f))
+
+
+def check_events(work, name, table):
+    run = os.path.join(work, name)
+    files = [f for f in os.listdir(run) if f.startswith("events.out.tfevents.")]
+    if len(files) != 1:
+        raise SystemExit("expected one event file in %s, found %r" % (run, files))
+    blob = open(os.path.join(run, files[0]), "rb").read()
+    Event = formats_tfevents.event_class()
+    seen = {}
+    first = True
+    for data in formats_tfevents.records(blob):
+        ev = Event()
+        ev.ParseFromString(data)
+        if first:
+            if ev.file_version != "brain.Event:2":
+                raise SystemExit("first event is not brain.Event:2")
+            first = False
+            continue
+        for v in ev.summary.value:
+            seen[(v.tag, ev.step)] = v.simple_value
+    import numpy as np
+    checked = 0
+    for r in table:
+        step = int(r["env_steps"])
+        for tag, text in r.items():
+            if tag in ("iteration", "env_steps") or text == "":
+                continue
+            got = seen.get((tag, step))
+            want = float(np.float32(float(text)))
+            if got is None or not (got == want or (want != want and got != got)):
+                raise SystemExit("event %s at step %d: %r, CSV says %r" % (tag, step, got, text))
+            checked += 1
+    return checked
+
+
+def learns(gnarl, config, work):
+    train(gnarl, config, work, "learns", "ppo.total_steps=100000")
+    table = rows(work, "learns")
+    missing = [c for c in COLUMNS if c not in table[0]]
+    if missing:
+        raise SystemExit("progress.csv lacks columns %r" % missing)
+    first, last = float(table[0]["ep_return_mean"]), float(table[-1]["ep_return_mean"])
+    if len(table) != 100000 // 512 or int(table[-1]["env_steps"]) != len(table) * 512:
+        raise SystemExit("%d rows ending at %s env steps" % (len(table), table[-1]["env_steps"]))
+    if not (first < 50 and last >= 150):
+        raise SystemExit("return did not improve enough: %.1f -> %.1f" % (first, last))
+    cfg = open(os.path.join(work, "learns", "config.yaml")).read()
+    for needle in ("plugin: cartpole", "name: learns", "total_steps: 100000"):
+        if needle not in cfg:
+            raise SystemExit("config.yaml lacks %r:\n%s" % (needle, cfg))
+    n = check_events(work, "learns", table)
+    print("learns: ep_return_mean %.1f -> %.1f over %d iterations; %d event scalars match"
+          % (first, last, len(table), n))
+
+
+def determinism(gnarl, config, work):
+    variants = [("a", []), ("b", []), ("threads", ["env.threads=2", "ppo.blas_threads=1"]),
+                ("split", ["env.threads=3", "ppo.blas_threads=2"])]
+    tables = {}
+    for name, sets in variants:
+        train(gnarl, config, work, name, "run.seed=3", "ppo.total_steps=20000", *sets)
+        tables[name] = [{k: v for k, v in r.items() if k != "sps"} for r in rows(work, name)]
+    for name in tables:
+        if tables[name] != tables["a"]:
+            for i, (x, y) in enumerate(zip(tables["a"], tables[name])):
+                if x != y:
+                    raise SystemExit("run %s differs from run a at row %d:\n%r\n%r"
+                                     % (name, i, x, y))
+            raise SystemExit("run %s has %d rows, run a %d" % (name, len(tables[name]),
+                                                               len(tables["a"])))
+    print("determinism: %d identical rows in %d runs" % (len(tables["a"]), len(tables)))
+
+
+def interrupted(gnarl, config, work):
+    args = [gnarl, "train", "-c", config, "--set", "run.storage=" + work,
+            "--set", "run.name=signal", "--set", "ppo.total_steps=1000000000"]
+    p = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    lines = 0
+    for line in p.stderr:
+        if line.startswith("iter "):
+            lines += 1
+            if lines == 5:
+                p.send_signal(signal.SIGINT)
+                break
+    rest = p.stderr.read()
+    code = p.wait(timeout=60)
+    if code != 0:
+        raise SystemExit("exit code %d after SIGINT:\n%s" % (code, rest[-2000:]))
+    if "stopped by a signal" not in rest:
+        raise SystemExit("no 'stopped by a signal' line:\n%s" % rest[-2000:])
+    table = rows(work, "signal")
+    if len(table) < 5:
+        raise SystemExit("progress.csv has %d rows after the signal" % len(table))
+    print("signal: stopped cleanly after %d iterations" % len(table))
+
+
+def bench(gnarl, config, work):
+    p = subprocess.run([gnarl, "bench", "-c", config, "--steps", "20000", "--json"],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit("gnarl bench failed (%d): %s" % (p.returncode, p.stderr))
+    j = json.loads(p.stdout)
+    for k in ("env_sps", "learner_sps", "end_to_end_sps", "flops_per_step", "gflops",
+              "flop_bound_sps"):
+        if not (isinstance(j.get(k), (int, float)) and j[k] > 0):
+            raise SystemExit("bench: %s = %r" % (k, j.get(k)))
+    # CleanRL's network with the advice block (7 inputs): 18560 FLOP forward,
+    # 35328 backward, 4 epochs.
+    if j["flops_per_step"] != 18560 + 4 * (18560 + 35328):
+        raise SystemExit("bench: flops_per_step %r" % j["flops_per_step"])
+    print("bench: %s" % json.dumps(j))
+
+
+def main():
+    mode, gnarl, config, work = sys.argv[1:5]
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    {"learns": learns, "determinism": determinism, "signal": interrupted,
+     "bench": bench}[mode](gnarl, config, work)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
