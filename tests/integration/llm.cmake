@@ -1,6 +1,7 @@
 # LLM guidance: the real llm_text/llm_vision plugins against the test
 # server (tests/llm/server.py, started by each test as a process on
-# 127.0.0.1), and bench_llm, a program that prints request()/poll() costs.
+# 127.0.0.1), core/guidance.c end to end with them and the overworld env,
+# and bench_llm, a program that prints request()/poll() costs.
 if(GNARL_HAVE_CMOCKA AND TARGET llm_text AND TARGET llm_vision)
   set(_llm_dir "${GNARL_TEST_DIR}/llm")
   set(_llm_support "${_llm_dir}/llm_test_host.c" "${_llm_dir}/llm_server.c")
@@ -18,6 +19,20 @@ if(GNARL_HAVE_CMOCKA AND TARGET llm_text AND TARGET llm_vision)
       PkgConfig::CMOCKA PkgConfig::CURL PkgConfig::JANSSON Threads::Threads ${DL_LIBRARY})
     add_dependencies(${_t} llm_text llm_vision)
   endforeach()
+
+  # Guidance end to end: config -> registry -> real plugins, env and server.
+  if(TARGET overworld AND TARGET local)
+    add_executable(test_llm_guidance "${_llm_dir}/test_llm_guidance.c" ${_llm_support})
+    target_include_directories(test_llm_guidance PRIVATE "${_llm_dir}")
+    target_compile_definitions(test_llm_guidance PRIVATE ${_llm_defs})
+    target_link_libraries(test_llm_guidance PRIVATE gnarl_core PkgConfig::CMOCKA)
+    add_dependencies(test_llm_guidance llm_text llm_vision overworld local)
+    add_test(NAME llm_guidance COMMAND test_llm_guidance)
+    set_tests_properties(llm_guidance PROPERTIES
+      ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
+      LABELS "integration;llm"
+      TIMEOUT 120)
+  endif()
 
   foreach(_group wire parse retry breaker flow)
     add_test(NAME llm_${_group} COMMAND test_llm_plugins ${_group})
