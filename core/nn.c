@@ -44,8 +44,8 @@ struct layer {
 	float *y;                 /* (max_batch, out) output of the last forward */
 	float *d;                 /* (max_batch, out) gradient during backward */
 	bool d_set;               /* d written in the current backward */
-	char name[3][NAME_SIZE];  /* "<layer>" for params, adam.m., adam.v. */
-	char wname[3][NAME_SIZE + 8], bname[3][NAME_SIZE + 8];
+	/* tensor names of W and b: the parameter, "adam.m.<name>", "adam.v.<name>" */
+	char wname[3][NAME_SIZE + 16], bname[3][NAME_SIZE + 16];
 };
 
 struct stack {
@@ -261,9 +261,8 @@ static void add_layer(struct gnarl_nn *nn, const char *name, uint32_t in,
 	L->b = nn->n;
 	nn->n += align_up(out);
 	for (int k = 0; k < 3; k++) {
-		snprintf(L->name[k], NAME_SIZE, "%s%s", prefix[k], name);
-		snprintf(L->wname[k], sizeof(L->wname[k]), "%s.weight", L->name[k]);
-		snprintf(L->bname[k], sizeof(L->bname[k]), "%s.bias", L->name[k]);
+		snprintf(L->wname[k], sizeof(L->wname[k]), "%s%s.weight", prefix[k], name);
+		snprintf(L->bname[k], sizeof(L->bname[k]), "%s%s.bias", prefix[k], name);
 	}
 	if (role == ROLE_POLICY)
 		nn->stacks[stack].policy = (int)(nn->n_layers - 1);
