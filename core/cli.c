@@ -8,9 +8,11 @@
  *      (argv[0] is "foo"; return an enum gnarl_exit code; declare it first
  *      in the file or in core/cmd_foo.h, for -Wmissing-prototypes);
  *   2. add ONE line to GNARL_COMMANDS below:
- *          X(foo, "one-line summary", NULL)
- *      The third field is the usage text, or NULL when the command prints
- *      its own usage on --help (gnarl help foo then runs `foo --help`).
+ *          X(foo, "one-line summary", gnarl_cmd_foo_usage)
+ *      The third field is the usage text: define
+ *          const char gnarl_cmd_foo_usage[] = "usage: gnarl foo ...\n...";
+ *      in cmd_foo.c (the table declares it), or write NULL when the command
+ *      prints its own usage on --help (gnarl help foo then runs foo --help).
  * Use gnarl_cli_option() for -c/--set/--json, gnarl_cli_load_config() to
  * read the config, gnarl_cli_fail() for errors.
  *
@@ -29,11 +31,6 @@
 #include "config.h"
 #include "error.h"
 
-extern const char gnarl_cmd_plugins_usage[];
-extern const char gnarl_cmd_config_usage[];
-extern const char gnarl_cmd_train_usage[];
-extern const char gnarl_cmd_bench_usage[];
-
 #define GNARL_COMMANDS(X)                                                               \
 	X(train, "train a policy with PPO on the config's env", gnarl_cmd_train_usage)  \
 	X(bench, "measure env, learner and end-to-end speed against the FLOP bound",    \
@@ -43,7 +40,10 @@ extern const char gnarl_cmd_bench_usage[];
 	  gnarl_cmd_config_usage)                                                        \
 	X(checkpoints, "list, show, tag and compare checkpoints", NULL)
 
-#define DECLARE(name, summary, usage) int gnarl_cmd_##name(int argc, char **argv);
+/* Each line declares its command and usage text (unused when NULL). */
+#define DECLARE(name, summary, usage)                \
+	int gnarl_cmd_##name(int argc, char **argv); \
+	extern const char gnarl_cmd_##name##_usage[];
 GNARL_COMMANDS(DECLARE)
 #undef DECLARE
 

@@ -202,6 +202,21 @@ const struct gnarl_param *gnarl_schema_table(const char *name)
 
 /* ------------------------------------------------------------------------ */
 
+/* node = the plugin's name: "x/my_term.so" -> "my_term", "movement" as is. */
+static int set_stem(struct gnarl_config *cfg, struct gnarl_value *node, const char *plugin)
+{
+	const char *base = strrchr(plugin, '/');
+	char buf[256];
+	size_t n;
+
+	base = base ? base + 1 : plugin;
+	n = strlen(base);
+	if (n > 3 && !strcmp(base + n - 3, ".so"))
+		n -= 3;
+	snprintf(buf, sizeof(buf), "%.*s", (int)n, base);
+	return gnarl_tree_set_string(cfg->tree, node, buf);
+}
+
 static int check_list(struct gnarl_config *cfg, const struct gnarl_schema_section *s,
                       struct gnarl_value *list, char err[GNARL_ERR_SIZE])
 {
@@ -222,8 +237,7 @@ static int check_list(struct gnarl_config *cfg, const struct gnarl_schema_sectio
 			return rc;
 		name = gnarl_tree_at(item, "name");
 		if (name && name->type == GNARL_VALUE_NULL &&
-		    gnarl_tree_set_string(cfg->tree, name,
-		                          gnarl_value_string(gnarl_value_get(item, "plugin"), "")))
+		    set_stem(cfg, name, gnarl_value_string(gnarl_value_get(item, "plugin"), "")))
 			return GNARL_ENOMEM;
 	}
 	return 0;

@@ -141,9 +141,11 @@ static void test_file_values(void **state)
 	assert_string_equal(cfg->dir, "/tmp");
 	gnarl_config_free(cfg);
 
-	/* A path names the run by the plugin's file name. */
-	cfg = load_ok("env: {plugin: plugins/my_env.so}\n", NULL, 0);
+	/* A path names the run (and a term) by the plugin's file name. */
+	cfg = load_ok("env: {plugin: plugins/my_env.so}\nrewards: [{plugin: x/my_term.so}]\n",
+	              NULL, 0);
 	assert_memory_equal(gnarl_value_string(AT(cfg, "run.name"), ""), "my_env-", 7);
+	assert_string_equal(gnarl_value_string(AT(cfg, "rewards.0.name"), ""), "my_term");
 	gnarl_config_free(cfg);
 	/* An empty file is all defaults. */
 	cfg = load_ok("", NULL, 0);
