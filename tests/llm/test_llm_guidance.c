@@ -259,8 +259,14 @@ static void test_guidance_end_to_end(void **unused)
 	assert_true(gauge(gauges, "llm_vision/suggestions") >= 1);
 	assert_true(shown_steps > 0 && matched > 0);
 	assert_int_equal(paid, matched);
-	/* guidance's requests are the plugins' calls (none was invalid) */
+	/* guidance's requests are the plugins' calls (none was invalid); the
+	 * plugin's worker publishes its gauges within 250 ms */
+	for (double end = th_now_ms() + 3000; th_now_ms() < end; th_sleep_ms(10))
+		if (gauge(gauges, "llm_vision/calls") == gauge(gauges, "llm_vision/requests") &&
+		    gauge(gauges, "llm_text/calls") == gauge(gauges, "llm_text/requests"))
+			break;
 	assert_true(gauge(gauges, "llm_vision/calls") == gauge(gauges, "llm_vision/requests"));
+	assert_true(gauge(gauges, "llm_text/calls") == gauge(gauges, "llm_text/requests"));
 
 	/* Tear down with requests in flight: the server is now slow. */
 	assert_int_equal(llm_server_control(&server, "{\"default\": {\"kind\": \"action\", "

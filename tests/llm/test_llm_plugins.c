@@ -654,6 +654,21 @@ static void test_timeout(void **unused)
 
 /* ---- breaker ------------------------------------------------------------------ */
 
+/* Ask until the breaker lets one request through (its cooldown is over and
+ * the worker has noticed); return ms waited, or -1 after 5 s. */
+static double submit_when_admitted(struct inst *in, uint64_t id,
+                                   const struct gnarl_game_state *st)
+{
+	double t0 = th_now_ms();
+
+	while (th_now_ms() - t0 < 5000) {
+		if (submit(in, 0, id, st, -1) == 0)
+			return th_now_ms() - t0;
+		th_sleep_ms(5);
+	}
+	return -1;
+}
+
 static void test_breaker(void **unused)
 {
 	struct gnarl_llm_suggestion sug;
@@ -686,8 +701,7 @@ static void test_breaker(void **unused)
 	assert_int_equal(llm_server_requests(&server), 3);
 
 	/* After the cooldown one probe goes through; it fails: open again, quietly. */
-	th_sleep_ms(600);
-	assert_int_equal(submit(&in, 0, 200, &st, -1), 0);
+	assert_true(submit_when_admitted(&in, 200, &st) >= 0);
 	assert_int_equal(submit(&in, 0, 201, &st, -1), GNARL_EBUSY);  /* one probe only */
 	assert_true(wait_metric(&in, "failures", 4, 5000));
 	assert_int_equal(submit(&in, 0, 202, &st, -1), GNARL_EBUSY);
@@ -696,8 +710,7 @@ static void test_breaker(void **unused)
 
 	/* The server recovers: the next probe closes the breaker. */
 	control("{\"default\": {\"kind\": \"action\", \"action\": \"LEFT\"}}");
-	th_sleep_ms(700);
-	assert_int_equal(submit(&in, 0, 300, &st, -1), 0);
+	assert_true(submit_when_admitted(&in, 300, &st) >= 0);
 	assert_true(wait_suggestion(&in, &sug, 5000));
 	assert_int_equal(sug.id, 300);
 	assert_int_equal(sug.action, LEFT);
@@ -705,6 +718,7 @@ static void test_breaker(void **unused)
 	assert_int_equal((int)metric(&in, "breaker_open"), 0);
 	assert_int_equal(th_log_count(&in.th, "circuit breaker closed"), 1);
 	assert_int_equal(th_log_count(&in.th, "circuit breaker open"), 1);
+	/* open from the 3rd failure to the good probe: two cooldowns at least */
 	assert_true(metric(&in, "breaker_open_ms") >= 1200);
 	/* Closed: calls flow again. */
 	assert_int_equal(submit(&in, 0, 301, &st, -1), 0);
@@ -791,9 +805,10 @@ static void test_slow_server_never_stalls(void **unused)
 	              "max poll() %.3f ms\n", accepted, got, max_req, max_poll);
 	assert_true(accepted >= 8);
 	assert_true(got >= 8);
-	/* A blocking call would take the server's 500 ms. */
-	assert_true(max_req < 100);
-	assert_true(max_poll < 100);
+	/* A blocking call would take the server's 500 ms; bench_llm reports the
+	 * real distribution (tens of ns; ms-long outliers are preemption). */
+	assert_true(max_req < 400);
+	assert_true(max_poll < 400);
 	inst_fini(&in);
 }
 
@@ -822,8 +837,8 @@ static void test_dead_endpoint(void **unused)
 	assert_true(metric(&in, "busy") >= 1);
 	assert_int_equal((int)metric(&in, "successes"), 0);
 	assert_int_equal(th_log_count(&in.th, "circuit breaker open"), 1);
-	assert_true(max_req < 100);
-	assert_true(max_poll < 100);
+	assert_true(max_req < 400);
+	assert_true(max_poll < 400);
 	inst_fini(&in);
 }
 
