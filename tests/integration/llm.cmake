@@ -1,7 +1,8 @@
 # LLM guidance: the real llm_text/llm_vision plugins against the test
 # server (tests/llm/server.py, started by each test as a process on
 # 127.0.0.1), core/guidance.c end to end with them and the overworld env,
-# and bench_llm, a program that prints request()/poll() costs.
+# and the benchmarks bench_llm (request()/poll() costs) and bench_guidance
+# (draw + update per step), programs that print numbers.
 if(GNARL_HAVE_CMOCKA AND TARGET llm_text AND TARGET llm_vision)
   set(_llm_dir "${GNARL_TEST_DIR}/llm")
   set(_llm_support "${_llm_dir}/llm_test_host.c" "${_llm_dir}/llm_server.c")
@@ -28,6 +29,11 @@ if(GNARL_HAVE_CMOCKA AND TARGET llm_text AND TARGET llm_vision)
     target_link_libraries(test_llm_guidance PRIVATE gnarl_core PkgConfig::CMOCKA)
     add_dependencies(test_llm_guidance llm_text llm_vision overworld local)
     add_test(NAME llm_guidance COMMAND test_llm_guidance)
+    add_executable(bench_guidance "${_llm_dir}/bench_guidance.c" ${_llm_support})
+    target_include_directories(bench_guidance PRIVATE "${_llm_dir}")
+    target_compile_definitions(bench_guidance PRIVATE ${_llm_defs})
+    target_link_libraries(bench_guidance PRIVATE gnarl_core)
+    add_dependencies(bench_guidance llm_text llm_vision)
     set_tests_properties(llm_guidance PROPERTIES
       ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
       LABELS "integration;llm"
