@@ -7,10 +7,11 @@
  *                   actions, rewards and episode bookkeeping, no network);
  *   learner_sps     samples/s of the learner alone: values, GAE and the
  *                   PPO update, repeated on one filled buffer;
- *   sgemm peak      GFLOP/s of a 1024^3 sgemm, on 1 thread and on the
- *                   learner's thread count;
  *   end_to_end_sps  env steps/s of a real training of N steps (no run
- *                   directory, no metrics output).
+ *                   directory, no metrics output);
+ *   sgemm peak      GFLOP/s of a 1024^3 sgemm, on 1 thread and on the
+ *                   learner's thread count (last: a threaded OpenBLAS call
+ *                   leaves OpenBLAS's threads spinning for a while).
  * flops_per_step counts the network's work per env step: one forward of
  * policy and value at collection, then per epoch a forward and a backward
  * (weight and input gradients).  gflops = flops_per_step * end_to_end_sps;
@@ -272,12 +273,13 @@ int gnarl_cmd_bench(int argc, char **argv)
 	r.learner_sps = learner_alone(t, r.steps, &r.batch);
 	gnarl_trainer_free(t);
 	t = NULL;
-	r.peak1 = sgemm_peak(1);
-	r.peak = r.learner_threads > 1 ? sgemm_peak((int)r.learner_threads) : r.peak1;
 	rc = make_trainer(cfg, r.steps, &t);
 	if (rc)
 		goto out;
 	r.end_to_end_sps = end_to_end(t, &r);
+	/* Last: OpenBLAS's own threads spin for a while after a threaded call. */
+	r.peak1 = sgemm_peak(1);
+	r.peak = r.learner_threads > 1 ? sgemm_peak((int)r.learner_threads) : r.peak1;
 	r.gflops = r.flops_per_step * r.end_to_end_sps * 1e-9;
 	r.flop_bound_sps = r.peak * 1e9 / r.flops_per_step;
 	r.flop_bound_1 = r.peak1 * 1e9 / r.flops_per_step;

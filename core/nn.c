@@ -4,7 +4,7 @@
  * Entry points: gnarl_nn_create/free, gnarl_nn_forward[_stack],
  * gnarl_nn_backward[_stack], gnarl_nn_adam_stack, gnarl_nn_tensors.
  *
- * Shapes (see nn.h): B rows, layer l maps in_l -> out_l, W_l (out, in).
+ * Shapes (see nn.h): B rows, layer l maps in_l -> out_l, W_l (in, out).
  * Every matrix product goes through matmul_forward/matmul_backward, the one
  * pair that calls cblas_sgemm; bias and activation are fused into one pass
  * over the product (forward) and the activation derivative and bias
@@ -40,7 +40,7 @@ struct layer {
 	enum role role;
 	int input;                /* layer feeding this one; -1: the network input */
 	uint32_t stack;
-	size_t w, b;              /* offsets of W (out, in) and b (out) in the slabs */
+	size_t w, b;              /* offsets of W (in, out) and b (out) in the slabs */
 	float *y;                 /* (max_batch, out) output of the last forward */
 	float *d;                 /* (max_batch, out) gradient during backward */
 	bool d_set;               /* d written in the current backward */
@@ -67,25 +67,25 @@ struct gnarl_nn {
 
 /* ---- the matmul pair ---------------------------------------------------- */
 
-/* y(B,out) = x(B,in) W(out,in)^T */
+/* y(B,out) = x(B,in) W(in,out) */
 static void matmul_forward(float *y, const float *x, const float *w, uint32_t B,
                            uint32_t in, uint32_t out)
 {
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)out, (int)in,
-	            1.0f, x, (int)in, w, (int)in, 0.0f, y, (int)out);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)out, (int)in,
+	            1.0f, x, (int)in, w, (int)out, 0.0f, y, (int)out);
 }
 
-/* dw(out,in) = dy(B,out)^T x(B,in);  dx(B,in) (+)= dy(B,out) W(out,in) */
+/* dw(in,out) = x(B,in)^T dy(B,out);  dx(B,in) (+)= dy(B,out) W(in,out)^T */
 static void matmul_backward(float *dx, float *dw, const float *dy, const float *x,
                             const float *w, uint32_t B, uint32_t in, uint32_t out,
                             bool accumulate)
 {
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)in, (int)B,
-	            1.0f, dy, (int)out, x, (int)in, 0.0f, dw, (int)in);
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)in, (int)out, (int)B,
+	            1.0f, x, (int)in, dy, (int)out, 0.0f, dw, (int)out);
 	if (dx)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)in,
-		            (int)out, 1.0f, dy, (int)out, w, (int)in,
-		            accumulate ? 1.0f : 0.0f, dx, (int)in);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)in, (int)out,
+		            1.0f, dy, (int)out, w, (int)out, accumulate ? 1.0f : 0.0f, dx,
+		            (int)in);
 }
 
 /* ---- activations -------------------------------------------------------- */
@@ -201,7 +201,8 @@ static double gaussian(struct gnarl_rng *rng)
 	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
-/* W (out, in) orthogonal times gain, as torch.nn.init.orthogonal_: QR of a
+/* W (in, out) orthogonal times gain: the transpose of what
+ * torch.nn.init.orthogonal_ makes of an (out, in) weight, a QR of a
  * Gaussian (max, min) matrix with R's diagonal made positive (what
  * modified Gram-Schmidt gives), transposed when out < in. */
 static int orthogonal(float *w, uint32_t out, uint32_t in, double gain,
@@ -230,9 +231,10 @@ static int orthogonal(float *w, uint32_t out, uint32_t in, double gain,
 		for (uint32_t i = 0; i < r; i++)
 			q[(size_t)i * c + j] /= norm;
 	}
+	/* element (i, j) of the (out, in) matrix goes to w[j][i] */
 	for (uint32_t i = 0; i < out; i++)
 		for (uint32_t j = 0; j < in; j++)
-			w[(size_t)i * in + j] = (float)(gain * (out >= in ? q[(size_t)i * c + j]
+			w[(size_t)j * out + i] = (float)(gain * (out >= in ? q[(size_t)i * c + j]
 			                                                  : q[(size_t)j * c + i]));
 	free(q);
 	return 0;
@@ -645,7 +647,7 @@ uint32_t gnarl_nn_tensors(struct gnarl_nn *nn, struct gnarl_tensor *out,
 		for (uint32_t l = 0; l < nn->n_layers; l++) {
 			struct layer *L = &nn->layers[l];
 			if (n < max)
-				tensor(&out[n], L->wname[k], base[k] + L->w, 2, L->out, L->in);
+				tensor(&out[n], L->wname[k], base[k] + L->w, 2, L->in, L->out);
 			n++;
 			if (n < max)
 				tensor(&out[n], L->bname[k], base[k] + L->b, 1, L->out, 0);

@@ -2,8 +2,11 @@
  * nn.h - the policy/value network: an MLP on OpenBLAS with Adam.
  *
  * Dimensions: B rows per call (B <= spec.max_batch), O inputs per row,
- * H hidden units, A actions.  Weights are stored as PyTorch does,
- * (out, in) row-major, so a layer computes y(B,out) = x(B,in) W^T + b.
+ * H hidden units, A actions.  Weights are stored (in, out) row-major, so a
+ * layer computes y(B,out) = x(B,in) W + b: the transpose of a
+ * torch.nn.Linear weight.  (With 4 rows, as when acting for 4 envs,
+ * OpenBLAS multiplies by an untransposed 64x64 W in half the time of a
+ * transposed one; in the update the two layouts cost the same.)
  *
  * Layout: either a shared trunk with a policy head and a value head (one
  * "stack"), or a separate actor and critic (two stacks: 0 actor, 1
@@ -119,7 +122,7 @@ uint64_t gnarl_nn_adam_steps(const struct gnarl_nn *nn);
 void gnarl_nn_set_adam_steps(struct gnarl_nn *nn, uint64_t t);
 
 /* The learner state of the network as tensor views (names borrowed from
- * nn): every parameter ("actor.0.weight" (H, O), "actor.0.bias", ...,
+ * nn): every parameter ("actor.0.weight" (O, H), "actor.0.bias" (H), ...,
  * "critic.N.weight"; shared: "trunk.i.*", "policy.*", "value.*"), its Adam
  * moments ("adam.m.<name>", "adam.v.<name>") and "adam.step" (U64
  * scalar).  Writes up to max entries; returns how many exist. */
@@ -132,9 +135,9 @@ uint64_t gnarl_nn_flops_forward(const struct gnarl_nn *nn, unsigned outputs);
 uint64_t gnarl_nn_flops_backward(const struct gnarl_nn *nn);
 
 /* The layer primitives the network is made of, public for tests.
- * Forward: y(B,out) = act(x(B,in) W(out,in)^T + b).
+ * Forward: y(B,out) = act(x(B,in) W(in,out) + b).
  * Backward: on entry dy (B,out) holds dL/dy; it is overwritten with
- * dL/d(pre-activation).  Writes dw (out,in) and db (out); dx (B,in) is
+ * dL/d(pre-activation).  Writes dw (in,out) and db (out); dx (B,in) is
  * written (accumulate false) or added to (true), skipped when NULL. */
 void gnarl_nn_linear_forward(float *y, const float *x, const float *w,
                              const float *b, uint32_t B, uint32_t in,

@@ -3,16 +3,21 @@
  *
  * A run publishes (fn, ctx, n_tasks) and bumps `generation`; workers that
  * see a new generation run their tasks and count themselves into `done`.
- * The caller runs thread 0's tasks and then spins until every worker has
- * checked in.  Workers spin on `generation` for SPIN_NS after each run
- * (training alternates runs every few microseconds) and only then sleep on
- * the condition variable, so a busy pool never pays for a futex wake-up and
- * an idle pool burns no CPU.  Invariant: fields of a run are written before
- * the release-store of `generation` and read after its acquire-load.
+ * The caller runs thread 0's tasks and then waits until every worker has
+ * checked in.  Every wait spins first and then sleeps on a condition
+ * variable: idle workers spin for IDLE_SPIN_NS (training alternates runs
+ * every few hundred microseconds, so a busy pool never pays for a wake-up),
+ * a caller or barrier waiting for a partner spins for WAIT_SPIN_NS (the
+ * partner is usually microseconds away; if it was descheduled, sleeping
+ * frees this core for it).
+ *
+ * Sleeping without lost wake-ups: a sleeper increments `sleepers` under the
+ * lock and re-checks its condition; a waker changes the condition and then
+ * reads `sleepers` (both seq_cst), and broadcasts under the lock when it is
+ * non-zero.  One of the two always sees the other.
  */
 #include "pool.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -23,8 +28,8 @@
 #include "error.h"
 
 #define POOL_MAX_THREADS 256
-/* How long an idle worker spins before sleeping. */
-#define SPIN_NS 2000000ull
+#define IDLE_SPIN_NS 1000000ull
+#define WAIT_SPIN_NS 50000ull
 
 struct worker {
 	struct gnarl_pool *pool;
@@ -40,11 +45,14 @@ struct gnarl_pool {
 	_Atomic uint64_t generation; /* bumped per run */
 	_Atomic uint32_t done;       /* workers finished with this run */
 	_Atomic bool stop;
-	_Atomic uint32_t sleepers;   /* workers inside pthread_cond_wait */
+	_Atomic uint32_t sleepers;   /* workers waiting for a run */
+	_Atomic uint32_t caller_sleeps;
 	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	pthread_cond_t wake;         /* workers: a run or stop */
+	pthread_cond_t finished;     /* caller: every worker is done */
 	struct worker *workers;      /* n - 1 */
 	uint32_t started;
+	bool pending;                /* a run is out: submitted, not yet waited for */
 };
 
 static inline void cpu_relax(void)
@@ -64,36 +72,49 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Spin while *v == old for up to `ns`; true when it changed. */
+static bool spin32(_Atomic uint32_t *v, uint32_t old, uint64_t ns)
+{
+	uint64_t start = 0;
+
+	for (uint32_t spins = 1;; spins++) {
+		if (atomic_load_explicit(v, memory_order_acquire) != old)
+			return true;
+		cpu_relax();
+		if (spins % 256)
+			continue;
+		if (!start)
+			start = now_ns();
+		else if (now_ns() - start > ns)
+			return false;
+	}
+}
+
 static void run_tasks(struct gnarl_pool *p, uint32_t thread)
 {
 	for (uint32_t i = thread; i < p->n_tasks; i += p->n)
 		p->fn(p->ctx, i, thread);
 }
 
-/* Wait until generation differs from seen or stop is set; spin first. */
+/* Wait until generation differs from seen or stop is set. */
 static uint64_t wait_generation(struct gnarl_pool *p, uint64_t seen)
 {
 	uint64_t g, start = 0;
-	uint32_t spins = 0;
 
-	for (;;) {
+	for (uint32_t spins = 1;; spins++) {
 		g = atomic_load_explicit(&p->generation, memory_order_acquire);
 		if (g != seen || atomic_load(&p->stop))
 			return g;
 		cpu_relax();
-		if (++spins % 1024)
+		if (spins % 256)
 			continue;
 		if (!start)
 			start = now_ns();
-		else if (now_ns() - start > SPIN_NS)
+		else if (now_ns() - start > IDLE_SPIN_NS)
 			break;
-		/* Oversubscribed machines: let the thread we wait for run. */
-		sched_yield();
 	}
 	pthread_mutex_lock(&p->lock);
 	atomic_fetch_add(&p->sleepers, 1);
-	/* seq_cst on sleepers and generation (here and in gnarl_pool_run): the
-	 * caller either sees sleepers > 0 and broadcasts, or we see its bump. */
 	while ((g = atomic_load(&p->generation)) == seen && !atomic_load(&p->stop))
 		pthread_cond_wait(&p->wake, &p->lock);
 	atomic_fetch_sub(&p->sleepers, 1);
@@ -112,7 +133,11 @@ static void *worker_main(void *arg)
 		if (atomic_load(&p->stop))
 			break;
 		run_tasks(p, w->index);
-		atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
+		if (atomic_fetch_add(&p->done, 1) + 2 == p->n && atomic_load(&p->caller_sleeps)) {
+			pthread_mutex_lock(&p->lock);
+			pthread_cond_broadcast(&p->finished);
+			pthread_mutex_unlock(&p->lock);
+		}
 	}
 	return NULL;
 }
@@ -134,6 +159,7 @@ int gnarl_pool_create(uint32_t n_threads, struct gnarl_pool **out,
 	p->n = n_threads;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->wake, NULL);
+	pthread_cond_init(&p->finished, NULL);
 	if (n_threads > 1) {
 		p->workers = calloc(n_threads - 1, sizeof(*p->workers));
 		if (!p->workers) {
@@ -167,6 +193,7 @@ void gnarl_pool_free(struct gnarl_pool *p)
 	pthread_mutex_unlock(&p->lock);
 	for (uint32_t i = 0; i < p->started; i++)
 		pthread_join(p->workers[i].thread, NULL);
+	pthread_cond_destroy(&p->finished);
 	pthread_cond_destroy(&p->wake);
 	pthread_mutex_destroy(&p->lock);
 	free(p->workers);
@@ -178,17 +205,9 @@ uint32_t gnarl_pool_threads(const struct gnarl_pool *p)
 	return p ? p->n : 1;
 }
 
-void gnarl_pool_run(struct gnarl_pool *p, gnarl_pool_fn fn, void *ctx,
-                    uint32_t n_tasks)
+/* Publish a run of n_tasks tasks to the workers. */
+static void publish(struct gnarl_pool *p, gnarl_pool_fn fn, void *ctx, uint32_t n_tasks)
 {
-	uint32_t workers, spins = 0;
-
-	if (!p || p->n == 1 || n_tasks <= 1) {
-		for (uint32_t i = 0; i < n_tasks; i++)
-			fn(ctx, i, 0);
-		return;
-	}
-	workers = p->n - 1;
 	p->fn = fn;
 	p->ctx = ctx;
 	p->n_tasks = n_tasks;
@@ -199,36 +218,93 @@ void gnarl_pool_run(struct gnarl_pool *p, gnarl_pool_fn fn, void *ctx,
 		pthread_cond_broadcast(&p->wake);
 		pthread_mutex_unlock(&p->lock);
 	}
-	run_tasks(p, 0);
-	while (atomic_load_explicit(&p->done, memory_order_acquire) != workers) {
-		cpu_relax();
-		if (++spins % 4096 == 0)
-			sched_yield();
+	p->pending = true;
+}
+
+void gnarl_pool_wait(struct gnarl_pool *p)
+{
+	const uint32_t workers = p ? p->n - 1 : 0;
+
+	if (!p || !p->pending)
+		return;
+	for (uint32_t d; (d = atomic_load(&p->done)) != workers;) {
+		if (spin32(&p->done, d, WAIT_SPIN_NS))
+			continue;
+		pthread_mutex_lock(&p->lock);
+		atomic_fetch_add(&p->caller_sleeps, 1);
+		while (atomic_load(&p->done) != workers)
+			pthread_cond_wait(&p->finished, &p->lock);
+		atomic_fetch_sub(&p->caller_sleeps, 1);
+		pthread_mutex_unlock(&p->lock);
 	}
+	p->pending = false;
+}
+
+void gnarl_pool_run(struct gnarl_pool *p, gnarl_pool_fn fn, void *ctx,
+                    uint32_t n_tasks)
+{
+	if (!p || p->n == 1 || n_tasks <= 1) {
+		gnarl_pool_wait(p);
+		for (uint32_t i = 0; i < n_tasks; i++)
+			fn(ctx, i, 0);
+		return;
+	}
+	gnarl_pool_wait(p);
+	publish(p, fn, ctx, n_tasks);
+	run_tasks(p, 0);
+	gnarl_pool_wait(p);
+}
+
+void gnarl_pool_submit(struct gnarl_pool *p, gnarl_pool_fn fn, void *ctx)
+{
+	if (!p || p->n == 1) {
+		fn(ctx, 1, 1);
+		return;
+	}
+	gnarl_pool_wait(p);
+	/* Two tasks: task 0 is the caller's and is never run; task 1 is
+	 * worker 1's. */
+	publish(p, fn, ctx, 2);
 }
 
 void gnarl_pool_barrier_init(struct gnarl_pool_barrier *b, uint32_t n)
 {
 	atomic_init(&b->arrived, 0);
 	atomic_init(&b->phase, 0);
+	atomic_init(&b->sleepers, 0);
 	b->n = n;
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->wake, NULL);
+}
+
+void gnarl_pool_barrier_destroy(struct gnarl_pool_barrier *b)
+{
+	pthread_cond_destroy(&b->wake);
+	pthread_mutex_destroy(&b->lock);
 }
 
 void gnarl_pool_barrier_wait(struct gnarl_pool_barrier *b)
 {
-	uint32_t phase = atomic_load_explicit(&b->phase, memory_order_acquire);
-	uint32_t spins = 0;
+	uint32_t phase = atomic_load(&b->phase);
 
 	if (b->n <= 1)
 		return;
-	if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) + 1 == b->n) {
-		atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
-		atomic_fetch_add_explicit(&b->phase, 1, memory_order_release);
+	if (atomic_fetch_add(&b->arrived, 1) + 1 == b->n) {
+		atomic_store(&b->arrived, 0);
+		atomic_fetch_add(&b->phase, 1);
+		if (atomic_load(&b->sleepers)) {
+			pthread_mutex_lock(&b->lock);
+			pthread_cond_broadcast(&b->wake);
+			pthread_mutex_unlock(&b->lock);
+		}
 		return;
 	}
-	while (atomic_load_explicit(&b->phase, memory_order_acquire) == phase) {
-		cpu_relax();
-		if (++spins % 4096 == 0)
-			sched_yield();
-	}
+	if (spin32(&b->phase, phase, WAIT_SPIN_NS))
+		return;
+	pthread_mutex_lock(&b->lock);
+	atomic_fetch_add(&b->sleepers, 1);
+	while (atomic_load(&b->phase) == phase)
+		pthread_cond_wait(&b->wake, &b->lock);
+	atomic_fetch_sub(&b->sleepers, 1);
+	pthread_mutex_unlock(&b->lock);
 }

@@ -5,12 +5,14 @@
  * placement is deterministic; results must not depend on it anyway.
  *
  * Workers spin for a while after a run (the next one usually follows
- * within microseconds), then sleep on a condition variable.  Runs never
+ * within microseconds), then sleep on a condition variable; the caller
+ * waiting for workers does the same on a shorter clock.  Runs never
  * allocate and never fail.
  */
 #ifndef GNARL_POOL_H
 #define GNARL_POOL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -34,16 +36,29 @@ uint32_t gnarl_pool_threads(const struct gnarl_pool *p);
 void gnarl_pool_run(struct gnarl_pool *p, gnarl_pool_fn fn, void *ctx,
                     uint32_t n_tasks);
 
-/* A spinning barrier for tasks of one run that must meet (e.g. the actor
- * and critic halves of an update exchanging gradient norms).  All n
- * parties call wait; it returns when the n-th arrives.  Reusable. */
+/* Start fn(ctx, 1, 1) on worker thread 1 and return at once; the caller
+ * goes on with its own work and calls gnarl_pool_wait before touching what
+ * the job touches.  Needs a pool of >= 2 threads (else it runs fn inline).
+ * One job at a time; gnarl_pool_run waits for an unfinished one first. */
+void gnarl_pool_submit(struct gnarl_pool *p, gnarl_pool_fn fn, void *ctx);
+void gnarl_pool_wait(struct gnarl_pool *p);
+
+/* A barrier for tasks of one run that must meet (e.g. the actor and
+ * critic halves of an update exchanging gradient norms).  All n parties
+ * call wait; it returns when the n-th arrives.  Reusable.  Waiters spin
+ * for a few tens of microseconds, then sleep, so a party descheduled by
+ * another process gets a core instead of watching its partner spin. */
 struct gnarl_pool_barrier {
 	_Atomic uint32_t arrived;
 	_Atomic uint32_t phase;
+	_Atomic uint32_t sleepers;
 	uint32_t n;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
 };
 
 void gnarl_pool_barrier_init(struct gnarl_pool_barrier *b, uint32_t n);
+void gnarl_pool_barrier_destroy(struct gnarl_pool_barrier *b);
 void gnarl_pool_barrier_wait(struct gnarl_pool_barrier *b);
 
 #endif /* GNARL_POOL_H */

@@ -7,7 +7,7 @@
  * Threads: with threads >= 2, a pool of >= 2 threads and a separate actor
  * and critic, the update runs the actor (stack 0) on the caller and the
  * critic (stack 1) on a pool worker.  They meet once per minibatch at a
- * spinning barrier to add their squared gradient norms (in a fixed order)
+ * barrier to add their squared gradient norms (in a fixed order)
  * and then step Adam on their own halves, so the arithmetic is the same
  * as with one thread: results do not depend on the thread count.
  *
@@ -65,6 +65,9 @@ struct gnarl_ppo {
 	double lr;
 	bool stop;
 	bool split;                   /* actor and critic on two threads */
+	bool overlap;                 /* critic values computed while acting */
+	uint32_t values_done;         /* steps of this rollout with values */
+	uint32_t async_first, async_end; /* steps of the values job in flight */
 	uint32_t n_mb, epochs_run;
 	struct acc acc[2];
 };
@@ -171,6 +174,9 @@ int gnarl_ppo_create(const struct gnarl_ppo_config *c, struct gnarl_nn *nn,
 	p->pool = pool;
 	p->A = gnarl_nn_spec(nn)->n_actions;
 	p->n_stacks = gnarl_nn_stacks(nn);
+	p->split = c->threads >= 2 && p->n_stacks == 2 && gnarl_pool_threads(pool) >= 2;
+	gnarl_pool_barrier_init(&p->barrier, p->split ? 2 : 1);
+	p->overlap = c->overlap_values && p->n_stacks == 2 && gnarl_pool_threads(pool) >= 2;
 	layout(p, NULL, &bytes);
 	p->slab = aligned_alloc(64, bytes);
 	p->stats = calloc(2 * (size_t)c->O_env + c->N + 1, sizeof(double));
@@ -197,6 +203,7 @@ void gnarl_ppo_free(struct gnarl_ppo *p)
 {
 	if (!p)
 		return;
+	gnarl_pool_barrier_destroy(&p->barrier);
 	free(p->slab);
 	free(p->stats);
 	free(p);
@@ -335,6 +342,7 @@ void gnarl_ppo_begin(struct gnarl_ppo *p)
 {
 	memcpy(p->buf.obs, p->buf.next_obs, (size_t)p->c.N * p->c.O * sizeof(float));
 	p->buf.n_trunc = 0;
+	p->values_done = 0;
 }
 
 void gnarl_ppo_sample(struct gnarl_ppo *p, const float *x, uint32_t n,
@@ -375,6 +383,44 @@ void gnarl_ppo_act(struct gnarl_ppo *p, uint32_t t, struct gnarl_rng *rng)
 	                 p->buf.actions + (size_t)t * N, p->buf.logp + (size_t)t * N);
 }
 
+/* values[i] = V(x[i]) for n rows, in chunks of the network's max batch. */
+static void values_of(struct gnarl_ppo *p, const float *x, uint32_t n, float *values)
+{
+	const uint32_t chunk = gnarl_nn_spec(p->nn)->max_batch, O = p->c.O;
+
+	for (uint32_t i = 0; i < n; i += chunk) {
+		uint32_t m = n - i < chunk ? n - i : chunk;
+		gnarl_nn_forward(p->nn, x + (size_t)i * O, m, GNARL_NN_VALUE);
+		memcpy(values + i, gnarl_nn_values(p->nn), m * sizeof(float));
+	}
+}
+
+/* Worker 1: the critic's values of steps [async_first, async_end). */
+static void values_job(void *ctx, uint32_t task, uint32_t thread)
+{
+	struct gnarl_ppo *p = ctx;
+	size_t row = (size_t)p->async_first * p->c.N;
+
+	(void)task;
+	(void)thread;
+	values_of(p, p->buf.obs + row * p->c.O, (p->async_end - p->async_first) * p->c.N,
+	          p->buf.values + row);
+}
+
+/* After step t: hand the finished chunk of steps to worker 1. */
+static void overlap_values(struct gnarl_ppo *p, uint32_t t)
+{
+	uint32_t chunk = gnarl_nn_spec(p->nn)->max_batch / p->c.N;
+
+	if (!p->overlap || t + 1 >= p->c.T || (t + 1) % (chunk ? chunk : 1))
+		return;
+	gnarl_pool_wait(p->pool);
+	p->async_first = p->values_done;
+	p->async_end = t + 1;
+	p->values_done = t + 1;
+	gnarl_pool_submit(p->pool, values_job, p);
+}
+
 void gnarl_ppo_record(struct gnarl_ppo *p, uint32_t t, const float *rewards,
                       const uint8_t *dones, const float *next_raw,
                       const float *final_raw)
@@ -397,18 +443,7 @@ void gnarl_ppo_record(struct gnarl_ppo *p, uint32_t t, const float *rewards,
 		b->n_trunc++;
 	}
 	gnarl_ppo_normalize_obs(p, next_raw, next, N, true);
-}
-
-/* values[i] = V(x[i]) for n rows, in chunks of the network's max batch. */
-static void values_of(struct gnarl_ppo *p, const float *x, uint32_t n, float *values)
-{
-	const uint32_t chunk = gnarl_nn_spec(p->nn)->max_batch, O = p->c.O;
-
-	for (uint32_t i = 0; i < n; i += chunk) {
-		uint32_t m = n - i < chunk ? n - i : chunk;
-		gnarl_nn_forward(p->nn, x + (size_t)i * O, m, GNARL_NN_VALUE);
-		memcpy(values + i, gnarl_nn_values(p->nn), m * sizeof(float));
-	}
+	overlap_values(p, t);
 }
 
 void gnarl_ppo_finish(struct gnarl_ppo *p)
@@ -416,8 +451,10 @@ void gnarl_ppo_finish(struct gnarl_ppo *p)
 	const uint32_t T = p->c.T, N = p->c.N;
 	struct gnarl_ppo_buffer *b = &p->buf;
 	float *tv = b->adv; /* scratch until GAE writes it */
+	size_t row = (size_t)p->values_done * N;
 
-	values_of(p, b->obs, T * N, b->values);
+	gnarl_pool_wait(p->pool);
+	values_of(p, b->obs + row * p->c.O, (T - p->values_done) * N, b->values + row);
 	values_of(p, b->next_obs, N, b->next_values);
 	values_of(p, b->trunc_obs, b->n_trunc, tv);
 	for (uint32_t k = 0; k < b->n_trunc; k++)
@@ -715,8 +752,6 @@ void gnarl_ppo_update(struct gnarl_ppo *p, double lr, struct gnarl_rng *rng,
 	p->stop = false;
 	p->epochs_run = 0;
 	memset(p->acc, 0, sizeof(p->acc));
-	p->split = p->c.threads >= 2 && p->n_stacks == 2 && gnarl_pool_threads(p->pool) >= 2;
-	gnarl_pool_barrier_init(&p->barrier, p->split ? 2 : 1);
 	if (p->split)
 		gnarl_pool_run(p->pool, update_task, p, 2);
 	else

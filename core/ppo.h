@@ -50,6 +50,11 @@ struct gnarl_ppo_config {
 	double obs_clip, reward_clip;
 	double adam_eps;
 	uint32_t threads;             /* 2: actor and critic updated on two threads */
+	bool overlap_values;          /* with a separate critic and a pool of >= 2
+	                                 threads: compute the critic's values of
+	                                 finished chunks of the rollout on worker 1
+	                                 while acting goes on (the pool must not be
+	                                 stepping envs meanwhile) */
 };
 
 struct gnarl_ppo_stats {

@@ -235,6 +235,8 @@ static void ppo_config(struct gnarl_trainer *t, const struct gnarl_env_spaces *s
 	c->reward_clip = float_key(t, "ppo.reward_clip");
 	c->adam_eps = float_key(t, "ppo.adam_eps");
 	c->threads = t->learner_threads;
+	/* Worker 1 is idle while acting unless it steps envs. */
+	c->overlap_values = t->learner_threads >= 2 && int_key(t, "env.threads") <= 1;
 }
 
 /* ppo.blas_threads: 0 leaves OpenBLAS's default; with a separate actor

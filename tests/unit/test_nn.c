@@ -294,20 +294,21 @@ static const struct gnarl_tensor *find(const struct gnarl_tensor *t, uint32_t n,
 	return NULL;
 }
 
-/* W W^T (rows) or W^T W (columns) equals gain^2 I. */
+/* W is (in, out): its columns (out <= in) or its rows (out > in) are
+ * orthogonal with norm gain. */
 static void check_orthogonal(const struct gnarl_tensor *t, double gain)
 {
 	const float *w = t->data;
-	uint32_t out = (uint32_t)t->shape[0], in = (uint32_t)t->shape[1];
-	bool rows = out <= in;
-	uint32_t k = rows ? out : in, len = rows ? in : out;
+	uint32_t in = (uint32_t)t->shape[0], out = (uint32_t)t->shape[1];
+	bool cols = out <= in;
+	uint32_t k = cols ? out : in, len = cols ? in : out;
 
 	for (uint32_t a = 0; a < k; a++)
 		for (uint32_t b = 0; b < k; b++) {
 			double dot = 0.0;
 			for (uint32_t i = 0; i < len; i++)
-				dot += rows ? (double)w[a * in + i] * w[b * in + i]
-				            : (double)w[i * in + a] * w[i * in + b];
+				dot += cols ? (double)w[i * out + a] * w[i * out + b]
+				            : (double)w[a * out + i] * w[b * out + i];
 			if (fabs(dot - (a == b ? gain * gain : 0.0)) > 1e-5 * (1 + gain * gain))
 				fail_msg("%s not orthogonal: <%u,%u> = %g", t->name, a, b, dot);
 		}
@@ -331,18 +332,19 @@ static void test_init_and_tensors(void **state)
 	assert_int_equal(n, 37);
 	const struct gnarl_tensor *w0 = find(t, n, "actor.0.weight");
 	assert_int_equal(w0->ndim, 2);
-	assert_int_equal(w0->shape[0], 64);
-	assert_int_equal(w0->shape[1], 7);
+	assert_int_equal(w0->shape[0], 7); /* (in, out) */
+	assert_int_equal(w0->shape[1], 64);
 	check_orthogonal(w0, sqrt(2.0));
 	check_orthogonal(find(t, n, "actor.1.weight"), sqrt(2.0));
 	check_orthogonal(find(t, n, "actor.2.weight"), 0.01);
 	check_orthogonal(find(t, n, "critic.0.weight"), sqrt(2.0));
 	check_orthogonal(find(t, n, "critic.2.weight"), 1.0);
-	assert_int_equal(find(t, n, "critic.2.weight")->shape[0], 1);
+	assert_int_equal(find(t, n, "critic.2.weight")->shape[0], 64);
+	assert_int_equal(find(t, n, "critic.2.weight")->shape[1], 1);
 	const struct gnarl_tensor *b = find(t, n, "critic.1.bias");
 	for (uint32_t i = 0; i < 64; i++)
 		assert_true(((float *)b->data)[i] == 0.0f);
-	assert_int_equal(find(t, n, "adam.m.actor.0.weight")->shape[1], 7);
+	assert_int_equal(find(t, n, "adam.m.actor.0.weight")->shape[0], 7);
 	assert_int_equal(find(t, n, "adam.v.critic.2.bias")->shape[0], 1);
 	assert_int_equal(find(t, n, "adam.step")->dtype, GNARL_DTYPE_U64);
 	assert_int_equal(find(t, n, "adam.step")->ndim, 0);

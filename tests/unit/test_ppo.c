@@ -552,6 +552,54 @@ static void test_target_kl(void **state)
 	free(b);
 }
 
+/* The critic's values computed on worker 1 while acting are the ones
+ * computed after the rollout. */
+static void collect_values(bool overlap, float *values)
+{
+	enum { T = 40, N = 4, O = 5 };
+	struct gnarl_nn *nn = make_nn(O, 2, 2, false, 32, 4);
+	struct gnarl_ppo_config c = base_config(T, N, O, 32);
+	struct gnarl_pool *pool;
+	struct gnarl_ppo *p;
+	struct gnarl_rng rng, env;
+	char err[GNARL_ERR_SIZE];
+	float obs[N * O], rew[N] = {1, 1, 1, 1};
+	const uint8_t dones[N] = {0};
+
+	c.threads = 2;
+	c.overlap_values = overlap;
+	assert_int_equal(gnarl_pool_create(2, &pool, err), 0);
+	assert_int_equal(gnarl_ppo_create(&c, nn, pool, &p, err), 0);
+	gnarl_rng_seed(&rng, 1);
+	gnarl_rng_seed(&env, 2);
+	for (int i = 0; i < N * O; i++)
+		obs[i] = gnarl_rng_float(&env);
+	gnarl_ppo_set_obs(p, obs);
+	gnarl_ppo_begin(p);
+	for (uint32_t t = 0; t < T; t++) {
+		gnarl_ppo_act(p, t, &rng);
+		for (int i = 0; i < N * O; i++)
+			obs[i] = gnarl_rng_float(&env);
+		gnarl_ppo_record(p, t, rew, dones, obs, obs);
+	}
+	gnarl_ppo_finish(p);
+	memcpy(values, gnarl_ppo_buffer(p)->values, T * N * sizeof(float));
+	gnarl_ppo_free(p);
+	gnarl_pool_free(pool);
+	gnarl_nn_free(nn);
+}
+
+static void test_overlap_values(void **state)
+{
+	float a[160], b[160];
+
+	(void)state;
+	collect_values(false, a);
+	collect_values(true, b);
+	assert_memory_equal(a, b, sizeof(a));
+	assert_true(a[0] != a[159]);
+}
+
 static void test_bad_config(void **state)
 {
 	struct gnarl_nn *nn = make_nn(4, 2, 1, false, 64, 1);
@@ -583,6 +631,7 @@ int main(void)
 	    cmocka_unit_test(test_truncation_bootstrap),
 	    cmocka_unit_test(test_update_threads),
 	    cmocka_unit_test(test_target_kl),
+	    cmocka_unit_test(test_overlap_values),
 	    cmocka_unit_test(test_bad_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
