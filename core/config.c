@@ -225,17 +225,12 @@ static const char *expected(enum gnarl_param_type t)
 
 static void describe(const struct gnarl_value *v, char *buf, size_t size)
 {
-	if (v->type == GNARL_VALUE_LIST || v->type == GNARL_VALUE_MAP)
-		snprintf(buf, size, "a %s", v->type == GNARL_VALUE_LIST ? "list" : "map");
-	else if (v->type == GNARL_VALUE_NULL)
-		snprintf(buf, size, "null");
-	else if (v->flags & GNARL_VALUE_SECRET)
-		snprintf(buf, size, "a %s", gnarl_value_type_name(v->type));
-	else if (v->raw)
+	if (v->raw && !(v->flags & GNARL_VALUE_SECRET) && v->type != GNARL_VALUE_LIST &&
+	    v->type != GNARL_VALUE_MAP && v->type != GNARL_VALUE_NULL)
 		snprintf(buf, size, "%s%.60s%s", v->type == GNARL_VALUE_STRING ? "'" : "",
 		         v->raw, v->type == GNARL_VALUE_STRING ? "'" : "");
 	else
-		snprintf(buf, size, "a %s", gnarl_value_type_name(v->type));
+		snprintf(buf, size, "%s", gnarl_value_type_noun(v->type));
 }
 
 /* `item`: v is an item of list param p, so p's default is no example. */
@@ -246,6 +241,9 @@ static int type_error(const struct gnarl_config *cfg, const struct gnarl_value *
 	char got[100];
 
 	describe(v, got, sizeof(got));
+	if (want == GNARL_PARAM_STRING && (v->flags & GNARL_VALUE_SECRET))
+		return gnarl_config_error(cfg, v, path, err, "expected a string, got %s (quote it)",
+		                          got);
 	if (want == GNARL_PARAM_STRING && v->type != GNARL_VALUE_LIST &&
 	    v->type != GNARL_VALUE_MAP)
 		return gnarl_config_error(cfg, v, path, err, "expected a string, got %s "
@@ -338,7 +336,9 @@ static int check_typed(struct gnarl_config *cfg, struct gnarl_value *v, const ch
 				c = c ? c + 1 : NULL;
 			}
 			return gnarl_config_error(cfg, v, path, err, "'%s' is not one of %s",
-			                          v->as.s, p->choices);
+			                          v->flags & GNARL_VALUE_SECRET ? "<redacted>"
+			                                                        : v->as.s,
+			                          p->choices);
 		}
 		return 0;
 	case GNARL_PARAM_LIST:
@@ -501,11 +501,12 @@ int gnarl_config_check_params(struct gnarl_config *cfg, struct gnarl_value *node
 
 		path_fmt(path, sizeof(path), "%s%s%s", where, sep, p->name);
 		if (v && v->type != GNARL_VALUE_NULL) {
+			/* Flag first, so no message below quotes a secret. */
+			if (p->flags & GNARL_PARAM_SECRET)
+				gnarl_value_flag(v, GNARL_VALUE_SECRET);
 			rc = check_value(cfg, v, path, p, err);
 			if (rc)
 				return rc;
-			if (p->flags & GNARL_PARAM_SECRET)
-				gnarl_value_flag(v, GNARL_VALUE_SECRET);
 			continue;
 		}
 		if (p->flags & GNARL_PARAM_REQUIRED)
@@ -592,8 +593,8 @@ static int set_slot(struct gnarl_config *cfg, const char *arg, const char *key,
 		} else if (cur->type == GNARL_VALUE_MAP || cur->type == GNARL_VALUE_NULL) {
 			next = gnarl_tree_map_put(cfg->tree, cur, part);
 		} else {
-			return gnarl_err(err, GNARL_ECONFIG, "--set %s: %s is a %s, not a map or "
-			                 "list", arg, done, gnarl_value_type_name(cur->type));
+			return gnarl_err(err, GNARL_ECONFIG, "--set %s: %s is %s, not a map or "
+			                 "list", arg, done, gnarl_value_type_noun(cur->type));
 		}
 		if (!next)
 			return gnarl_err(err, GNARL_ENOMEM, "--set %s: out of memory", arg);
@@ -673,9 +674,9 @@ int gnarl_config_load(const char *path, const char *const *sets, int n_sets,
 		((struct gnarl_value *)cfg->root)->type = GNARL_VALUE_MAP;
 	if (cfg->root->type != GNARL_VALUE_MAP) {
 		rc = gnarl_err(err, GNARL_ECONFIG, "%s:%d:%d: the config must be a map of "
-		               "sections (run:, env:, rewards:, ppo:, ...), not a %s", path,
+		               "sections (run:, env:, rewards:, ppo:, ...), not %s", path,
 		               cfg->root->line, cfg->root->column,
-		               gnarl_value_type_name(cfg->root->type));
+		               gnarl_value_type_noun(cfg->root->type));
 		goto fail;
 	}
 	cfg->sets = calloc((size_t)(n_sets > 0 ? n_sets : 1), sizeof(*cfg->sets));

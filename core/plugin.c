@@ -99,12 +99,14 @@ const char *gnarl_plugin_file(const struct gnarl_plugin_lib *lib)
 	return lib->file;
 }
 
+/* The .so itself stays mapped until the process exits: unloading code
+ * whose threads, atexit handlers or library constructors' allocations may
+ * still be live (libmgba's are) is unsafe, and a mapped library keeps
+ * sanitizer reports readable.  dlopen of the same file again is cheap. */
 void gnarl_plugin_close(struct gnarl_plugin_lib *lib)
 {
 	if (!lib)
 		return;
-	if (lib->handle)
-		dlclose(lib->handle);
 	free(lib->file);
 	free(lib);
 }

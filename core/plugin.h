@@ -32,7 +32,9 @@ struct gnarl_plugin_lib;  /* an opened .so */
 int gnarl_plugin_open(const char *name, enum gnarl_plugin_kind kind,
                       const char *config_dir, struct gnarl_plugin_lib **out,
                       char err[GNARL_ERR_SIZE]);
-void gnarl_plugin_close(struct gnarl_plugin_lib *lib);  /* accepts NULL */
+/* Frees lib; the .so stays mapped until exit (never dlclose'd).  Accepts
+ * NULL. */
+void gnarl_plugin_close(struct gnarl_plugin_lib *lib);
 const struct gnarl_plugin *gnarl_plugin_desc(const struct gnarl_plugin_lib *lib);
 const char *gnarl_plugin_file(const struct gnarl_plugin_lib *lib);
 const char *gnarl_plugin_kind_name(enum gnarl_plugin_kind kind);

@@ -230,8 +230,8 @@ static int check_list(struct gnarl_config *cfg, const struct gnarl_schema_sectio
 		snprintf(path, sizeof(path), "%s.%zu", s->name, i);
 		if (item->type != GNARL_VALUE_MAP)
 			return gnarl_config_error(cfg, item, path, err, "expected a map "
-			                          "{plugin: NAME, ...}, got a %s",
-			                          gnarl_value_type_name(item->type));
+			                          "{plugin: NAME, ...}, got %s",
+			                          gnarl_value_type_noun(item->type));
 		rc = gnarl_config_check_params(cfg, item, s->table, path, err);
 		if (rc)
 			return rc;
@@ -261,8 +261,8 @@ static int check_storage(struct gnarl_config *cfg, struct gnarl_value *map,
 			v->type = GNARL_VALUE_MAP;
 		if (v->type != GNARL_VALUE_MAP)
 			return gnarl_config_error(cfg, v, path, err, "expected a map of the %s "
-			                          "plugin's params, got a %s", name,
-			                          gnarl_value_type_name(v->type));
+			                          "plugin's params, got %s", name,
+			                          gnarl_value_type_noun(v->type));
 	}
 	return 0;
 }

@@ -62,6 +62,9 @@ enum gnarl_value_type gnarl_value_resolve(const char *text);
 
 /* "null", "bool", "int", "float", "string", "list", "map". */
 const char *gnarl_value_type_name(enum gnarl_value_type type);
+/* The same for sentences: "null", "a bool", "an integer", "a float",
+ * "a string", "a list", "a map". */
+const char *gnarl_value_type_noun(enum gnarl_value_type type);
 
 /* Serialise (owned result, free() it; NULL when out of memory).  Secrets
  * (GNARL_VALUE_SECRET) are written as their raw "${VAR}" text when they

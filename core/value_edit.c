@@ -86,6 +86,14 @@ const char *gnarl_value_type_name(enum gnarl_value_type type)
 	return (unsigned)type < 7 ? names[type] : "unknown";
 }
 
+const char *gnarl_value_type_noun(enum gnarl_value_type type)
+{
+	static const char *const nouns[] = {"null", "a bool", "an integer", "a float",
+	                                    "a string", "a list", "a map"};
+
+	return (unsigned)type < 7 ? nouns[type] : "an unknown value";
+}
+
 bool gnarl_value_equal(const struct gnarl_value *a, const struct gnarl_value *b)
 {
 	if (!a || !b)

@@ -215,7 +215,7 @@ static void test_errors(void **state)
 	assert_non_null(strstr(err, "F:2:7: storage.S3: 'S3' is not a plugin name"));
 	assert_int_equal(load_err("storage:\n  s3: 5\n", NULL, 0, err), GNARL_ECONFIG);
 	assert_string_equal(err, "F:2:7: storage.s3: expected a map of the s3 plugin's params, "
-	                         "got a int");
+	                         "got an integer");
 	/* Malformed YAML, a non-map file, a missing file. */
 	assert_int_equal(load_err("ppo:\n  gamma: 0.9\n   epochs: 3\n", NULL, 0, err),
 	                 GNARL_ECONFIG);
@@ -361,6 +361,15 @@ static void test_plugin_params(void **state)
 	assert_non_null(strstr(json, "\"api_key\": \"${GNARL_TEST_KEY}\""));
 	free(yaml);
 	free(json);
+	gnarl_config_free(cfg);
+
+	/* A message about a secret never quotes it. */
+	cfg = load_ok("env: {params: {count: 1, api_key: 1234567}}\n", NULL, 0);
+	params = gnarl_tree_at(gnarl_tree_root(cfg->tree), "env.params");
+	assert_int_equal(gnarl_config_check_params(cfg, params, table, "env.params", err),
+	                 GNARL_ECONFIG);
+	assert_string_equal(err + strlen(cfg->path), ":1:35: env.params.api_key: expected a "
+	                                             "string, got an integer (quote it)");
 	gnarl_config_free(cfg);
 
 	/* Errors in plugin params name the key under its slot. */
