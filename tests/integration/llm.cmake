@@ -11,7 +11,8 @@ if(GNARL_HAVE_CMOCKA AND TARGET llm_text AND TARGET llm_vision)
     GNARL_LLM_TEST_DIR="${_llm_dir}"
     GNARL_BUILD_DIR="${CMAKE_BINARY_DIR}")
 
-  add_executable(test_llm_plugins "${_llm_dir}/test_llm_plugins.c" ${_llm_support})
+  add_executable(test_llm_plugins "${_llm_dir}/test_llm_plugins.c" "${_llm_dir}/test_llm_wire.c"
+    "${_llm_dir}/llm_fixture.c" ${_llm_support})
   add_executable(bench_llm "${_llm_dir}/bench_llm.c" ${_llm_support})
   foreach(_t test_llm_plugins bench_llm)
     target_include_directories(${_t} PRIVATE "${CMAKE_SOURCE_DIR}/sdk/include" "${_llm_dir}")
