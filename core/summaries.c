@@ -1,0 +1,746 @@
+/*
+ * summaries.c - per-episode summaries, written to storage by a background
+ * thread (format, keys and policy: summaries.h).
+ *
+ * Entry points: gnarl_summaries_create/push/flush/stats/free.
+ *
+ * The queue is a single-producer single-consumer ring of `cap` slots
+ * allocated at create (fixed fields in `slots`, the terms in one slab of
+ * cap * n_terms doubles).  `tail` is written only by push, `head` only by
+ * the writer; a slot between head and tail belongs to the writer, the
+ * others to push.  push publishes a slot with a release store of tail,
+ * the writer frees slots with a release store of head once it has copied
+ * them into its text buffer, so the queue takes new records while a put
+ * blocks.  push's only other effects are relaxed counter increments and
+ * sem_post() (an atomic, plus a futex wake when the writer sleeps), so it
+ * never blocks and never allocates.
+ *
+ * Waking: the writer sleeps on `wake` (a semaphore, the one wake-up push
+ * may signal) when the queue is empty, with `idle` set; push posts when
+ * it sees `idle` or when the queue holds a full batch.  idle and tail are
+ * seq_cst on both sides, so either push sees idle or the writer sees the
+ * record before it sleeps: no wake-up is lost.  flush and free take
+ * `lock` (never push) to set flush_to/stop and wait on `cond` for `done`.
+ */
+#include "summaries.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "episode.h"
+#include "error.h"
+#include "gauges.h"
+#include "log.h"
+#include "storage.h"
+
+#define WHO            "summaries"
+#define IDLE_MS        1000 /* idle writer: refresh the gauges this often */
+#define MAX_BACKOFF_MS 30000
+#define SEQ_DIGITS     12
+
+/* One queued episode; its terms are terms[slot index * n_terms ...]. */
+struct slot {
+	uint64_t seq, iteration, episode, length, llm_calls, llm_hits;
+	double ret, env_reward;
+	struct timespec time; /* CLOCK_REALTIME at push */
+	uint32_t env, rooms, dungeons, milestones;
+	int32_t enemies_killed;
+	bool terminated, truncated, has_state;
+};
+
+struct gnarl_summaries {
+	struct gnarl_storage *st;    /* borrowed */
+	struct gnarl_gauges *gauges; /* borrowed, may be NULL */
+	char *dir;                   /* owned: "<run_prefix>workers/worker_<rank>/" */
+	char *key;                   /* owned: the writer's key buffer */
+	size_t key_size;
+	char **names; /* owned: n_terms term names */
+	uint32_t rank, n_terms, cap, batch, batch_ms, retries, backoff_ms;
+	struct slot *slots; /* owned: (cap) */
+	double *terms;      /* owned: (cap, n_terms) */
+	uint64_t first_seq;
+
+	/* producer side (push) */
+	_Atomic uint64_t tail; /* queue index of the next free slot */
+	_Atomic uint64_t next_seq;
+	_Atomic uint64_t dropped_full;
+
+	/* consumer side (the writer) */
+	_Atomic uint64_t head; /* queue index of the oldest slot held */
+	_Atomic int idle;      /* the writer sleeps on an empty queue */
+	_Atomic uint64_t written, objects, failed_writes, dropped_failed;
+
+	sem_t wake;
+	pthread_t thread;
+	bool started, sem_ok, sync_ok;
+	pthread_mutex_t lock; /* guards the fields below */
+	pthread_cond_t cond;  /* done moved, or stop set */
+	uint64_t done;        /* queue index: records before it are handled */
+	uint64_t flush_to;    /* a flush waits for records before this */
+	bool stop;
+	char last_err[GNARL_ERR_SIZE];
+
+	/* writer only */
+	char *buf; /* the batch's JSON lines */
+	size_t len, buf_cap;
+	bool losing; /* summaries are being lost (see summaries.h) */
+	double losing_since;
+	double last_look; /* when check_full last ran */
+	uint64_t lost_at_start, failed_at_start, seen_full;
+	char err[GNARL_ERR_SIZE];
+};
+
+static const struct {
+	uint32_t bit;
+	const char *name;
+} milestone_names[] = {
+    {GNARL_MILESTONE_SWORD, "sword"},
+    {GNARL_MILESTONE_MAKU_TREE, "maku_tree"},
+    {GNARL_MILESTONE_GNARLED_KEY, "gnarled_key"},
+    {GNARL_MILESTONE_DUNGEON, "dungeon"},
+};
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* `seconds` from now on `clock`, as an absolute timespec. */
+static struct timespec abs_after(clockid_t clock, double seconds)
+{
+	struct timespec ts;
+	long ns;
+
+	clock_gettime(clock, &ts);
+	if (seconds < 0)
+		seconds = 0;
+	ts.tv_sec += (time_t)seconds;
+	ns = ts.tv_nsec + (long)((seconds - (double)(time_t)seconds) * 1e9);
+	ts.tv_sec += ns / 1000000000L;
+	ts.tv_nsec = ns % 1000000000L;
+	return ts;
+}
+
+static uint64_t load(const _Atomic uint64_t *a)
+{
+	return atomic_load_explicit(a, memory_order_relaxed);
+}
+
+static void add(_Atomic uint64_t *a, uint64_t n)
+{
+	atomic_fetch_add_explicit(a, n, memory_order_relaxed);
+}
+
+/* ---- push ---------------------------------------------------------------- */
+
+int gnarl_summaries_push(struct gnarl_summaries *s, const struct gnarl_summaries_record *rec)
+{
+	const struct gnarl_episode_record *ep;
+	uint64_t t, h, n;
+	struct slot *sl;
+	double *terms;
+	uint32_t k;
+
+	if (!s)
+		return 0;
+	ep = rec->ep;
+	t = atomic_load_explicit(&s->tail, memory_order_relaxed);
+	h = atomic_load_explicit(&s->head, memory_order_acquire);
+	n = load(&s->next_seq);
+	atomic_store_explicit(&s->next_seq, n + 1, memory_order_relaxed);
+	if (t - h >= s->cap) {
+		add(&s->dropped_full, 1);
+		return GNARL_EBUSY;
+	}
+	sl = &s->slots[t % s->cap];
+	terms = s->terms + (size_t)(t % s->cap) * s->n_terms;
+	*sl = (struct slot){
+	    .seq = n,
+	    .iteration = rec->iteration,
+	    .episode = ep->episode,
+	    .length = ep->length,
+	    .llm_calls = rec->llm_calls,
+	    .llm_hits = rec->llm_hits,
+	    .ret = ep->ret,
+	    .env_reward = ep->env_reward,
+	    .env = ep->env,
+	    .rooms = ep->rooms,
+	    .dungeons = ep->dungeons,
+	    .milestones = ep->milestones,
+	    .enemies_killed = ep->enemies_killed,
+	    .terminated = ep->terminated,
+	    .truncated = ep->truncated,
+	    .has_state = ep->has_state,
+	};
+	clock_gettime(CLOCK_REALTIME, &sl->time);
+	for (k = 0; k < s->n_terms; k++)
+		terms[k] = k < ep->n_terms && ep->terms ? ep->terms[k] : 0.0;
+	atomic_store_explicit(&s->tail, t + 1, memory_order_seq_cst);
+	if (t + 1 - h >= s->batch || atomic_load_explicit(&s->idle, memory_order_seq_cst))
+		sem_post(&s->wake);
+	return 0;
+}
+
+/* ---- the writer: JSON lines ---------------------------------------------- */
+
+static int append(const char *data, size_t size, void *ctx)
+{
+	struct gnarl_summaries *s = ctx;
+	size_t cap;
+	char *p;
+
+	if (s->len + size + 1 > s->buf_cap) {
+		cap = s->buf_cap ? s->buf_cap : 64 * 1024;
+		while (cap < s->len + size + 1)
+			cap *= 2;
+		p = realloc(s->buf, cap);
+		if (!p)
+			return -1;
+		s->buf = p;
+		s->buf_cap = cap;
+	}
+	memcpy(s->buf + s->len, data, size);
+	s->len += size;
+	return 0;
+}
+
+static json_t *real_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* Set key to v (a new reference); false when v is NULL or setting fails. */
+static bool set(json_t *o, const char *key, json_t *v)
+{
+	return json_object_set_new(o, key, v) == 0;
+}
+
+static json_t *record_json(const struct gnarl_summaries *s, const struct slot *r,
+                           const double *terms)
+{
+	json_t *o = json_object(), *t = json_object(), *m = json_array();
+	struct tm tm;
+	char when[64];
+	bool ok = o && t && m;
+	uint32_t k;
+
+	for (k = 0; ok && k < s->n_terms; k++)
+		ok = set(t, s->names[k], real_or_null(terms[k]));
+	for (k = 0; ok && k < sizeof(milestone_names) / sizeof(milestone_names[0]); k++)
+		if (r->milestones & milestone_names[k].bit)
+			ok = json_array_append_new(m, json_string(milestone_names[k].name)) == 0;
+	gmtime_r(&r->time.tv_sec, &tm);
+	k = (uint32_t)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + k, sizeof(when) - k, ".%03ldZ", r->time.tv_nsec / 1000000L);
+	ok = ok && set(o, "rank", json_integer(s->rank)) &&
+	     set(o, "seq", json_integer((json_int_t)r->seq)) &&
+	     set(o, "iteration", json_integer((json_int_t)r->iteration)) &&
+	     set(o, "env", json_integer(r->env)) &&
+	     set(o, "episode", json_integer((json_int_t)r->episode)) &&
+	     set(o, "return", real_or_null(r->ret)) &&
+	     set(o, "env_reward", real_or_null(r->env_reward)) &&
+	     set(o, "length", json_integer((json_int_t)r->length)) &&
+	     set(o, "terms", json_incref(t)) && set(o, "rooms", json_integer(r->rooms)) &&
+	     set(o, "dungeons", json_integer(r->dungeons)) &&
+	     set(o, "enemies_killed", json_integer(r->enemies_killed)) &&
+	     set(o, "milestones", json_incref(m)) &&
+	     set(o, "has_state", json_boolean(r->has_state)) &&
+	     set(o, "llm_calls", json_integer((json_int_t)r->llm_calls)) &&
+	     set(o, "llm_hits", json_integer((json_int_t)r->llm_hits)) &&
+	     set(o, "terminated", json_boolean(r->terminated)) &&
+	     set(o, "truncated", json_boolean(r->truncated)) && set(o, "time", json_string(when));
+	json_decref(t);
+	json_decref(m);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Queue entries [h, h + k) as JSON lines into s->buf. */
+static int format_batch(struct gnarl_summaries *s, uint64_t h, uint64_t k)
+{
+	uint64_t i;
+	json_t *o;
+	int rc;
+
+	s->len = 0;
+	for (i = h; i < h + k; i++) {
+		o = record_json(s, &s->slots[i % s->cap],
+		                s->terms + (size_t)(i % s->cap) * s->n_terms);
+		rc = o ? json_dump_callback(o, append, s, JSON_COMPACT | JSON_PRESERVE_ORDER) : -1;
+		json_decref(o);
+		if (rc < 0 || append("\n", 1, s) < 0)
+			return GNARL_ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- the writer: counters, gauges, outage lines --------------------------- */
+
+static uint64_t dropped_total(const struct gnarl_summaries *s)
+{
+	return load(&s->dropped_full) + load(&s->dropped_failed);
+}
+
+static void publish(struct gnarl_summaries *s)
+{
+	if (!s->gauges)
+		return;
+	gnarl_gauges_set(s->gauges, "summaries/written", (double)load(&s->written));
+	gnarl_gauges_set(s->gauges, "summaries/dropped", (double)dropped_total(s));
+	gnarl_gauges_set(s->gauges, "summaries/failed_writes", (double)load(&s->failed_writes));
+}
+
+/* Summaries started being lost at `since` (a failed write, or `why` for
+ * a full queue). */
+static void losing(struct gnarl_summaries *s, const char *why, double since)
+{
+	if (s->losing)
+		return;
+	/* Counted from the last look at push's drops: the drops that
+	 * revealed the loss, or happened while the failing put ran, are its. */
+	s->losing = true;
+	s->losing_since = since;
+	s->lost_at_start = s->seen_full + load(&s->dropped_failed);
+	s->failed_at_start = load(&s->failed_writes);
+	if (why)
+		gnarl_log(GNARL_LOG_WARN, WHO,
+		          "episode summary queue full (%u records): dropping summaries until the "
+		          "writer catches up with storage %s (%s)",
+		          s->cap, gnarl_storage_root(s->st), why);
+	else
+		gnarl_log(GNARL_LOG_WARN, WHO,
+		          "writing episode summaries failed: %s; each batch is retried %u times, "
+		          "then dropped, until storage works again",
+		          s->err, s->retries);
+}
+
+/* Push drops since the last look start (or prolong) a loss. */
+static bool check_full(struct gnarl_summaries *s)
+{
+	uint64_t full = load(&s->dropped_full);
+	double prev = s->last_look;
+
+	s->last_look = mono_now();
+	if (full == s->seen_full)
+		return false;
+	losing(s, "episodes finish faster than summaries are written", prev);
+	s->seen_full = full;
+	return true;
+}
+
+/* A write succeeded: the loss is over unless push still drops. */
+static void recovered(struct gnarl_summaries *s)
+{
+	if (check_full(s) || !s->losing)
+		return;
+	s->losing = false;
+	gnarl_log(GNARL_LOG_INFO, WHO,
+	          "episode summaries are written to %s again after %.1f s: %llu summaries "
+	          "dropped and %llu writes failed meanwhile",
+	          gnarl_storage_root(s->st), mono_now() - s->losing_since,
+	          (unsigned long long)(dropped_total(s) - s->lost_at_start),
+	          (unsigned long long)(load(&s->failed_writes) - s->failed_at_start));
+}
+
+/* ---- the writer: waiting and writing ------------------------------------- */
+
+/* Sleep until `deadline` (monotonic seconds) or a post, then take every
+ * pending post: state is read after this, so nothing posted is missed. */
+static void wait_wake(struct gnarl_summaries *s, double deadline)
+{
+	struct timespec ts = abs_after(CLOCK_REALTIME, deadline - mono_now());
+
+	while (sem_timedwait(&s->wake, &ts) < 0 && errno == EINTR)
+		;
+	while (sem_trywait(&s->wake) == 0)
+		;
+}
+
+/* Back off before retry `attempt`; false when told to stop meanwhile. */
+static bool backoff(struct gnarl_summaries *s, uint32_t attempt)
+{
+	uint64_t ms = (uint64_t)s->backoff_ms << (attempt < 20 ? attempt : 20);
+	struct timespec ts =
+	    abs_after(CLOCK_MONOTONIC, (double)(ms < MAX_BACKOFF_MS ? ms : MAX_BACKOFF_MS) / 1e3);
+	bool stop;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop && pthread_cond_timedwait(&s->cond, &s->lock, &ts) != ETIMEDOUT)
+		;
+	stop = s->stop;
+	pthread_mutex_unlock(&s->lock);
+	return !stop;
+}
+
+/* Write s->buf (k records) at s->key: retries, then drop. */
+static void put_batch(struct gnarl_summaries *s, uint64_t k)
+{
+	uint32_t attempt;
+	double t0;
+
+	for (attempt = 0;; attempt++) {
+		t0 = mono_now();
+		if (gnarl_storage_put(s->st, s->key, s->buf, s->len, s->err) == 0) {
+			add(&s->written, k);
+			add(&s->objects, 1);
+			recovered(s);
+			return;
+		}
+		losing(s, NULL, t0);
+		add(&s->failed_writes, 1);
+		pthread_mutex_lock(&s->lock);
+		memcpy(s->last_err, s->err, sizeof(s->last_err));
+		pthread_mutex_unlock(&s->lock);
+		publish(s);
+		if (attempt >= s->retries || !backoff(s, attempt))
+			break;
+	}
+	add(&s->dropped_failed, k);
+}
+
+/* Records before queue index `to` are handled: wake flush. */
+static void handled(struct gnarl_summaries *s, uint64_t to)
+{
+	publish(s);
+	pthread_mutex_lock(&s->lock);
+	s->done = to;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Take up to one batch from h (of t - h queued), write it; the new head. */
+static uint64_t write_next(struct gnarl_summaries *s, uint64_t h, uint64_t t)
+{
+	uint64_t k = t - h < s->batch ? t - h : s->batch;
+	uint64_t first = s->slots[h % s->cap].seq, last = s->slots[(h + k - 1) % s->cap].seq;
+	int rc = format_batch(s, h, k);
+
+	atomic_store_explicit(&s->head, h + k, memory_order_release);
+	snprintf(s->key, s->key_size, "%sepisodes_%0*llu-%0*llu.jsonl", s->dir, SEQ_DIGITS,
+	         (unsigned long long)first, SEQ_DIGITS, (unsigned long long)last);
+	if (rc == 0) {
+		put_batch(s, k);
+	} else {
+		add(&s->dropped_failed, k);
+		gnarl_err(s->err, rc, "out of memory formatting %llu episode summaries",
+		          (unsigned long long)k);
+		losing(s, NULL, mono_now());
+	}
+	handled(s, h + k);
+	return h + k;
+}
+
+/* Stopping: what is still queued is lost. */
+static void drop_rest(struct gnarl_summaries *s, uint64_t h, uint64_t t)
+{
+	if (t > h) {
+		add(&s->dropped_failed, t - h);
+		atomic_store_explicit(&s->head, t, memory_order_release);
+		gnarl_log(GNARL_LOG_WARN, WHO,
+		          "%llu episode summaries were still queued at shutdown and are lost",
+		          (unsigned long long)(t - h));
+	}
+	if (s->losing)
+		gnarl_log(
+		    GNARL_LOG_WARN, WHO,
+		    "episode summaries to %s were still being lost at shutdown: %llu summaries "
+		    "dropped and %llu writes failed in the last %.1f s",
+		    gnarl_storage_root(s->st),
+		    (unsigned long long)(dropped_total(s) - s->lost_at_start),
+		    (unsigned long long)(load(&s->failed_writes) - s->failed_at_start),
+		    mono_now() - s->losing_since);
+	handled(s, t);
+}
+
+static void *writer_main(void *arg)
+{
+	struct gnarl_summaries *s = arg;
+	uint64_t h = 0, t;
+	double deadline = 0;
+	bool waiting = false, stop, flush;
+
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		stop = s->stop;
+		flush = s->flush_to > h;
+		pthread_mutex_unlock(&s->lock);
+		check_full(s);
+		t = atomic_load_explicit(&s->tail, memory_order_acquire);
+		if (stop) {
+			drop_rest(s, h, t);
+			return NULL;
+		}
+		if (t == h) {
+			publish(s);
+			atomic_store_explicit(&s->idle, 1, memory_order_seq_cst);
+			if (atomic_load_explicit(&s->tail, memory_order_seq_cst) == h)
+				wait_wake(s, mono_now() + IDLE_MS / 1e3);
+			atomic_store_explicit(&s->idle, 0, memory_order_relaxed);
+			continue;
+		}
+		if (!flush && t - h < s->batch) {
+			if (!waiting) {
+				waiting = true;
+				deadline = mono_now() + s->batch_ms / 1e3;
+			}
+			if (mono_now() < deadline) {
+				wait_wake(s, deadline);
+				continue;
+			}
+		}
+		waiting = false;
+		h = write_next(s, h, t);
+	}
+}
+
+/* ---- create / flush / stats / free ---------------------------------------- */
+
+struct scan {
+	uint64_t next;
+};
+
+/* A key "<dir>episodes_<first>-<last>.jsonl": continue after <last>. */
+static int scan_key(void *ctx, const char *key, uint64_t size)
+{
+	struct scan *sc = ctx;
+	const char *base = strrchr(key, '/');
+	unsigned long long first, last;
+	int end = 0;
+
+	(void)size;
+	base = base ? base + 1 : key;
+	if (sscanf(base, "episodes_%llu-%llu.jsonl%n", &first, &last, &end) == 2 && end > 0 &&
+	    base[end] == '\0' && last >= sc->next)
+		sc->next = last + 1;
+	return 0;
+}
+
+static int copy_names(struct gnarl_summaries *s, const char *const *names, uint32_t n,
+                      char err[GNARL_ERR_SIZE])
+{
+	uint32_t i, j;
+
+	s->names = calloc(n ? n : 1, sizeof(*s->names));
+	if (!s->names)
+		return gnarl_err(err, GNARL_ENOMEM, "episode summaries: out of memory");
+	for (i = 0; i < n; i++) {
+		if (!names[i] || !names[i][0])
+			return gnarl_err(err, GNARL_EINVAL,
+			                 "episode summaries: reward term %u has no name", i);
+		for (j = 0; j < i; j++)
+			if (!strcmp(names[i], names[j]))
+				return gnarl_err(
+				    err, GNARL_EINVAL,
+				    "episode summaries: two reward terms are named '%s' (terms %u "
+				    "and %u); give each term a distinct `name`",
+				    names[i], j, i);
+		if (!(s->names[i] = strdup(names[i])))
+			return gnarl_err(err, GNARL_ENOMEM, "episode summaries: out of memory");
+		s->n_terms = i + 1;
+	}
+	return 0;
+}
+
+/* Sizes, names, directory, queue. */
+static int setup(struct gnarl_summaries *s, const char *run_prefix, const char *const *names,
+                 uint32_t n_terms, const struct gnarl_summaries_tuning *tune,
+                 char err[GNARL_ERR_SIZE])
+{
+	size_t n = run_prefix ? strlen(run_prefix) : 0;
+	int rc;
+
+	s->batch = tune ? tune->batch_records : 1024;
+	if (s->batch == 0 || s->batch > s->cap / 2)
+		s->batch = s->cap / 2 ? s->cap / 2 : 1;
+	s->batch_ms = tune ? tune->batch_ms : 5000;
+	s->retries = tune ? tune->retries : 3;
+	s->backoff_ms = tune ? tune->backoff_ms : 1000;
+	rc = copy_names(s, names, n_terms, err);
+	if (rc < 0)
+		return rc;
+	s->key_size = n + 96;
+	s->dir = malloc(s->key_size);
+	s->key = malloc(s->key_size);
+	s->slots = calloc(s->cap, sizeof(*s->slots));
+	s->terms = calloc((size_t)s->cap * (n_terms ? n_terms : 1), sizeof(*s->terms));
+	if (!s->dir || !s->key || !s->slots || !s->terms)
+		return gnarl_err(err, GNARL_ENOMEM,
+		                 "episode summaries: out of memory for a queue of %u records",
+		                 s->cap);
+	snprintf(s->dir, s->key_size, "%s%sworkers/worker_%u/", n ? run_prefix : "",
+	         n && run_prefix[n - 1] != '/' ? "/" : "", s->rank);
+	return 0;
+}
+
+/* The next seq: after the highest found under dir. */
+static int resume_seq(struct gnarl_summaries *s, char err[GNARL_ERR_SIZE])
+{
+	struct scan sc = {0};
+	int rc;
+
+	snprintf(s->key, s->key_size, "%sepisodes_", s->dir);
+	rc = gnarl_storage_list(s->st, s->key, scan_key, &sc, err);
+	if (rc < 0)
+		return gnarl_err_prefix(
+		    err, rc, "episode summaries: listing %s to continue numbering: ", s->dir);
+	s->first_seq = sc.next;
+	atomic_init(&s->next_seq, sc.next);
+	return 0;
+}
+
+static int start(struct gnarl_summaries *s, char err[GNARL_ERR_SIZE])
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	if (sem_init(&s->wake, 0, 0) < 0)
+		return gnarl_err(err, GNARL_EIO, "episode summaries: sem_init: %s",
+		                 strerror(errno));
+	s->sem_ok = true;
+	if (pthread_condattr_init(&ca) != 0)
+		return gnarl_err(err, GNARL_ENOMEM, "episode summaries: out of memory");
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	rc = pthread_cond_init(&s->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rc != 0)
+		return gnarl_err(err, GNARL_ENOMEM, "episode summaries: out of memory");
+	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+		pthread_cond_destroy(&s->cond);
+		return gnarl_err(err, GNARL_ENOMEM, "episode summaries: out of memory");
+	}
+	s->sync_ok = true;
+	rc = pthread_create(&s->thread, NULL, writer_main, s);
+	if (rc != 0)
+		return gnarl_err(err, GNARL_EIO,
+		                 "episode summaries: starting the writer thread: %s", strerror(rc));
+	s->started = true;
+	return 0;
+}
+
+int gnarl_summaries_create(struct gnarl_storage *st, const char *run_prefix, uint32_t rank,
+                           const char *const *term_names, uint32_t n_terms, uint32_t capacity,
+                           struct gnarl_gauges *gauges, const struct gnarl_summaries_tuning *tune,
+                           struct gnarl_summaries **out, char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_summaries *s;
+	int rc;
+
+	*out = NULL;
+	if (!st || capacity == 0 || (n_terms && !term_names))
+		return gnarl_err(
+		    err, GNARL_EINVAL,
+		    "episode summaries: need a store, a queue capacity >= 1 and %u term "
+		    "names",
+		    n_terms);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return gnarl_err(err, GNARL_ENOMEM, "episode summaries: out of memory");
+	s->st = st;
+	s->gauges = gauges;
+	s->rank = rank;
+	s->cap = capacity;
+	atomic_init(&s->tail, 0);
+	atomic_init(&s->head, 0);
+	atomic_init(&s->idle, 0);
+	s->last_look = mono_now();
+	rc = setup(s, run_prefix, term_names, n_terms, tune, err);
+	if (rc == 0)
+		rc = resume_seq(s, err);
+	if (rc == 0)
+		rc = start(s, err);
+	if (rc < 0) {
+		gnarl_summaries_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int gnarl_summaries_flush(struct gnarl_summaries *s, uint32_t timeout_ms, char err[GNARL_ERR_SIZE])
+{
+	struct timespec ts = abs_after(CLOCK_MONOTONIC, timeout_ms / 1e3);
+	uint64_t target, done;
+
+	if (!s)
+		return 0;
+	target = atomic_load_explicit(&s->tail, memory_order_relaxed);
+	pthread_mutex_lock(&s->lock);
+	if (s->flush_to < target)
+		s->flush_to = target;
+	pthread_mutex_unlock(&s->lock);
+	sem_post(&s->wake);
+	pthread_mutex_lock(&s->lock);
+	while (s->done < target && pthread_cond_timedwait(&s->cond, &s->lock, &ts) != ETIMEDOUT)
+		;
+	done = s->done;
+	if (done < target)
+		gnarl_err(
+		    err, GNARL_ETIMEDOUT,
+		    "episode summaries: %llu still queued for %s after waiting %u ms (last write "
+		    "error: %s)",
+		    (unsigned long long)(target - done), gnarl_storage_root(s->st), timeout_ms,
+		    s->last_err[0] ? s->last_err : "none, storage is slow");
+	pthread_mutex_unlock(&s->lock);
+	return done < target ? GNARL_ETIMEDOUT : 0;
+}
+
+void gnarl_summaries_stats(const struct gnarl_summaries *s, struct gnarl_summaries_stats *out)
+{
+	*out = (struct gnarl_summaries_stats){
+	    .pushed = load(&s->next_seq) - s->first_seq,
+	    .queued = load(&s->tail),
+	    .dropped_full = load(&s->dropped_full),
+	    .dropped_failed = load(&s->dropped_failed),
+	    .written = load(&s->written),
+	    .objects = load(&s->objects),
+	    .failed_writes = load(&s->failed_writes),
+	    .first_seq = s->first_seq,
+	};
+}
+
+void gnarl_summaries_free(struct gnarl_summaries *s)
+{
+	uint32_t i;
+
+	if (!s)
+		return;
+	if (s->started) {
+		pthread_mutex_lock(&s->lock);
+		s->stop = true;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		sem_post(&s->wake);
+		pthread_join(s->thread, NULL);
+		publish(s);
+	}
+	if (s->sync_ok) {
+		pthread_cond_destroy(&s->cond);
+		pthread_mutex_destroy(&s->lock);
+	}
+	if (s->sem_ok)
+		sem_destroy(&s->wake);
+	for (i = 0; i < s->n_terms; i++)
+		free(s->names[i]);
+	free(s->names);
+	free(s->slots);
+	free(s->terms);
+	free(s->buf);
+	free(s->key);
+	free(s->dir);
+	free(s);
+}
