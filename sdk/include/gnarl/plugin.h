@@ -391,7 +391,8 @@ struct gnarl_llm_request {
 
 struct gnarl_llm_suggestion {
 	uint32_t env;
-	int32_t action;                /* index into the env's action names */
+	int32_t action;                /* index into the env's action names;
+	                                  -1: the request failed */
 	uint64_t id;                   /* the request's id */
 };
 
@@ -410,8 +411,11 @@ struct gnarl_llm_ops {
 	/* Queue a request; copies what it needs.  0, or GNARL_EBUSY when at its
 	 * in-flight cap or its circuit breaker is open (the host just skips). */
 	int (*request)(void *llm, const struct gnarl_llm_request *req);
-	/* Move up to `max` finished suggestions into out; returns how many.
-	 * Failed requests produce nothing here (they are counted in metrics). */
+	/* Move up to `max` finished requests into out; returns how many.
+	 * Every accepted request comes out exactly once: with action >= 0 as
+	 * a suggestion, or with action = -1 when it failed (timeout, HTTP
+	 * error, unparsable reply; the plugin counts why in its metrics), so
+	 * the host knows the env has no request in flight any more. */
 	uint32_t (*poll)(void *llm, struct gnarl_llm_suggestion *out,
 	                 uint32_t max);
 };
