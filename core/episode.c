@@ -5,8 +5,10 @@
  * Rooms are a 2048-bit set per env keyed by (group & 7) << 8 | (room &
  * 255): every group of Oracle of Seasons fits, and a bit set needs no
  * allocation and no probing on the step path.  Dungeons are a 64-bit set
- * of dungeon & 63.  Term sums live in one slab (N, n_terms); the window is
- * a ring of `window` records whose term sums live in a second slab.
+ * of dungeon & 63.  Term sums live in one slab (N, n_terms).  The window
+ * is a ring of plain doubles, (window, WCOLS) and (window, n_terms), so a
+ * checkpoint can save it as two tensors and ep_return_mean continues
+ * across a resume.
  */
 #include "episode.h"
 
@@ -16,6 +18,9 @@
 #include "error.h"
 
 #define ROOM_BITS 2048
+
+/* Columns of a window row. */
+enum { W_RET, W_LEN, W_ROOMS, W_DUNGEONS, W_KILLS, W_MILESTONES, WCOLS };
 
 struct slot {
 	double ret, env_reward;
@@ -33,10 +38,10 @@ struct gnarl_episode {
 	struct slot *slots;
 	double *terms;            /* (N, n_terms) running sums */
 	double *done_terms;       /* (N, n_terms) sums of each env's last finished episode */
-	struct gnarl_episode_record *ring; /* (window) */
-	double *ring_terms;       /* (window, n_terms) */
+	double *ring;             /* (window, WCOLS) finished episodes */
+	double *ring_terms;       /* (window, n_terms) their term sums */
 	double *mean_terms;       /* (n_terms) */
-	uint32_t ring_count, ring_next;
+	uint64_t ring_pos[2];     /* episodes in the ring, next row to write */
 	uint64_t total;
 	uint64_t *numbers;        /* (N) each env's running episode number */
 };
@@ -58,7 +63,7 @@ int gnarl_episode_create(uint32_t n_envs, uint32_t n_terms, uint32_t window,
 	e->window = window;
 	e->slots = calloc(n_envs, sizeof(*e->slots));
 	e->terms = calloc(2 * n_envs * nt + window * nt + nt + 1, sizeof(double));
-	e->ring = calloc(window, sizeof(*e->ring));
+	e->ring = calloc((size_t)window * WCOLS, sizeof(*e->ring));
 	e->numbers = calloc(n_envs, sizeof(*e->numbers));
 	if (!e->slots || !e->terms || !e->ring || !e->numbers) {
 		gnarl_episode_free(e);
@@ -173,46 +178,47 @@ void gnarl_episode_end(struct gnarl_episode *e, uint32_t env, uint8_t dones,
 
 void gnarl_episode_add(struct gnarl_episode *e, const struct gnarl_episode_record *rec)
 {
-	uint32_t i = e->ring_next;
+	uint64_t i = e->ring_pos[1] % e->window;
+	double *row = e->ring + i * WCOLS;
 
-	e->ring[i] = *rec;
-	memcpy(e->ring_terms + (size_t)i * e->n_terms, rec->terms, e->n_terms * sizeof(double));
-	e->ring[i].terms = e->ring_terms + (size_t)i * e->n_terms;
-	e->ring_next = (i + 1) % e->window;
-	if (e->ring_count < e->window)
-		e->ring_count++;
+	row[W_RET] = rec->ret;
+	row[W_LEN] = (double)rec->length;
+	row[W_ROOMS] = rec->rooms;
+	row[W_DUNGEONS] = rec->dungeons;
+	row[W_KILLS] = rec->enemies_killed;
+	row[W_MILESTONES] = __builtin_popcount(rec->milestones);
+	memcpy(e->ring_terms + i * e->n_terms, rec->terms, e->n_terms * sizeof(double));
+	e->ring_pos[1] = (i + 1) % e->window;
+	if (e->ring_pos[0] < e->window)
+		e->ring_pos[0]++;
 	e->total++;
 }
 
 void gnarl_episode_means(struct gnarl_episode *e, struct gnarl_episode_means *out)
 {
-	uint32_t n = e->ring_count;
+	uint64_t n = e->ring_pos[0] <= e->window ? e->ring_pos[0] : e->window;
+	double sum[WCOLS] = {0};
 
 	memset(out, 0, sizeof(*out));
 	memset(e->mean_terms, 0, e->n_terms * sizeof(double));
 	out->terms = e->mean_terms;
-	out->count = n;
+	out->count = (uint32_t)n;
 	if (!n)
 		return;
 	/* Sum in ring order from the oldest, so the mean is reproducible. */
-	for (uint32_t k = 0; k < n; k++) {
-		const struct gnarl_episode_record *r =
-		    &e->ring[(e->ring_next + e->window - n + k) % e->window];
-		out->ret += r->ret;
-		out->length += (double)r->length;
-		out->rooms += r->rooms;
-		out->dungeons += r->dungeons;
-		out->enemies_killed += r->enemies_killed;
-		out->milestones += __builtin_popcount(r->milestones);
+	for (uint64_t k = 0; k < n; k++) {
+		uint64_t i = (e->ring_pos[1] + e->window - n + k) % e->window;
+		for (int c = 0; c < WCOLS; c++)
+			sum[c] += e->ring[i * WCOLS + c];
 		for (uint32_t t = 0; t < e->n_terms; t++)
-			e->mean_terms[t] += r->terms[t];
+			e->mean_terms[t] += e->ring_terms[i * e->n_terms + t];
 	}
-	out->ret /= n;
-	out->length /= n;
-	out->rooms /= n;
-	out->dungeons /= n;
-	out->enemies_killed /= n;
-	out->milestones /= n;
+	out->ret = sum[W_RET] / n;
+	out->length = sum[W_LEN] / n;
+	out->rooms = sum[W_ROOMS] / n;
+	out->dungeons = sum[W_DUNGEONS] / n;
+	out->enemies_killed = sum[W_KILLS] / n;
+	out->milestones = sum[W_MILESTONES] / n;
 	for (uint32_t t = 0; t < e->n_terms; t++)
 		e->mean_terms[t] /= n;
 }
@@ -227,22 +233,30 @@ uint64_t gnarl_episode_number(const struct gnarl_episode *e, uint32_t env)
 	return e->numbers[env];
 }
 
+static void view(struct gnarl_tensor *t, const char *name, enum gnarl_dtype dtype,
+                 void *data, uint32_t ndim, uint64_t d0, uint64_t d1)
+{
+	memset(t, 0, sizeof(*t));
+	t->name = name;
+	t->dtype = dtype;
+	t->ndim = ndim;
+	t->shape[0] = d0;
+	t->shape[1] = d1;
+	t->data = data;
+}
+
 uint32_t gnarl_episode_tensors(struct gnarl_episode *e, struct gnarl_tensor *out,
                                uint32_t max)
 {
-	if (max > 0) {
-		memset(&out[0], 0, sizeof(out[0]));
-		out[0].name = "episode.numbers";
-		out[0].dtype = GNARL_DTYPE_U64;
-		out[0].ndim = 1;
-		out[0].shape[0] = e->n_envs;
-		out[0].data = e->numbers;
-	}
-	if (max > 1) {
-		memset(&out[1], 0, sizeof(out[1]));
-		out[1].name = "episode.total";
-		out[1].dtype = GNARL_DTYPE_U64;
-		out[1].data = &e->total;
-	}
-	return 2;
+	struct gnarl_tensor t[5];
+
+	view(&t[0], "episode.numbers", GNARL_DTYPE_U64, e->numbers, 1, e->n_envs, 0);
+	view(&t[1], "episode.total", GNARL_DTYPE_U64, &e->total, 0, 0, 0);
+	view(&t[2], "episode.window", GNARL_DTYPE_F64, e->ring, 2, e->window, WCOLS);
+	view(&t[3], "episode.window_terms", GNARL_DTYPE_F64, e->ring_terms, 2, e->window,
+	     e->n_terms);
+	view(&t[4], "episode.window_pos", GNARL_DTYPE_U64, e->ring_pos, 1, 2, 0);
+	for (uint32_t i = 0; i < 5 && i < max; i++)
+		out[i] = t[i];
+	return 5;
 }

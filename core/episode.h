@@ -84,8 +84,16 @@ uint64_t gnarl_episode_total(const struct gnarl_episode *e);
 /* The number of env's running episode (its reset seed derives from it). */
 uint64_t gnarl_episode_number(const struct gnarl_episode *e, uint32_t env);
 
-/* Checkpoint state: "episode.numbers" (U64, N: each env's next episode
- * number) and "episode.total" (U64 scalar).  Returns how many exist. */
+/* Checkpoint state (views, written in place on restore):
+ *   "episode.numbers"       U64 (N): each env's running episode number
+ *   "episode.total"         U64 scalar: episodes finished
+ *   "episode.window"        F64 (window, 6): the last episodes' return,
+ *                           length, rooms, dungeons, enemies, milestones
+ *   "episode.window_terms"  F64 (window, n_terms): their term sums
+ *   "episode.window_pos"    U64 (2): rows in use, next row to write
+ * With another env count or other reward terms on resume, the shapes of
+ * numbers and window_terms differ: skip them (rows are then zeros).
+ * Returns how many exist (5). */
 uint32_t gnarl_episode_tensors(struct gnarl_episode *e, struct gnarl_tensor *out,
                                uint32_t max);
 

@@ -47,6 +47,7 @@ struct gnarl_pool {
 	_Atomic bool stop;
 	_Atomic uint32_t sleepers;   /* workers waiting for a run */
 	_Atomic uint32_t caller_sleeps;
+	uint64_t caller_slept;       /* gnarl_pool_sleeps */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;         /* workers: a run or stop */
 	pthread_cond_t finished;     /* caller: every worker is done */
@@ -230,6 +231,7 @@ void gnarl_pool_wait(struct gnarl_pool *p)
 	for (uint32_t d; (d = atomic_load(&p->done)) != workers;) {
 		if (spin32(&p->done, d, WAIT_SPIN_NS))
 			continue;
+		p->caller_slept++;
 		pthread_mutex_lock(&p->lock);
 		atomic_fetch_add(&p->caller_sleeps, 1);
 		while (atomic_load(&p->done) != workers)
@@ -267,11 +269,17 @@ void gnarl_pool_submit(struct gnarl_pool *p, gnarl_pool_fn fn, void *ctx)
 	publish(p, fn, ctx, 2);
 }
 
+uint64_t gnarl_pool_sleeps(const struct gnarl_pool *p)
+{
+	return p ? p->caller_slept : 0;
+}
+
 void gnarl_pool_barrier_init(struct gnarl_pool_barrier *b, uint32_t n)
 {
 	atomic_init(&b->arrived, 0);
 	atomic_init(&b->phase, 0);
 	atomic_init(&b->sleepers, 0);
+	atomic_init(&b->sleeps, 0);
 	b->n = n;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->wake, NULL);
@@ -301,6 +309,7 @@ void gnarl_pool_barrier_wait(struct gnarl_pool_barrier *b)
 	}
 	if (spin32(&b->phase, phase, WAIT_SPIN_NS))
 		return;
+	atomic_fetch_add(&b->sleeps, 1);
 	pthread_mutex_lock(&b->lock);
 	atomic_fetch_add(&b->sleepers, 1);
 	while (atomic_load(&b->phase) == phase)

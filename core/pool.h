@@ -43,6 +43,10 @@ void gnarl_pool_run(struct gnarl_pool *p, gnarl_pool_fn fn, void *ctx,
 void gnarl_pool_submit(struct gnarl_pool *p, gnarl_pool_fn fn, void *ctx);
 void gnarl_pool_wait(struct gnarl_pool *p);
 
+/* How many times the caller waited for workers longer than the spin and
+ * slept: a sign that another process holds the cores. */
+uint64_t gnarl_pool_sleeps(const struct gnarl_pool *p);
+
 /* A barrier for tasks of one run that must meet (e.g. the actor and
  * critic halves of an update exchanging gradient norms).  All n parties
  * call wait; it returns when the n-th arrives.  Reusable.  Waiters spin
@@ -52,7 +56,8 @@ struct gnarl_pool_barrier {
 	_Atomic uint32_t arrived;
 	_Atomic uint32_t phase;
 	_Atomic uint32_t sleepers;
-	uint32_t n;
+	_Atomic uint64_t sleeps;      /* waits that outlasted the spin */
+	uint32_t n;                   /* parties; may change between uses */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 };

@@ -9,7 +9,9 @@
  * critic (stack 1) on a pool worker.  They meet once per minibatch at a
  * barrier to add their squared gradient norms (in a fixed order)
  * and then step Adam on their own halves, so the arithmetic is the same
- * as with one thread: results do not depend on the thread count.
+ * as with one thread: results do not depend on the thread count.  When
+ * the waits show another process holding a core, updates run on one
+ * thread for a while (see CONTENDED).
  *
  * Invariants: every buffer lives in one slab allocated at create; nothing
  * after create allocates.  Normaliser statistics are doubles.
@@ -26,6 +28,15 @@
 
 #define RMS_EPS 1e-8
 #define RMS_COUNT0 1e-4
+
+/* Two threads pay off only while both get a core.  When another process
+ * holds one, a barrier per minibatch can cost a scheduler time slice, so
+ * an iteration whose waits slept CONTENDED times or more switches to one
+ * thread for a spell of SOLO_MIN..SOLO_MAX updates (doubling while the
+ * contention lasts).  Both ways compute the same numbers. */
+#define CONTENDED 2
+#define SOLO_MIN 8
+#define SOLO_MAX 256
 
 /* Minibatch rows of one stack, gathered from the buffer. */
 struct scratch {
@@ -64,8 +75,13 @@ struct gnarl_ppo {
 	                                 norm before the other read this one */
 	double lr;
 	bool stop;
-	bool split;                   /* actor and critic on two threads */
-	bool overlap;                 /* critic values computed while acting */
+	bool can_split, can_overlap;  /* the config and the pool allow it */
+	bool split;                   /* actor and critic on two threads now */
+	bool overlap;                 /* critic values computed while acting now */
+	uint64_t updates;             /* updates so far */
+	uint64_t solo_until;          /* contention seen: one thread until then */
+	uint32_t backoff;             /* updates of the next solo spell */
+	uint64_t sleeps_mark;         /* waits that slept, at the last update */
 	uint32_t values_done;         /* steps of this rollout with values */
 	uint32_t async_first, async_end; /* steps of the values job in flight */
 	uint32_t n_mb, epochs_run;
@@ -174,9 +190,10 @@ int gnarl_ppo_create(const struct gnarl_ppo_config *c, struct gnarl_nn *nn,
 	p->pool = pool;
 	p->A = gnarl_nn_spec(nn)->n_actions;
 	p->n_stacks = gnarl_nn_stacks(nn);
-	p->split = c->threads >= 2 && p->n_stacks == 2 && gnarl_pool_threads(pool) >= 2;
-	gnarl_pool_barrier_init(&p->barrier, p->split ? 2 : 1);
-	p->overlap = c->overlap_values && p->n_stacks == 2 && gnarl_pool_threads(pool) >= 2;
+	p->can_split = c->threads >= 2 && p->n_stacks == 2 && gnarl_pool_threads(pool) >= 2;
+	p->can_overlap = c->overlap_values && p->n_stacks == 2 && gnarl_pool_threads(pool) >= 2;
+	p->backoff = SOLO_MIN;
+	gnarl_pool_barrier_init(&p->barrier, 2);
 	layout(p, NULL, &bytes);
 	p->slab = aligned_alloc(64, bytes);
 	p->stats = calloc(2 * (size_t)c->O_env + c->N + 1, sizeof(double));
@@ -343,6 +360,7 @@ void gnarl_ppo_begin(struct gnarl_ppo *p)
 	memcpy(p->buf.obs, p->buf.next_obs, (size_t)p->c.N * p->c.O * sizeof(float));
 	p->buf.n_trunc = 0;
 	p->values_done = 0;
+	p->overlap = p->can_overlap && p->updates >= p->solo_until;
 }
 
 void gnarl_ppo_sample(struct gnarl_ppo *p, const float *x, uint32_t n,
@@ -728,6 +746,23 @@ static double explained_variance(const float *pred, const float *y, size_t n)
 	return vy == 0.0 ? NAN : 1.0 - vd / vy;
 }
 
+/* After an update: did the waits of this iteration (acting and update)
+ * sleep?  Then go solo for a while. */
+static void watch_contention(struct gnarl_ppo *p)
+{
+	uint64_t sleeps = atomic_load(&p->barrier.sleeps) + gnarl_pool_sleeps(p->pool);
+	bool two = p->split || p->overlap;
+
+	if (two && sleeps - p->sleeps_mark >= CONTENDED) {
+		p->solo_until = p->updates + 1 + p->backoff;
+		p->backoff = p->backoff * 2 > SOLO_MAX ? SOLO_MAX : p->backoff * 2;
+	} else if (two) {
+		p->backoff = SOLO_MIN;
+	}
+	p->sleeps_mark = sleeps;
+	p->updates++;
+}
+
 void gnarl_ppo_update(struct gnarl_ppo *p, double lr, struct gnarl_rng *rng,
                       struct gnarl_ppo_stats *out)
 {
@@ -752,10 +787,13 @@ void gnarl_ppo_update(struct gnarl_ppo *p, double lr, struct gnarl_rng *rng,
 	p->stop = false;
 	p->epochs_run = 0;
 	memset(p->acc, 0, sizeof(p->acc));
+	p->split = p->can_split && p->updates >= p->solo_until;
+	p->barrier.n = p->split ? 2 : 1;
 	if (p->split)
 		gnarl_pool_run(p->pool, update_task, p, 2);
 	else
 		update_task(p, 0, 0);
+	watch_contention(p);
 	gnarl_nn_set_adam_steps(p->nn, gnarl_nn_adam_steps(p->nn) +
 	                                   (uint64_t)p->epochs_run * p->n_mb);
 

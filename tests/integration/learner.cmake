@@ -1,9 +1,11 @@
 # The learner: unit tests that dlopen the cartpole plugin need it built
 # first, and learner_train.py runs `gnarl train` / `gnarl bench` on
 # configs/cartpole.yaml (see its docstring for what each mode checks).
-if(TARGET test_rollout AND TARGET cartpole)
-  add_dependencies(test_rollout cartpole)
-endif()
+foreach(_t test_rollout test_trainer)
+  if(TARGET ${_t} AND TARGET cartpole)
+    add_dependencies(${_t} cartpole)
+  endif()
+endforeach()
 
 if(GNARL_PYTHON)
   foreach(_mode learns determinism signal bench)

@@ -111,7 +111,7 @@ static void test_window(void **state_)
 	struct gnarl_episode *e;
 	struct gnarl_episode_record rec;
 	struct gnarl_episode_means m;
-	struct gnarl_tensor t[4];
+	struct gnarl_tensor t[8];
 	char err[GNARL_ERR_SIZE];
 	float term[1];
 	struct gnarl_game_state s = state(0, 1, -1, 0);
@@ -138,7 +138,7 @@ static void test_window(void **state_)
 	assert_float_equal(m.terms[0], 50.25, 1e-9);
 	assert_float_equal(m.rooms, 1.0, 0);
 	assert_int_equal(gnarl_episode_total(e), 150);
-	assert_int_equal(gnarl_episode_tensors(e, t, 4), 2);
+	assert_int_equal(gnarl_episode_tensors(e, t, 8), 5);
 	assert_string_equal(t[0].name, "episode.numbers");
 	assert_int_equal(t[0].shape[0], 3);
 	assert_int_equal(((uint64_t *)t[0].data)[0], 50);
@@ -146,6 +146,28 @@ static void test_window(void **state_)
 	/* Writing the view (a restore) moves the episode numbers. */
 	((uint64_t *)t[0].data)[2] = 1000;
 	assert_int_equal(gnarl_episode_number(e, 2), 1000);
+
+	/* The window restored into a fresh tracker gives the same means. */
+	struct gnarl_episode *e2;
+	struct gnarl_tensor t2[8];
+	struct gnarl_episode_means m2;
+	assert_int_equal(gnarl_episode_create(3, 1, 100, &e2, err), 0);
+	gnarl_episode_tensors(e2, t2, 8);
+	for (int i = 0; i < 5; i++) {
+		assert_string_equal(t[i].name, t2[i].name);
+		assert_int_equal(t[i].ndim, t2[i].ndim);
+		assert_memory_equal(t[i].shape, t2[i].shape, sizeof(t[i].shape));
+		size_t bytes = 8;
+		for (uint32_t d = 0; d < t[i].ndim; d++)
+			bytes *= t[i].shape[d];
+		memcpy(t2[i].data, t[i].data, bytes);
+	}
+	gnarl_episode_means(e2, &m2);
+	assert_int_equal(m2.count, 100);
+	assert_float_equal(m2.ret, 100.5, 1e-9);
+	assert_float_equal(m2.terms[0], 50.25, 1e-9);
+	assert_int_equal(gnarl_episode_total(e2), 150);
+	gnarl_episode_free(e2);
 	gnarl_episode_free(e);
 }
 
