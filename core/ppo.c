@@ -538,13 +538,14 @@ static void policy_loss(const struct gnarl_ppo_config *c, uint32_t A, uint32_t B
 
 		for (uint32_t j = 1; j < A; j++)
 			m = l[j] > m ? l[j] : m;
-		for (uint32_t j = 0; j < A; j++)
-			sum += expf(l[j] - m);
+		for (uint32_t j = 0; j < A; j++) {
+			d[j] = expf(l[j] - m); /* d holds p_j until the gradient */
+			sum += d[j];
+		}
 		lse = m + logf(sum);
 		for (uint32_t j = 0; j < A; j++) {
-			float lp = l[j] - lse, pj = expf(lp);
-			d[j] = pj;
-			h -= pj * lp;
+			d[j] /= sum;
+			h -= d[j] * (l[j] - lse);
 		}
 		float logratio = (l[a] - lse) - old_logp[i], ratio = expf(logratio);
 		float rc = ratio < 1.0f - clip ? 1.0f - clip : ratio > 1.0f + clip ? 1.0f + clip : ratio;
