@@ -11,7 +11,6 @@
  */
 #include "registry.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include "error.h"
 #include "plugin.h"
 #include "rng.h"
+#include "storage.h"
 #include "value.h"
 
 struct item {
@@ -99,22 +99,6 @@ static int llm_defaults(struct gnarl_registry *r, const struct item *it, char er
 
 /* The storage plugin serving a root URI, by core/storage.c's rule: a plain
  * path or file:// -> "local", "<scheme>://" -> the plugin named <scheme>. */
-static void storage_plugin_for(const char *uri, char *name, size_t size)
-{
-	size_t n = 0;
-
-	while (isalnum((unsigned char)uri[n]) || uri[n] == '+' || uri[n] == '-' || uri[n] == '.')
-		n++;
-	if (n == 0 || !isalpha((unsigned char)uri[0]) || strncmp(uri + n, "://", 3) ||
-	    (n == 4 && !strncmp(uri, "file", 4)) || n >= size) {
-		snprintf(name, size, "local");
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		name[i] = (char)tolower((unsigned char)uri[i]);
-	name[n] = '\0';
-}
-
 /* Each key of `storage:`.  The plugin serving run.storage is added to the
  * section first when it is not listed, so its defaults are in the config
  * and storage.c finds its params where it looks. */
@@ -127,7 +111,9 @@ static int open_storage(struct gnarl_registry *r, char err[GNARL_ERR_SIZE])
 	bool listed;
 	int rc;
 
-	storage_plugin_for(uri, name, sizeof(name));
+	rc = gnarl_storage_plugin_for(uri, name, sizeof(name), err);
+	if (rc)
+		return gnarl_err_prefix(err, rc, "run.storage: ");
 	listed = gnarl_value_get(gnarl_value_at(root, "storage"), name) != NULL;
 	if (!listed && !gnarl_tree_map_put(r->cfg->tree, gnarl_tree_at(root, "storage"), name))
 		return gnarl_err(err, GNARL_ENOMEM, "out of memory");

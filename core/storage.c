@@ -47,9 +47,8 @@ static size_t scheme_len(const char *uri)
 	return strncmp(uri + n, "://", 3) == 0 ? n : 0;
 }
 
-/* The plugin that serves uri's scheme, into name (NUL-terminated). */
-static int plugin_for_uri(const char *uri, char *name, size_t size,
-                          char err[GNARL_ERR_SIZE])
+int gnarl_storage_plugin_for(const char *uri, char *name, size_t size,
+                             char err[GNARL_ERR_SIZE])
 {
 	size_t n = scheme_len(uri);
 	size_t i;
@@ -118,7 +117,7 @@ int gnarl_storage_open(const struct gnarl_config *cfg, const char *root_uri,
 	if (!root_uri || !*root_uri)
 		return gnarl_err(err, GNARL_EINVAL,
 		                 "storage: empty root URI (give a path, file://PATH or s3://BUCKET/PREFIX)");
-	rc = plugin_for_uri(root_uri, name, sizeof(name), err);
+	rc = gnarl_storage_plugin_for(root_uri, name, sizeof(name), err);
 	if (rc < 0)
 		return rc;
 	n = scheme_len(root_uri);

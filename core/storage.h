@@ -29,6 +29,11 @@ const char *gnarl_storage_plugin_name(const struct gnarl_storage *st);
 int gnarl_storage_split_uri(const char *uri, char **root, char **key,
                             char err[GNARL_ERR_SIZE]);
 
+/* The name of the storage plugin serving uri's scheme: a plain path or
+ * "file://" -> "local", "<scheme>://" -> "<scheme>" (lower case). */
+int gnarl_storage_plugin_for(const char *uri, char *name, size_t size,
+                             char err[GNARL_ERR_SIZE]);
+
 int gnarl_storage_put(struct gnarl_storage *st, const char *key,
                       const void *data, size_t len, char err[GNARL_ERR_SIZE]);
 /* Whole object into a malloc'ed buffer (*data owned by caller; a NUL is

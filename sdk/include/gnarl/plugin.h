@@ -26,6 +26,9 @@
  *  - Setup may fail, the step path may not: `create` validates and
  *    allocates; step, compute, request and poll never allocate and return
  *    void or a count.
+ *  - Every op of a kind's table is mandatory except those marked optional
+ *    (a reward's save_size/save/load: all three or none); the host refuses
+ *    a table with a mandatory op NULL, naming it.
  *  - Plugins never write to stdout.  They log through the host.
  *
  * Headers of this SDK depend only on the C11 standard library.
@@ -483,8 +486,9 @@ struct gnarl_plugin {
 	} ops;
 };
 
-/* Size of the 1.0 descriptor: the host refuses anything smaller. */
-#define GNARL_PLUGIN_V1_SIZE sizeof(struct gnarl_plugin)
+/* Size of the 1.0 descriptor, frozen: the host refuses anything smaller. */
+#define GNARL_PLUGIN_V1_SIZE                                                 \
+	(offsetof(struct gnarl_plugin, ops) + sizeof(((struct gnarl_plugin *)0)->ops))
 
 typedef const struct gnarl_plugin *(*gnarl_plugin_entry_fn)(void);
 
