@@ -32,6 +32,7 @@
 #include "registry.h"
 #include "rollout.h"
 #include "storage.h"
+#include "summaries.h"
 
 /* Streams of the run seed (the registry uses 1, 100+, 200+, 300+). */
 #define SEED_NETWORK 10
@@ -53,6 +54,7 @@ struct gnarl_trainer {
 	char *run_prefix;
 	struct gnarl_host_context ctx;
 	struct gnarl_metrics *metrics;
+	struct gnarl_summaries *summaries; /* NULL: metrics.episodes off or no run dir */
 	struct gnarl_plugin_host *env_host;
 	const struct gnarl_env_ops *env_ops;
 	void *env;
@@ -292,6 +294,26 @@ static int build_learner(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	return 0;
 }
 
+/* Episode summaries (metrics.episodes) on a background writer. */
+static int open_summaries(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
+{
+	const char **names;
+	int rc;
+
+	if (!t->st || !t->metrics || !gnarl_metrics_episodes(t->metrics))
+		return 0;
+	names = calloc(t->n_terms + 1, sizeof(*names));
+	if (!names)
+		return gnarl_err(err, GNARL_ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < t->n_terms; i++)
+		names[i] = t->rewards[i].name;
+	rc = gnarl_summaries_create(t->st, t->run_prefix, 0, names, t->n_terms,
+	                            GNARL_SUMMARIES_DEFAULT_CAPACITY, t->gauges, NULL,
+	                            &t->summaries, err);
+	free(names);
+	return rc;
+}
+
 int gnarl_trainer_create(struct gnarl_config *cfg, const struct gnarl_trainer_options *opts,
                          struct gnarl_trainer **out, char err[GNARL_ERR_SIZE])
 {
@@ -325,6 +347,8 @@ int gnarl_trainer_create(struct gnarl_config *cfg, const struct gnarl_trainer_op
 		rc = gnarl_metrics_create(gnarl_config_section(cfg, "metrics"), t->st, t->run_prefix,
 		                          t->st && strcmp(gnarl_storage_plugin_name(t->st), "local"),
 		                          t->gauges, &t->metrics, err);
+	if (!rc)
+		rc = open_summaries(t, err);
 	if (rc)
 		goto fail;
 	*out = t;
@@ -354,6 +378,7 @@ void gnarl_trainer_free(struct gnarl_trainer *t)
 	if (t->env)
 		t->env_ops->destroy(t->env);
 	gnarl_plugin_host_free(t->env_host);
+	gnarl_summaries_free(t->summaries);
 	gnarl_metrics_free(t->metrics);
 	gnarl_storage_close(t->st);
 	free(t->run_prefix);
@@ -386,6 +411,19 @@ void gnarl_trainer_restored(struct gnarl_trainer *t)
 	reset_envs(t);
 }
 
+/* Episodes that ended in the last step: the window, the summaries. */
+static void finished(struct gnarl_trainer *t, struct gnarl_episode *ep)
+{
+	for (uint32_t n = 0; n < t->N; n++) {
+		struct gnarl_summaries_record sr = {.iteration = t->iteration + 1};
+		if (!gnarl_rollout_dones(t->ro)[n])
+			continue;
+		sr.ep = gnarl_rollout_record(t->ro, n);
+		gnarl_episode_add(ep, sr.ep);
+		gnarl_summaries_push(t->summaries, &sr);
+	}
+}
+
 void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iteration *out)
 {
 	struct gnarl_ppo_buffer *b = gnarl_ppo_buffer(t->ppo);
@@ -397,9 +435,7 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 	for (uint32_t s = 0; s < t->T; s++) {
 		gnarl_ppo_act(t->ppo, s, &t->rng);
 		if (gnarl_rollout_step(t->ro, b->actions + (size_t)s * N))
-			for (uint32_t n = 0; n < N; n++)
-				if (gnarl_rollout_dones(t->ro)[n])
-					gnarl_episode_add(ep, gnarl_rollout_record(t->ro, n));
+			finished(t, ep);
 		gnarl_ppo_record(t->ppo, s, gnarl_rollout_rewards(t->ro), gnarl_rollout_dones(t->ro),
 		                 gnarl_rollout_obs(t->ro), gnarl_rollout_final_obs(t->ro));
 	}
@@ -471,6 +507,10 @@ int gnarl_trainer_run(struct gnarl_trainer *t, volatile sig_atomic_t *stop,
 		gnarl_log(GNARL_LOG_INFO, NULL, "stopped by a signal after iteration %llu (%llu env "
 		                                "steps)",
 		          (unsigned long long)t->iteration, (unsigned long long)t->env_steps);
+	/* Summaries are best effort: a store that cannot take them costs a
+	 * warning, not the run. */
+	if (gnarl_summaries_flush(t->summaries, 30000, err))
+		gnarl_log(GNARL_LOG_WARN, NULL, "episode summaries: %s", err);
 	if (t->metrics)
 		rc = gnarl_metrics_sync(t->metrics, err);
 	return rc;

@@ -8,7 +8,8 @@ Usage: learner_train.py MODE GNARL CONFIG WORKDIR
                CSV value is in the TensorBoard event file (decoded by
                formats_tfevents.py, independent of gnarl's C)
   determinism  same seed twice, then with env.threads 2 and ppo.blas_threads 1
-               and 2: identical progress.csv apart from the sps column
+               and 2: identical progress.csv apart from timing columns (sps and
+               the summaries/* gauges of the episode-summary writer)
   signal       SIGINT during a long run: the iteration finishes, exit code 0,
                progress.csv is synced
   bench        `gnarl bench --json` prints one object with positive numbers
@@ -81,6 +82,22 @@ def check_events(work, name, table):
     return checked
 
 
+def summaries(work, name):
+    """Episode summaries (JSON lines): every episode once, returns 1 per step."""
+    d = os.path.join(work, name, "workers", "worker_0")
+    seen = set()
+    for f in sorted(os.listdir(d)):
+        for line in open(os.path.join(d, f)):
+            e = json.loads(line)
+            key = (e["env"], e["episode"])
+            if key in seen:
+                raise SystemExit("episode %r summarised twice" % (key,))
+            seen.add(key)
+            if e["return"] != e["length"] or e["has_state"]:
+                raise SystemExit("cartpole episode summary %r" % e)
+    return len(seen)
+
+
 def learns(gnarl, config, work):
     train(gnarl, config, work, "learns", "ppo.total_steps=100000")
     table = rows(work, "learns")
@@ -97,8 +114,12 @@ def learns(gnarl, config, work):
         if needle not in cfg:
             raise SystemExit("config.yaml lacks %r:\n%s" % (needle, cfg))
     n = check_events(work, "learns", table)
-    print("learns: ep_return_mean %.1f -> %.1f over %d iterations; %d event scalars match"
-          % (first, last, len(table), n))
+    episodes = summaries(work, "learns")
+    if episodes != int(table[-1]["episodes"]):
+        raise SystemExit("%d episode summaries, progress.csv counts %s"
+                         % (episodes, table[-1]["episodes"]))
+    print("learns: ep_return_mean %.1f -> %.1f over %d iterations; %d event scalars match; "
+          "%d episode summaries" % (first, last, len(table), n, episodes))
 
 
 def determinism(gnarl, config, work):
@@ -107,7 +128,9 @@ def determinism(gnarl, config, work):
     tables = {}
     for name, sets in variants:
         train(gnarl, config, work, name, "run.seed=3", "ppo.total_steps=20000", *sets)
-        tables[name] = [{k: v for k, v in r.items() if k != "sps"} for r in rows(work, name)]
+        tables[name] = [{k: v for k, v in r.items()
+                         if k != "sps" and not k.startswith("summaries/")}
+                        for r in rows(work, name)]
     for name in tables:
         if tables[name] != tables["a"]:
             for i, (x, y) in enumerate(zip(tables["a"], tables[name])):
