@@ -9,9 +9,11 @@
  * critic (stack 1) on a pool worker.  They meet once per minibatch at a
  * barrier to add their squared gradient norms (in a fixed order)
  * and then step Adam on their own halves, so the arithmetic is the same
- * as with one thread: results do not depend on the thread count.  When
- * the waits show another process holding a core, updates run on one
- * thread for a while (see CONTENDED).
+ * as with one thread: results do not depend on the thread count.  With
+ * overlap_values the critic's values of each finished chunk of the
+ * rollout are computed on that worker while the caller goes on acting.
+ * When the waits show another process holding a core, both fall back to
+ * one thread for a while (see CONTENDED).
  *
  * Invariants: every buffer lives in one slab allocated at create; nothing
  * after create allocates.  Normaliser statistics are doubles.
