@@ -148,7 +148,7 @@ static int check_config(const struct gnarl_ppo_config *c, const struct gnarl_nn 
 
 	if (c->T == 0 || c->N == 0)
 		return gnarl_err(err, GNARL_EINVAL,
-		                 "ppo.rollout_steps (%u) and env.n_envs (%u) must be positive",
+		                 "ppo.rollout_steps (%u) and env.num_envs (%u) must be positive",
 		                 c->T, c->N);
 	if (c->epochs == 0 || c->minibatch == 0)
 		return gnarl_err(err, GNARL_EINVAL,
@@ -157,7 +157,7 @@ static int check_config(const struct gnarl_ppo_config *c, const struct gnarl_nn 
 	if (c->minibatch > c->T * c->N)
 		return gnarl_err(err, GNARL_EINVAL,
 		                 "ppo.minibatch_size %u is larger than the batch "
-		                 "(rollout_steps x n_envs = %u); lower it",
+		                 "(ppo.rollout_steps x env.num_envs = %u); lower it",
 		                 c->minibatch, c->T * c->N);
 	if (c->O_env > c->O || sp->inputs != c->O)
 		return gnarl_err(err, GNARL_EINVAL,

@@ -314,6 +314,30 @@ static int open_summaries(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	return rc;
 }
 
+/* Sizes that would only fail after the run directory exists. */
+static int check_sizes(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
+{
+	const struct gnarl_value *mb = key(t, "ppo.minibatch_size");
+	const struct gnarl_value *hidden = key(t, "policy.hidden");
+
+	if ((uint64_t)gnarl_value_int(mb, 0) > (uint64_t)t->N * t->T)
+		return gnarl_config_error(t->cfg, mb, "ppo.minibatch_size", err,
+		                          "%lld is larger than the batch (ppo.rollout_steps x "
+		                          "env.num_envs = %llu); lower it",
+		                          (long long)gnarl_value_int(mb, 0),
+		                          (unsigned long long)t->N * t->T);
+	if (hidden && hidden->type == GNARL_VALUE_LIST && hidden->count > GNARL_NN_MAX_HIDDEN)
+		return gnarl_config_error(t->cfg, hidden, "policy.hidden", err,
+		                          "%zu layers; at most %d are supported", hidden->count,
+		                          GNARL_NN_MAX_HIDDEN);
+	if (t->total_iters == 0)
+		return gnarl_config_error(t->cfg, key(t, "ppo.total_steps"), "ppo.total_steps", err,
+		                          "fewer steps than one rollout (ppo.rollout_steps x "
+		                          "env.num_envs = %llu); raise it",
+		                          (unsigned long long)t->N * t->T);
+	return 0;
+}
+
 int gnarl_trainer_create(struct gnarl_config *cfg, const struct gnarl_trainer_options *opts,
                          struct gnarl_trainer **out, char err[GNARL_ERR_SIZE])
 {
@@ -332,7 +356,9 @@ int gnarl_trainer_create(struct gnarl_config *cfg, const struct gnarl_trainer_op
 	t->T = (uint32_t)int_key(t, "ppo.rollout_steps");
 	total = t->opts.total_steps ? t->opts.total_steps : (uint64_t)int_key(t, "ppo.total_steps");
 	t->total_iters = total / ((uint64_t)t->N * t->T);
-	rc = gnarl_registry_open(cfg, &t->reg, err);
+	rc = check_sizes(t, err);
+	if (!rc)
+		rc = gnarl_registry_open(cfg, &t->reg, err);
 	if (!rc)
 		rc = gnarl_gauges_create(&t->gauges);
 	if (!rc)
@@ -397,11 +423,15 @@ static void reset_envs(struct gnarl_trainer *t)
 
 void gnarl_trainer_start(struct gnarl_trainer *t)
 {
+	const char *root = t->st ? gnarl_storage_root(t->st) : "";
+	size_t len = strlen(root);
+
 	reset_envs(t);
 	if (!t->opts.quiet)
 		gnarl_log(GNARL_LOG_INFO, NULL,
-		          "starting fresh: %s%s, env %s x %u, %llu iterations of %u steps",
-		          t->st ? gnarl_storage_root(t->st) : "", t->st ? t->run_prefix : "(no run dir)",
+		          "starting fresh: %s%s%s, env %s x %u, %llu iterations of %u steps", root,
+		          len && root[len - 1] != '/' ? "/" : "",
+		          t->st ? t->run_prefix : "(no run directory)",
 		          gnarl_registry_env(t->reg)->name, t->N,
 		          (unsigned long long)t->total_iters, t->N * t->T);
 }
