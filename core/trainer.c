@@ -67,6 +67,8 @@ struct gnarl_trainer {
 	struct gnarl_rollout *ro;
 	struct gnarl_rng rng;
 	uint64_t iteration, env_steps, total_iters;
+	double start_time;        /* of this process's part of the run */
+	uint64_t start_steps;     /* env_steps then */
 	uint32_t N, T, learner_threads;
 	bool has_state;
 };
@@ -419,6 +421,8 @@ static void reset_envs(struct gnarl_trainer *t)
 {
 	gnarl_rollout_reset_all(t->ro);
 	gnarl_ppo_set_obs(t->ppo, gnarl_rollout_obs(t->ro));
+	t->start_time = now();
+	t->start_steps = t->env_steps;
 }
 
 void gnarl_trainer_start(struct gnarl_trainer *t)
@@ -494,7 +498,10 @@ int gnarl_trainer_report(struct gnarl_trainer *t, const struct gnarl_trainer_ite
 	if (!m)
 		return 0;
 	gnarl_episode_means(gnarl_rollout_episodes(t->ro), &e);
-	gnarl_metrics_set(m, "sps", it->sps);
+	/* As CleanRL's SPS: steps over wall time since the start, reporting
+	 * included. */
+	gnarl_metrics_set(m, "sps", (double)(it->env_steps - t->start_steps) /
+	                                (now() - t->start_time));
 	gnarl_metrics_set(m, "ep_return_mean", e.count ? e.ret : NAN);
 	gnarl_metrics_set(m, "ep_len_mean", e.count ? e.length : NAN);
 	gnarl_metrics_set(m, "episodes", (double)gnarl_trainer_episodes(t));

@@ -46,7 +46,8 @@ struct gnarl_trainer_iteration {
 	uint64_t env_steps;       /* after the iteration */
 	double rollout_seconds;   /* acting and env stepping */
 	double learn_seconds;     /* values, GAE and the update */
-	double sps;               /* env steps per second of the iteration */
+	double sps;               /* env steps per second of the iteration (the
+	                             `sps` metric is the run's average so far) */
 	struct gnarl_ppo_stats ppo;
 };
 
