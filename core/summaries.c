@@ -576,12 +576,15 @@ static int setup(struct gnarl_summaries *s, const char *run_prefix, const char *
 	s->key_size = n + 96;
 	s->dir = malloc(s->key_size);
 	s->key = malloc(s->key_size);
-	s->slots = calloc(s->cap, sizeof(*s->slots));
-	s->terms = calloc((size_t)s->cap * (n_terms ? n_terms : 1), sizeof(*s->terms));
+	s->slots = malloc((size_t)s->cap * sizeof(*s->slots));
+	s->terms = malloc((size_t)s->cap * (n_terms ? n_terms : 1) * sizeof(*s->terms));
 	if (!s->dir || !s->key || !s->slots || !s->terms)
 		return gnarl_err(err, GNARL_ENOMEM,
 		                 "episode summaries: out of memory for a queue of %u records",
 		                 s->cap);
+	/* Written now, so push never takes the page faults of a fresh mapping. */
+	memset(s->slots, 0, (size_t)s->cap * sizeof(*s->slots));
+	memset(s->terms, 0, (size_t)s->cap * (n_terms ? n_terms : 1) * sizeof(*s->terms));
 	snprintf(s->dir, s->key_size, "%s%sworkers/worker_%u/", n ? run_prefix : "",
 	         n && run_prefix[n - 1] != '/' ? "/" : "", s->rank);
 	return 0;

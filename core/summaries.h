@@ -22,14 +22,17 @@
  * runs resumed in the same run directory (seq only grows), and a retried
  * put rewrites the same key.
  *
- * Why batches: measured on the local Ceph gateway (tests/s3), a PUT costs
- * ~1.4-2 ms whatever its size up to ~40 KB and ~4.5 ms for 400 KB, so
- * one object per episode caps a rank at ~500-700 episodes/s (fewer on a
- * remote S3, where a PUT costs tens of ms and is billed per request) and
- * makes resuming list millions of keys, while a batch of 1024 records
- * (~0.5 MB) writes ~200 000 records/s.  A batch is written when
- * `batch_records` are queued, when the oldest queued record has waited
- * `batch_ms`, or at flush.
+ * Why batches (tests/integration/summaries_bench.c, ~450-byte records):
+ * one object per record writes ~850 records/s to the local Ceph gateway
+ * (~1.2 ms per PUT, whatever the size) and ~1300/s to local disk (an
+ * fsync each); batches of 1024 records (~450 KB objects) write ~120 000
+ * records/s to the gateway and ~175 000/s to disk.  A remote S3 costs
+ * tens of ms and a billed request per PUT, and a resumed run lists the
+ * worker's keys, so per-episode objects would cap a rank at a few hundred
+ * episodes per second and leave millions of keys.  A batch is written
+ * when `batch_records` are queued, when the oldest queued record has
+ * waited `batch_ms`, or at flush: with the defaults at most one object
+ * per 5 s while episodes trickle in (~17 000 a day per rank).
  *
  * One line (keys in this order; reals round-trip; a non-finite real is
  * null):

@@ -4,7 +4,10 @@
  * reading a worker's JSON-lines objects back from storage and checking
  * every field of every line against the case it came from.
  *
- * Header-only (static functions) because the unit test is one source file.
+ * Also: the value of a gauge, and stderr captured into a file (the
+ * writer's log lines).
+ *
+ * Header-only (static inline functions) because the unit test is one source file.
  * Uses cmocka's assertions: include <cmocka.h> first.
  */
 #ifndef GNARL_SUMMARIES_CHECK_H
@@ -17,9 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "episode.h"
+#include "gauges.h"
 #include "storage.h"
 #include "summaries.h"
 
@@ -34,7 +40,7 @@ struct sc_case {
 	double terms[SC_TERMS];
 };
 
-static void sc_make(struct sc_case *c, uint32_t i, uint32_t env)
+static inline void sc_make(struct sc_case *c, uint32_t i, uint32_t env)
 {
 	memset(c, 0, sizeof(*c));
 	c->terms[0] = i * 0.1;
@@ -64,7 +70,38 @@ static void sc_make(struct sc_case *c, uint32_t i, uint32_t env)
 	};
 }
 
-static double sc_real(json_t *o, const char *key)
+/* A writer for the sc_names terms; fails the test if create fails. */
+static inline struct gnarl_summaries *sc_create(struct gnarl_storage *st, const char *prefix,
+                                                uint32_t rank, uint32_t cap, struct gnarl_gauges *g,
+                                                const struct gnarl_summaries_tuning *tune)
+{
+	struct gnarl_summaries *s = NULL;
+	char err[GNARL_ERR_SIZE];
+
+	if (gnarl_summaries_create(st, prefix, rank, sc_names, SC_TERMS, cap, g, tune, &s, err))
+		fail_msg("create: %s", err);
+	return s;
+}
+
+/* Push case i of env. */
+static inline int sc_push(struct gnarl_summaries *s, uint32_t i, uint32_t env)
+{
+	struct sc_case c;
+
+	sc_make(&c, i, env);
+	return gnarl_summaries_push(s, &c.rec);
+}
+
+/* Flush, failing the test unless everything is handled within ms. */
+static inline void sc_flush(struct gnarl_summaries *s, uint32_t ms)
+{
+	char err[GNARL_ERR_SIZE];
+
+	if (gnarl_summaries_flush(s, ms, err) != 0)
+		fail_msg("flush: %s", err);
+}
+
+static inline double sc_real(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -74,7 +111,7 @@ static double sc_real(json_t *o, const char *key)
 	return json_real_value(v);
 }
 
-static int64_t sc_int(json_t *o, const char *key)
+static inline int64_t sc_int(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -82,7 +119,7 @@ static int64_t sc_int(json_t *o, const char *key)
 	return json_integer_value(v);
 }
 
-static bool sc_bool(json_t *o, const char *key)
+static inline bool sc_bool(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -91,7 +128,7 @@ static bool sc_bool(json_t *o, const char *key)
 }
 
 /* Equal doubles, NaN equal to NaN. */
-static void sc_same(double got, double want)
+static inline void sc_same(double got, double want)
 {
 	if (isnan(want))
 		assert_true(isnan(got));
@@ -100,7 +137,7 @@ static void sc_same(double got, double want)
 }
 
 /* "2025-06-01T12:00:00.123Z" -> seconds since the epoch, or -1. */
-static double sc_time(const char *s)
+static inline double sc_time(const char *s)
 {
 	struct tm tm = {0};
 	int ms = -1, n = 0;
@@ -116,8 +153,8 @@ static double sc_time(const char *s)
 
 /* Line o is case i of rank `rank`, number seq, pushed in [t0, t1]
  * (realtime seconds; t1 0: no time check).  Checks every field. */
-static void sc_check(json_t *o, uint32_t rank, uint64_t seq, uint32_t i, uint32_t env, double t0,
-                     double t1)
+static inline void sc_check(json_t *o, uint32_t rank, uint64_t seq, uint32_t i, uint32_t env,
+                            double t0, double t1)
 {
 	static const char *const ms[4] = {"sword", "maku_tree", "gnarled_key", "dungeon"};
 	struct sc_case c;
@@ -178,7 +215,7 @@ struct sc_keys {
 	size_t n, max;
 };
 
-static int sc_key(void *ctx, const char *key, uint64_t size)
+static inline int sc_key(void *ctx, const char *key, uint64_t size)
 {
 	struct sc_keys *k = ctx;
 
@@ -192,7 +229,8 @@ static int sc_key(void *ctx, const char *key, uint64_t size)
  * "<dir>episodes_<first>-<last>.jsonl" holding lines with seq first..last
  * in increasing order, rank `rank`; each seq may appear only once.  Lines
  * go to r->lines[seq - r->base]. */
-static void sc_read_dir(struct gnarl_storage *st, const char *dir, uint32_t rank, struct sc_read *r)
+static inline void sc_read_dir(struct gnarl_storage *st, const char *dir, uint32_t rank,
+                               struct sc_read *r)
 {
 	static char keys[1024][160];
 	struct sc_keys k = {keys, 0, 1024};
@@ -242,14 +280,86 @@ static void sc_read_dir(struct gnarl_storage *st, const char *dir, uint32_t rank
 	}
 }
 
-static void sc_read_free(struct sc_read *r)
+static inline void sc_read_free(struct sc_read *r)
 {
 	for (size_t i = 0; i < 4096; i++)
 		json_decref(r->lines[i]);
 	memset(r, 0, sizeof(*r));
 }
 
-static double sc_now(void)
+struct gauge_find {
+	const char *name;
+	double value;
+	int found;
+};
+
+static inline void gauge_each(void *ctx, const char *name, double value)
+{
+	struct gauge_find *f = ctx;
+
+	if (!strcmp(name, f->name)) {
+		f->value = value;
+		f->found++;
+	}
+}
+
+static inline double gauge(struct gnarl_gauges *g, const char *name)
+{
+	struct gauge_find f = {name, 0, 0};
+
+	gnarl_gauges_each(g, gauge_each, &f);
+	assert_int_equal(f.found, 1);
+	return f.value;
+}
+
+/* stderr capture (the writer's log lines) */
+struct capture {
+	int saved;
+	char path[300];
+};
+
+/* Send stderr to <dir>/stderr.txt until capture_end. */
+static inline void capture_start(struct capture *c, const char *dir)
+{
+	int fd;
+
+	snprintf(c->path, sizeof(c->path), "%s/stderr.txt", dir);
+	fflush(stderr);
+	c->saved = fcntl(2, F_DUPFD_CLOEXEC, 3); /* not inherited by processes started meanwhile */
+	fd = open(c->path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+	assert_true(c->saved >= 0 && fd >= 0);
+	dup2(fd, 2);
+	close(fd);
+}
+
+/* Stop capturing; the text (malloc'ed), also echoed to the real stderr. */
+static inline char *capture_end(struct capture *c)
+{
+	FILE *f;
+	char *text = calloc(1, 65536);
+
+	fflush(stderr);
+	dup2(c->saved, 2);
+	close(c->saved);
+	f = fopen(c->path, "r");
+	assert_non_null(f);
+	assert_non_null(text);
+	fread(text, 1, 65535, f);
+	fclose(f);
+	fputs(text, stderr);
+	return text;
+}
+
+static inline int count(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+static inline double sc_now(void)
 {
 	struct timespec ts;
 

@@ -67,106 +67,6 @@ static struct gnarl_storage *open_local(void)
 	return st;
 }
 
-static struct gnarl_summaries *make(struct gnarl_storage *st, const char *prefix, uint32_t rank,
-                                    uint32_t cap, struct gnarl_gauges *g,
-                                    const struct gnarl_summaries_tuning *tune)
-{
-	struct gnarl_summaries *s = NULL;
-	char err[GNARL_ERR_SIZE];
-
-	if (gnarl_summaries_create(st, prefix, rank, sc_names, SC_TERMS, cap, g, tune, &s, err))
-		fail_msg("create: %s", err);
-	return s;
-}
-
-static int push(struct gnarl_summaries *s, uint32_t i, uint32_t env)
-{
-	struct sc_case c;
-
-	sc_make(&c, i, env);
-	return gnarl_summaries_push(s, &c.rec);
-}
-
-static void flush_ok(struct gnarl_summaries *s)
-{
-	char err[GNARL_ERR_SIZE];
-
-	if (gnarl_summaries_flush(s, 30000, err) != 0)
-		fail_msg("flush: %s", err);
-}
-
-struct gauge_find {
-	const char *name;
-	double value;
-	int found;
-};
-
-static void gauge_each(void *ctx, const char *name, double value)
-{
-	struct gauge_find *f = ctx;
-
-	if (!strcmp(name, f->name)) {
-		f->value = value;
-		f->found++;
-	}
-}
-
-static double gauge(struct gnarl_gauges *g, const char *name)
-{
-	struct gauge_find f = {name, 0, 0};
-
-	gnarl_gauges_each(g, gauge_each, &f);
-	assert_int_equal(f.found, 1);
-	return f.value;
-}
-
-/* ---- stderr capture (the writer's log lines) ----------------------------- */
-
-struct capture {
-	int saved;
-	char path[300];
-};
-
-static void capture_start(struct capture *c)
-{
-	int fd;
-
-	snprintf(c->path, sizeof(c->path), "%s/stderr.txt", tmp_root);
-	fflush(stderr);
-	c->saved = dup(2);
-	fd = open(c->path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
-	assert_true(c->saved >= 0 && fd >= 0);
-	dup2(fd, 2);
-	close(fd);
-}
-
-/* Stop capturing; the text (malloc'ed), also echoed to the real stderr. */
-static char *capture_end(struct capture *c)
-{
-	FILE *f;
-	char *text = calloc(1, 65536);
-
-	fflush(stderr);
-	dup2(c->saved, 2);
-	close(c->saved);
-	f = fopen(c->path, "r");
-	assert_non_null(f);
-	assert_non_null(text);
-	fread(text, 1, 65535, f);
-	fclose(f);
-	fputs(text, stderr);
-	return text;
-}
-
-static int count(const char *text, const char *needle)
-{
-	int n = 0;
-
-	for (const char *p = text; (p = strstr(p, needle)); p++)
-		n++;
-	return n;
-}
-
 /* ---- round trip, keys ----------------------------------------------------- */
 
 static void test_round_trip(void **state)
@@ -182,12 +82,12 @@ static void test_round_trip(void **state)
 
 	(void)state;
 	assert_int_equal(gnarl_gauges_create(&g), 0);
-	s = make(st, "run/", 3, 64, g, &tune);
+	s = sc_create(st, "run/", 3, 64, g, &tune);
 	t0 = sc_now();
 	for (i = 0; i < 40; i++)
-		assert_int_equal(push(s, i, i % 4), 0);
+		assert_int_equal(sc_push(s, i, i % 4), 0);
 	t1 = sc_now();
-	flush_ok(s);
+	sc_flush(s, 30000);
 	gnarl_summaries_stats(s, &ss);
 	assert_int_equal(ss.pushed, 40);
 	assert_int_equal(ss.queued, 40);
@@ -223,23 +123,23 @@ static void test_keys_unique(void **state)
 	uint32_t i;
 
 	(void)state;
-	a = make(st, "run/", 0, 16, NULL, &tune);
-	b = make(st, "run", 1, 16, NULL, &tune); /* the '/' is added */
+	a = sc_create(st, "run/", 0, 16, NULL, &tune);
+	b = sc_create(st, "run", 1, 16, NULL, &tune); /* the '/' is added */
 	for (i = 0; i < 10; i++) {
-		assert_int_equal(push(a, i, i % 2), 0);
-		assert_int_equal(push(b, i, i % 2), 0);
+		assert_int_equal(sc_push(a, i, i % 2), 0);
+		assert_int_equal(sc_push(b, i, i % 2), 0);
 	}
-	flush_ok(a);
-	flush_ok(b);
+	sc_flush(a, 30000);
+	sc_flush(b, 30000);
 	gnarl_summaries_free(a);
 	gnarl_summaries_free(b);
 	for (int resume = 1; resume <= 2; resume++) {
-		a = make(st, "run/", 0, 16, NULL, &tune);
+		a = sc_create(st, "run/", 0, 16, NULL, &tune);
 		gnarl_summaries_stats(a, &ss);
 		assert_int_equal(ss.first_seq, 10 * resume);
 		for (i = 0; i < 10; i++)
-			assert_int_equal(push(a, 10 * resume + i, i % 2), 0);
-		flush_ok(a);
+			assert_int_equal(sc_push(a, 10 * resume + i, i % 2), 0);
+		sc_flush(a, 30000);
 		gnarl_summaries_free(a);
 	}
 	sc_read_dir(st, "run/workers/worker_0/", 0, &rd);
@@ -460,15 +360,15 @@ static void test_push_never_blocks(void **state)
 	peer_start(&p);
 	st = open_peer(&p, &cfg);
 	assert_int_equal(gnarl_gauges_create(&g), 0);
-	s = make(st, "run/", 0, 16, g, &tune);
-	capture_start(&cap);
-	assert_int_equal(push(s, 0, 0), 0);
+	s = sc_create(st, "run/", 0, 16, g, &tune);
+	capture_start(&cap, tmp_root);
+	assert_int_equal(sc_push(s, 0, 0), 0);
 	peer_wait_puts(&p, 1); /* the writer now waits for the peer, holding record 0 */
 
 	/* The put is held for as long as the gate is closed: each push
 	 * returning at all shows it does not wait for the writer. */
 	for (i = 1; i <= 100; i++) {
-		int rc = push(s, i, i % 3);
+		int rc = sc_push(s, i, i % 3);
 
 		assert_true(rc == 0 || rc == GNARL_EBUSY);
 		busy += rc == GNARL_EBUSY;
@@ -486,7 +386,7 @@ static void test_push_never_blocks(void **state)
 	assert_non_null(strstr(err, "17 still queued"));
 
 	peer_gate(&p, true);
-	flush_ok(s);
+	sc_flush(s, 30000);
 	gnarl_summaries_stats(s, &ss);
 	assert_int_equal(ss.written, 17);
 	assert_int_equal(ss.dropped_full, 84);
@@ -539,7 +439,7 @@ static void test_failing_store(void **state)
 
 	(void)state;
 	assert_int_equal(gnarl_gauges_create(&g), 0);
-	s = make(st, "run/", 0, 16, g, &tune);
+	s = sc_create(st, "run/", 0, 16, g, &tune);
 	snprintf(path, sizeof(path), "%s/run", tmp_root);
 	assert_int_equal(mkdir(path, 0755), 0);
 	snprintf(path, sizeof(path), "%s/run/workers", tmp_root);
@@ -547,10 +447,10 @@ static void test_failing_store(void **state)
 	assert_non_null(f);
 	fclose(f);
 
-	capture_start(&cap);
+	capture_start(&cap, tmp_root);
 	for (i = 0; i < 4; i++)
-		assert_int_equal(push(s, i, 0), 0);
-	flush_ok(s); /* drained: every record handled, here by dropping */
+		assert_int_equal(sc_push(s, i, 0), 0);
+	sc_flush(s, 30000); /* drained: every record handled, here by dropping */
 	gnarl_summaries_stats(s, &ss);
 	assert_int_equal(ss.failed_writes, 3); /* one batch, tried 1 + 2 times */
 	assert_int_equal(ss.dropped_failed, 4);
@@ -560,8 +460,8 @@ static void test_failing_store(void **state)
 
 	assert_int_equal(unlink(path), 0); /* storage works again */
 	for (i = 4; i < 8; i++)
-		assert_int_equal(push(s, i, 1), 0);
-	flush_ok(s);
+		assert_int_equal(sc_push(s, i, 1), 0);
+	sc_flush(s, 30000);
 	gnarl_summaries_stats(s, &ss);
 	assert_int_equal(ss.written, 4);
 	assert_int_equal(ss.failed_writes, 3);
@@ -594,10 +494,10 @@ static void test_free_drops_queued(void **state)
 	char err[GNARL_ERR_SIZE], *log;
 
 	(void)state;
-	s = make(st, "run/", 5, 16, NULL, &tune);
+	s = sc_create(st, "run/", 5, 16, NULL, &tune);
 	for (uint32_t i = 0; i < 3; i++)
-		assert_int_equal(push(s, i, 0), 0);
-	capture_start(&cap);
+		assert_int_equal(sc_push(s, i, 0), 0);
+	capture_start(&cap, tmp_root);
 	gnarl_summaries_free(s);
 	log = capture_end(&cap);
 	assert_int_equal(count(log, "3 episode summaries were still queued at shutdown"), 1);
