@@ -28,7 +28,7 @@
 #include "error.h"
 
 #define POOL_MAX_THREADS 256
-#define IDLE_SPIN_NS 1000000ull
+#define IDLE_SPIN_NS 200000ull
 #define WAIT_SPIN_NS 50000ull
 
 struct worker {

@@ -646,5 +646,9 @@ struct gnarl_metrics *gnarl_trainer_metrics(struct gnarl_trainer *t)
 
 uint32_t gnarl_trainer_learner_threads(const struct gnarl_trainer *t)
 {
-	return t->learner_threads;
+	int blas = openblas_get_num_threads();
+
+	if (t->learner_threads > 1)
+		return t->learner_threads;
+	return blas > 1 ? (uint32_t)blas : 1;
 }

@@ -103,8 +103,8 @@ struct gnarl_rng *gnarl_trainer_rng(struct gnarl_trainer *t);
 struct gnarl_storage *gnarl_trainer_storage(struct gnarl_trainer *t);  /* NULL: none */
 const char *gnarl_trainer_run_prefix(const struct gnarl_trainer *t);   /* "<run.name>/" */
 struct gnarl_metrics *gnarl_trainer_metrics(struct gnarl_trainer *t);  /* NULL: none */
-/* Threads the learner's matrix work uses (1, or 2 with actor and critic
- * on their own threads). */
+/* Threads the learner's matrix work uses: 2 with actor and critic on
+ * their own threads, else OpenBLAS's thread count. */
 uint32_t gnarl_trainer_learner_threads(const struct gnarl_trainer *t);
 
 #endif /* GNARL_TRAINER_H */
