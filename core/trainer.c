@@ -265,33 +265,33 @@ static int build_learner(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	struct gnarl_env_spaces sp = {0};
 	struct gnarl_nn_spec spec;
 	struct gnarl_ppo_config pc;
-	struct gnarl_rollout_config rc;
+	struct gnarl_rollout_config roc;
 	uint64_t seed = (uint64_t)int_key(t, "run.seed");
 	uint32_t env_threads = (uint32_t)int_key(t, "env.threads");
-	int rc_;
+	int rc;
 
 	t->env_ops->spaces(t->env, &sp);
 	t->has_state = sp.has_game_state;
-	rc_ = network_spec(t, &sp, &spec, err);
-	if (rc_)
-		return rc_;
+	rc = network_spec(t, &sp, &spec, err);
+	if (rc)
+		return rc;
 	blas_threads(t, spec.shared);
-	rc_ = gnarl_pool_create(env_threads > t->learner_threads ? env_threads
-	                                                          : t->learner_threads,
-	                        &t->pool, err);
-	if (!rc_)
-		rc_ = gnarl_nn_create(&spec, gnarl_rng_derive(seed, SEED_NETWORK), &t->nn, err);
-	if (rc_)
-		return rc_;
+	rc = gnarl_pool_create(env_threads > t->learner_threads ? env_threads : t->learner_threads,
+	                       &t->pool, err);
+	if (!rc)
+		rc = gnarl_nn_create(&spec, gnarl_rng_derive(seed, SEED_NETWORK), &t->nn, err);
+	if (rc)
+		return rc;
 	ppo_config(t, &sp, &pc);
-	rc_ = gnarl_ppo_create(&pc, t->nn, t->pool, &t->ppo, err);
-	if (rc_)
-		return gnarl_err_prefix(err, GNARL_ECONFIG, "%s: ", t->cfg->path ? t->cfg->path : "config");
-	rc = (struct gnarl_rollout_config){t->N, pc.O, seed, env_threads, 100};
-	rc_ = gnarl_rollout_create(&rc, t->env_ops, t->env, t->rewards, t->n_terms, t->pool,
-	                           &t->ro, err);
-	if (rc_)
-		return gnarl_err_prefix(err, rc_, "env '%s': ", gnarl_registry_env(t->reg)->name);
+	rc = gnarl_ppo_create(&pc, t->nn, t->pool, &t->ppo, err);
+	if (rc)
+		return gnarl_err_prefix(err, GNARL_ECONFIG, "%s: ",
+		                        t->cfg->path ? t->cfg->path : "config");
+	roc = (struct gnarl_rollout_config){t->N, pc.O, seed, env_threads, 100};
+	rc = gnarl_rollout_create(&roc, t->env_ops, t->env, t->rewards, t->n_terms, t->pool,
+	                          &t->ro, err);
+	if (rc)
+		return gnarl_err_prefix(err, rc, "env '%s': ", gnarl_registry_env(t->reg)->name);
 	gnarl_rng_seed(&t->rng, gnarl_rng_derive(seed, SEED_RUN));
 	return 0;
 }
