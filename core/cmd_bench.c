@@ -115,6 +115,9 @@ static double learner_alone(struct gnarl_trainer *t, uint64_t steps, uint64_t *b
 	gnarl_trainer_iterate(t, &it);
 	t0 = now();
 	for (uint64_t r = 0; r < rounds; r++) {
+		/* begin forgets the values computed while acting: finish then
+		 * computes them all, as a learner without the overlap would. */
+		gnarl_ppo_begin(p);
 		gnarl_ppo_finish(p);
 		gnarl_ppo_update(p, c->learning_rate, gnarl_trainer_rng(t), &st);
 	}
