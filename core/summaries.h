@@ -56,6 +56,10 @@
  * `summaries/failed_writes` (failed put attempts) after every write
  * attempt and at least once a second while idle (not while a put blocks).
  *
+ * Push signals nothing (no system call at all); the writer looks at the
+ * queue every 20 ms, so at the defaults the queue absorbs up to
+ * capacity - batch_records = 3072 records per look (~150 000 episodes/s).
+ *
  * Threads: push from one thread at a time (the rollout's); stats, flush
  * and free from any one thread, never concurrently with free.
  */
