@@ -10,7 +10,10 @@
  * config's save_state, or boot_frames frames + START + start_frames frames)
  * and keeps it as one raw mGBA state in memory, plus the frame showing it.
  * Every env then starts from that state; reset is a loadState (a few µs),
- * never an emulator rebuild.  A step holds the action's buttons for
+ * never an emulator rebuild, followed by 0..reset_noop_max frames with no
+ * button drawn from the reset seed (the emulator being deterministic,
+ * that is what makes parallel envs start apart; the same seed gives the
+ * same episode start).  A step holds the action's buttons for
  * frames_per_action frames, releases them for release_frames, decodes the
  * game state, and writes the observation.  The episode terminates when the
  * death counter rises and is truncated at max_steps.
@@ -21,6 +24,11 @@
  * mGBA's internal video state, used only after a layout check at create.
  * `frameskip` mode (also the fallback) renders the last frame of every step
  * through mGBA's public frameskip option, phase-aligned to the steps.
+ *
+ * Speed.  create publishes gauge gameboy/frames_per_step (frames_per_action
+ * + release_frames) and, with measure_raw_fps > 0, gameboy/raw_fps: libmgba
+ * alone on a throw-away core without video, the baseline of the env's
+ * frames/s in benchmarks.
  *
  * Invariants: nothing of mGBA reaches stdout (a no-op logger is installed
  * once per process, before any core exists); each core is touched by one
@@ -46,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <gnarl/plugin.h>
 
@@ -65,6 +74,7 @@
 #define DEF_MAX_STEPS 4096
 #define DEF_WINDOW 9
 #define DEF_ENEMY_SLOTS 4
+#define DEF_NOOP_MAX 30
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -95,6 +105,7 @@ struct gameboy {
 	char *rom_path;         /* owned, resolved against config_dir */
 	const char *model;      /* borrowed param */
 	int fpa, release, max_steps;
+	int noop_max;           /* reset_noop_max */
 	bool terminate_on_death, auto_render;
 	size_t video_stride, video_rows;
 	void *start_state;      /* owned; raw mGBA state of the episode start */
@@ -170,6 +181,16 @@ static const struct gnarl_param gameboy_params[] = {
 	{"render", GNARL_PARAM_STRING, 0, 0, "auto", 0, 0,
 	 "auto: render only requested frames; frameskip: render the last frame of "
 	 "every step (mGBA's public option)", "auto|frameskip"},
+	{"reset_noop_max", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX,
+	 STR(DEF_NOOP_MAX), 0, 3600,
+	 "each reset runs 0..N frames with no button after the start state, drawn from "
+	 "the reset seed, so parallel envs do not play in lockstep (render: frameskip "
+	 "rounds the count down to whole steps); 0: identical starts", NULL},
+	{"measure_raw_fps", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX,
+	 "0", 0, 1e7,
+	 "at create, run this many frames of libmgba alone (a throw-away core, no "
+	 "video, from the episode start) and publish its speed as gauge "
+	 "gameboy/raw_fps, for benchmarks; 0: do not measure", NULL},
 	GNARL_PARAMS_END,
 };
 
@@ -251,6 +272,7 @@ static int read_params(struct gameboy *g, char err[GNARL_ERR_SIZE])
 	g->fpa = (int)gnarl_param_int(h, "frames_per_action", DEF_FPA);
 	g->release = (int)gnarl_param_int(h, "release_frames", DEF_RELEASE);
 	g->max_steps = (int)gnarl_param_int(h, "max_steps", DEF_MAX_STEPS);
+	g->noop_max = (int)gnarl_param_int(h, "reset_noop_max", DEF_NOOP_MAX);
 	g->terminate_on_death = gnarl_param_bool(h, "terminate_on_death", true);
 	g->auto_render = strcmp(render, "frameskip") != 0;
 	g->shape.window = (uint32_t)gnarl_param_int(h, "collision_window", DEF_WINDOW);
@@ -294,15 +316,17 @@ static int env_map_wram(struct gb_env *e, char err[GNARL_ERR_SIZE])
 	return 0;
 }
 
-/* Create, configure and power on a core running the ROM. */
-static int env_open(struct gameboy *g, struct gb_env *e, char err[GNARL_ERR_SIZE])
+/* Create, configure and power on a core running the ROM; without `video`
+ * it gets no video buffer (nothing is drawn: the raw-speed measurement). */
+static int env_open(struct gameboy *g, struct gb_env *e, bool video,
+                    char err[GNARL_ERR_SIZE])
 {
 	struct mCoreOptions opts = {0};
 	struct VFile *vf;
 	struct mCore *core;
 
-	e->video = calloc(g->video_stride * g->video_rows, sizeof(*e->video));
-	if (!e->video)
+	e->video = video ? calloc(g->video_stride * g->video_rows, sizeof(*e->video)) : NULL;
+	if (video && !e->video)
 		return fail(err, GNARL_ENOMEM, "out of memory for a video buffer");
 	core = mCoreCreate(mPLATFORM_GB);
 	if (!core)
@@ -324,7 +348,8 @@ static int env_open(struct gameboy *g, struct gb_env *e, char err[GNARL_ERR_SIZE
 	mCoreConfigSetIntValue(&core->config, "sgb.borders", 0);
 	mCoreLoadForeignConfig(core, &core->config);
 	/* Before reset: reset is what attaches the software renderer. */
-	core->setVideoBuffer(core, (color_t *)e->video, g->video_stride);
+	if (video)
+		core->setVideoBuffer(core, (color_t *)e->video, g->video_stride);
 	vf = VFileOpen(g->rom_path, O_RDONLY);
 	if (!vf)
 		return fail(err, GNARL_ENOENT, "params.rom: cannot open '%s': %s", g->rom_path,
@@ -464,6 +489,54 @@ static int capture_start(struct gameboy *g, struct gb_env *e, char err[GNARL_ERR
 	return 0;
 }
 
+/* A small deterministic generator (splitmix64): plugins link nothing of
+ * gnarl, so they carry their own. */
+static uint64_t mix64(uint64_t z)
+{
+	z += 0x9E3779B97F4A7C15ull;
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static double thread_seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* libmgba alone on this cartridge, for comparison with the env: a
+ * throw-away core with no video buffer, from the episode start, a new
+ * action's buttons every frames_per_action frames.  Frames per CPU-second
+ * of the calling thread (the machine may be shared). */
+static int measure_raw_fps(struct gameboy *g, long frames, double *fps,
+                           char err[GNARL_ERR_SIZE])
+{
+	struct gb_env e = {0};
+	uint64_t r = 1;
+	double t0, t;
+	int rc = env_open(g, &e, false, err);
+
+	if (!rc && !e.core->loadState(e.core, g->start_state))
+		rc = fail(err, GNARL_EINCOMPAT, "libmgba refused its own save state");
+	if (rc) {
+		env_close(&e);
+		return rc;
+	}
+	t0 = thread_seconds();
+	for (long f = 0; f < frames; f++) {
+		if (f % g->fpa == 0)
+			e.core->setKeys(e.core, action_keys[(r = mix64(r)) % GB_N_ACTIONS]);
+		e.core->runFrame(e.core);
+	}
+	t = thread_seconds() - t0;
+	env_close(&e);
+	*fps = t > 0 ? (double)frames / t : 0.0;
+	return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Ops.                                                                     */
 
@@ -485,26 +558,27 @@ static void gameboy_destroy(void *env)
 static int open_first(struct gameboy *g, char err[GNARL_ERR_SIZE])
 {
 	const struct gnarl_host *h = g->host;
-	int rc = env_open(g, &g->envs[0], err);
+	int rc = env_open(g, &g->envs[0], true, err);
 
 	if (rc || !g->auto_render)
 		return rc;
 	if (layout_ok(&g->envs[0])) {
 		env_close(&g->envs[0]);  /* boot from power-on, not 3 frames in */
-		return env_open(g, &g->envs[0], err);
+		return env_open(g, &g->envs[0], true, err);
 	}
 	h->log(h, GNARL_LOG_WARN, "libmgba's internal video state does not match the "
 	       "headers gnarl was built with: rendering the last frame of every step "
 	       "(render: frameskip) instead of only requested frames");
 	env_close(&g->envs[0]);
 	g->auto_render = false;
-	return env_open(g, &g->envs[0], err);
+	return env_open(g, &g->envs[0], true, err);
 }
 
 static void *gameboy_create(const struct gnarl_host *host, uint32_t n_envs,
                             char err[GNARL_ERR_SIZE])
 {
 	struct gameboy *g;
+	int64_t raw;
 	int rc;
 
 	pthread_once(&logger_once, install_logger);
@@ -529,9 +603,20 @@ static void *gameboy_create(const struct gnarl_host *host, uint32_t n_envs,
 	if ((rc = open_first(g, err)) || (rc = capture_start(g, &g->envs[0], err)))
 		goto fail_g;
 	for (uint32_t i = 1; i < n_envs; i++)
-		if ((rc = env_open(g, &g->envs[i], err)) ||
+		if ((rc = env_open(g, &g->envs[i], true, err)) ||
 		    (rc = env_enter_start(g, &g->envs[i], err)))
 			goto fail_g;
+	/* What a step is in frames, so sps converts to frames/s. */
+	host->metric(host, "gameboy/frames_per_step", g->fpa + g->release);
+	if ((raw = gnarl_param_int(host, "measure_raw_fps", 0)) > 0) {
+		double fps;
+
+		if ((rc = measure_raw_fps(g, (long)raw, &fps, err)))
+			goto fail_g;
+		host->metric(host, "gameboy/raw_fps", fps);
+		host->log(host, GNARL_LOG_INFO, "libmgba alone: %.0f frames/s (%lld frames from "
+		          "the episode start, no video)", fps, (long long)raw);
+	}
 	host->log(host, GNARL_LOG_INFO, "%u envs on %s (model %s, %d+%d frames per "
 	          "action, %zu-byte start state, render %s)", n_envs, g->rom_path, g->model,
 	          g->fpa, g->release, g->state_size,
@@ -573,21 +658,6 @@ static void publish(struct gameboy *g, struct gb_env *e, const struct gnarl_env_
 		memcpy(io->frames + (size_t)i * GNARL_FRAME_BYTES, frame, GNARL_FRAME_BYTES);
 }
 
-static void gameboy_reset(void *env, const struct gnarl_env_io *io, uint32_t index,
-                          uint64_t seed)
-{
-	struct gameboy *g = env;
-	struct gb_env *e = &g->envs[index];
-
-	(void)seed; /* the emulator is deterministic: every episode starts alike */
-	e->core->loadState(e->core, g->start_state);
-	e->core->setKeys(e->core, 0);
-	e->steps = 0;
-	e->frames = 0;
-	publish(g, e, io, index, g->start_frame);
-	e->deaths = io->states[index].deaths;
-}
-
 /* Run n frames with keys held; wake the renderer for the very last frame
  * of the step when asked (auto mode). */
 static void run_frames(struct gameboy *g, struct gb_env *e, uint32_t keys, int n,
@@ -601,6 +671,42 @@ static void run_frames(struct gameboy *g, struct gb_env *e, uint32_t keys, int n
 			e->gb->video.frameskipCounter = 0;
 		c->runFrame(c);
 	}
+}
+
+/* Frames with no button after the start state for a reset from `seed`:
+ * 0..reset_noop_max, whole steps in frameskip mode (whose render phase
+ * must stay on step boundaries). */
+static int noop_frames(const struct gameboy *g, uint64_t seed)
+{
+	int step = g->fpa + g->release;
+	int k;
+
+	if (g->noop_max <= 0)
+		return 0;
+	k = (int)(mix64(seed) % (uint64_t)(g->noop_max + 1));
+	return g->auto_render ? k : k - k % step;
+}
+
+/* The emulator is deterministic: only the seed's no-op frames make two
+ * episodes start apart.  state.frame counts them. */
+static void gameboy_reset(void *env, const struct gnarl_env_io *io, uint32_t index,
+                          uint64_t seed)
+{
+	struct gameboy *g = env;
+	struct gb_env *e = &g->envs[index];
+	int k = noop_frames(g, seed);
+	bool want = io->want_frame && io->want_frame[index] && io->frames;
+
+	e->core->loadState(e->core, g->start_state);
+	e->core->setKeys(e->core, 0);
+	if (k > 0)
+		run_frames(g, e, 0, k, want && g->auto_render);
+	e->steps = 0;
+	e->frames = (uint64_t)k;
+	publish(g, e, io, index, k > 0 ? NULL : g->start_frame);
+	if (k > 0 && want)
+		copy_frame(g, e, io->frames + (size_t)index * GNARL_FRAME_BYTES);
+	e->deaths = io->states[index].deaths;
 }
 
 static void gameboy_step(void *env, const struct gnarl_env_io *io, uint32_t first,

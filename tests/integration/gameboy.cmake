@@ -1,8 +1,8 @@
 # The Game Boy path: the free test cartridge (tests/rom), what the gameboy
-# env's unit test (tests/unit/test_gameboy.c) needs beyond the default unit
+# env's unit tests (tests/unit/test_gameboy*.c) need beyond the default unit
 # test setup, and the benchmark program (tests/integration/gameboy_bench.c).
-# Everything here needs both libmgba and sdcc; without them test_gameboy
-# builds and skips.
+# Everything here needs both libmgba and sdcc; without them the unit tests
+# build and skip.
 add_subdirectory("${CMAKE_CURRENT_SOURCE_DIR}/rom" "${CMAKE_CURRENT_BINARY_DIR}/rom")
 
 set(_gb_ready OFF)
@@ -18,15 +18,17 @@ foreach(_p room_discovery grid_exploration movement dungeon_entry combat health 
   endif()
 endforeach()
 
-if(TARGET test_gameboy AND _gb_ready)
-  # The test plays the cartridge itself too (to make mGBA save states), so
-  # it links libmgba besides dlopen'ing gameboy.so.
-  add_dependencies(test_gameboy ${_gb_plugins})
-  target_compile_definitions(test_gameboy PRIVATE GNARL_TEST_ROM="${GNARL_TEST_ROM}")
-  target_include_directories(test_gameboy PRIVATE "${MGBA_INCLUDE_DIR}")
-  target_link_libraries(test_gameboy PRIVATE ${MGBA_LIBRARY})
-  set_tests_properties(unit_gameboy PROPERTIES LABELS "unit;gameboy")
-endif()
+# The tests play the cartridge themselves too (to make mGBA save states),
+# so they link libmgba besides dlopen'ing gameboy.so.
+foreach(_t gameboy gameboy_reset)
+  if(TARGET test_${_t} AND _gb_ready)
+    add_dependencies(test_${_t} ${_gb_plugins})
+    target_compile_definitions(test_${_t} PRIVATE GNARL_TEST_ROM="${GNARL_TEST_ROM}")
+    target_include_directories(test_${_t} PRIVATE "${MGBA_INCLUDE_DIR}")
+    target_link_libraries(test_${_t} PRIVATE ${MGBA_LIBRARY})
+    set_tests_properties(unit_${_t} PROPERTIES LABELS "unit;gameboy")
+  endif()
+endforeach()
 
 if(_gb_ready)
   add_executable(gameboy_bench "${CMAKE_CURRENT_SOURCE_DIR}/integration/gameboy_bench.c")
@@ -45,4 +47,19 @@ if(_gb_ready)
     ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
     PASS_REGULAR_EXPRESSION "\"env_sps\": [0-9]+"
     LABELS "integration;gameboy")
+endif()
+
+# The gnarl command on the cartridge (tests/integration/gameboy_cli.py):
+# `gnarl gb peek` end to end, and a short `gnarl train` run whose
+# room_discovery and combat terms must pay out.
+if(_gb_ready AND GNARL_PYTHON)
+  foreach(_mode peek train)
+    add_test(NAME integration_gameboy_${_mode}
+             COMMAND "${GNARL_PYTHON}" "${CMAKE_CURRENT_SOURCE_DIR}/integration/gameboy_cli.py"
+                     ${_mode} $<TARGET_FILE:gnarl> "${CMAKE_SOURCE_DIR}"
+                     "${CMAKE_CURRENT_BINARY_DIR}/gameboy_${_mode}")
+    set_tests_properties(integration_gameboy_${_mode} PROPERTIES
+      ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR};GNARL_TEST_ROM=${GNARL_TEST_ROM}"
+      TIMEOUT 300 LABELS "integration;gameboy")
+  endforeach()
 endif()

@@ -7,11 +7,14 @@
  *
  * Measures, in CPU seconds of the measuring thread (the machine is shared):
  *   raw_fps          libmgba alone, no video buffer, same button sequence
+ *   raw_fps_plugin   the plugin's own measurement (measure_raw_fps, gauge
+ *                    gameboy/raw_fps), what `gnarl bench` reports
  *   raw_render_fps   libmgba alone, rendering every frame
  *   env_sps/env_fps  the plugin, 1 env, no frame requested
  *   env_fps_frameskip   the plugin in render: frameskip mode
  *   env_fps_frames   the plugin, every step's frame requested
- *   reset_us         one reset (a state load)
+ *   reset_us         one reset (a state load; reset_noop_max is 0 throughout,
+ *                    a reset with no-op frames costs those frames on top)
  *   rss_per_env_kb   resident memory of --envs envs, per env
  * The env's params come from configs/test-cartridge.yaml (GNARL_TEST_ROM
  * is set to the build's cartridge unless already set).
@@ -106,18 +109,26 @@ static double raw_fps(const char *rom, long frames, bool render)
 	return (double)frames / t;
 }
 
-/* The env the config names, render mode forced. */
+/* The env the config names, render mode forced, no no-op frames at reset;
+ * raw > 0 asks the plugin to measure libmgba alone for that many frames. */
 static void env_open(struct gb_harness *e, const char *config, uint32_t n,
-                     const char *render)
+                     const char *render, long raw)
 {
-	char err[GNARL_ERR_SIZE], set[64];
-	const char *sets[1] = {set};
+	char err[GNARL_ERR_SIZE], set[64], set_raw[64];
+	const char *sets[3] = {set, "env.params.reset_noop_max=0", set_raw};
 
 	snprintf(set, sizeof(set), "env.params.render=%s", render);
-	if (gb_harness_open(e, config, sets, 1, n, err)) {
+	snprintf(set_raw, sizeof(set_raw), "env.params.measure_raw_fps=%ld", raw);
+	if (gb_harness_open(e, config, sets, 3, n, err)) {
 		fprintf(stderr, "gameboy_bench: %s\n", err);
 		exit(1);
 	}
+}
+
+static void on_gauge(void *ctx, const char *name, double value)
+{
+	if (!strcmp(name, "gameboy/raw_fps"))
+		*(double *)ctx = value;
 }
 
 /* Steps per CPU second of env 0 with the bench's action sequence. */
@@ -144,7 +155,7 @@ int main(int argc, char **argv)
 	long frames = 200000, steps = 10000, n_envs = 64;
 	bool json = false;
 	struct gb_harness e;
-	double raw, raw_r, sps, sps_fs, sps_frames, reset_us, t0;
+	double raw, raw_r, raw_plugin = 0, sps, sps_fs, sps_frames, reset_us, t0;
 	long rss0, rss1;
 
 	for (int i = 1; i < argc; i++) {
@@ -168,7 +179,8 @@ int main(int argc, char **argv)
 	rom = getenv("GNARL_TEST_ROM");
 
 	/* The plugin installs mGBA's quiet logger; open it before raw cores. */
-	env_open(&e, config, 1, "auto");
+	env_open(&e, config, 1, "auto", frames);
+	gnarl_gauges_each(e.gauges, on_gauge, &raw_plugin);
 	raw = raw_fps(rom, frames, false);
 	raw_r = raw_fps(rom, frames / 4, true);
 	sps = env_sps(&e, steps, false);
@@ -178,12 +190,12 @@ int main(int argc, char **argv)
 		e.ops->reset(e.env, &e.io, 0, (uint64_t)k);
 	reset_us = (cpu_now() - t0) / 10000 * 1e6;
 	gb_harness_close(&e);
-	env_open(&e, config, 1, "frameskip");
+	env_open(&e, config, 1, "frameskip", 0);
 	sps_fs = env_sps(&e, steps, false);
 	gb_harness_close(&e);
 
 	rss0 = rss_kb();
-	env_open(&e, config, (uint32_t)n_envs, "auto");
+	env_open(&e, config, (uint32_t)n_envs, "auto", 0);
 	for (uint32_t i = 0; i < e.n; i++)
 		e.actions[i] = (int32_t)(i % 7);
 	for (int k = 0; k < 20; k++)
@@ -192,14 +204,16 @@ int main(int argc, char **argv)
 	gb_harness_close(&e);
 
 	if (json) {
-		printf("{\"raw_fps\": %.0f, \"raw_render_fps\": %.0f, \"env_sps\": %.0f, "
+		printf("{\"raw_fps\": %.0f, \"raw_fps_plugin\": %.0f, \"raw_render_fps\": %.0f, "
+		       "\"env_sps\": %.0f, "
 		       "\"env_fps\": %.0f, \"env_fps_frameskip\": %.0f, \"env_fps_frames\": "
 		       "%.0f, \"env_over_raw\": %.3f, \"reset_us\": %.2f, "
 		       "\"rss_per_env_kb\": %.0f}\n",
-		       raw, raw_r, sps, sps * FPA, sps_fs * FPA, sps_frames * FPA,
+		       raw, raw_plugin, raw_r, sps, sps * FPA, sps_fs * FPA, sps_frames * FPA,
 		       sps * FPA / raw, reset_us, (double)(rss1 - rss0) / (double)n_envs);
 	} else {
 		printf("raw libmgba, no video:       %8.0f frames/s\n", raw);
+		printf("raw libmgba, plugin's gauge: %8.0f frames/s\n", raw_plugin);
 		printf("raw libmgba, every frame:    %8.0f frames/s\n", raw_r);
 		printf("env, no frames requested:    %8.0f steps/s  %8.0f frames/s  (%.1f%% of raw)\n",
 		       sps, sps * FPA, 100.0 * sps * FPA / raw);

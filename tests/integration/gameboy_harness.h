@@ -10,6 +10,7 @@
  *     gb_harness_close(&h);
  *
  * The host logs to stderr; open captures what create logs into h.log.
+ * Gauges the env sets (host->metric) land in h.gauges.
  */
 #ifndef GNARL_GAMEBOY_HARNESS_H
 #define GNARL_GAMEBOY_HARNESS_H
@@ -22,6 +23,7 @@
 #include <gnarl/plugin.h>
 
 #include "config.h"
+#include "gauges.h"
 #include "plugin.h"
 #include "registry.h"
 
@@ -30,6 +32,7 @@ struct gb_harness {
 	struct gnarl_registry *reg;
 	struct gnarl_host_context ctx;
 	struct gnarl_plugin_host *host;
+	struct gnarl_gauges *gauges;
 	const struct gnarl_env_ops *ops;
 	void *env;
 	uint32_t n;
@@ -84,8 +87,13 @@ static int gb_harness_open(struct gb_harness *h, const char *config,
 	if ((rc = gnarl_config_load(config, sets, n_sets, &h->cfg, err)) ||
 	    (rc = gnarl_registry_open(h->cfg, &h->reg, err)))
 		return rc;
+	if ((rc = gnarl_gauges_create(&h->gauges))) {
+		snprintf(err, GNARL_ERR_SIZE, "out of memory for gauges");
+		return rc;
+	}
 	e = gnarl_registry_env(h->reg);
 	h->ctx.config = h->cfg;
+	h->ctx.gauges = h->gauges;
 	h->ctx.world_size = 1;
 	if ((rc = gnarl_registry_host(e, &h->ctx, &h->host, err)))
 		return rc;
@@ -121,6 +129,7 @@ static void gb_harness_close(struct gb_harness *h)
 	if (h->env)
 		h->ops->destroy(h->env);
 	gnarl_plugin_host_free(h->host);
+	gnarl_gauges_free(h->gauges);
 	gnarl_registry_free(h->reg);
 	gnarl_config_free(h->cfg);
 	free(h->obs);

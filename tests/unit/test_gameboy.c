@@ -9,147 +9,15 @@
  * against the work-RAM bytes at the real game's addresses; each action;
  * room changes at edges; the door into the dungeon (group 4); a kill; a hit;
  * death ends the episode; max_steps truncates; resets and threads are
- * bit-identical; frames (written as PNG, checked for the game's colours,
+ * bit-identical (with reset_noop_max 0, which gameboy_test.h's gb_open
+ * sets; test_gameboy_reset.c covers the no-op frames); frames (written as PNG, checked for the game's colours,
  * equal in both render modes, untouched unless requested); save states
  * (raw and mGBA .ss); nothing on stdout; clear create errors.
  *
  * Built without libmgba or sdcc (GNARL_TEST_ROM undefined), every test
  * skips.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
-#include <fcntl.h>
-#include <png.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <gnarl/plugin.h>
-
-#include "config.h"
-#include "plugin.h"
-#include "value.h"
-
-#include "../integration/gameboy_harness.h"
-
-#ifdef GNARL_TEST_ROM
-#define TEST_ROM GNARL_TEST_ROM
-#include <mgba/flags.h>
-#include <mgba/core/config.h>
-#include <mgba/core/core.h>
-#include <mgba/core/serialize.h>
-#include <mgba-util/vfs.h>
-#else
-#define TEST_ROM ""
-#endif
-
-enum { NOP, UP, DOWN, LEFT, RIGHT, BTN_A, BTN_B };
-
-/* ------------------------------------------------------------------------ */
-/* Opening env instances the trainer's way (tests/integration/gameboy_harness.h). */
-
-#define TEST_CONFIG GNARL_SOURCE_DIR "/configs/test-cartridge.yaml"
-
-static int gb_open(struct gb_harness *g, uint32_t n, const char *config,
-                   const char *const *sets, int n_sets, char err[GNARL_ERR_SIZE])
-{
-	return gb_harness_open(g, config ? config : TEST_CONFIG, sets, n_sets, n, err);
-}
-
-static void gb_must_open(struct gb_harness *g, uint32_t n, const char *const *sets,
-                         int n_sets)
-{
-	char err[GNARL_ERR_SIZE];
-
-	if (gb_open(g, n, NULL, sets, n_sets, err))
-		fail_msg("create failed: %s", err);
-}
-
-static int action_of(char c)
-{
-	switch (c) {
-	case 'U': return UP;
-	case 'D': return DOWN;
-	case 'L': return LEFT;
-	case 'R': return RIGHT;
-	case 'A': return BTN_A;
-	case 'B': return BTN_B;
-	default: return NOP;
-	}
-}
-
-/* Step env i through the actions spelt by seq (N U D L R A B). */
-static void gb_run(struct gb_harness *g, uint32_t i, const char *seq)
-{
-	for (; *seq; seq++) {
-		g->actions[i] = action_of(*seq);
-		g->ops->step(g->env, &g->io, i, 1);
-	}
-}
-
-#define SKIP_WITHOUT_ROM()                                                    \
-	do {                                                                      \
-		if (!rom_available())                                                 \
-			skip();                                                           \
-	} while (0)
-
-static bool rom_available(void)
-{
-#ifdef GNARL_TEST_ROM
-	setenv("GNARL_TEST_ROM", GNARL_TEST_ROM, 1);
-	return true;
-#else
-	return false;
-#endif
-}
-
-/* ------------------------------------------------------------------------ */
-/* An independent decoder: the real game's addresses, spelt out.            */
-
-#define W0(w, a) ((w)[(a) - 0xC000])          /* bank 0 */
-#define W1(w, a) ((w)[0x1000 + (a) - 0xD000]) /* bank 1 */
-
-static int bcd2(uint8_t lo, uint8_t hi)
-{
-	return (hi >> 4) * 1000 + (hi & 15) * 100 + (lo >> 4) * 10 + (lo & 15);
-}
-
-static void check_against_ram(const struct gnarl_game_state *s)
-{
-	const uint8_t *w = s->ram;
-	int dungeon = W0(w, 0xCC55) == 0xFF ? -1 : W0(w, 0xCC55), enemies = 0;
-
-	assert_non_null(w);
-	assert_int_equal(s->ram_size, 32768);
-	assert_int_equal(s->size, GNARL_GAME_STATE_V1_SIZE);
-	assert_int_equal(s->group, W0(w, 0xCC49));
-	assert_int_equal(s->room, W0(w, 0xCC4C));
-	assert_int_equal(s->dungeon, dungeon);
-	assert_int_equal(s->season, W0(w, 0xCC4E));
-	assert_int_equal(s->x, W1(w, 0xD00D));
-	assert_int_equal(s->y, W1(w, 0xD00B));
-	assert_int_equal(s->direction, W1(w, 0xD008));
-	assert_int_equal(s->health, W0(w, 0xC6A2));
-	assert_int_equal(s->max_health, W0(w, 0xC6A3));
-	assert_int_equal(s->rupees, bcd2(W0(w, 0xC6A5), W0(w, 0xC6A6)));
-	assert_int_equal(s->keys, dungeon >= 0 ? W0(w, 0xC66E + dungeon) : 0);
-	assert_int_equal(s->sword_level, W0(w, 0xC6AC));
-	assert_int_equal(s->enemies_killed, W0(w, 0xC620) | W0(w, 0xC621) << 8);
-	assert_int_equal(s->deaths, bcd2(W0(w, 0xC61E), W0(w, 0xC61F)));
-	assert_int_equal(s->text_active, W0(w, 0xCBA0) != 0);
-	assert_int_equal(s->menu_open, W0(w, 0xCBCB) != 0);
-	assert_memory_equal(s->treasures, &W0(w, 0xC692), 16);
-	for (int k = 0; k < 16; k++)
-		enemies += W1(w, 0xD080 + k * 0x100) != 0;
-	assert_int_equal(s->enemies_visible, enemies);
-}
+#include "gameboy_test.h"
 
 /* ------------------------------------------------------------------------ */
 /* Tests.                                                                   */
@@ -724,36 +592,9 @@ static void test_frames(void **state)
 	gb_harness_close(&g);
 }
 
+
 /* ------------------------------------------------------------------------ */
 /* Save states made by libmgba itself: a raw state and an mGBA .ss file.    */
-
-#ifdef GNARL_TEST_ROM
-/* Play the cartridge like a user in mGBA: boot, START, walk into room $12. */
-static struct mCore *play_to_room_12(uint32_t *video)
-{
-	struct mCore *c = mCoreCreate(mPLATFORM_GB);
-	struct mCoreOptions o = {.skipBios = true, .mute = true};
-	const uint32_t seq[] = {0, 8, 0, 16};
-	const int frames[] = {60, 8, 30, 80};
-
-	assert_non_null(c);
-	assert_true(c->init(c));
-	mCoreInitConfig(c, NULL);
-	mCoreConfigLoadDefaults(&c->config, &o);
-	mCoreConfigSetValue(&c->config, "cgb.hybridModel", "CGB");
-	mCoreLoadForeignConfig(c, &c->config);
-	c->setVideoBuffer(c, (color_t *)video, GNARL_FRAME_WIDTH);
-	assert_true(c->loadROM(c, VFileOpen(GNARL_TEST_ROM, O_RDONLY)));
-	c->reset(c);
-	for (int k = 0; k < 4; k++) {
-		c->setKeys(c, seq[k]);
-		for (int f = 0; f < frames[k]; f++)
-			c->runFrame(c);
-	}
-	c->setKeys(c, 0);
-	return c;
-}
-#endif
 
 static void test_save_states(void **state)
 {
@@ -762,11 +603,7 @@ static void test_save_states(void **state)
 #ifdef GNARL_TEST_ROM
 	char dir[] = "/tmp/gnarl-gb-state-XXXXXX", raw[4200], ss[4200], junk[4200];
 	char set_raw[4300], set_ss[4300], set_junk[4300];
-	uint32_t *video = calloc(GNARL_FRAME_WIDTH * GNARL_FRAME_HEIGHT, 4);
 	struct gb_harness g;
-	struct mCore *c;
-	void *buf;
-	size_t size;
 	FILE *f;
 	char err[GNARL_ERR_SIZE];
 
@@ -778,19 +615,7 @@ static void test_save_states(void **state)
 	snprintf(raw, sizeof(raw), "%s/room12.state", dir);
 	snprintf(ss, sizeof(ss), "%s/room12.ss", dir);
 	snprintf(junk, sizeof(junk), "%s/junk.ss", dir);
-	c = play_to_room_12(video);
-	size = c->stateSize(c);
-	buf = malloc(size);
-	assert_true(c->saveState(c, buf));
-	f = fopen(raw, "wb");
-	assert_int_equal(fwrite(buf, 1, size, f), size);
-	fclose(f);
-	struct VFile *vf = VFileOpen(ss, O_CREAT | O_TRUNC | O_RDWR);
-	assert_non_null(vf);
-	assert_true(mCoreSaveStateNamed(c, vf, SAVESTATE_SCREENSHOT | SAVESTATE_METADATA));
-	vf->close(vf);
-	mCoreConfigDeinit(&c->config);
-	c->deinit(c);
+	save_room_12(raw, ss);
 	f = fopen(junk, "wb");
 	fputs("not a save state at all", f);
 	fclose(f);
@@ -822,8 +647,6 @@ static void test_save_states(void **state)
 	unlink(ss);
 	unlink(junk);
 	rmdir(dir);
-	free(buf);
-	free(video);
 #endif
 }
 

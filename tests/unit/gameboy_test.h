@@ -1,0 +1,220 @@
+/*
+ * gameboy_test.h - what the gameboy env's unit tests share
+ * (test_gameboy.c, test_gameboy_reset.c): opening env instances the
+ * trainer's way on the free test cartridge (tests/integration/
+ * gameboy_harness.h), stepping them with action strings ("RRNB"), an
+ * independent decoder of the real game's addresses to check decoded states
+ * against, and playing the cartridge with libmgba directly (for save
+ * states made the way a user makes them).  Everything is static inline:
+ * each test program uses a part of it.
+ *
+ * Built without libmgba or sdcc (GNARL_TEST_ROM undefined), every test
+ * skips (SKIP_WITHOUT_ROM).
+ */
+#ifndef GNARL_TEST_GAMEBOY_H
+#define GNARL_TEST_GAMEBOY_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <png.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gnarl/plugin.h>
+
+#include "config.h"
+#include "plugin.h"
+#include "value.h"
+
+#include "../integration/gameboy_harness.h"
+
+#ifdef GNARL_TEST_ROM
+#define TEST_ROM GNARL_TEST_ROM
+#include <mgba/flags.h>
+#include <mgba/core/config.h>
+#include <mgba/core/core.h>
+#include <mgba/core/serialize.h>
+#include <mgba-util/vfs.h>
+#else
+#define TEST_ROM ""
+#endif
+
+enum { NOP, UP, DOWN, LEFT, RIGHT, BTN_A, BTN_B };
+
+/* ------------------------------------------------------------------------ */
+/* Opening env instances the trainer's way (tests/integration/gameboy_harness.h). */
+
+#define TEST_CONFIG GNARL_SOURCE_DIR "/configs/test-cartridge.yaml"
+
+/* Open n envs of config (NULL: the test cartridge's) with the --set
+ * overrides.  Every episode starts from the same frame unless the test
+ * sets reset_noop_max itself (a later --set wins). */
+static inline int gb_open(struct gb_harness *g, uint32_t n, const char *config,
+                          const char *const *sets, int n_sets, char err[GNARL_ERR_SIZE])
+{
+	const char *all[16] = {"env.params.reset_noop_max=0"};
+
+	assert_true(n_sets < 16);
+	for (int k = 0; k < n_sets; k++)
+		all[k + 1] = sets[k];
+	return gb_harness_open(g, config ? config : TEST_CONFIG, all, n_sets + 1, n, err);
+}
+
+static inline void gb_must_open(struct gb_harness *g, uint32_t n, const char *const *sets,
+                                int n_sets)
+{
+	char err[GNARL_ERR_SIZE];
+
+	if (gb_open(g, n, NULL, sets, n_sets, err))
+		fail_msg("create failed: %s", err);
+}
+
+static inline int action_of(char c)
+{
+	switch (c) {
+	case 'U': return UP;
+	case 'D': return DOWN;
+	case 'L': return LEFT;
+	case 'R': return RIGHT;
+	case 'A': return BTN_A;
+	case 'B': return BTN_B;
+	default: return NOP;
+	}
+}
+
+/* Step env i through the actions spelt by seq (N U D L R A B). */
+static inline void gb_run(struct gb_harness *g, uint32_t i, const char *seq)
+{
+	for (; *seq; seq++) {
+		g->actions[i] = action_of(*seq);
+		g->ops->step(g->env, &g->io, i, 1);
+	}
+}
+
+#define SKIP_WITHOUT_ROM()                                                    \
+	do {                                                                      \
+		if (!rom_available())                                                 \
+			skip();                                                           \
+	} while (0)
+
+static inline bool rom_available(void)
+{
+#ifdef GNARL_TEST_ROM
+	setenv("GNARL_TEST_ROM", GNARL_TEST_ROM, 1);
+	return true;
+#else
+	return false;
+#endif
+}
+
+/* ------------------------------------------------------------------------ */
+/* An independent decoder: the real game's addresses, spelt out.            */
+
+#define W0(w, a) ((w)[(a) - 0xC000])          /* bank 0 */
+#define W1(w, a) ((w)[0x1000 + (a) - 0xD000]) /* bank 1 */
+
+static inline int bcd2(uint8_t lo, uint8_t hi)
+{
+	return (hi >> 4) * 1000 + (hi & 15) * 100 + (lo >> 4) * 10 + (lo & 15);
+}
+
+static inline void check_against_ram(const struct gnarl_game_state *s)
+{
+	const uint8_t *w = s->ram;
+	int dungeon = W0(w, 0xCC55) == 0xFF ? -1 : W0(w, 0xCC55), enemies = 0;
+
+	assert_non_null(w);
+	assert_int_equal(s->ram_size, 32768);
+	assert_int_equal(s->size, GNARL_GAME_STATE_V1_SIZE);
+	assert_int_equal(s->group, W0(w, 0xCC49));
+	assert_int_equal(s->room, W0(w, 0xCC4C));
+	assert_int_equal(s->dungeon, dungeon);
+	assert_int_equal(s->season, W0(w, 0xCC4E));
+	assert_int_equal(s->x, W1(w, 0xD00D));
+	assert_int_equal(s->y, W1(w, 0xD00B));
+	assert_int_equal(s->direction, W1(w, 0xD008));
+	assert_int_equal(s->health, W0(w, 0xC6A2));
+	assert_int_equal(s->max_health, W0(w, 0xC6A3));
+	assert_int_equal(s->rupees, bcd2(W0(w, 0xC6A5), W0(w, 0xC6A6)));
+	assert_int_equal(s->keys, dungeon >= 0 ? W0(w, 0xC66E + dungeon) : 0);
+	assert_int_equal(s->sword_level, W0(w, 0xC6AC));
+	assert_int_equal(s->enemies_killed, W0(w, 0xC620) | W0(w, 0xC621) << 8);
+	assert_int_equal(s->deaths, bcd2(W0(w, 0xC61E), W0(w, 0xC61F)));
+	assert_int_equal(s->text_active, W0(w, 0xCBA0) != 0);
+	assert_int_equal(s->menu_open, W0(w, 0xCBCB) != 0);
+	assert_memory_equal(s->treasures, &W0(w, 0xC692), 16);
+	for (int k = 0; k < 16; k++)
+		enemies += W1(w, 0xD080 + k * 0x100) != 0;
+	assert_int_equal(s->enemies_visible, enemies);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The cartridge under libmgba directly, as a user plays it in mGBA.         */
+
+#ifdef GNARL_TEST_ROM
+/* Play the cartridge like a user in mGBA: boot, START, walk into room $12. */
+static inline struct mCore *play_to_room_12(uint32_t *video)
+{
+	struct mCore *c = mCoreCreate(mPLATFORM_GB);
+	struct mCoreOptions o = {.skipBios = true, .mute = true};
+	const uint32_t seq[] = {0, 8, 0, 16};
+	const int frames[] = {60, 8, 30, 80};
+
+	assert_non_null(c);
+	assert_true(c->init(c));
+	mCoreInitConfig(c, NULL);
+	mCoreConfigLoadDefaults(&c->config, &o);
+	mCoreConfigSetValue(&c->config, "cgb.hybridModel", "CGB");
+	mCoreLoadForeignConfig(c, &c->config);
+	c->setVideoBuffer(c, (color_t *)video, GNARL_FRAME_WIDTH);
+	assert_true(c->loadROM(c, VFileOpen(GNARL_TEST_ROM, O_RDONLY)));
+	c->reset(c);
+	for (int k = 0; k < 4; k++) {
+		c->setKeys(c, seq[k]);
+		for (int f = 0; f < frames[k]; f++)
+			c->runFrame(c);
+	}
+	c->setKeys(c, 0);
+	return c;
+}
+
+/* Play to room $12 (an enemy walking towards Link) and save there: a raw
+ * mGBA state at `raw`, and an mGBA .ss file (what the mGBA app writes) at
+ * `ss` unless NULL.  Create an env first: this core relies on the plugin's
+ * quiet logger. */
+static inline void save_room_12(const char *raw, const char *ss)
+{
+	uint32_t *video = calloc(GNARL_FRAME_WIDTH * GNARL_FRAME_HEIGHT, 4);
+	struct mCore *c = play_to_room_12(video);
+	size_t size = c->stateSize(c);
+	void *buf = malloc(size);
+	FILE *f = fopen(raw, "wb");
+
+	assert_non_null(f);
+	assert_true(c->saveState(c, buf));
+	assert_int_equal(fwrite(buf, 1, size, f), size);
+	fclose(f);
+	if (ss) {
+		struct VFile *vf = VFileOpen(ss, O_CREAT | O_TRUNC | O_RDWR);
+
+		assert_non_null(vf);
+		assert_true(mCoreSaveStateNamed(c, vf, SAVESTATE_SCREENSHOT | SAVESTATE_METADATA));
+		vf->close(vf);
+	}
+	mCoreConfigDeinit(&c->config);
+	c->deinit(c);
+	free(buf);
+	free(video);
+}
+#endif
+
+#endif /* GNARL_TEST_GAMEBOY_H */
