@@ -38,6 +38,7 @@
 	X(plugins, "list plugins, show a plugin's parameters", gnarl_cmd_plugins_usage) \
 	X(config, "check a config and its plugins' params; show the merged config",     \
 	  gnarl_cmd_config_usage)                                                        \
+	X(gb, "peek at a cartridge env's decoded game state and RAM", gnarl_cmd_gb_usage) \
 	X(checkpoints, "list, show, tag and compare checkpoints", NULL)
 
 /* Each line declares its command and usage text (unused when NULL). */
