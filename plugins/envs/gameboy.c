@@ -259,8 +259,9 @@ static int read_params(struct gameboy *g, char err[GNARL_ERR_SIZE])
 	if (!g->rom_path)
 		return fail(err, GNARL_ENOMEM, "out of memory");
 	if (stat(g->rom_path, &st) != 0 || !S_ISREG(st.st_mode))
-		return fail(err, GNARL_ENOENT, "params.rom: cannot open '%s': %s (the path "
-		            "is relative to the config's directory)", g->rom_path,
+		return fail(err, GNARL_ENOENT, "params.rom: cannot open '%s': %s (gnarl ships "
+		            "no ROM: point params.rom at your own cartridge image; a relative "
+		            "path is relative to the config's directory)", g->rom_path,
 		            errno ? strerror(errno) : "not a regular file");
 	if (st.st_size < 0x150 || (uint64_t)st.st_size > MAX_ROM_SIZE)
 		return fail(err, GNARL_ECONFIG, "params.rom: '%s' is %lld bytes: not a Game "
