@@ -1,8 +1,7 @@
 /*
  * cmd_gb.c - `gnarl gb peek`: play env 0 of the config's env for a few
  * frames (or a given action sequence) and print its decoded game state,
- * so a user can check a RAM map against a running game; and
- * gnarl_cmd_gb_raw_speed (cmd_gb.h), the raw emulator speed for benchmarks.
+ * so a user can check a RAM map against a running game.
  *
  * peek creates the env the way the trainer does (registry, plugin host, one
  * env), resets it with the seed training gives env 0's first episode (or
@@ -20,8 +19,6 @@
  * create); 1 otherwise (an env without game state, a PNG that cannot be
  * written).
  */
-#include "cmd_gb.h"
-
 #include <ctype.h>
 #include <errno.h>
 #include <png.h>
@@ -95,18 +92,6 @@ struct peek {
 /* ------------------------------------------------------------------------ */
 /* Command line.                                                            */
 
-static int parse_count(const char *opt, const char *text, long max, long *out)
-{
-	char *end;
-	long v = strtol(text, &end, 10);
-
-	if (!*text || *end || v < 0 || v > max)
-		return gnarl_cli_usage_error("gb", "%s wants a whole number 0..%ld, not '%s'", opt,
-		                             max, text);
-	*out = v;
-	return 0;
-}
-
 static int parse_args(int argc, char **argv, struct peek *p)
 {
 	const char *verb = NULL;
@@ -124,8 +109,12 @@ static int parse_args(int argc, char **argv, struct peek *p)
 		     !strcmp(a, "--seed")) && i + 1 >= argc)
 			return gnarl_cli_usage_error("gb", "%s needs a value", a);
 		if (!strcmp(a, "--frames")) {
-			if (parse_count(a, argv[++i], 100000000L, &p->frames))
-				return GNARL_EXIT_USAGE;
+			char *end;
+
+			p->frames = strtol(argv[++i], &end, 10);
+			if (!*argv[i] || *end || p->frames < 0 || p->frames > 100000000L)
+				return gnarl_cli_usage_error("gb", "--frames wants a whole number "
+				                             "0..100000000, not '%s'", argv[i]);
 		} else if (!strcmp(a, "--actions")) {
 			p->actions = argv[++i];
 		} else if (!strcmp(a, "--png")) {
@@ -162,19 +151,18 @@ static int action_index(const struct peek *p, const char *name, size_t len)
 	return -1;
 }
 
-/* --actions "RIGHT*5, B up" -> p->seq (after spaces() named the actions). */
-static int parse_actions(struct peek *p)
+/* Read --actions ("RIGHT*5, B up") into out (NULL: only count and check).
+ * Returns how many actions, or -1 after a usage error. */
+static long scan_actions(const struct peek *p, int32_t *out)
 {
 	const char *s = p->actions;
 	char names[512] = "";
+	long n = 0;
 
 	for (uint32_t a = 0; a < p->sp.n_actions; a++)
 		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
 		         a ? ", " : "", p->sp.action_names[a]);
-	p->seq = malloc(sizeof(*p->seq) * 64);
-	if (!p->seq)
-		return gnarl_cli_fail(GNARL_ENOMEM, "out of memory");
-	for (long cap = 64; s && *s;) {
+	while (s && *s) {
 		size_t len;
 		long reps = 1;
 		int a;
@@ -184,35 +172,43 @@ static int parse_actions(struct peek *p)
 		if (!*s)
 			break;
 		len = strcspn(s, ",* \t\n");
-		a = action_index(p, s, len);
-		if (a < 0)
+		if ((a = action_index(p, s, len)) < 0)
 			return gnarl_cli_usage_error("gb", "--actions: unknown action '%.*s' (the "
-			                             "env's actions: %s)", (int)len, s, names);
+			                             "env's actions: %s)", (int)len, s, names), -1;
 		s += len;
 		if (*s == '*') {
 			char *end;
 
 			reps = strtol(s + 1, &end, 10);
-			if (end == s + 1 || reps < 1 || reps > MAX_ACTIONS)
+			if (end == s + 1 || reps < 1 || reps > MAX_ACTIONS - n)
 				return gnarl_cli_usage_error("gb", "--actions: '*' wants a count "
-				                             "1..%ld after %s", MAX_ACTIONS,
-				                             p->sp.action_names[a]);
+				                             "1..%ld after %s (%ld actions at most)",
+				                             MAX_ACTIONS, p->sp.action_names[a],
+				                             MAX_ACTIONS), -1;
 			s = end;
 		}
-		if (p->n_seq + reps > MAX_ACTIONS)
+		if (n + reps > MAX_ACTIONS)
 			return gnarl_cli_usage_error("gb", "--actions: more than %ld actions",
-			                             MAX_ACTIONS);
-		while (p->n_seq + reps > cap) {
-			int32_t *more = realloc(p->seq, sizeof(*p->seq) * (size_t)cap * 2);
-
-			if (!more)
-				return gnarl_cli_fail(GNARL_ENOMEM, "out of memory");
-			p->seq = more;
-			cap *= 2;
+			                             MAX_ACTIONS), -1;
+		while (reps-- > 0) {
+			if (out)
+				out[n] = a;
+			n++;
 		}
-		while (reps-- > 0)
-			p->seq[p->n_seq++] = a;
 	}
+	return n;
+}
+
+static int parse_actions(struct peek *p)
+{
+	long n = scan_actions(p, NULL);
+
+	if (n < 0)
+		return GNARL_EXIT_USAGE;
+	p->seq = malloc(sizeof(*p->seq) * (size_t)(n ? n : 1));
+	if (!p->seq)
+		return gnarl_cli_fail(GNARL_ENOMEM, "out of memory for %ld actions", n);
+	p->n_seq = scan_actions(p, p->seq);
 	return 0;
 }
 
@@ -745,73 +741,5 @@ int gnarl_cmd_gb(int argc, char **argv)
 			rc = p.o.json ? print_json(&p, map) : (print_text(&p, map), GNARL_EXIT_OK);
 	}
 	close_env(&p);
-	return rc;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Raw emulator speed, for `gnarl bench`.                                   */
-
-static void speed_gauge(void *ctx, const char *name, double value)
-{
-	struct gnarl_cmd_gb_speed *s = ctx;
-	const char *slash = strchr(name, '/');
-
-	if (slash && !strcmp(slash, "/raw_fps"))
-		s->raw_fps = value;
-	else if (slash && !strcmp(slash, "/frames_per_step"))
-		s->frames_per_step = value;
-}
-
-int gnarl_cmd_gb_raw_speed(const struct gnarl_config *cfg, long frames,
-                           struct gnarl_cmd_gb_speed *out, char err[GNARL_ERR_SIZE])
-{
-	struct gnarl_config *c = NULL;
-	struct gnarl_registry *reg = NULL;
-	struct gnarl_gauges *gauges = NULL;
-	struct gnarl_plugin_host *host = NULL;
-	const struct gnarl_registry_entry *e;
-	struct gnarl_host_context ctx = {0};
-	struct gnarl_value *node;
-	void *env = NULL;
-	int rc;
-
-	*out = (struct gnarl_cmd_gb_speed){0.0, 1.0};
-	err[0] = '\0';
-	/* A copy of the config this function may edit. */
-	rc = gnarl_config_load(cfg->path, (const char *const *)cfg->sets, cfg->n_sets, &c, err);
-	if (!rc)
-		rc = gnarl_registry_open(c, &reg, err);
-	if (!rc)
-		rc = gnarl_gauges_create(&gauges);
-	if (rc)
-		goto out;
-	e = gnarl_registry_env(reg);
-	/* The registry filled the env's defaults: the key exists if declared. */
-	node = gnarl_tree_at(gnarl_tree_root(c->tree), "env.params.measure_raw_fps");
-	if (!node || node->type != GNARL_VALUE_INT) {
-		rc = gnarl_err(err, GNARL_EUNSUPPORTED, "env '%s' does not measure its emulator's "
-		               "raw speed (no measure_raw_fps param)", e->desc->name);
-		goto out;
-	}
-	gnarl_value_set_int(node, frames);
-	ctx = (struct gnarl_host_context){.config = c, .gauges = gauges, .world_size = 1};
-	if ((rc = gnarl_registry_host(e, &ctx, &host, err)))
-		goto out;
-	env = e->desc->ops.env->create(gnarl_plugin_host_table(host), 1, err);
-	if (!env) {
-		rc = gnarl_plugin_create_failed(e->lib, e->slot, err);
-		goto out;
-	}
-	gnarl_gauges_each(gauges, speed_gauge, out);
-	if (out->raw_fps <= 0.0)
-		rc = gnarl_err(err, GNARL_EIO, "env '%s' published no %s/raw_fps gauge",
-		               e->desc->name, e->desc->name);
-out:
-	if (env)
-		e->desc->ops.env->destroy(env);
-	gnarl_plugin_host_free(host);
-	gnarl_gauges_free(gauges);
-	gnarl_registry_free(reg);
-	gnarl_config_free(c);
 	return rc;
 }

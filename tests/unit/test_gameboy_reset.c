@@ -10,14 +10,14 @@
  * steps and keeps rendering each step's last frame; from a save state with
  * an enemy walking, envs reset with different seeds are in different
  * states; create publishes gameboy/frames_per_step and, when asked,
- * gameboy/raw_fps; gnarl_cmd_gb_raw_speed (core/cmd_gb.c, for `gnarl
+ * gameboy/raw_fps; gnarl_gb_speed_measure (core/gb_speed.c, for `gnarl
  * bench`) reads them from a config and refuses an env that cannot measure.
  */
 #include "gameboy_test.h"
 
 #include <math.h>
 
-#include "cmd_gb.h"
+#include "gb_speed.h"
 
 struct gauge_find {
 	const char *name;
@@ -251,13 +251,13 @@ static void test_raw_speed_helper(void **state)
 	const char *sets[] = {"env.params.release_frames=2", "env.num_envs=64"};
 	const char *bad_rom[] = {"env.params.rom=/nonexistent/zelda.gbc"};
 	struct gnarl_config *cfg = NULL;
-	struct gnarl_cmd_gb_speed sp;
+	struct gnarl_gb_speed sp;
 	char err[GNARL_ERR_SIZE];
 
 	(void)state;
 	SKIP_WITHOUT_ROM();
 	assert_int_equal(gnarl_config_load(TEST_CONFIG, sets, 2, &cfg, err), 0);
-	if (gnarl_cmd_gb_raw_speed(cfg, 2000, &sp, err))
+	if (gnarl_gb_speed_measure(cfg, 2000, &sp, err))
 		fail_msg("%s", err);
 	assert_true(sp.raw_fps > 0.0);
 	assert_float_equal(sp.frames_per_step, 18.0, 0);
@@ -267,15 +267,17 @@ static void test_raw_speed_helper(void **state)
 	gnarl_config_free(cfg);
 
 	assert_int_equal(gnarl_config_load(TEST_CONFIG, bad_rom, 1, &cfg, err), 0);
-	assert_int_equal(gnarl_cmd_gb_raw_speed(cfg, 2000, &sp, err), GNARL_ECONFIG);
+	assert_int_equal(gnarl_gb_speed_measure(cfg, 2000, &sp, err), GNARL_ECONFIG);
 	assert_non_null(strstr(err, "/nonexistent/zelda.gbc"));
 	gnarl_config_free(cfg);
 
 	/* The overworld has no emulator to measure. */
 	assert_int_equal(gnarl_config_load(GNARL_SOURCE_DIR "/configs/env.yaml", NULL, 0, &cfg,
 	                                   err), 0);
-	assert_int_equal(gnarl_cmd_gb_raw_speed(cfg, 2000, &sp, err), GNARL_EUNSUPPORTED);
+	assert_int_equal(gnarl_gb_speed_measure(cfg, 2000, &sp, err), GNARL_EUNSUPPORTED);
 	assert_non_null(strstr(err, "measure_raw_fps"));
+	assert_float_equal(sp.raw_fps, 0.0, 0);
+	assert_float_equal(sp.frames_per_step, 1.0, 0);
 	gnarl_config_free(cfg);
 }
 
