@@ -120,8 +120,12 @@ static const char *missing_op(const struct gnarl_plugin *d)
 	switch (d->kind) {
 	case GNARL_KIND_ENV: {
 		const struct gnarl_env_ops *o = d->ops.env;
+		bool has_states = o->size >= offsetof(struct gnarl_env_ops, load_state) + FN_SIZE;
 		return !o->create ? "create" : !o->destroy ? "destroy" : !o->spaces ? "spaces"
-		       : !o->reset ? "reset" : !o->step ? "step" : NULL;
+		       : !o->reset ? "reset" : !o->step ? "step"
+		       : (has_states && (!o->state_size != !o->save_state ||
+		                         !o->save_state != !o->load_state))
+		           ? "state_size/save_state/load_state (all three or none)" : NULL;
 	}
 	case GNARL_KIND_REWARD: {
 		const struct gnarl_reward_ops *o = d->ops.reward;

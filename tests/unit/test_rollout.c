@@ -328,8 +328,12 @@ static void fake_step(void *env, const struct gnarl_env_io *io, uint32_t first, 
 }
 
 static const struct gnarl_env_ops fake_env_ops = {
-    sizeof(struct gnarl_env_ops), fake_create, fake_destroy, fake_spaces, fake_reset,
-    fake_step,
+    .size = sizeof(struct gnarl_env_ops),
+    .create = fake_create,
+    .destroy = fake_destroy,
+    .spaces = fake_spaces,
+    .reset = fake_reset,
+    .step = fake_step,
 };
 
 /* Term: action + 1, and it checks that prev is the state one step back. */

@@ -348,6 +348,17 @@ struct gnarl_env_ops {
 	 * the host then calls reset for it. */
 	void (*step)(void *env, const struct gnarl_env_io *io, uint32_t first,
 	             uint32_t count);
+	/* Optional, all three or none (NULL): the running episodes of all N
+	 * envs, so a checkpoint resumes mid-episode exactly.  save_state
+	 * writes state_size bytes; load_state gets what save_state wrote, from
+	 * an instance with the same n_envs and params, and writes every env's
+	 * observation and game state into io as reset does.  Read these only
+	 * when `size` covers them.  Without them the host resets every env on
+	 * resume. */
+	size_t (*state_size)(void *env);
+	int (*save_state)(void *env, void *buf, size_t size);
+	int (*load_state)(void *env, const struct gnarl_env_io *io, const void *buf,
+	                  size_t size, char err[GNARL_ERR_SIZE]);
 };
 
 /* ------------------------------------------------------------------------ */
@@ -368,9 +379,12 @@ struct gnarl_reward_ops {
 	                const struct gnarl_game_state *prev,
 	                const struct gnarl_game_state *cur,
 	                const int32_t *actions, float *out);
-	/* Optional (may be NULL): run-level memory saved in checkpoints.
-	 * save_size says how many bytes save writes; load gets exactly what
-	 * save wrote (possibly from an instance with another n_envs). */
+	/* Optional, all three or none (NULL): what the term remembers, saved
+	 * in checkpoints: run-level memory (novelty across episodes) and each
+	 * env's episode memory.  save_size says how many bytes save writes;
+	 * load gets exactly what save wrote.  If the saving instance had
+	 * another n_envs, load keeps the run-level memory only: the host then
+	 * starts a new episode (episode_start) in every env. */
 	size_t (*save_size)(void *term);
 	int (*save)(void *term, void *buf, size_t size);
 	int (*load)(void *term, const void *buf, size_t size,
