@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "gb_speed.h"
 #include "config.h"
 #include "episode.h"
 #include "error.h"
@@ -55,6 +56,10 @@ struct results {
 	double env_sps, learner_sps, end_to_end_sps;
 	double flops_per_step, gflops, peak1, peak, flop_bound_sps, flop_bound_1;
 	double rollout_share, return_mean;
+	double env_fps, raw_fps;          /* emulator envs: frames/s of the env alone
+	                                     and of the emulator alone (1 thread) */
+	uint32_t env_threads;
+	bool has_raw;
 };
 
 static double now(void)
@@ -185,6 +190,10 @@ static int print(const struct gnarl_cli_opts *o, const struct results *r)
 		       (unsigned long long)r->steps, r->envs, (unsigned long long)r->batch,
 		       r->learner_threads);
 		printf("env alone       %12.0f steps/s\n", r->env_sps);
+		if (r->has_raw)
+			printf("emulator        %12.0f frames/s env alone (%.0f per env thread), "
+			       "%.0f frames/s raw on 1 thread\n",
+			       r->env_fps, r->env_fps / r->env_threads, r->raw_fps);
 		printf("learner alone   %12.0f samples/s\n", r->learner_sps);
 		printf("end to end      %12.0f steps/s  (%.0f%% of the time acting and "
 		       "stepping envs; final mean return %.1f)\n",
@@ -204,6 +213,11 @@ static int print(const struct gnarl_cli_opts *o, const struct results *r)
 	json_object_set_new(j, "batch", json_integer((json_int_t)r->batch));
 	json_object_set_new(j, "learner_threads", json_integer(r->learner_threads));
 	json_object_set_new(j, "env_sps", json_real(r->env_sps));
+	if (r->has_raw) {
+		json_object_set_new(j, "env_fps", json_real(r->env_fps));
+		json_object_set_new(j, "raw_fps", json_real(r->raw_fps));
+		json_object_set_new(j, "env_threads", json_integer(r->env_threads));
+	}
 	json_object_set_new(j, "learner_sps", json_real(r->learner_sps));
 	json_object_set_new(j, "end_to_end_sps", json_real(r->end_to_end_sps));
 	json_object_set_new(j, "rollout_share", json_real(r->rollout_share));
@@ -250,6 +264,8 @@ int gnarl_cmd_bench(int argc, char **argv)
 	struct gnarl_trainer *t = NULL;
 	struct results r = {0};
 	struct gnarl_nn *nn;
+	struct gnarl_gb_speed gs;
+	char err[GNARL_ERR_SIZE];
 	double fwd, bwd;
 	uint32_t epochs;
 	int rc;
@@ -261,6 +277,16 @@ int gnarl_cmd_bench(int argc, char **argv)
 		return rc;
 	if (!r.steps)
 		r.steps = (uint64_t)gnarl_value_int(gnarl_value_at(cfg->root, "ppo.total_steps"), 0);
+	/* An emulator env (gameboy) measures its emulator alone first, while
+	 * nothing else runs: same cartridge, same start, one thread. */
+	rc = gnarl_gb_speed_measure(cfg, 50000, &gs, err);
+	if (rc && rc != GNARL_EUNSUPPORTED) {
+		rc = gnarl_cli_fail(rc, "%s", err);
+		goto out;
+	}
+	r.has_raw = rc == 0;
+	r.raw_fps = gs.raw_fps;
+	r.env_threads = (uint32_t)gnarl_value_int(gnarl_value_at(cfg->root, "env.threads"), 1);
 	rc = make_trainer(cfg, r.steps, &t);
 	if (rc)
 		goto out;
@@ -273,6 +299,7 @@ int gnarl_cmd_bench(int argc, char **argv)
 	r.learner_threads = gnarl_trainer_learner_threads(t);
 	gnarl_trainer_start(t);
 	r.env_sps = env_alone(t, r.steps);
+	r.env_fps = r.env_sps * gs.frames_per_step;
 	r.learner_sps = learner_alone(t, r.steps, &r.batch);
 	gnarl_trainer_free(t);
 	t = NULL;
