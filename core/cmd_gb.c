@@ -20,9 +20,6 @@
  * written).
  */
 #include <ctype.h>
-#include <errno.h>
-#include <png.h>
-#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -31,6 +28,7 @@
 #include "config.h"
 #include "error.h"
 #include "gauges.h"
+#include "image.h"
 #include "plugin.h"
 #include "registry.h"
 #include "rollout.h"
@@ -681,34 +679,13 @@ static int print_json(const struct peek *p, const struct gnarl_value *map)
 	return gnarl_cli_print_json(j);
 }
 
-/* The last frame (RGB, GNARL_FRAME_*) as an 8-bit RGB PNG. */
+/* The last frame (RGB, GNARL_FRAME_*) as a PNG. */
 static int write_png(const char *path, const uint8_t *rgb)
 {
-	FILE *f = fopen(path, "wb");
-	png_structp png = NULL;
-	png_infop info = NULL;
-	int rc = GNARL_EIO;
+	char err[GNARL_ERR_SIZE];
+	int rc = gnarl_image_write_png(path, rgb, GNARL_FRAME_WIDTH, GNARL_FRAME_HEIGHT, err);
 
-	if (!f)
-		return gnarl_cli_fail(GNARL_EIO, "--png: cannot create '%s': %s", path,
-		                      strerror(errno));
-	png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-	info = png ? png_create_info_struct(png) : NULL;
-	if (!png || !info || setjmp(png_jmpbuf(png)))
-		goto out;
-	png_init_io(png, f);
-	png_set_IHDR(png, info, GNARL_FRAME_WIDTH, GNARL_FRAME_HEIGHT, 8, PNG_COLOR_TYPE_RGB,
-	             PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-	png_write_info(png, info);
-	for (int y = 0; y < GNARL_FRAME_HEIGHT; y++)
-		png_write_row(png, (png_const_bytep)(rgb + (size_t)y * GNARL_FRAME_WIDTH * 3));
-	png_write_end(png, info);
-	rc = 0;
-out:
-	png_destroy_write_struct(&png, &info);
-	if (fclose(f) != 0 && !rc)
-		rc = GNARL_EIO;
-	return rc ? gnarl_cli_fail(rc, "--png: cannot write '%s'", path) : 0;
+	return rc ? gnarl_cli_fail(rc, "--png: %s", err) : 0;
 }
 
 static void close_env(struct peek *p)

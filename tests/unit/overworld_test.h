@@ -4,13 +4,12 @@
  * host: gnarl_plugin_open, params parsed from YAML and checked against the
  * plugin's table, gnarl_plugin_host_create), its host arrays, the RAM
  * image's addresses (shared/notes/gameboy.md) and tile ids (configs/
- * README.md), and a PNG writer for frames a person should look at.
+ * README.md), and where frames a person should look at are written.
  * Everything is static inline: each test program uses a part of it.
  */
 #ifndef GNARL_TEST_OVERWORLD_H
 #define GNARL_TEST_OVERWORLD_H
 
-#include <png.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +21,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "image.h"
 #include "plugin.h"
 #include "value.h"
 
@@ -158,33 +158,17 @@ static inline int lcg_action(uint64_t *r)
 	return (int)((*r >> 33) % 7);
 }
 
-/* <build>/overworld_frames/<name>.png */
+/* <build>/overworld_frames/<name>.png, through the core's PNG writer. */
 static inline void write_png(const char *name, const uint8_t *rgb)
 {
-	char path[1024];
-	FILE *f;
-	png_structp png;
-	png_infop info;
+	char path[1024], err[GNARL_ERR_SIZE];
+	int rc;
 
 	mkdir(GNARL_BUILD_DIR "/overworld_frames", 0755);
 	snprintf(path, sizeof(path), "%s/overworld_frames/%s.png", GNARL_BUILD_DIR, name);
-	f = fopen(path, "wb");
-	assert_non_null(f);
-	png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-	info = png_create_info_struct(png);
-	assert_non_null(png);
-	assert_non_null(info);
-	if (setjmp(png_jmpbuf(png)))
-		fail_msg("libpng failed writing %s", path);
-	png_init_io(png, f);
-	png_set_IHDR(png, info, GNARL_FRAME_WIDTH, GNARL_FRAME_HEIGHT, 8, PNG_COLOR_TYPE_RGB,
-	             PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-	png_write_info(png, info);
-	for (int y = 0; y < GNARL_FRAME_HEIGHT; y++)
-		png_write_row(png, (png_bytep)(rgb + y * GNARL_FRAME_WIDTH * 3));
-	png_write_end(png, NULL);
-	png_destroy_write_struct(&png, &info);
-	fclose(f);
+	rc = gnarl_image_write_png(path, rgb, GNARL_FRAME_WIDTH, GNARL_FRAME_HEIGHT, err);
+	if (rc)
+		fail_msg("%s", err);
 }
 
 #endif /* GNARL_TEST_OVERWORLD_H */
