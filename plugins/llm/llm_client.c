@@ -11,8 +11,9 @@
  * pops a free slot (a stack only the host touches), copies the request into
  * it and pushes its index on the `submit` ring; the worker pops it, runs
  * it (possibly waiting for retries) and pushes it on the `done` ring with
- * an action, or -1 when it produced none; poll() pops `done`, reports the
- * suggestions and puts every slot back on the free stack.  Both rings are
+ * an action, or -1 when it produced none; poll() pops `done`, reports each
+ * (failures with action -1, so every accepted request comes out exactly
+ * once) and puts every slot back on the free stack.  Both rings are
  * single-producer single-consumer with acquire/release indices, so a slot
  * belongs to exactly one thread at a time.  The breaker's state, the probe
  * flag and the host's counters are atomics; everything else is the
@@ -206,8 +207,8 @@ uint32_t gnarl_llm_client_poll(struct gnarl_llm_client *c, struct gnarl_llm_sugg
 	while (n < max && ring_pop(&c->done, &idx)) {
 		struct slot *s = &c->slots[idx];
 
-		if (s->action >= 0)
-			out[n++] = (struct gnarl_llm_suggestion){s->job.env, s->action, s->job.id};
+		/* Failures too (action -1): the host learns the env is free. */
+		out[n++] = (struct gnarl_llm_suggestion){s->job.env, s->action, s->job.id};
 		c->free_stack[c->n_free++] = idx;
 		any = true;
 	}

@@ -91,7 +91,10 @@ void gnarl_llm_client_destroy(struct gnarl_llm_client *c);
  * GNARL_LLM_NAME_MAX bytes or more, no frame when frames are wanted). */
 int gnarl_llm_client_request(struct gnarl_llm_client *c, const struct gnarl_llm_request *req);
 
-/* Move up to max finished suggestions into out; returns how many. */
+/* Move up to max finished requests into out; returns how many.  Every
+ * accepted request comes out exactly once: with its action, or with
+ * action -1 when it failed (timeout, HTTP or transport error, no action in
+ * the reply, a body that could not be built). */
 uint32_t gnarl_llm_client_poll(struct gnarl_llm_client *c, struct gnarl_llm_suggestion *out,
                                uint32_t max);
 

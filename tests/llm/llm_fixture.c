@@ -119,7 +119,7 @@ int fx_submit(struct inst *in, uint32_t env, uint64_t id, const struct gnarl_gam
 	return in->ops->request(in->llm, &req);
 }
 
-/* Poll until one suggestion arrives (true) or timeout. */
+/* Poll until one finished request comes out (true) or timeout. */
 bool fx_wait_suggestion(struct inst *in, struct gnarl_llm_suggestion *out, int timeout_ms)
 {
 	double end = th_now_ms() + timeout_ms;
@@ -130,6 +130,17 @@ bool fx_wait_suggestion(struct inst *in, struct gnarl_llm_suggestion *out, int t
 		th_sleep_ms(2);
 	}
 	return in->ops->poll(in->llm, out, 1) == 1;
+}
+
+void fx_expect_failed(struct inst *in, uint32_t env, uint64_t id)
+{
+	struct gnarl_llm_suggestion sug;
+
+	if (!fx_wait_suggestion(in, &sug, 5000))
+		fail_msg("request %llu never came out of poll", (unsigned long long)id);
+	if (sug.id != id || sug.env != env || sug.action != -1)
+		fail_msg("poll gave request %llu env %u action %d; want request %llu env %u failed",
+		         (unsigned long long)sug.id, sug.env, sug.action, (unsigned long long)id, env);
 }
 
 void fx_control(const char *fmt, ...)

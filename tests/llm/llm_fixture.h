@@ -51,7 +51,12 @@ bool fx_wait_metric(struct inst *in, const char *what, double value, int timeout
 /* request() with fx_actions and, for frame-wanting plugins, fx_frame. */
 int fx_submit(struct inst *in, uint32_t env, uint64_t id, const struct gnarl_game_state *s,
               int32_t last);
+/* Wait for the next finished request (a suggestion, or action -1 for a
+ * failed one: the plugin hands out every accepted request once). */
 bool fx_wait_suggestion(struct inst *in, struct gnarl_llm_suggestion *out, int timeout_ms);
+/* Wait for request `id` to come out of poll as a failure (action -1 and
+ * the env it was made for); fails the test otherwise. */
+void fx_expect_failed(struct inst *in, uint32_t env, uint64_t id);
 /* POST /control with a printf-formatted JSON body. */
 void fx_control(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Recorded request i of log (negative: from the end), its parsed body

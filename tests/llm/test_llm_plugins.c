@@ -90,6 +90,7 @@ static void test_retry_5xx(void **unused)
 /* One request answered by `behaviour`: expect no retry, one failure. */
 static void no_retry_case(const char *behaviour)
 {
+	struct gnarl_llm_suggestion sug;
 	struct gnarl_game_state st;
 	struct inst in;
 
@@ -97,10 +98,12 @@ static void no_retry_case(const char *behaviour)
 	fx_inst_init(&in, "llm_text");
 	fx_inst_create(&in);
 	fx_state_init(&st);
-	assert_int_equal(fx_submit(&in, 0, 1, &st, -1), 0);
+	assert_int_equal(fx_submit(&in, 2, 1, &st, -1), 0);
 	if (!fx_wait_metric(&in, "failures", 1, 5000))
 		fail_msg("%s: the request did not fail", behaviour);
+	fx_expect_failed(&in, 2, 1);
 	th_sleep_ms(200);  /* a retry would be due after 20-25 ms */
+	assert_int_equal(in.ops->poll(in.llm, &sug, 1), 0);  /* once only */
 	assert_int_equal(llm_server_requests(&fx_server), 1);
 	assert_int_equal((int)fx_metric(&in, "retries"), 0);
 	assert_int_equal((int)fx_metric(&in, "http_errors"), 1);
@@ -146,6 +149,7 @@ static void test_retries_exhausted(void **unused)
 	fx_state_init(&st);
 	assert_int_equal(fx_submit(&in, 0, 1, &st, -1), 0);
 	assert_true(fx_wait_metric(&in, "failures", 1, 5000));
+	fx_expect_failed(&in, 0, 1);
 	th_sleep_ms(300);
 	assert_int_equal(llm_server_requests(&fx_server), 3);
 	assert_int_equal((int)fx_metric(&in, "retries"), 2);
@@ -171,6 +175,7 @@ static void test_retry_after_beyond_deadline(void **unused)
 	assert_int_equal(fx_submit(&in, 0, 1, &st, -1), 0);
 	assert_true(fx_wait_metric(&in, "failures", 1, 5000));
 	assert_true(th_now_ms() - t0 < 900);
+	fx_expect_failed(&in, 0, 1);
 	assert_int_equal(llm_server_requests(&fx_server), 1);
 	fx_inst_fini(&in);
 }
@@ -188,9 +193,10 @@ static void test_timeout(void **unused)
 	th_set_int(&in.th, "timeout_ms", 300);
 	fx_inst_create(&in);
 	fx_state_init(&st);
-	assert_int_equal(fx_submit(&in, 0, 1, &st, -1), 0);
+	assert_int_equal(fx_submit(&in, 3, 1, &st, -1), 0);
 	assert_true(fx_wait_metric(&in, "timeouts", 1, 5000));
 	assert_int_equal((int)fx_metric(&in, "failures"), 1);
+	fx_expect_failed(&in, 3, 1);
 	assert_int_equal(in.ops->poll(in.llm, &sug, 1), 0);
 	fx_inst_fini(&in);
 }
@@ -232,6 +238,7 @@ static void test_breaker(void **unused)
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(fx_submit(&in, 0, (uint64_t)i, &st, -1), 0);
 		assert_true(fx_wait_metric(&in, "failures", i + 1, 5000));
+		fx_expect_failed(&in, 0, (uint64_t)i);
 	}
 	assert_true(fx_wait_metric(&in, "breaker_open", 1, 2000));
 	assert_int_equal((int)fx_metric(&in, "breaker_opens"), 1);
@@ -247,6 +254,7 @@ static void test_breaker(void **unused)
 	assert_true(submit_when_admitted(&in, 200, &st) >= 0);
 	assert_int_equal(fx_submit(&in, 0, 201, &st, -1), GNARL_EBUSY);  /* one probe only */
 	assert_true(fx_wait_metric(&in, "failures", 4, 5000));
+	fx_expect_failed(&in, 0, 200);
 	assert_int_equal(fx_submit(&in, 0, 202, &st, -1), GNARL_EBUSY);
 	assert_int_equal(llm_server_requests(&fx_server), 4);
 	assert_int_equal(th_log_count(&in.th, "circuit breaker open"), 1);
@@ -302,65 +310,101 @@ static void test_in_flight_cap(void **unused)
 	fx_inst_fini(&in);
 }
 
-/* Call request() and poll() like a fast training loop for `ms`; report the
- * longest single call.  Returns accepted requests. */
-static int hammer(struct inst *in, int ms, double *max_request_ms, double *max_poll_ms,
-                  int *suggestions)
+/* What a hammer run saw. */
+struct hammer {
+	int accepted, suggestions, failures;
+	double max_request_ms, max_poll_ms;
+	uint8_t seen[1 << 16];     /* times each request id came out of poll */
+};
+
+/* Take what poll() gives: each id must be one we had accepted, seen once. */
+static void hammer_take(struct hammer *h, const struct gnarl_llm_suggestion *sug, uint32_t n,
+                        const uint8_t *accepted)
 {
+	for (uint32_t i = 0; i < n; i++) {
+		if (sug[i].id >= sizeof(h->seen) || !accepted[sug[i].id])
+			fail_msg("poll gave request %llu, which was never accepted",
+			         (unsigned long long)sug[i].id);
+		if (h->seen[sug[i].id]++)
+			fail_msg("request %llu came out of poll twice", (unsigned long long)sug[i].id);
+		if (sug[i].env != sug[i].id % 4)
+			fail_msg("request %llu came back for env %u", (unsigned long long)sug[i].id,
+			         sug[i].env);
+		if (sug[i].action >= 0)
+			h->suggestions++;
+		else
+			h->failures++;
+	}
+}
+
+/* Call request() and poll() like a fast training loop for `ms`, recording
+ * the longest single call; then poll (up to drain_ms) until every accepted
+ * request has come out. */
+static void hammer(struct inst *in, int ms, int drain_ms, struct hammer *h)
+{
+	static uint8_t accepted[1 << 16];
 	struct gnarl_game_state st;
 	struct gnarl_llm_suggestion sug[16];
-	int accepted = 0;
 	uint64_t id = 0;
 
 	fx_state_init(&st);
-	*max_request_ms = *max_poll_ms = 0;
-	*suggestions = 0;
-	for (double end = th_now_ms() + ms; th_now_ms() < end;) {
+	memset(h, 0, sizeof(*h));
+	memset(accepted, 0, sizeof(accepted));
+	for (double end = th_now_ms() + ms; th_now_ms() < end && id < sizeof(accepted);) {
 		double t0 = th_now_ms(), t1, t2;
+		uint32_t got;
 
-		accepted += fx_submit(in, (uint32_t)(id % 4), id, &st, -1) == 0;
+		if (fx_submit(in, (uint32_t)(id % 4), id, &st, -1) == 0) {
+			accepted[id] = 1;
+			h->accepted++;
+		}
 		id++;
 		t1 = th_now_ms();
-		*suggestions += (int)in->ops->poll(in->llm, sug, 16);
+		got = in->ops->poll(in->llm, sug, 16);
 		t2 = th_now_ms();
-		if (t1 - t0 > *max_request_ms)
-			*max_request_ms = t1 - t0;
-		if (t2 - t1 > *max_poll_ms)
-			*max_poll_ms = t2 - t1;
+		hammer_take(h, sug, got, accepted);
+		if (t1 - t0 > h->max_request_ms)
+			h->max_request_ms = t1 - t0;
+		if (t2 - t1 > h->max_poll_ms)
+			h->max_poll_ms = t2 - t1;
 		th_sleep_ms(1);
 	}
-	return accepted;
+	for (double end = th_now_ms() + drain_ms;
+	     h->suggestions + h->failures < h->accepted && th_now_ms() < end; th_sleep_ms(2))
+		hammer_take(h, sug, in->ops->poll(in->llm, sug, 16), accepted);
+	if (h->suggestions + h->failures != h->accepted)
+		fail_msg("%d requests accepted, %d came out of poll", h->accepted,
+		         h->suggestions + h->failures);
 }
 
 static void test_slow_server_never_stalls(void **unused)
 {
-	double max_req, max_poll;
+	static struct hammer h;
 	struct inst in;
-	int accepted, got;
 
 	(void)unused;
 	fx_control("{\"script\": [], \"default\": {\"kind\": \"action\", \"action\": \"UP\", "
 	        "\"delay_ms\": 500}, \"clear_log\": true}");
 	fx_inst_init(&in, "llm_text");
 	fx_inst_create(&in);
-	accepted = hammer(&in, 1500, &max_req, &max_poll, &got);
+	hammer(&in, 1500, 5000, &h);
 	print_message("slow server (500 ms): %d accepted, %d suggestions, max request() %.3f ms, "
-	              "max poll() %.3f ms\n", accepted, got, max_req, max_poll);
-	assert_true(accepted >= 8);
-	assert_true(got >= 8);
+	              "max poll() %.3f ms\n", h.accepted, h.suggestions, h.max_request_ms,
+	              h.max_poll_ms);
+	assert_true(h.accepted >= 8);
+	assert_int_equal(h.suggestions, h.accepted);
 	/* A blocking call would take the server's 500 ms; bench_llm reports the
 	 * real distribution (tens of ns; ms-long outliers are preemption). */
-	assert_true(max_req < 400);
-	assert_true(max_poll < 400);
+	assert_true(h.max_request_ms < 400);
+	assert_true(h.max_poll_ms < 400);
 	fx_inst_fini(&in);
 }
 
 static void test_dead_endpoint(void **unused)
 {
+	static struct hammer h;
 	char url[64];
-	double max_req, max_poll;
 	struct inst in;
-	int accepted, got;
 
 	(void)unused;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", llm_dead_port());
@@ -369,19 +413,22 @@ static void test_dead_endpoint(void **unused)
 	th_set_int(&in.th, "breaker_failures", 5);
 	th_set_int(&in.th, "breaker_cooldown_ms", 200);
 	fx_inst_create(&in);
-	accepted = hammer(&in, 1500, &max_req, &max_poll, &got);
+	hammer(&in, 1500, 5000, &h);
 	print_message("dead endpoint: %d accepted, transport errors %.0f, breaker opens %.0f, "
-	              "max request() %.3f ms, max poll() %.3f ms\n", accepted,
-	              fx_metric(&in, "transport_errors"), fx_metric(&in, "breaker_opens"), max_req,
-	              max_poll);
-	assert_int_equal(got, 0);
+	              "max request() %.3f ms, max poll() %.3f ms\n", h.accepted,
+	              fx_metric(&in, "transport_errors"), fx_metric(&in, "breaker_opens"),
+	              h.max_request_ms, h.max_poll_ms);
+	/* Every accepted request came back once, as a failure. */
+	assert_int_equal(h.suggestions, 0);
+	assert_int_equal(h.failures, h.accepted);
+	assert_true(fx_wait_metric(&in, "failures", h.accepted, 2000));
 	assert_true(fx_metric(&in, "transport_errors") >= 5);
 	assert_true(fx_metric(&in, "breaker_opens") >= 1);
 	assert_true(fx_metric(&in, "busy") >= 1);
 	assert_int_equal((int)fx_metric(&in, "successes"), 0);
 	assert_int_equal(th_log_count(&in.th, "circuit breaker open"), 1);
-	assert_true(max_req < 400);
-	assert_true(max_poll < 400);
+	assert_true(h.max_request_ms < 400);
+	assert_true(h.max_poll_ms < 400);
 	fx_inst_fini(&in);
 }
 

@@ -291,6 +291,7 @@ static void test_parse_replies(void **unused)
 			if (!fx_wait_metric(&in, "parse_failures", bad, 5000))
 				fail_msg("case %zu (%s): not counted as a parse failure", i,
 				         cases[i].behaviour);
+			fx_expect_failed(&in, 0, i);
 			assert_int_equal(in.ops->poll(in.llm, &sug, 1), 0);
 		}
 	}
