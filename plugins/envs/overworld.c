@@ -6,9 +6,11 @@
  * generates one world shared read-only by all envs (overworld_gen.c) and
  * allocates every env's state in one slab; `reset` and `step` run the
  * rules (overworld_sim.c) and write straight into the host's arrays
- * (overworld_obs.c, overworld_render.c).  Invariants: reset and step never
- * allocate or fail; a call for envs [first, first+count) touches only
- * their slab blocks and rows, so disjoint ranges may run concurrently.
+ * (overworld_obs.c, overworld_render.c); state_size/save_state/load_state
+ * carry the running episodes through checkpoints (overworld_state.c).
+ * Invariants: reset and step never allocate or fail; a call for envs
+ * [first, first+count) touches only their slab blocks and rows, so
+ * disjoint ranges may run concurrently.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +253,106 @@ static void step(void *self, const struct gnarl_env_io *io, uint32_t first, uint
 	}
 }
 
+/* ---- checkpoints: header, then one record per env (overworld_state.c) --- */
+
+#define STATE_MAGIC 0x3153574fu   /* "OWS1" */
+#define STATE_FORMAT 1u
+#define STATE_HEADER 28           /* magic, format, n_envs, n_rooms, record size
+                                     (u32 each), world fingerprint (u64) */
+
+static size_t state_size(void *self)
+{
+	const struct overworld *ow = self;
+
+	return STATE_HEADER + ow->n_envs * gnarl_overworld_state_env_bytes(ow->world);
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int save_state(void *self, void *buf, size_t size)
+{
+	const struct overworld *ow = self;
+	const size_t rec = gnarl_overworld_state_env_bytes(ow->world);
+	uint64_t fp = gnarl_overworld_state_fingerprint(ow->world);
+	uint8_t *p = buf;
+
+	if (size != state_size(self))
+		return GNARL_EINVAL;
+	put_u32(p, STATE_MAGIC);
+	put_u32(p + 4, STATE_FORMAT);
+	put_u32(p + 8, ow->n_envs);
+	put_u32(p + 12, (uint32_t)ow->world->n_rooms);
+	put_u32(p + 16, (uint32_t)rec);
+	put_u32(p + 20, (uint32_t)fp);
+	put_u32(p + 24, (uint32_t)(fp >> 32));
+	for (uint32_t i = 0; i < ow->n_envs; i++)
+		gnarl_overworld_state_save_env(ow->world, env_at(ow, i), p + STATE_HEADER + i * rec);
+	return 0;
+}
+
+/* Is buf a state this instance can load?  0, or an error naming why. */
+static int check_state(const struct overworld *ow, const uint8_t *p, size_t size,
+                       char err[GNARL_ERR_SIZE])
+{
+	const size_t rec = gnarl_overworld_state_env_bytes(ow->world);
+	uint64_t fp = gnarl_overworld_state_fingerprint(ow->world);
+
+	if (size < STATE_HEADER || get_u32(p) != STATE_MAGIC) {
+		snprintf(err, GNARL_ERR_SIZE, "overworld: the saved env state (%zu bytes) is not an "
+		         "overworld state", size);
+		return GNARL_ECORRUPT;
+	}
+	if (get_u32(p + 4) != STATE_FORMAT) {
+		snprintf(err, GNARL_ERR_SIZE, "overworld: saved env state format %u; this plugin "
+		         "reads format %u (start the envs fresh)", get_u32(p + 4), STATE_FORMAT);
+		return GNARL_EVERSION;
+	}
+	if (get_u32(p + 8) != ow->n_envs || get_u32(p + 16) != rec ||
+	    get_u32(p + 20) != (uint32_t)fp || get_u32(p + 24) != (uint32_t)(fp >> 32)) {
+		snprintf(err, GNARL_ERR_SIZE, "overworld: the saved env state is of %u envs in "
+		         "another world (%u rooms); this instance has %u envs and %d rooms: same "
+		         "num_envs and world params (world_seed, width, height, ...) are needed to "
+		         "continue its episodes", get_u32(p + 8), get_u32(p + 12), ow->n_envs,
+		         ow->world->n_rooms);
+		return GNARL_EINCOMPAT;
+	}
+	if (size != state_size((void *)ow)) {
+		snprintf(err, GNARL_ERR_SIZE, "overworld: the saved env state has %zu bytes, %zu "
+		         "expected (truncated?)", size, state_size((void *)ow));
+		return GNARL_ECORRUPT;
+	}
+	for (uint32_t i = 0; i < ow->n_envs; i++)
+		if (!gnarl_overworld_state_check_env(ow->world, p + STATE_HEADER + i * rec, i, err))
+			return GNARL_ECORRUPT;
+	return 0;
+}
+
+static int load_state(void *self, const struct gnarl_env_io *io, const void *buf, size_t size,
+                      char err[GNARL_ERR_SIZE])
+{
+	struct overworld *ow = self;
+	const size_t rec = gnarl_overworld_state_env_bytes(ow->world);
+	const uint8_t *p = buf;
+	int rc = check_state(ow, p, size, err);
+
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < ow->n_envs; i++) {
+		gnarl_overworld_state_load_env(ow->world, env_at(ow, i), p + STATE_HEADER + i * rec);
+		write_outputs(ow, io, i);
+	}
+	return 0;
+}
+
 static const struct gnarl_env_ops ops = {
 	.size = sizeof(struct gnarl_env_ops),
 	.create = create,
@@ -258,6 +360,9 @@ static const struct gnarl_env_ops ops = {
 	.spaces = spaces,
 	.reset = reset,
 	.step = step,
+	.state_size = state_size,
+	.save_state = save_state,
+	.load_state = load_state,
 };
 
 static const struct gnarl_plugin descriptor = {

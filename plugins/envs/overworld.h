@@ -3,6 +3,7 @@
  * (overworld.c: the ABI glue; overworld_gen.c: world generation and the
  * solvability check; overworld_sim.c: one step of the game;
  * overworld_obs.c: observation, game state and work-RAM image;
+ * overworld_state.c: running episodes as bytes for checkpoints;
  * overworld_render.c: 160x144 frames).  Nothing here crosses the plugin
  * boundary: only gnarl_plugin_entry is exported.
  *
@@ -187,6 +188,17 @@ void gnarl_overworld_obs_state(const struct ow_world *w, const struct ow_env *e,
 void gnarl_overworld_obs_ram_room(const struct ow_world *w, struct ow_env *e);
 void gnarl_overworld_obs_ram_step(const struct ow_world *w, struct ow_env *e);
 void gnarl_overworld_obs_ram_tile(struct ow_env *e, int x, int y);
+
+/* overworld_state.c: one env's running episode as a record of
+ * gnarl_overworld_state_env_bytes bytes (checkpoints). */
+size_t gnarl_overworld_state_env_bytes(const struct ow_world *w);
+void gnarl_overworld_state_save_env(const struct ow_world *w, const struct ow_env *e,
+                                    uint8_t *out);
+bool gnarl_overworld_state_check_env(const struct ow_world *w, const uint8_t *rec,
+                                     uint32_t index, char err[GNARL_ERR_SIZE]);
+void gnarl_overworld_state_load_env(const struct ow_world *w, struct ow_env *e,
+                                    const uint8_t *rec);
+uint64_t gnarl_overworld_state_fingerprint(const struct ow_world *w);
 
 /* overworld_render.c */
 void gnarl_overworld_render_frame(const struct ow_world *w, const struct ow_env *e,

@@ -39,7 +39,8 @@
  * at $CF00 and collision bytes at $CE00 (rows of 16) are this env's own
  * (enum ow_tile; 0 walkable, 0x0f solid).  Enemies sit in the enemy slots
  * $D080 + 0x100 k, loose items in the interaction slots $D040 + 0x100 k
- * (+0 enabled, +1 id, +0x0b y, +0x0d x).
+ * (+0 enabled, +1 id, +0x0b y, +0x0d x); a slot is zeroed whole when its
+ * object goes, so the image is a function of the env's state.
  */
 #include <string.h>
 
@@ -62,6 +63,7 @@
 #define RAM_COLLISIONS 0x0e00
 #define RAM_LAYOUT 0x0f00
 #define RAM_LINK 0x1000
+#define RAM_OBJ_SIZE 0x40
 #define RAM_OBJ_DIR 0x08
 #define RAM_OBJ_Y 0x0b
 #define RAM_OBJ_X 0x0d
@@ -279,6 +281,15 @@ static void put_object(uint8_t *obj, int id, int x, int y)
 	obj[RAM_OBJ_X] = (uint8_t)(x * OW_TILE_PX + OW_TILE_PX / 2);
 }
 
+/* A slot whose object is gone is zeroed whole, as the game deletes
+ * objects: the image is then a function of the env's state alone, which
+ * is what lets a checkpoint rebuild it (overworld_state.c). */
+static void clear_object(uint8_t *obj)
+{
+	if (obj[0])
+		memset(obj, 0, RAM_OBJ_SIZE);
+}
+
 void gnarl_overworld_obs_ram_step(const struct ow_world *w, struct ow_env *e)
 {
 	uint8_t *ram = e->ram;
@@ -306,7 +317,7 @@ void gnarl_overworld_obs_ram_step(const struct ow_world *w, struct ow_env *e)
 			put_object(obj, RAM_ENEMY_ID, m->tx, m->ty);
 			obj[RAM_ENEMY_HP] = m->hp;
 		} else {
-			obj[0] = 0;
+			clear_object(obj);
 		}
 	}
 	for (int k = 0; k < OW_MAX_ITEMS; k++) {
@@ -314,6 +325,6 @@ void gnarl_overworld_obs_ram_step(const struct ow_world *w, struct ow_env *e)
 		if (e->items[k].kind)
 			put_object(obj, e->items[k].kind, e->items[k].tx, e->items[k].ty);
 		else
-			obj[0] = 0;
+			clear_object(obj);
 	}
 }

@@ -8,15 +8,19 @@
  * death event is paid once and the term re-arms only when Link has health
  * again.  Entry point: gnarl_plugin_entry.  Invariants: the per-env flag
  * clears at episode_start; compute never allocates.
+ * Checkpoints save the per-env flags (reward_state.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <gnarl/plugin.h>
 
+#include "reward_state.h"
+
 struct term {
 	float penalty;
 	bool on_zero_health;
+	uint32_t n_envs;
 	uint8_t *dead;          /* n_envs: this death is already paid */
 };
 
@@ -36,6 +40,7 @@ static void *create(const struct gnarl_host *host, uint32_t n_envs, char err[GNA
 		goto oom;
 	t->penalty = (float)gnarl_param_float(host, "penalty", -50.0);
 	t->on_zero_health = gnarl_param_bool(host, "on_zero_health", true);
+	t->n_envs = n_envs;
 	t->dead = calloc(n_envs ? n_envs : 1, 1);
 	if (!t->dead)
 		goto oom;
@@ -83,12 +88,17 @@ static void compute(void *self, uint32_t first, uint32_t count,
 	}
 }
 
+RS_DENSE_OPS("death", dead)
+
 static const struct gnarl_reward_ops ops = {
 	.size = sizeof(struct gnarl_reward_ops),
 	.create = create,
 	.destroy = destroy,
 	.episode_start = episode_start,
 	.compute = compute,
+	.save_size = save_size,
+	.save = save,
+	.load = load,
 };
 
 static const struct gnarl_plugin descriptor = {

@@ -6,16 +6,20 @@
  * per-env bit set; an episode that starts inside a dungeon has that one
  * marked as entered (nothing to pay for).  Invariants: the sets clear at
  * episode_start; compute touches only its envs' rows and never allocates.
+ * Checkpoints save the per-env sets (reward_state.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <gnarl/plugin.h>
 
+#include "reward_state.h"
+
 #define MAX_DUNGEONS 64
 
 struct term {
 	float reward;
+	uint32_t n_envs;
 	uint64_t *entered;     /* n_envs bit sets */
 };
 
@@ -37,6 +41,7 @@ static void *create(const struct gnarl_host *host, uint32_t n_envs, char err[GNA
 	if (!t)
 		goto oom;
 	t->reward = (float)gnarl_param_float(host, "reward", 200.0);
+	t->n_envs = n_envs;
 	t->entered = calloc(n_envs ? n_envs : 1, sizeof(*t->entered));
 	if (!t->entered)
 		goto oom;
@@ -77,12 +82,17 @@ static void compute(void *self, uint32_t first, uint32_t count,
 	}
 }
 
+RS_DENSE_OPS("dungeon_entry", entered)
+
 static const struct gnarl_reward_ops ops = {
 	.size = sizeof(struct gnarl_reward_ops),
 	.create = create,
 	.destroy = destroy,
 	.episode_start = episode_start,
 	.compute = compute,
+	.save_size = save_size,
+	.save = save,
+	.load = load,
 };
 
 static const struct gnarl_plugin descriptor = {

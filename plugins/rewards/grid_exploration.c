@@ -8,12 +8,16 @@
  * `max_cells`; once an episode has visited that many cells, further cells
  * pay nothing.  Invariants: the sets clear at episode_start; compute
  * touches only its envs' sets and never allocates.
+ * Checkpoints save the cell size and each env's cells as a list
+ * (reward_state.h); loaded under another cell_size, the cells are dropped.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gnarl/plugin.h>
+
+#include "reward_state.h"
 
 struct term {
 	float new_cell;
@@ -119,12 +123,103 @@ static void compute(void *self, uint32_t first, uint32_t count,
 		out[i] = insert(t, i, cell_key(&cur[i], t->cell)) ? t->new_cell : 0.0f;
 }
 
+/* ---- checkpoints: the cell size, then per env its count and its keys --- */
+/* (u32 words, read and written with memcpy: the host's buffer may sit at
+ * any offset of a checkpoint file) */
+
+static uint32_t word(const uint8_t *p, size_t i)
+{
+	uint32_t v;
+
+	memcpy(&v, p + 4 * i, 4);
+	return v;
+}
+
+static uint8_t *put_word(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+	return p + 4;
+}
+
+static size_t save_size(void *self)
+{
+	const struct term *t = self;
+	size_t env = 4;
+
+	for (uint32_t i = 0; i < t->n_envs; i++)
+		env += 4 + 4 * (size_t)t->count[i];
+	return rs_size(0, env);
+}
+
+static int save(void *self, void *buf, size_t size)
+{
+	const struct term *t = self;
+	uint8_t *p;
+
+	if (size != save_size(self))
+		return GNARL_EINVAL;
+	p = rs_put_header(buf, "grid_exploration", t->n_envs, 0, size - RS_HEADER_SIZE);
+	p = put_word(p, (uint32_t)t->cell);
+	for (uint32_t i = 0; i < t->n_envs; i++) {
+		const uint32_t *slots = t->slots + (size_t)i * t->cap;
+		p = put_word(p, t->count[i]);
+		for (uint32_t h = 0; h < t->cap; h++)
+			if (slots[h])
+				p = put_word(p, slots[h] - 1);
+	}
+	return 0;
+}
+
+/* Do the n words at w hold the cell size and n_envs lists (count, keys)? */
+static bool lists_fit(const uint8_t *w, size_t n, uint32_t n_envs)
+{
+	size_t at = 1;
+
+	for (uint32_t i = 0; i < n_envs; i++) {
+		if (at >= n || word(w, at) > n - at - 1)
+			return false;
+		at += 1 + (size_t)word(w, at);
+	}
+	return at == n;
+}
+
+static int load(void *self, const void *buf, size_t size, char err[GNARL_ERR_SIZE])
+{
+	struct term *t = self;
+	struct rs_view v;
+	size_t at = 1;
+	int rc = rs_get_header(buf, size, "grid_exploration", t->n_envs, &v, err);
+
+	if (rc || !v.env)
+		return rc;
+	if (v.env_bytes % 4 || !lists_fit(v.env, v.env_bytes / 4, t->n_envs)) {
+		snprintf(err, GNARL_ERR_SIZE, "grid_exploration: the saved cell lists do not add up "
+		         "(damaged checkpoint?)");
+		return GNARL_ECORRUPT;
+	}
+	/* Cells of another size are other cells: the episodes go on without
+	 * them (their cells pay once more). */
+	if (word(v.env, 0) != (uint32_t)t->cell)
+		return 0;
+	for (uint32_t i = 0; i < t->n_envs; i++) {
+		uint32_t n = word(v.env, at++);
+		memset(t->slots + (size_t)i * t->cap, 0, t->cap * sizeof(*t->slots));
+		t->count[i] = 0;
+		for (uint32_t k = 0; k < n; k++)
+			insert(t, i, word(v.env, at++));
+	}
+	return 0;
+}
+
 static const struct gnarl_reward_ops ops = {
 	.size = sizeof(struct gnarl_reward_ops),
 	.create = create,
 	.destroy = destroy,
 	.episode_start = episode_start,
 	.compute = compute,
+	.save_size = save_size,
+	.save = save,
+	.load = load,
 };
 
 static const struct gnarl_plugin descriptor = {

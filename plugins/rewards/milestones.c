@@ -10,11 +10,14 @@
  * gnarl_plugin_entry.  Invariants: a milestone already true in the state
  * an episode starts from is marked paid; the per-env masks reset at
  * episode_start; compute never allocates.
+ * Checkpoints save the per-env masks (reward_state.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <gnarl/plugin.h>
+
+#include "reward_state.h"
 
 enum milestone { M_SWORD = 1, M_REACHED = 2, M_TALKED = 4, M_KEY = 8 };
 
@@ -22,6 +25,7 @@ struct term {
 	float sword, reached, talked, key;
 	unsigned sword_id, key_id;
 	int32_t maku_group, maku_room;
+	uint32_t n_envs;
 	uint8_t *paid;         /* n_envs masks of enum milestone */
 };
 
@@ -69,6 +73,7 @@ static void *create(const struct gnarl_host *host, uint32_t n_envs, char err[GNA
 	t->key_id = (unsigned)gnarl_param_int(host, "key_treasure", GNARL_TREASURE_GNARLED_KEY);
 	t->maku_group = (int32_t)gnarl_param_int(host, "maku_group", GNARL_GROUP_MAKU_TREE);
 	t->maku_room = (int32_t)gnarl_param_int(host, "maku_room", -1);
+	t->n_envs = n_envs;
 	t->paid = calloc(n_envs ? n_envs : 1, 1);
 	if (!t->paid)
 		goto oom;
@@ -137,12 +142,17 @@ static void compute(void *self, uint32_t first, uint32_t count,
 	}
 }
 
+RS_DENSE_OPS("milestones", paid)
+
 static const struct gnarl_reward_ops ops = {
 	.size = sizeof(struct gnarl_reward_ops),
 	.create = create,
 	.destroy = destroy,
 	.episode_start = episode_start,
 	.compute = compute,
+	.save_size = save_size,
+	.save = save,
+	.load = load,
 };
 
 static const struct gnarl_plugin descriptor = {

@@ -12,12 +12,15 @@
  * Entry point: gnarl_plugin_entry.  Rooms are keyed by (group & 7, room &
  * 0xff).  Invariants: per-env step counts reset at episode_start; compute
  * touches only its envs' rows and never allocates.
+ * Checkpoints save the per-env step counts (reward_state.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gnarl/plugin.h>
+
+#include "reward_state.h"
 
 #define ROOM_KEYS (8 * 256)
 
@@ -28,6 +31,7 @@ struct env_steps {
 struct term {
 	float reward, fresh, stale;
 	double stale_steps;
+	uint32_t n_envs;
 	struct env_steps *envs;
 };
 
@@ -63,6 +67,7 @@ static void *create(const struct gnarl_host *host, uint32_t n_envs, char err[GNA
 	t->fresh = (float)gnarl_param_float(host, "fresh_scale", 2.0);
 	t->stale = (float)gnarl_param_float(host, "stale_scale", 0.5);
 	t->stale_steps = (double)gnarl_param_int(host, "stale_steps", 200);
+	t->n_envs = n_envs;
 	t->envs = calloc(n_envs ? n_envs : 1, sizeof(*t->envs));
 	if (!t->envs)
 		goto oom;
@@ -107,12 +112,17 @@ static void compute(void *self, uint32_t first, uint32_t count,
 	}
 }
 
+RS_DENSE_OPS("movement", envs)
+
 static const struct gnarl_reward_ops ops = {
 	.size = sizeof(struct gnarl_reward_ops),
 	.create = create,
 	.destroy = destroy,
 	.episode_start = episode_start,
 	.compute = compute,
+	.save_size = save_size,
+	.save = save,
+	.load = load,
 };
 
 static const struct gnarl_plugin descriptor = {

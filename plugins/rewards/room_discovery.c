@@ -10,12 +10,15 @@
  * screen.  Invariants: per-env tables (last step each room was occupied)
  * reset at episode_start; compute touches only its envs' rows and never
  * allocates.
+ * Checkpoints save the per-env tables (reward_state.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gnarl/plugin.h>
+
+#include "reward_state.h"
 
 #define ROOM_KEYS (8 * 256)
 
@@ -109,12 +112,17 @@ static void compute(void *self, uint32_t first, uint32_t count,
 	}
 }
 
+RS_DENSE_OPS("room_discovery", envs)
+
 static const struct gnarl_reward_ops ops = {
 	.size = sizeof(struct gnarl_reward_ops),
 	.create = create,
 	.destroy = destroy,
 	.episode_start = episode_start,
 	.compute = compute,
+	.save_size = save_size,
+	.save = save,
+	.load = load,
 };
 
 static const struct gnarl_plugin descriptor = {

@@ -1,8 +1,9 @@
 /*
  * test_rewards.c - the reward term plugins (plugins/rewards/, one .so per term), loaded
  * through the ABI with dlopen and fed hand-built state sequences: each
- * term's rule, its per-episode reset, its parameters, and compute over
- * disjoint env ranges from two threads at once.
+ * term's rule, its per-episode reset, its parameters, compute over
+ * disjoint env ranges from two threads at once, and the checkpoint blobs'
+ * refusals (exact resume is played in test_overworld_state.c).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -503,6 +504,83 @@ static void test_concurrent_ranges(void **unused)
 	free(tr);
 }
 
+/* Checkpoint memory: terms that remember have all three ops and the
+ * stateless ones none; a blob loaded into an instance with another env
+ * count leaves the episode memory as create made it (the host then starts
+ * new episodes); another term's blob, a truncated one or another format
+ * is refused and changes nothing. */
+static void test_saved_memory(void **unused)
+{
+	static const char *const remember[] = {"room_discovery", "grid_exploration", "movement",
+	                                       "dungeon_entry",  "death",            "milestones"};
+	static const char *const stateless[] = {"combat", "health", "time_penalty"};
+	char err[GNARL_ERR_SIZE] = "";
+
+	for (size_t k = 0; k < sizeof(stateless) / sizeof(stateless[0]); k++) {
+		struct inst in;
+		inst_open(&in, stateless[k], NULL, 1);
+		assert_null(in.desc->ops.reward->save_size);
+		assert_null(in.desc->ops.reward->save);
+		assert_null(in.desc->ops.reward->load);
+		inst_close(&in);
+	}
+	for (size_t k = 0; k < sizeof(remember) / sizeof(remember[0]); k++) {
+		const struct gnarl_reward_ops *ops;
+		struct inst a, wide, fresh, other;
+		struct gnarl_game_state s = at(0, 0x10, 72, 72), w, f;
+		size_t size;
+		uint8_t *blob;
+
+		inst_open(&a, remember[k], NULL, 2);
+		inst_open(&wide, remember[k], NULL, 3);
+		inst_open(&fresh, remember[k], NULL, 3);
+		inst_open(&other, k ? remember[0] : remember[1], NULL, 2);
+		ops = a.desc->ops.reward;
+		assert_non_null(ops->save_size);
+		start(&a, 0, &s);
+		/* Earn something every term remembers: a room, a cell, steps, the
+		 * dungeon, a death, the sword. */
+		s.dungeon = 0;
+		s.group = 4;
+		s.health = 0;
+		gnarl_set_treasure(&s, GNARL_TREASURE_SWORD);
+		step(&a, 0, &s, at(4, 0x21, 40, 40));
+		s.dungeon = 0;
+		s.health = 0;
+		gnarl_set_treasure(&s, GNARL_TREASURE_SWORD);
+		step(&a, 0, &s, s);
+		size = ops->save_size(a.self);
+		blob = malloc(size + 1);
+		assert_int_equal(ops->save(a.self, blob, size), 0);
+		/* Another env count: loads, episode memory as create left it (env
+		 * 0 replays what a's env 0 remembers and is paid as a fresh one). */
+		assert_int_equal(ops->load(wide.self, blob, size, err), 0);
+		w = f = at(0, 0x10, 72, 72);
+		for (int t = 0; t < 3; t++) {
+			struct gnarl_game_state next = at(4, 0x21 + t, 40, 40);
+			next.dungeon = 0;
+			next.health = t == 0 ? 0 : 12;
+			gnarl_set_treasure(&next, GNARL_TREASURE_SWORD);
+			assert_true(step(&wide, 0, &w, next) == step(&fresh, 0, &f, next));
+		}
+		/* The same blob into an instance of a's size does carry it. */
+		assert_int_equal(ops->load(a.self, blob, size, err), 0);
+		/* Refusals. */
+		assert_int_equal(ops->load(a.self, blob, size - 1, err), GNARL_ECORRUPT);
+		assert_int_equal(ops->load(a.self, blob, 10, err), GNARL_ECORRUPT);
+		assert_int_equal(other.desc->ops.reward->load(other.self, blob, size, err),
+		                 GNARL_ECORRUPT);
+		assert_non_null(strstr(err, remember[k]));
+		blob[4] = 7;
+		assert_int_equal(ops->load(a.self, blob, size, err), GNARL_EVERSION);
+		free(blob);
+		inst_close(&a);
+		inst_close(&wide);
+		inst_close(&fresh);
+		inst_close(&other);
+	}
+}
+
 /* Every declared parameter has help, a default and a range that holds it;
  * the core accepts each table, and a misspelt key is refused with the
  * closest declared name. */
@@ -559,6 +637,7 @@ int main(void)
 		cmocka_unit_test(test_death),           cmocka_unit_test(test_milestones),
 		cmocka_unit_test(test_time_penalty),    cmocka_unit_test(test_concurrent_ranges),
 		cmocka_unit_test(test_declarations),    cmocka_unit_test(test_misspelt_param),
+		cmocka_unit_test(test_saved_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
