@@ -33,6 +33,7 @@
 
 #define GNARL_COMMANDS(X)                                                               \
 	X(train, "train a policy with PPO on the config's env", gnarl_cmd_train_usage)  \
+	X(eval, "play episodes with a trained or the random policy", gnarl_cmd_eval_usage) \
 	X(bench, "measure env, learner and end-to-end speed against the FLOP bound",    \
 	  gnarl_cmd_bench_usage)                                                         \
 	X(plugins, "list plugins, show a plugin's parameters", gnarl_cmd_plugins_usage) \
