@@ -4,7 +4,7 @@
  * alignment bonus and the answer cache.  The contract is in guidance.h.
  *
  * Entry points: gnarl_guidance_create/_open/_free (setup),
- * gnarl_guidance_draw/_update (the step path), _bonus, _finished,
+ * gnarl_guidance_draw/_update (the step path), _bonus, _finished, _reset,
  * _write_advice, _set_iteration, _publish.
  *
  * Invariants: every array is allocated at create, so draw and update never
@@ -12,7 +12,8 @@
  * an env has at most one request in flight (the latest of its `asked`
  * history; in_flight says whether a reply would still be used); a
  * suggestion's (group, room) is the env's current one, or it has already
- * been dropped.
+ * been dropped; a source's `outstanding` is exact, because every request a
+ * plugin accepted comes out of its poll once (plugin.h).
  */
 #include "guidance.h"
 
@@ -20,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "error.h"
 #include "gauges.h"
@@ -32,14 +32,19 @@
 #define CACHE_SIZE 1024   /* entries per source, direct-mapped */
 #define POLL_BATCH 64
 #define HISTORY 4         /* recent requests per env whose replies are cached */
+/* After a refusal, a source is skipped (no frame rendered, no call) until
+ * one of its requests comes back or this many steps have passed: an open
+ * breaker would otherwise cost a rendered frame per draw.  Counted in
+ * steps, not time, so that it does not depend on the machine's speed. */
+#define BUSY_RETRY_STEPS 64
 
 enum counter {
-	C_DRAWS, C_REQUESTS, C_REFUSED, C_CACHE_HITS, C_SUGGESTIONS, C_STALE, C_ABANDONED,
+	C_DRAWS, C_REQUESTS, C_REFUSED, C_CACHE_HITS, C_SUGGESTIONS, C_FAILED, C_STALE,
 	C_ALIGNMENT_HITS, C_COUNT
 };
 
 static const char *const counter_names[C_COUNT] = {
-	"draws", "requests", "refused", "cache_hits", "suggestions", "stale", "abandoned",
+	"draws", "requests", "refused", "cache_hits", "suggestions", "failed", "stale",
 	"alignment_hits",
 };
 
@@ -69,6 +74,9 @@ struct source {
 	float bonus_now;          /* alignment_bonus * (1 - decay)^iteration */
 	float *bonus;             /* (N) this step's term */
 	struct cache_entry *cache;
+	uint32_t outstanding;     /* accepted, not yet out of poll */
+	uint32_t full_at;         /* outstanding at the last refusal; UINT32_MAX: none */
+	uint64_t refused_step;    /* when (update count) */
 	uint64_t count[C_COUNT];
 	char gauge[C_COUNT + 1][96];
 	/* owned when opened from a registry */
@@ -95,24 +103,16 @@ struct gnarl_guidance {
 
 	/* per env (N) */
 	int32_t *pending;         /* source drawn this step, -1: none */
+	uint8_t *framed;          /* a frame was asked for this step */
 	struct advice *adv;
 	int32_t *last_action;     /* last suggestion this episode, -1: none */
 	bool *in_flight;          /* a reply to the latest request would be used */
 	struct asked *asked;      /* (N, HISTORY) recent requests, latest at last_ask */
 	uint8_t *last_ask;
-	double *req_ms;           /* monotonic time of the latest request */
 	struct gnarl_guidance_episode *ep_now, *ep_done;
 	uint64_t next_id;
 	struct gnarl_llm_suggestion replies[POLL_BATCH];
 };
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* ---- setup ------------------------------------------------------------------ */
 
@@ -123,8 +123,7 @@ static int check_source(const struct gnarl_guidance_spec *spec,
 		return gnarl_err(err, GNARL_EINVAL, "guidance: a source lacks its name, ops or "
 		                 "instance");
 	if (!(s->probability >= 0 && s->probability <= 1) || !(s->bonus_decay >= 0 &&
-	    s->bonus_decay <= 1) || s->ttl < 1 || s->request_timeout_ms < 1 ||
-	    !isfinite(s->alignment_bonus))
+	    s->bonus_decay <= 1) || s->ttl < 1 || !isfinite(s->alignment_bonus))
 		return gnarl_err(err, GNARL_ECONFIG, "guidance: %s: probability and bonus_decay "
 		                 "must be in [0, 1], ttl >= 1, alignment_bonus finite", s->name);
 	if (!spec->has_game_state)
@@ -142,16 +141,16 @@ static int alloc_arrays(struct gnarl_guidance *g)
 	size_t n = g->n;
 
 	g->pending = calloc(n, sizeof(*g->pending));
+	g->framed = calloc(n, sizeof(*g->framed));
 	g->adv = calloc(n, sizeof(*g->adv));
 	g->last_action = calloc(n, sizeof(*g->last_action));
 	g->in_flight = calloc(n, sizeof(*g->in_flight));
 	g->asked = calloc(n * HISTORY, sizeof(*g->asked));
 	g->last_ask = calloc(n, sizeof(*g->last_ask));
-	g->req_ms = calloc(n, sizeof(*g->req_ms));
 	g->ep_now = calloc(n, sizeof(*g->ep_now));
 	g->ep_done = calloc(n, sizeof(*g->ep_done));
-	if (!g->pending || !g->adv || !g->last_action || !g->in_flight || !g->asked ||
-	    !g->last_ask || !g->req_ms || !g->ep_now || !g->ep_done)
+	if (!g->pending || !g->framed || !g->adv || !g->last_action || !g->in_flight || !g->asked ||
+	    !g->last_ask || !g->ep_now || !g->ep_done)
 		return GNARL_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		g->pending[i] = -1;
@@ -170,6 +169,7 @@ static int add_source(struct gnarl_guidance *g, const struct gnarl_guidance_sour
 	src->s.name = src->name;
 	src->wants_frame = (s->ops->flags & GNARL_LLM_WANTS_FRAME) != 0;
 	src->bonus_now = (float)s->alignment_bonus;
+	src->full_at = UINT32_MAX;
 	src->bonus = calloc(g->n ? g->n : 1, sizeof(*src->bonus));
 	if (!src->bonus)
 		return GNARL_ENOMEM;
@@ -230,15 +230,6 @@ int gnarl_guidance_create(const struct gnarl_guidance_spec *spec,
 	return 0;
 }
 
-static uint32_t timeout_of(const struct gnarl_registry_entry *e)
-{
-	const struct gnarl_value *t = gnarl_value_get(e->params, "timeout_ms");
-
-	if (t && t->type == GNARL_VALUE_INT && t->as.i > 0)
-		return (uint32_t)(t->as.i + GNARL_GUIDANCE_SLACK_MS);
-	return GNARL_GUIDANCE_WAIT_MS;
-}
-
 int gnarl_guidance_open(const struct gnarl_registry *reg, const struct gnarl_host_context *ctx,
                         const struct gnarl_guidance_spec *spec, struct gnarl_guidance **out,
                         char err[GNARL_ERR_SIZE])
@@ -269,7 +260,6 @@ int gnarl_guidance_open(const struct gnarl_registry *reg, const struct gnarl_hos
 			.ttl = (uint32_t)gnarl_value_int(gnarl_value_get(sec, "ttl"), 32),
 			.cache_ttl_steps =
 			    (uint32_t)gnarl_value_int(gnarl_value_get(sec, "cache_ttl_steps"), 0),
-			.request_timeout_ms = timeout_of(e),
 		};
 		rc = gnarl_registry_host(e, ctx, &hosts[i], err);
 		if (rc == 0) {
@@ -311,12 +301,12 @@ void gnarl_guidance_free(struct gnarl_guidance *g)
 		free(s->cache);
 	}
 	free(g->pending);
+	free(g->framed);
 	free(g->adv);
 	free(g->last_action);
 	free(g->in_flight);
 	free(g->asked);
 	free(g->last_ask);
-	free(g->req_ms);
 	free(g->ep_now);
 	free(g->ep_done);
 	free(g);
@@ -325,6 +315,14 @@ void gnarl_guidance_free(struct gnarl_guidance *g)
 uint32_t gnarl_guidance_count(const struct gnarl_guidance *g)
 {
 	return g ? g->k : 0;
+}
+
+bool gnarl_guidance_wants_frames(const struct gnarl_guidance *g)
+{
+	for (uint32_t i = 0; g && i < g->k; i++)
+		if (g->src[i].wants_frame)
+			return true;
+	return false;
 }
 
 const char *gnarl_guidance_name(const struct gnarl_guidance *g, uint32_t k)
@@ -371,8 +369,40 @@ void gnarl_guidance_publish(const struct gnarl_guidance *g)
 
 /* ---- the step path ------------------------------------------------------------- */
 
-void gnarl_guidance_draw(struct gnarl_guidance *g, uint8_t *want_frame)
+/* Source s refused lately and none of its requests came back since. */
+static bool saturated(const struct gnarl_guidance *g, const struct source *s)
 {
+	return s->full_at != UINT32_MAX && s->outstanding >= s->full_at &&
+	       g->step < s->refused_step + BUSY_RETRY_STEPS;
+}
+
+/* The alignment bonus of the actions against the advice the policy saw
+ * (the advice blocks written by the last update). */
+static void pay(struct gnarl_guidance *g, const int32_t *actions)
+{
+	for (uint32_t k = 0; k < g->k; k++)
+		memset(g->src[k].bonus, 0, g->n * sizeof(float));
+	for (uint32_t n = 0; n < g->n; n++) {
+		const struct advice *a = &g->adv[n];
+		struct source *src;
+
+		if (a->src < 0 || actions[n] != a->action)
+			continue;
+		src = &g->src[a->src];
+		src->bonus[n] = src->bonus_now;
+		src->count[C_ALIGNMENT_HITS]++;
+		g->ep_now[n].alignment_hits++;
+	}
+}
+
+void gnarl_guidance_draw(struct gnarl_guidance *g, const int32_t *actions, uint8_t *want_frame)
+{
+	if (g->k == 0) {
+		if (want_frame)
+			memset(want_frame, 0, g->n);
+		return;
+	}
+	pay(g, actions);
 	for (uint32_t n = 0; n < g->n; n++) {
 		int32_t pick = -1;
 
@@ -389,8 +419,10 @@ void gnarl_guidance_draw(struct gnarl_guidance *g, uint8_t *want_frame)
 				pick = -1;  /* one question per env at a time */
 		}
 		g->pending[n] = pick;
+		/* no frame for a plugin known busy: the cache may still answer */
+		g->framed[n] = pick >= 0 && g->src[pick].wants_frame && !saturated(g, &g->src[pick]);
 		if (want_frame)
-			want_frame[n] = pick >= 0 && g->src[pick].wants_frame;
+			want_frame[n] = g->framed[n];
 	}
 }
 
@@ -431,25 +463,16 @@ static struct asked *latest(const struct gnarl_guidance *g, uint32_t n)
 	return &g->asked[(size_t)n * HISTORY + g->last_ask[n]];
 }
 
-/* The bonus for the action taken, ageing and expiry, episode ends. */
+/* Ageing and expiry, episode ends. */
 static void settle(struct gnarl_guidance *g, const struct gnarl_guidance_step *st)
 {
 	for (uint32_t n = 0; n < g->n; n++) {
 		const struct gnarl_game_state *s = &st->states[n];
 		struct advice *a = &g->adv[n];
 
-		if (a->src >= 0) {
-			struct source *src = &g->src[a->src];
-
-			if (st->actions[n] == a->action) {
-				src->bonus[n] = src->bonus_now;
-				src->count[C_ALIGNMENT_HITS]++;
-				g->ep_now[n].alignment_hits++;
-			}
-			if (++a->age >= src->s.ttl || st->dones[n] || s->group != a->group ||
-			    s->room != a->room)
-				a->src = -1;
-		}
+		if (a->src >= 0 && (++a->age >= g->src[a->src].s.ttl || st->dones[n] ||
+		                    s->group != a->group || s->room != a->room))
+			a->src = -1;
 		if (st->dones[n]) {
 			g->ep_done[n] = g->ep_now[n];
 			memset(&g->ep_now[n], 0, sizeof(g->ep_now[n]));
@@ -468,6 +491,10 @@ static void take_reply(struct gnarl_guidance *g, uint32_t k, const struct gnarl_
 	const struct asked *q = NULL;
 	uint32_t n = r->env;
 
+	if (src->outstanding)
+		src->outstanding--;
+	if (r->action < 0 || (uint32_t)r->action >= g->a)
+		src->count[C_FAILED]++;
 	for (uint32_t i = 0; n < g->n && r->id && i < HISTORY; i++)
 		if (g->asked[(size_t)n * HISTORY + i].id == r->id)
 			q = &g->asked[(size_t)n * HISTORY + i];
@@ -510,7 +537,7 @@ static void poll_all(struct gnarl_guidance *g)
 }
 
 static void ask(struct gnarl_guidance *g, const struct gnarl_guidance_step *st, uint32_t n,
-                uint32_t k, double now)
+                uint32_t k)
 {
 	struct source *src = &g->src[k];
 	const struct gnarl_game_state *s = &st->states[n];
@@ -528,6 +555,10 @@ static void ask(struct gnarl_guidance *g, const struct gnarl_guidance_step *st, 
 			return;
 		}
 	}
+	if (saturated(g, src) || (src->wants_frame && !g->framed[n])) {
+		src->count[C_REFUSED]++;  /* busy now, or when the frame was due */
+		return;
+	}
 	if (src->wants_frame && !st->frames)
 		return;
 	req = (struct gnarl_llm_request){
@@ -542,11 +573,14 @@ static void ask(struct gnarl_guidance *g, const struct gnarl_guidance_step *st, 
 	};
 	if (src->s.ops->request(src->s.llm, &req) != 0) {
 		src->count[C_REFUSED]++;
+		src->full_at = src->outstanding;
+		src->refused_step = g->step;
 		return;
 	}
+	src->full_at = UINT32_MAX;
+	src->outstanding++;
 	g->last_ask[n] = (uint8_t)((g->last_ask[n] + 1) % HISTORY);
 	*latest(g, n) = (struct asked){g->next_id++, (int32_t)k, at};
-	g->req_ms[n] = now;
 	g->in_flight[n] = true;
 	src->count[C_REQUESTS]++;
 	g->ep_now[n].requests++;
@@ -569,25 +603,30 @@ void gnarl_guidance_write_advice(const struct gnarl_guidance *g, float *obs, uin
 
 void gnarl_guidance_update(struct gnarl_guidance *g, const struct gnarl_guidance_step *st)
 {
-	double now = 0;
-
 	g->step++;
-	for (uint32_t k = 0; k < g->k; k++)
-		memset(g->src[k].bonus, 0, g->n * sizeof(float));
 	if (g->k) {
-		now = now_ms();
 		settle(g, st);
 		poll_all(g);
 		for (uint32_t n = 0; n < g->n; n++) {
-			if (g->pending[n] >= 0 && !g->in_flight[n])
-				ask(g, st, n, (uint32_t)g->pending[n], now);
+			int32_t k = g->pending[n];
+
 			g->pending[n] = -1;
-			if (g->in_flight[n] &&
-			    now - g->req_ms[n] > g->src[latest(g, n)->src].s.request_timeout_ms) {
-				g->in_flight[n] = false;  /* the plugin failed it: they say nothing */
-				g->src[latest(g, n)->src].count[C_ABANDONED]++;
-			}
+			if (k >= 0 && !g->in_flight[n])
+				ask(g, st, n, (uint32_t)k);
 		}
 	}
 	gnarl_guidance_write_advice(g, st->obs, st->obs_stride, st->advice_offset);
+}
+
+void gnarl_guidance_reset(struct gnarl_guidance *g)
+{
+	for (uint32_t n = 0; n < g->n; n++) {
+		g->adv[n].src = -1;
+		g->pending[n] = -1;
+		g->last_action[n] = -1;
+		g->in_flight[n] = false;  /* a reply to an older request is stale */
+		memset(&g->ep_now[n], 0, sizeof(g->ep_now[n]));
+	}
+	for (uint32_t k = 0; k < g->k; k++)
+		memset(g->src[k].bonus, 0, g->n * sizeof(float));
 }

@@ -9,16 +9,18 @@
  *
  * Per step the rollout makes two calls and reads one array per source:
  *
- *     gnarl_guidance_draw(g, want_frame);     before the env step: decide
+ *     gnarl_guidance_draw(g, actions, want_frame);
+ *                                             before the env step: the bonus
+ *                                             for the actions chosen, and
  *                                             which envs ask which plugin;
  *                                             want_frame (N) says which envs
  *                                             must render a frame
- *     ...env step, reward plugins, resets of finished envs...
- *     gnarl_guidance_update(g, &step);        after them: bonuses for the
- *                                             actions taken, expiry, replies,
- *                                             new requests, advice blocks
  *     gnarl_guidance_bonus(g, k)              (N) reward term k of the step,
- *                                             named gnarl_guidance_name(g, k)
+ *                                             named gnarl_guidance_name(g, k),
+ *                                             known before the env steps
+ *     ...env step, reward plugins, episode accounting, resets...
+ *     gnarl_guidance_update(g, &step);        after them: expiry, replies,
+ *                                             new requests, advice blocks
  *
  * and per iteration gnarl_guidance_set_iteration() before its first step
  * and gnarl_guidance_publish() before the metrics flush.
@@ -32,7 +34,9 @@
  * A suggestion (one per env, from any source) is valid for its source's
  * ttl steps, and expires early when the env's (group, room) changes or its
  * episode ends.  While valid, the action taken equal to it earns its
- * source's alignment_bonus * (1 - bonus_decay)^iteration as reward term k.
+ * source's alignment_bonus * (1 - bonus_decay)^iteration as reward term k:
+ * the suggestion the policy saw in its observation when it chose, so the
+ * bonus is known at draw time, before the env steps.
  *
  * Asking.  Each step, for each env and each source (sources wanting
  * frames first, as the reference did), one uniform draw against the
@@ -41,12 +45,16 @@
  * every step, whatever the network does, so they are deterministic given
  * the seed.  Before a call, a per-source cache keyed by (group, room, x/32,
  * y/32) answers a situation it saw within cache_ttl_steps without one.
- * A request stops being "in flight" when its reply arrives, when the env's
- * room or episode changes (a later reply is then stale: cached, not used),
- * or after request_timeout_ms (the plugin failed: they report no failures).
+ * A request stops being "in flight" when it comes out of the plugin's
+ * poll (every accepted request does, once: a failure as action -1), or
+ * when the env's room or episode changes (a later reply is then stale:
+ * cached, not used).  After a plugin refuses (in-flight cap, open
+ * breaker), its draws are skipped without rendering a frame or calling it
+ * until one of its requests comes back or 50 ms have passed.
  *
  * Gauges (cumulative), "<source name>/<x>": draws, requests, refused (the
- * plugin said busy), cache_hits, suggestions, stale, abandoned,
+ * plugin said busy, or said so lately: skipped), cache_hits, suggestions,
+ * failed (requests that came back without an action), stale,
  * alignment_hits, bonus (the current per-hit bonus).  The plugins publish
  * their own (calls, latency, breaker, ...) under the same prefix.
  *
@@ -69,10 +77,6 @@ struct gnarl_registry;
 #define GNARL_GUIDANCE_MAX_SOURCES 8
 /* Side of a cache cell in pixels: 2 x 2 tiles of 16 px. */
 #define GNARL_GUIDANCE_CELL_PX 32
-/* A request without a reply after the plugin's timeout_ms plus this is
- * given up; without a timeout_ms param, after GNARL_GUIDANCE_WAIT_MS. */
-#define GNARL_GUIDANCE_SLACK_MS 2000
-#define GNARL_GUIDANCE_WAIT_MS 60000
 
 /* Floats of advice per observation row for A actions. */
 static inline uint32_t gnarl_guidance_advice_size(uint32_t n_actions)
@@ -101,13 +105,11 @@ struct gnarl_guidance_source {
 	double bonus_decay;                /* in [0, 1]; per iteration */
 	uint32_t ttl;                      /* steps, >= 1 */
 	uint32_t cache_ttl_steps;          /* 0: no cache */
-	uint32_t request_timeout_ms;       /* see GNARL_GUIDANCE_SLACK_MS; >= 1 */
 };
 
 /* What the rollout hands to gnarl_guidance_update.  Arrays are (N) rows,
  * borrowed for the call. */
 struct gnarl_guidance_step {
-	const int32_t *actions;            /* the actions just taken */
 	const uint8_t *dones;              /* non-zero: the episode ended (the env
 	                                      has been reset since) */
 	const struct gnarl_game_state *states; /* now: after the step, or the new
@@ -142,9 +144,7 @@ int gnarl_guidance_create(const struct gnarl_guidance_spec *spec,
 
 /* Create an instance of every llm entry of the registry (entries' sections
  * hold probability, alignment_bonus, bonus_decay, ttl, cache_ttl_steps with
- * defaults filled; request_timeout_ms comes from the plugin's timeout_ms
- * param plus GNARL_GUIDANCE_SLACK_MS when it has one) and guidance over
- * them.  ctx is borrowed and must outlive g (its gauges receive the
+ * defaults filled) and guidance over them.  ctx is borrowed and must outlive g (its gauges receive the
  * gauges).  The instances and their hosts are owned by g. */
 int gnarl_guidance_open(const struct gnarl_registry *reg, const struct gnarl_host_context *ctx,
                         const struct gnarl_guidance_spec *spec, struct gnarl_guidance **out,
@@ -152,20 +152,26 @@ int gnarl_guidance_open(const struct gnarl_registry *reg, const struct gnarl_hos
 
 void gnarl_guidance_free(struct gnarl_guidance *g);  /* accepts NULL */
 
-/* Sources (K) and the name of source k (borrowed; "llm_text"). */
+/* Sources (K) and the name of source k (borrowed; "llm_text").  g may be
+ * NULL (K = 0). */
 uint32_t gnarl_guidance_count(const struct gnarl_guidance *g);
+/* Whether some source sends frames (the env must render into a frames
+ * array, (N, GNARL_FRAME_BYTES)). */
+bool gnarl_guidance_wants_frames(const struct gnarl_guidance *g);
 const char *gnarl_guidance_name(const struct gnarl_guidance *g, uint32_t k);
 
-/* Before the env step: draw, and write want_frame[n] = 1 for envs whose
- * request will need a frame, 0 for the others (want_frame may be NULL when
- * no source wants frames; the caller may set more flags afterwards). */
-void gnarl_guidance_draw(struct gnarl_guidance *g, uint8_t *want_frame);
+/* Before the env step, with the actions (N) the policy chose: set the
+ * bonus terms of the step (gnarl_guidance_bonus), draw, and write
+ * want_frame[n] = 1 for envs whose request will need a frame, 0 for the
+ * others (want_frame may be NULL when no source wants frames; the caller
+ * may set more flags afterwards). */
+void gnarl_guidance_draw(struct gnarl_guidance *g, const int32_t *actions, uint8_t *want_frame);
 
 /* After the env step, the reward plugins and the resets: see the top. */
 void gnarl_guidance_update(struct gnarl_guidance *g, const struct gnarl_guidance_step *step);
 
-/* (N) source k's reward term of the last update (0 where no bonus);
- * borrowed, overwritten by the next update. */
+/* (N) source k's reward term of the last draw (0 where no bonus);
+ * borrowed, overwritten by the next draw. */
 const float *gnarl_guidance_bonus(const struct gnarl_guidance *g, uint32_t k);
 
 /* Write every env's advice block now (e.g. after the first resets, before
@@ -177,6 +183,11 @@ void gnarl_guidance_write_advice(const struct gnarl_guidance *g, float *obs, uin
  * the update whose dones[n] ended it). */
 void gnarl_guidance_finished(const struct gnarl_guidance *g, uint32_t n,
                              struct gnarl_guidance_episode *out);
+
+/* Every env starts a new episode (the rollout reset them all): forget the
+ * suggestions, the requests in flight (their replies will be stale) and
+ * the running episodes' counts.  Then write the advice blocks. */
+void gnarl_guidance_reset(struct gnarl_guidance *g);
 
 /* Iteration `iteration` starts (0-based, continuing after a restore): the
  * bonus becomes alignment_bonus * (1 - bonus_decay)^iteration. */

@@ -9,6 +9,15 @@
  * number) and call every term's episode_start.  Nothing in a range reads
  * another range's envs, so ranges may run on any thread in any order.
  *
+ * With LLM guidance (G > 0 sources), the step is wrapped on the caller's
+ * thread: gnarl_guidance_draw before the ranges (the alignment bonus of
+ * the actions, known before the env steps, becomes terms K..K+G-1 of the
+ * step, accounted like the reward plugins' terms; want_frame marks the
+ * envs whose frame a request needs), gnarl_guidance_update after them
+ * (replies, new requests, the advice blocks of the rows the policy reads
+ * next).  Without guidance nothing of it runs and the advice blocks stay
+ * the zeros they were allocated as.
+ *
  * Invariants: all arrays are allocated at create (one slab for the
  * floats); the io struct is filled once, only io.actions changes per step.
  */
@@ -19,11 +28,12 @@
 
 #include "episode.h"
 #include "error.h"
+#include "guidance.h"
 #include "pool.h"
 #include "rng.h"
 
 struct gnarl_rollout {
-	uint32_t N, O, K, threads;
+	uint32_t N, O, K, G, threads;         /* G: guidance terms, after the K */
 	uint64_t seed;
 	const struct gnarl_env_ops *ops;
 	void *env;
@@ -35,8 +45,10 @@ struct gnarl_rollout {
 	float *slab;
 	float *obs, *final_obs;               /* (N, O) */
 	float *env_rewards, *total;           /* (N) */
-	float *terms;                         /* (K, N) weighted terms of the step */
+	float *terms;                         /* (K + G, N) weighted terms of the step */
 	uint8_t *dones, *want_frame;          /* (N) */
+	uint8_t *frames;                      /* (N, GNARL_FRAME_BYTES) or NULL */
+	struct gnarl_guidance *guidance;      /* borrowed; NULL when G = 0 */
 	struct gnarl_game_state *states, *prev; /* (N) each, or NULL */
 	struct gnarl_episode_record *records; /* (N) */
 };
@@ -79,9 +91,12 @@ static void step_range(struct gnarl_rollout *r, uint32_t first, uint32_t count)
 		for (uint32_t n = first; n < first + count; n++)
 			out[n] *= w;
 	}
+	for (uint32_t k = 0; k < r->G; k++)
+		memcpy(r->terms + (size_t)(r->K + k) * N + first,
+		       gnarl_guidance_bonus(r->guidance, k) + first, count * sizeof(float));
 	for (uint32_t n = first; n < first + count; n++) {
 		float total = r->env_rewards[n];
-		for (uint32_t k = 0; k < r->K; k++)
+		for (uint32_t k = 0; k < r->K + r->G; k++)
 			total += r->terms[(size_t)k * N + n];
 		r->total[n] = total;
 		gnarl_episode_step(r->episodes, n, total, r->env_rewards[n], r->terms + n, N,
@@ -110,10 +125,18 @@ uint32_t gnarl_rollout_step(struct gnarl_rollout *r, const int32_t *actions)
 	uint32_t parts = r->threads < r->N ? r->threads : r->N, finished = 0;
 
 	r->io.actions = actions;
+	if (r->guidance)
+		gnarl_guidance_draw(r->guidance, actions, r->want_frame);
 	if (parts <= 1 || gnarl_pool_threads(r->pool) <= 1)
 		step_range(r, 0, r->N);
 	else
 		gnarl_pool_run(r->pool, step_task, r, parts);
+	if (r->guidance) {
+		struct gnarl_guidance_step gs = {r->dones, r->states, r->frames, r->obs, r->O,
+		                                 r->spaces.obs_dim};
+
+		gnarl_guidance_update(r->guidance, &gs);
+	}
 	for (uint32_t n = 0; n < r->N; n++)
 		finished += r->dones[n] != 0;
 	return finished;
@@ -121,14 +144,29 @@ uint32_t gnarl_rollout_step(struct gnarl_rollout *r, const int32_t *actions)
 
 void gnarl_rollout_reset_all(struct gnarl_rollout *r)
 {
+	memset(r->want_frame, 0, r->N);
 	for (uint32_t n = 0; n < r->N; n++)
 		start_episode(r, n);
 	memset(r->dones, 0, r->N);
+	gnarl_rollout_forget_advice(r);
+}
+
+void gnarl_rollout_forget_advice(struct gnarl_rollout *r)
+{
+	const uint32_t E = r->spaces.obs_dim;
+
+	if (r->guidance) {
+		gnarl_guidance_reset(r->guidance);
+		gnarl_guidance_write_advice(r->guidance, r->obs, r->O, E);
+		return;
+	}
+	for (uint32_t n = 0; n < r->N && E < r->O; n++)
+		memset(r->obs + (size_t)n * r->O + E, 0, (r->O - E) * sizeof(float));
 }
 
 static int alloc_arrays(struct gnarl_rollout *r, char err[GNARL_ERR_SIZE])
 {
-	const size_t N = r->N, O = r->O, K = r->K;
+	const size_t N = r->N, O = r->O, K = r->K + r->G;
 	size_t floats = 2 * N * O + 2 * N + K * N;
 
 	r->slab = calloc(floats, sizeof(float));
@@ -138,7 +176,13 @@ static int alloc_arrays(struct gnarl_rollout *r, char err[GNARL_ERR_SIZE])
 		r->states = calloc(2 * N, sizeof(*r->states));
 		r->prev = r->states ? r->states + N : NULL;
 	}
-	if (!r->slab || !r->dones || !r->records || (r->spaces.has_game_state && !r->states))
+	if (gnarl_guidance_wants_frames(r->guidance)) {
+		/* touched now: the first frames must not fault pages in a step */
+		if ((r->frames = malloc(N * GNARL_FRAME_BYTES)))
+			memset(r->frames, 0, N * GNARL_FRAME_BYTES);
+	}
+	if (!r->slab || !r->dones || !r->records || (r->spaces.has_game_state && !r->states) ||
+	    (gnarl_guidance_wants_frames(r->guidance) && !r->frames))
 		return gnarl_err(err, GNARL_ENOMEM, "rollout: out of memory for %zu envs", N);
 	r->obs = r->slab;
 	r->final_obs = r->obs + N * O;
@@ -154,6 +198,17 @@ int gnarl_rollout_create(const struct gnarl_rollout_config *config,
                          const struct gnarl_rollout_reward *rewards,
                          uint32_t n_rewards, struct gnarl_pool *pool,
                          struct gnarl_rollout **out, char err[GNARL_ERR_SIZE])
+{
+	return gnarl_rollout_create_guided(config, ops, env, rewards, n_rewards, NULL, pool, out,
+	                                   err);
+}
+
+int gnarl_rollout_create_guided(const struct gnarl_rollout_config *config,
+                                const struct gnarl_env_ops *ops, void *env,
+                                const struct gnarl_rollout_reward *rewards,
+                                uint32_t n_rewards, struct gnarl_guidance *guidance,
+                                struct gnarl_pool *pool, struct gnarl_rollout **out,
+                                char err[GNARL_ERR_SIZE])
 {
 	struct gnarl_rollout *r;
 	int rc;
@@ -183,6 +238,16 @@ int gnarl_rollout_create(const struct gnarl_rollout_config *config,
 		          r->O, r->spaces.obs_dim);
 		goto fail;
 	}
+	if (gnarl_guidance_count(guidance)) {
+		r->guidance = guidance;
+		r->G = gnarl_guidance_count(r->guidance);
+		if (r->O < r->spaces.obs_dim + gnarl_guidance_advice_size(r->spaces.n_actions)) {
+			gnarl_err(err, rc, "rollout: observation stride %u leaves no room for the "
+			          "advice block (%u env floats + %u)", r->O, r->spaces.obs_dim,
+			          gnarl_guidance_advice_size(r->spaces.n_actions));
+			goto fail;
+		}
+	}
 	r->rewards = calloc(n_rewards ? n_rewards : 1, sizeof(*r->rewards));
 	if (!r->rewards) {
 		rc = gnarl_err(err, GNARL_ENOMEM, "rollout: out of memory");
@@ -193,7 +258,7 @@ int gnarl_rollout_create(const struct gnarl_rollout_config *config,
 	rc = alloc_arrays(r, err);
 	if (rc)
 		goto fail;
-	rc = gnarl_episode_create(r->N, r->K, config->window ? config->window : 100,
+	rc = gnarl_episode_create(r->N, r->K + r->G, config->window ? config->window : 100,
 	                          &r->episodes, err);
 	if (rc)
 		goto fail;
@@ -204,7 +269,7 @@ int gnarl_rollout_create(const struct gnarl_rollout_config *config,
 	r->io.rewards = r->env_rewards;
 	r->io.dones = r->dones;
 	r->io.want_frame = r->want_frame;
-	r->io.frames = NULL;
+	r->io.frames = r->frames;
 	*out = r;
 	return 0;
 fail:
@@ -222,6 +287,7 @@ void gnarl_rollout_free(struct gnarl_rollout *r)
 	free(r->dones);
 	free(r->records);
 	free(r->states);
+	free(r->frames);
 	free(r);
 }
 

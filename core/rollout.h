@@ -5,8 +5,9 @@
  *
  * Dimensions: N envs, O floats per observation row (obs_stride; the env
  * writes the first obs_dim, the rest is the core's advice block), K reward
- * terms.  Total reward of env n = env-native reward + sum_k weight_k *
- * term_k.  Each env's reset seed derives from the run seed, the env index
+ * terms, G LLM guidance sources.  Total reward of env n = env-native
+ * reward + sum_k weight_k * term_k + the G alignment bonuses (core/
+ * guidance.h), which the episode records carry as terms K..K+G-1.  Each env's reset seed derives from the run seed, the env index
  * and its episode number, so results do not depend on the thread count.
  *
  * gnarl_rollout_step never allocates and never fails.
@@ -20,6 +21,7 @@
 
 struct gnarl_pool;
 struct gnarl_episode;
+struct gnarl_guidance;
 struct gnarl_episode_record;
 
 /* One reward term.  All pointers borrowed; they must outlive the rollout. */
@@ -50,10 +52,23 @@ int gnarl_rollout_create(const struct gnarl_rollout_config *config,
                          const struct gnarl_rollout_reward *rewards,
                          uint32_t n_rewards, struct gnarl_pool *pool,
                          struct gnarl_rollout **out, char err[GNARL_ERR_SIZE]);
+/* The same with LLM guidance (core/guidance.h), borrowed (it must outlive
+ * the rollout); NULL or no sources: none, exactly gnarl_rollout_create.
+ * Guidance needs O >= obs_dim + A + 1 (the advice block at obs_dim). */
+int gnarl_rollout_create_guided(const struct gnarl_rollout_config *config,
+                                const struct gnarl_env_ops *ops, void *env,
+                                const struct gnarl_rollout_reward *rewards,
+                                uint32_t n_rewards, struct gnarl_guidance *guidance,
+                                struct gnarl_pool *pool, struct gnarl_rollout **out,
+                                char err[GNARL_ERR_SIZE]);
 void gnarl_rollout_free(struct gnarl_rollout *r);  /* accepts NULL */
 
-/* Start a new episode in every env (reset, episode_start of every term). */
+/* Start a new episode in every env (reset, episode_start of every term,
+ * gnarl_rollout_forget_advice). */
 void gnarl_rollout_reset_all(struct gnarl_rollout *r);
+/* Guidance forgets every env's suggestion and the advice blocks of obs
+ * become zeros (after a restore that put saved observations in obs). */
+void gnarl_rollout_forget_advice(struct gnarl_rollout *r);
 /* Step every env with actions (N).  Envs that finish get their record
  * (gnarl_rollout_record), their final observation kept and a reset.
  * Returns the number of envs that finished. */

@@ -24,6 +24,7 @@
 #include "episode.h"
 #include "error.h"
 #include "gauges.h"
+#include "guidance.h"
 #include "log.h"
 #include "metrics.h"
 #include "nn.h"
@@ -37,6 +38,7 @@
 /* Streams of the run seed (the registry uses 1, 100+, 200+, 300+). */
 #define SEED_NETWORK 10
 #define SEED_RUN 11
+#define SEED_GUIDANCE 12
 
 struct term {
 	struct gnarl_plugin_host *host;
@@ -65,6 +67,7 @@ struct gnarl_trainer {
 	struct gnarl_nn *nn;
 	struct gnarl_ppo *ppo;
 	struct gnarl_rollout *ro;
+	struct gnarl_guidance *guid; /* LLM guidance (no sources without `llm:`) */
 	struct gnarl_rng rng;
 	uint64_t iteration, env_steps, total_iters;
 	double start_time;        /* of this process's part of the run */
@@ -287,9 +290,15 @@ static int build_learner(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	if (rc)
 		return gnarl_err_prefix(err, GNARL_ECONFIG, "%s: ",
 		                        t->cfg->path ? t->cfg->path : "config");
+	struct gnarl_guidance_spec gs = {t->N, sp.n_actions, sp.action_names, sp.has_game_state,
+	                                 sp.has_frames, gnarl_rng_derive(seed, SEED_GUIDANCE)};
+
+	rc = gnarl_guidance_open(t->reg, &t->ctx, &gs, &t->guid, err);
+	if (rc)
+		return rc;
 	roc = (struct gnarl_rollout_config){t->N, pc.O, seed, env_threads, 100};
-	rc = gnarl_rollout_create(&roc, t->env_ops, t->env, t->rewards, t->n_terms, t->pool,
-	                          &t->ro, err);
+	rc = gnarl_rollout_create_guided(&roc, t->env_ops, t->env, t->rewards, t->n_terms, t->guid,
+	                                 t->pool, &t->ro, err);
 	if (rc)
 		return gnarl_err_prefix(err, rc, "env '%s': ", gnarl_registry_env(t->reg)->name);
 	gnarl_rng_seed(&t->rng, gnarl_rng_derive(seed, SEED_RUN));
@@ -299,17 +308,20 @@ static int build_learner(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 /* Episode summaries (metrics.episodes) on a background writer. */
 static int open_summaries(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 {
+	uint32_t k = gnarl_guidance_count(t->guid);
 	const char **names;
 	int rc;
 
 	if (!t->st || !t->metrics || !gnarl_metrics_episodes(t->metrics))
 		return 0;
-	names = calloc(t->n_terms + 1, sizeof(*names));
+	names = calloc(t->n_terms + k + 1, sizeof(*names));
 	if (!names)
 		return gnarl_err(err, GNARL_ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < t->n_terms; i++)
 		names[i] = t->rewards[i].name;
-	rc = gnarl_summaries_create(t->st, t->run_prefix, 0, names, t->n_terms,
+	for (uint32_t i = 0; i < k; i++)  /* the rollout's terms after the rewards' */
+		names[t->n_terms + i] = gnarl_guidance_name(t->guid, i);
+	rc = gnarl_summaries_create(t->st, t->run_prefix, 0, names, t->n_terms + k,
 	                            GNARL_SUMMARIES_DEFAULT_CAPACITY, t->gauges, NULL,
 	                            &t->summaries, err);
 	free(names);
@@ -393,6 +405,7 @@ void gnarl_trainer_free(struct gnarl_trainer *t)
 	if (!t)
 		return;
 	gnarl_rollout_free(t->ro);
+	gnarl_guidance_free(t->guid);
 	gnarl_ppo_free(t->ppo);
 	gnarl_nn_free(t->nn);
 	gnarl_pool_free(t->pool);
@@ -453,6 +466,13 @@ static void finished(struct gnarl_trainer *t, struct gnarl_episode *ep)
 		if (!gnarl_rollout_dones(t->ro)[n])
 			continue;
 		sr.ep = gnarl_rollout_record(t->ro, n);
+		if (t->guid) {
+			struct gnarl_guidance_episode ge;
+
+			gnarl_guidance_finished(t->guid, n, &ge);
+			sr.llm_calls = ge.requests;
+			sr.llm_hits = ge.alignment_hits;
+		}
 		gnarl_episode_add(ep, sr.ep);
 		gnarl_summaries_push(t->summaries, &sr);
 	}
@@ -465,6 +485,7 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 	const uint32_t N = t->N;
 	double t0 = now(), t1, t2;
 
+	gnarl_guidance_set_iteration(t->guid, t->iteration);
 	gnarl_ppo_begin(t->ppo);
 	for (uint32_t s = 0; s < t->T; s++) {
 		gnarl_ppo_act(t->ppo, s, &t->rng);
@@ -514,6 +535,13 @@ int gnarl_trainer_report(struct gnarl_trainer *t, const struct gnarl_trainer_ite
 	gnarl_metrics_set(m, "lr", p->lr);
 	for (uint32_t i = 0; i < t->n_terms; i++)
 		gnarl_metrics_set(m, t->terms[i].metric, e.count ? e.terms[i] : NAN);
+	for (uint32_t i = 0; i < gnarl_guidance_count(t->guid); i++) {
+		char name[96];
+
+		snprintf(name, sizeof(name), "reward/%s", gnarl_guidance_name(t->guid, i));
+		gnarl_metrics_set(m, name, e.count ? e.terms[t->n_terms + i] : NAN);
+	}
+	gnarl_guidance_publish(t->guid);
 	if (t->has_state) {
 		gnarl_metrics_set(m, "rooms_discovered", e.count ? e.rooms : NAN);
 		gnarl_metrics_set(m, "dungeons_entered", e.count ? e.dungeons : NAN);

@@ -104,7 +104,7 @@ static void run(const char *label, struct plug *plugs, uint32_t k, uint32_t n, d
 		src[i] = (struct gnarl_guidance_source){
 			plugs[i].desc->name, plugs[i].desc->ops.llm, plugs[i].llm,
 			plugs[i].desc->ops.llm->default_probability,
-			plugs[i].desc->ops.llm->default_alignment_bonus, 0, 32, 2048, 12000};
+			plugs[i].desc->ops.llm->default_alignment_bonus, 0, 32, 2048};
 	if (gnarl_guidance_create(&spec, src, k, gauges, &g, err) != 0) {
 		fprintf(stderr, "%s\n", err);
 		exit(1);
@@ -116,7 +116,7 @@ static void run(const char *label, struct plug *plugs, uint32_t k, uint32_t n, d
 	}
 	end = th_now_ms() + seconds * 1000;
 	while (th_now_ms() < end && steps < cap) {
-		struct gnarl_guidance_step s = {act, dones, st, frames, obs, stride, 64};
+		struct gnarl_guidance_step s = {dones, st, frames, obs, stride, 64};
 		double t0;
 
 		/* a wandering agent: rooms change now and then, positions often */
@@ -127,7 +127,7 @@ static void run(const char *label, struct plug *plugs, uint32_t k, uint32_t n, d
 				st[i].room = (int32_t)gnarl_rng_below(&rng, 64);
 		}
 		t0 = th_now_ms();
-		gnarl_guidance_draw(g, want);
+		gnarl_guidance_draw(g, act, want);
 		gnarl_guidance_update(g, &s);
 		lat[steps] = th_now_ms() - t0;
 		total += lat[steps++];

@@ -138,10 +138,10 @@ static void env_close(struct env *e)
 /* draw, env step with frames where wanted, resets, update. */
 static void guided_step(struct gnarl_guidance *g, struct env *e, uint64_t seed)
 {
-	struct gnarl_guidance_step st = {e->actions, e->dones, e->states, e->frames, e->obs,
+	struct gnarl_guidance_step st = {e->dones, e->states, e->frames, e->obs,
 	                                 e->stride, e->offset};
 
-	gnarl_guidance_draw(g, e->want);
+	gnarl_guidance_draw(g, e->actions, e->want);
 	e->ops->step(e->env, &e->io, 0, N);
 	for (uint32_t n = 0; n < N; n++)
 		if (e->dones[n])

@@ -7,8 +7,9 @@
  * Covers: the advice block (contents, age, zeros), expiry by ttl, room
  * change and reset; the alignment bonus (decision-time suggestion, its
  * source only, decay per iteration); the cache; draw rates and determinism
- * given the seed; the in-flight skip, refusals, stale replies, abandonment;
- * frames and last_suggestion in requests; create errors; gauges.
+ * given the seed; the in-flight skip, failed requests, refusals and the
+ * busy skip, stale replies; frames and last_suggestion in requests; reset;
+ * create errors; gauges.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -20,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -44,10 +44,10 @@ struct pending_reply {
 
 struct fake {
 	uint32_t delay;           /* polls until a reply (1: the next poll) */
-	int32_t answer;           /* the action replied */
+	int32_t answer;           /* the action replied (-1: the request failed) */
 	int answers_left;         /* -1: unlimited */
 	bool busy;                /* request says GNARL_EBUSY */
-	uint32_t polls, n_req;
+	uint32_t polls, n_req, n_calls; /* n_calls counts refused ones too */
 	struct gnarl_llm_request req[200000];
 	const uint8_t *frame_seen[200000];
 	struct pending_reply q[1024];
@@ -58,6 +58,7 @@ static int fake_request(void *llm, const struct gnarl_llm_request *req)
 {
 	struct fake *f = llm;
 
+	f->n_calls++;
 	if (f->busy)
 		return GNARL_EBUSY;
 	if (f->n_req < 200000) {
@@ -134,7 +135,7 @@ static struct gnarl_guidance_source source(const char *name, const struct gnarl_
 	return (struct gnarl_guidance_source){
 		.name = name, .ops = ops, .llm = f, .probability = p,
 		.alignment_bonus = ops->default_alignment_bonus, .bonus_decay = 0, .ttl = 4,
-		.cache_ttl_steps = 0, .request_timeout_ms = 60000,
+		.cache_ttl_steps = 0,
 	};
 }
 
@@ -171,10 +172,9 @@ static void world_fini(struct world *w)
 /* One step: draw, (the env would step here), update. */
 static void step(struct world *w)
 {
-	struct gnarl_guidance_step s = {w->act, w->dones, w->st, w->frames, w->obs, STRIDE,
-	                                ENV_OBS};
+	struct gnarl_guidance_step s = {w->dones, w->st, w->frames, w->obs, STRIDE, ENV_OBS};
 
-	gnarl_guidance_draw(w->g, w->want);
+	gnarl_guidance_draw(w->g, w->act, w->want);
 	gnarl_guidance_update(w->g, &s);
 	memset(w->dones, 0, sizeof(w->dones));
 }
@@ -508,26 +508,115 @@ static void test_in_flight_skip(void **unused)
 	struct world w;
 
 	(void)unused;
-	src.request_timeout_ms = 30;
 	world_init(&w, 1, &src, 1, 1);
 	for (int i = 0; i < 50; i++)
 		step(&w);
+	/* No time limit: the request is in flight until it comes back ... */
 	assert_int_equal(f->n_req, 1);
 	assert_int_equal((int)gauge(&w, "llm_text/draws"), 50);
-	/* The plugin never answers: after request_timeout_ms the env asks again. */
-	nanosleep(&(struct timespec){0, 40 * 1000000L}, NULL);
-	step(&w);                      /* abandons */
-	step(&w);                      /* asks */
+	/* ... or the env leaves the room: then it asks about the new one. */
+	w.st[0].room = 0x13;
+	step(&w);
+	step(&w);
 	assert_int_equal(f->n_req, 2);
-	assert_int_equal((int)gauge(&w, "llm_text/abandoned"), 1);
-	/* Refused requests are counted and leave nothing in flight. */
+	assert_int_equal(f->req[1].state->room, 0x13);
+	world_fini(&w);
+	free(f);
+}
+
+static void test_failed_request(void **unused)
+{
+	struct fake *f = fake_new(-1, 2, -1);  /* every request fails, 2 polls later */
+	struct gnarl_guidance_source src = source("llm_text", &text_ops, f, 1.0);
+	struct world w;
+
+	(void)unused;
+	world_init(&w, 1, &src, 1, 1);
+	step(&w);                      /* update 1 asks */
+	step(&w);                      /* 2: still in flight */
+	assert_int_equal(f->n_req, 1);
+	step(&w);                      /* 3: the failure comes back (drawn while in flight) */
+	assert_int_equal(f->n_req, 1);
+	check_advice(&w, 0, -1, 0);
+	assert_int_equal((int)gauge(&w, "llm_text/failed"), 1);
+	step(&w);                      /* 4: free again: asks */
+	assert_int_equal(f->n_req, 2);
+	assert_int_equal((int)gauge(&w, "llm_text/suggestions"), 0);
+	assert_int_equal((int)gauge(&w, "llm_text/stale"), 0);
+	world_fini(&w);
+	free(f);
+}
+
+static void test_refused_then_skipped(void **unused)
+{
+	struct fake *f = fake_new(2, 1, -1);
+	struct gnarl_guidance_source src = source("llm_vision", &vision_ops, f, 1.0);
+	struct world w;
+
+	(void)unused;
+	world_init(&w, 4, &src, 1, 1);
 	f->busy = true;
-	nanosleep(&(struct timespec){0, 40 * 1000000L}, NULL);
+	step(&w);                      /* 1: env 0 is refused; envs 1-3 are not even asked */
+	assert_int_equal(f->n_calls, 1);
+	assert_int_equal((int)gauge(&w, "llm_vision/refused"), 4);
+	/* While the plugin is known busy, draws render no frame and call
+	 * nothing, for 64 steps. */
+	for (int i = 0; i < 64; i++) {
+		step(&w);
+		for (uint32_t n = 0; n < 4; n++)
+			assert_int_equal(w.want[n], 0);
+	}
+	assert_int_equal(f->n_calls, 1);
+	assert_int_equal((int)gauge(&w, "llm_vision/refused"), 4 * 65);
+	assert_int_equal((int)gauge(&w, "llm_vision/draws"), 4 * 65);
+	/* Then it asks again (a breaker may have closed), and is taken. */
+	f->busy = false;
+	f->delay = 1000;               /* the replies stay out */
+	step(&w);
+	assert_int_equal(w.want[0], 1);
+	assert_int_equal(f->n_req, 4);
+	assert_int_equal(f->n_calls, 5);
+	/* A refusal with 4 requests out: skipped until one of them comes back. */
+	f->busy = true;
+	w.st[0].room = w.st[1].room = w.st[2].room = w.st[3].room = 0x30;
+	step(&w);                      /* leaving the room frees the envs */
+	step(&w);                      /* env 0 asks: refused; the others are skipped */
+	assert_int_equal(f->n_calls, 6);
 	step(&w);
 	step(&w);
+	assert_int_equal(f->n_calls, 6);
+	f->q[0].due = f->polls + 1;    /* one reply comes back at the next poll */
+	f->busy = false;
+	step(&w);                      /* no frame was drawn for it: still not asked */
+	assert_int_equal(f->n_calls, 6);
 	step(&w);
-	assert_int_equal(f->n_req, 2);
-	assert_int_equal((int)gauge(&w, "llm_text/refused"), 2);
+	assert_int_equal(f->n_calls, 10);
+	assert_int_equal(f->n_req, 8);
+	assert_int_equal((int)gauge(&w, "llm_vision/stale"), 1);
+	world_fini(&w);
+	free(f);
+}
+
+static void test_reset(void **unused)
+{
+	struct gnarl_guidance_episode ep;
+	struct world w;
+	struct fake *f;
+
+	(void)unused;
+	with_suggestion(&w, &f, &text_ops, 100);
+	w.act[0] = 3;
+	step(&w);
+	gnarl_guidance_reset(w.g);
+	gnarl_guidance_write_advice(w.g, w.obs, STRIDE, ENV_OBS);
+	check_advice(&w, 0, -1, 0);
+	w.act[0] = 3;
+	step(&w);                      /* no suggestion: no bonus */
+	assert_true(gnarl_guidance_bonus(w.g, 0)[0] == 0.0f);
+	w.dones[0] = 1;
+	step(&w);
+	gnarl_guidance_finished(w.g, 0, &ep);
+	assert_int_equal(ep.alignment_hits, 0);  /* the hit before the reset is forgotten */
 	world_fini(&w);
 	free(f);
 }
@@ -629,6 +718,9 @@ int main(void)
 		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_draw_rates_and_determinism),
 		cmocka_unit_test(test_in_flight_skip),
+		cmocka_unit_test(test_failed_request),
+		cmocka_unit_test(test_refused_then_skipped),
+		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_stale_reply),
 		cmocka_unit_test(test_last_suggestion_in_requests),
 		cmocka_unit_test(test_create_errors),
