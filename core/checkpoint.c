@@ -452,6 +452,30 @@ static int verify_files(struct gnarl_checkpoint *ck, char err[GNARL_ERR_SIZE])
 	return 0;
 }
 
+static int stop_at_first(void *ctx, const char *key, uint64_t size)
+{
+	(void)key;
+	(void)size;
+	*(bool *)ctx = true;
+	return 1;
+}
+
+/* Does anything live under key/?  (For messages: a list error says no.) */
+static bool dir_exists(struct gnarl_storage *st, const char *key)
+{
+	size_t n = strlen(key);
+	char *prefix = malloc(n + 2), err[GNARL_ERR_SIZE];
+	bool any = false;
+
+	if (!prefix)
+		return false;
+	memcpy(prefix, key, n);
+	strcpy(prefix + n, n && key[n - 1] != '/' ? "/" : "");
+	gnarl_storage_list(st, prefix, stop_at_first, &any, err);
+	free(prefix);
+	return any;
+}
+
 int gnarl_checkpoint_open(const struct gnarl_config *cfg, struct gnarl_storage *st,
                           const char *base, const char *uri, unsigned flags,
                           struct gnarl_checkpoint **out, char err[GNARL_ERR_SIZE])
@@ -474,7 +498,10 @@ int gnarl_checkpoint_open(const struct gnarl_config *cfg, struct gnarl_storage *
 		goto out;
 	ck->m.uri = ck->uri;
 	rc = gnarl_storage_get(ck->st, key, (void **)&ck->manifest_text, &len, err);
-	if (rc == GNARL_ENOENT)
+	if (rc == GNARL_ENOENT && !dir_exists(ck->st, ck->key))
+		rc = gnarl_err(err, rc, "no checkpoint at %s: nothing is stored there (give a "
+		               "checkpoint or run directory, s3:// URI, latest or tag:NAME)", ck->uri);
+	else if (rc == GNARL_ENOENT)
 		rc = gnarl_err(err, rc, "checkpoint %s has no %s: it is not a checkpoint, or its save "
 		               "was interrupted (see gnarl checkpoints list)", ck->uri, MANIFEST_FILE);
 	if (rc < 0)

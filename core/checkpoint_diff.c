@@ -51,7 +51,9 @@ struct differ {
 
 static char *dump(const json_t *v)
 {
-	return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("(none)");
+	/* 15 digits: 0.1 reads 0.1 (the comparison is on the values). */
+	return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
+	         : strdup("(none)");
 }
 
 static void add_change(struct differ *df, const char *field, const json_t *a, const json_t *b,

@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "config.h"
 #include "error.h"
+#include "resume.h"
 #include "storage.h"
 #include "value.h"
 
@@ -41,7 +42,8 @@ static const char usage[] =
 	"         ep_return_mean, tags (* marks a run's latest)\n"
 	"  show   a checkpoint's manifest, after verifying its files\n"
 	"  tag    name a checkpoint; retention never deletes a tagged one\n"
-	"  diff   what would change on resume with the config (exit 3 if refused)\n";
+	"  diff   what would change on resume with the config (exit 3 if refused); the\n"
+	"         config's env is created once to compare its observation size and actions\n";
 
 struct args {
 	struct gnarl_cli_opts o;
@@ -279,10 +281,11 @@ static int cmd_tag(const struct gnarl_config *cfg, const struct args *a, char er
 	return 0;
 }
 
-static int cmd_diff(const struct gnarl_config *cfg, const struct args *a, char err[GNARL_ERR_SIZE])
+static int cmd_diff(struct gnarl_config *cfg, const struct args *a, char err[GNARL_ERR_SIZE])
 {
 	struct gnarl_checkpoint *ck = NULL;
 	struct gnarl_checkpoint_diff *d = NULL;
+	struct gnarl_resume_facts facts;
 	const struct gnarl_manifest *m;
 	int rc;
 
@@ -292,16 +295,23 @@ static int cmd_diff(const struct gnarl_config *cfg, const struct args *a, char e
 	if (rc < 0)
 		return fail(rc, err);
 	m = gnarl_checkpoint_manifest(ck);
-	rc = gnarl_checkpoint_diff(ck, cfg->root, NULL, &d, err);
+	/* The env is created once, so its observation size and actions are
+	 * compared too, as training would. */
+	rc = gnarl_resume_facts(cfg, &facts, err);
+	if (rc < 0) {
+		gnarl_checkpoint_close(ck);
+		return gnarl_cli_fail(rc, "%s", err);
+	}
+	rc = gnarl_checkpoint_diff(ck, cfg->root, &facts.info, &d, err);
 	if (rc == 0) {
 		printf("resuming %s (iteration %llu) with %s:\n", m->uri,
 		       (unsigned long long)m->iteration, cfg->path ? cfg->path : "the default config");
 		gnarl_checkpoint_diff_print(d, stdout);
-		printf("(the observation size and action list are compared when training starts)\n");
 		rc = gnarl_checkpoint_diff_check(d, err);
 	}
 	gnarl_checkpoint_diff_free(d);
 	gnarl_checkpoint_close(ck);
+	gnarl_resume_facts_clear(&facts);
 	return rc < 0 ? fail(rc, err) : 0;
 }
 

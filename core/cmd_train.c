@@ -1,33 +1,54 @@
 /*
- * cmd_train.c - `gnarl train [-c FILE] [--set KEY=VALUE]...`: load the
- * config, build the trainer (core/trainer.c) and run it until
- * ppo.total_steps or a signal.
+ * cmd_train.c - `gnarl train [-c FILE] [--restore URI] [--set KEY=VALUE]...`:
+ * load the config, find and check the checkpoint to resume from (if any),
+ * build the trainer (core/trainer.c), restore it or start fresh, and run
+ * until ppo.total_steps or a signal, saving checkpoints (core/resume.c).
  *
  * Entry point: gnarl_cmd_train (registered in cli.c).  SIGINT and SIGTERM
  * set a flag that the loop reads between iterations, so the current
- * iteration finishes and the metrics are synced before exit (code 0).
- * The flag is the one piece of process-wide mutable state: a signal
- * handler can reach nothing else.
+ * iteration finishes, a checkpoint is saved and the metrics are synced
+ * before exit (code 0).  The flag is the one piece of process-wide mutable
+ * state: a signal handler can reach nothing else.
+ *
+ * Exit codes: 0; 2 for a bad command line or config; 3 for a checkpoint
+ * that is missing, damaged, from a newer format or incompatible with the
+ * config (nothing is trained then); 1 otherwise (including a final
+ * checkpoint that could not be saved).
  */
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "config.h"
 #include "error.h"
+#include "log.h"
+#include "resume.h"
 #include "trainer.h"
 
 int gnarl_cmd_train(int argc, char **argv);
 
 const char gnarl_cmd_train_usage[] =
-    "usage: gnarl train [-c FILE] [--set KEY=VALUE]...\n"
+    "usage: gnarl train [-c FILE] [--restore URI] [--stop-after N] [--set KEY=VALUE]...\n"
     "\n"
     "Train a policy with PPO on the env the config names.  The run lives in\n"
-    "<run.storage>/<run.name>/: config.yaml (the merged config), progress.csv and\n"
-    "TensorBoard events; a progress line per iteration goes to stderr.  Ctrl-C\n"
-    "(SIGINT) or SIGTERM finishes the current iteration and stops cleanly.\n"
+    "<run.storage>/<run.name>/: config.yaml (the merged config), progress.csv,\n"
+    "TensorBoard events and checkpoints/checkpoint_NNNNNN/ (every checkpoint.every\n"
+    "iterations and at the end); a progress line per iteration goes to stderr.\n"
+    "Ctrl-C (SIGINT) or SIGTERM finishes the current iteration, saves a checkpoint\n"
+    "and stops cleanly (exit 0).\n"
     "\n"
     "  -c FILE            the config (default configs/env.yaml, else the installed one)\n"
+    "  --restore URI      resume from a checkpoint: a checkpoint or run directory,\n"
+    "                     s3://..., `latest` or `tag:NAME` (in run.storage).  Without\n"
+    "                     it, the RESTORE_CHECKPOINT environment variable, then the\n"
+    "                     config's `restore:` key are used.  The run goes on at the\n"
+    "                     next iteration with the checkpoint's weights, optimizer,\n"
+    "                     normalisers, counters and RNG, in a new run directory;\n"
+    "                     what the config changed is printed first, and what cannot\n"
+    "                     change (observation size, actions, network, env) exits 3\n"
+    "  --stop-after N     stop after iteration N, as SIGINT would (the learning-rate\n"
+    "                     schedule still spans ppo.total_steps)\n"
     "  --set KEY=VALUE    override any key (--set run.seed=3 --set ppo.total_steps=1e6);\n"
     "                     repeatable\n";
 
@@ -50,31 +71,145 @@ static void install_handlers(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-int gnarl_cmd_train(int argc, char **argv)
+struct train_args {
+	struct gnarl_cli_opts o;
+	const char *restore;
+	uint64_t stop_after;
+};
+
+/* An option with a value: "--name V" or "--name=V"; 1 if argv[*i] is it. */
+static int valued(const char *name, int argc, char **argv, int *i, const char **value)
 {
-	struct gnarl_cli_opts o = {0};
-	struct gnarl_config *cfg = NULL;
-	struct gnarl_trainer *t = NULL;
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return 0;
+	if (argv[*i][n] == '=') {
+		*value = argv[*i] + n + 1;
+		return 1;
+	}
+	if (argv[*i][n] != '\0')
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*value = argv[++*i];
+	return 1;
+}
+
+static int parse_args(int argc, char **argv, struct train_args *a)
+{
+	const char *v;
+	char *end;
+
+	memset(a, 0, sizeof(*a));
+	for (int i = 1; i < argc; i++) {
+		int r = gnarl_cli_option(&a->o, argc, argv, &i);
+
+		if (r < 0)
+			return GNARL_EXIT_USAGE;
+		if (r > 0)
+			continue;
+		if ((r = valued("--restore", argc, argv, &i, &a->restore)) != 0) {
+			if (r < 0 || !*a->restore)
+				return gnarl_cli_usage_error("train", "--restore needs a URI");
+			continue;
+		}
+		if ((r = valued("--stop-after", argc, argv, &i, &v)) != 0) {
+			a->stop_after = r > 0 ? strtoull(v, &end, 10) : 0;
+			if (r < 0 || !*v || *end || a->stop_after == 0)
+				return gnarl_cli_usage_error("train", "--stop-after needs an iteration "
+				                             "number >= 1");
+			continue;
+		}
+		return gnarl_cli_usage_error("train", "unexpected argument '%s'", argv[i]);
+	}
+	if (a->o.json)
+		return gnarl_cli_usage_error("train", "--json is not an option of train");
+	return 0;
+}
+
+/* A checkpoint that is not there is as unusable as a damaged one. */
+static int checkpoint_fail(int rc, const char *err)
+{
+	return gnarl_cli_fail(rc == GNARL_ENOENT ? GNARL_ECORRUPT : rc, "%s", err);
+}
+
+/* Find, verify and check the checkpoint named by --restore,
+ * RESTORE_CHECKPOINT or `restore:`; *p stays NULL without one.  0, or an
+ * exit code after printing the error. */
+static int open_restore(struct gnarl_config *cfg, const struct train_args *a,
+                        struct gnarl_resume_point **p)
+{
 	char err[GNARL_ERR_SIZE] = "";
+	const char *source, *uri = gnarl_resume_uri(cfg, a->restore, &source);
 	int rc;
 
-	if (gnarl_cli_parse("train", argc, argv, &o, NULL, 0) < 0)
-		return GNARL_EXIT_USAGE;
-	if (o.json)
-		return gnarl_cli_usage_error("train", "--json is not an option of train");
-	rc = gnarl_cli_load_config(&o, &cfg);
+	*p = NULL;
+	if (!uri)
+		return 0;
+	if (strcmp(source, "--restore") != 0)
+		gnarl_log(GNARL_LOG_INFO, NULL, "restoring %s (from %s)", uri, source);
+	rc = gnarl_resume_open(cfg, uri, stderr, p, err);
+	if (rc < 0)
+		return checkpoint_fail(rc, err);
+	rc = gnarl_resume_new_run_name(cfg, *p, err);
+	if (rc < 0) {
+		gnarl_resume_point_free(*p);
+		*p = NULL;
+		return gnarl_cli_fail(rc, "%s", err);
+	}
+	return 0;
+}
+
+int gnarl_cmd_train(int argc, char **argv)
+{
+	struct train_args a;
+	struct gnarl_config *cfg = NULL;
+	struct gnarl_trainer *t = NULL;
+	struct gnarl_resume *res = NULL;
+	struct gnarl_resume_point *point = NULL;
+	char err[GNARL_ERR_SIZE] = "";
+	int rc, frc;
+
+	rc = parse_args(argc, argv, &a);
 	if (rc)
 		return rc;
+	rc = gnarl_cli_load_config(&a.o, &cfg);
+	if (rc)
+		return rc;
+	rc = open_restore(cfg, &a, &point);
+	if (rc)
+		goto out;
 	rc = gnarl_trainer_create(cfg, NULL, &t, err);
+	if (rc == 0)
+		rc = gnarl_resume_create(t, cfg, &stop_requested, a.stop_after, &res, err);
 	if (rc) {
 		rc = gnarl_cli_fail(rc, "%s", err);
 		goto out;
 	}
+	if (point) {
+		rc = gnarl_resume_restore(res, point, err);
+		gnarl_resume_point_free(point);
+		point = NULL;
+		if (rc) {
+			rc = checkpoint_fail(rc, err);
+			goto out;
+		}
+	} else {
+		gnarl_trainer_start(t);
+	}
 	install_handlers();
-	gnarl_trainer_start(t);
 	rc = gnarl_trainer_run(t, &stop_requested, err);
 	rc = rc ? gnarl_cli_fail(rc, "%s", err) : GNARL_EXIT_OK;
+	/* The last iteration is saved even when the metrics failed. */
+	frc = gnarl_resume_finish(res, err);
+	if (frc) {
+		gnarl_cli_fail(frc, "%s", err);
+		rc = GNARL_EXIT_FAILURE;
+	}
 out:
+	gnarl_resume_point_free(point);
+	gnarl_resume_free(res);
 	gnarl_trainer_free(t);
 	gnarl_config_free(cfg);
 	return rc;

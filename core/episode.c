@@ -22,16 +22,22 @@
 /* Columns of a window row. */
 enum { W_RET, W_LEN, W_ROOMS, W_DUNGEONS, W_KILLS, W_MILESTONES, WCOLS };
 
+/* An env's running episode.  Every field is 8 bytes wide, so the slots
+ * have no padding and are saved as one (N, GNARL_EPISODE_RUNNING_WORDS)
+ * U64 array: a resumed run continues its episodes exactly. */
 struct slot {
 	double ret, env_reward;
 	uint64_t length;
 	uint64_t rooms_set[ROOM_BITS / 64];
-	uint32_t rooms;
+	uint64_t rooms;
 	uint64_t dungeons_set;
-	int32_t kills_start, kills;
-	uint32_t milestones_start, milestones;
-	bool has_state;
+	int64_t kills_start, kills;
+	uint64_t milestones_start, milestones;
+	uint64_t has_state;
 };
+
+_Static_assert(sizeof(struct slot) == GNARL_EPISODE_RUNNING_WORDS * sizeof(uint64_t),
+               "struct slot must stay an array of 8-byte words");
 
 struct gnarl_episode {
 	uint32_t n_envs, n_terms, window;
@@ -127,7 +133,7 @@ void gnarl_episode_begin(struct gnarl_episode *e, uint32_t env,
 	memset(e->terms + (size_t)env * e->n_terms, 0, e->n_terms * sizeof(double));
 	if (!state)
 		return;
-	sl->has_state = true;
+	sl->has_state = 1;
 	sl->kills_start = state->enemies_killed;
 	sl->milestones_start = gnarl_episode_milestones_of(state);
 	visit(sl, state);
@@ -164,12 +170,12 @@ void gnarl_episode_end(struct gnarl_episode *e, uint32_t env, uint8_t dones,
 	rec->length = sl->length;
 	rec->n_terms = e->n_terms;
 	rec->terms = done_terms;
-	rec->has_state = sl->has_state;
+	rec->has_state = sl->has_state != 0;
 	if (sl->has_state) {
-		rec->rooms = sl->rooms;
+		rec->rooms = (uint32_t)sl->rooms;
 		rec->dungeons = (uint32_t)__builtin_popcountll(sl->dungeons_set);
-		rec->enemies_killed = sl->kills - sl->kills_start;
-		rec->milestones = sl->milestones & ~sl->milestones_start;
+		rec->enemies_killed = (int32_t)(sl->kills - sl->kills_start);
+		rec->milestones = (uint32_t)(sl->milestones & ~sl->milestones_start);
 	}
 	rec->terminated = dones & GNARL_DONE_TERMINATED;
 	rec->truncated = dones & GNARL_DONE_TRUNCATED;
@@ -259,4 +265,18 @@ uint32_t gnarl_episode_tensors(struct gnarl_episode *e, struct gnarl_tensor *out
 	for (uint32_t i = 0; i < 5 && i < max; i++)
 		out[i] = t[i];
 	return 5;
+}
+
+uint32_t gnarl_episode_running_tensors(struct gnarl_episode *e, struct gnarl_tensor *out,
+                                       uint32_t max)
+{
+	struct gnarl_tensor t[2];
+
+	view(&t[0], "episode.running", GNARL_DTYPE_U64, e->slots, 2, e->n_envs,
+	     GNARL_EPISODE_RUNNING_WORDS);
+	view(&t[1], "episode.running_terms", GNARL_DTYPE_F64, e->terms, 2, e->n_envs,
+	     e->n_terms);
+	for (uint32_t i = 0; i < 2 && i < max; i++)
+		out[i] = t[i];
+	return 2;
 }

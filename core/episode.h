@@ -97,6 +97,21 @@ uint64_t gnarl_episode_number(const struct gnarl_episode *e, uint32_t env);
 uint32_t gnarl_episode_tensors(struct gnarl_episode *e, struct gnarl_tensor *out,
                                uint32_t max);
 
+/* The running episodes, so a resumed run continues them exactly (views,
+ * written in place on restore):
+ *   "episode.running"        U64 (N, GNARL_EPISODE_RUNNING_WORDS): each
+ *                            env's accumulators as 8-byte words: return and
+ *                            env reward (doubles' bits), length, the 32
+ *                            words of the rooms set, rooms, dungeons set,
+ *                            enemy counter at start and now (signed),
+ *                            milestones at start and now, has-state flag
+ *   "episode.running_terms"  F64 (N, n_terms): their weighted term sums
+ * Both depend on N (and the second on the terms): with other shapes on
+ * resume, the envs start new episodes instead.  Returns how many exist (2). */
+#define GNARL_EPISODE_RUNNING_WORDS 42
+uint32_t gnarl_episode_running_tensors(struct gnarl_episode *e, struct gnarl_tensor *out,
+                                       uint32_t max);
+
 /* Milestones (enum gnarl_milestone) that hold in state s. */
 uint32_t gnarl_episode_milestones_of(const struct gnarl_game_state *s);
 

@@ -341,3 +341,17 @@ const char *gnarl_rollout_reward_name(const struct gnarl_rollout *r, uint32_t k)
 {
 	return r->rewards[k].name;
 }
+
+void *gnarl_rollout_env(struct gnarl_rollout *r, const struct gnarl_env_ops **ops,
+                        const struct gnarl_env_io **io)
+{
+	*ops = r->ops;
+	*io = &r->io;
+	return r->env;
+}
+
+const struct gnarl_rollout_reward *gnarl_rollout_reward(const struct gnarl_rollout *r,
+                                                        uint32_t k)
+{
+	return &r->rewards[k];
+}

@@ -91,6 +91,15 @@ struct gnarl_episode *gnarl_rollout_episodes(struct gnarl_rollout *r);
 uint32_t gnarl_rollout_n_rewards(const struct gnarl_rollout *r);
 const char *gnarl_rollout_reward_name(const struct gnarl_rollout *r, uint32_t k);
 
+/* For checkpoints (core/resume.c): the env plugin's instance and ops and
+ * the host arrays it writes (all borrowed), so env states can be saved and
+ * loaded (load_state writes obs and game states through io), and reward
+ * term k (borrowed, k < gnarl_rollout_n_rewards). */
+void *gnarl_rollout_env(struct gnarl_rollout *r, const struct gnarl_env_ops **ops,
+                        const struct gnarl_env_io **io);
+const struct gnarl_rollout_reward *gnarl_rollout_reward(const struct gnarl_rollout *r,
+                                                        uint32_t k);
+
 /* Reset seed of env n's episode `episode` under run seed `seed`. */
 uint64_t gnarl_rollout_reset_seed(uint64_t seed, uint32_t n, uint64_t episode);
 

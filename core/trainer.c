@@ -74,6 +74,8 @@ struct gnarl_trainer {
 	uint64_t start_steps;     /* env_steps then */
 	uint32_t N, T, learner_threads;
 	bool has_state;
+	gnarl_trainer_hook_fn hook; /* after each report (checkpoints) */
+	void *hook_ctx;
 };
 
 static double now(void)
@@ -453,9 +455,37 @@ void gnarl_trainer_start(struct gnarl_trainer *t)
 		          (unsigned long long)t->total_iters, t->N * t->T);
 }
 
+/* After a restore: the iterations left at this run's batch size (which
+ * may differ from the saved run's). */
+static void replan(struct gnarl_trainer *t)
+{
+	uint64_t total = t->opts.total_steps ? t->opts.total_steps
+	                                     : (uint64_t)int_key(t, "ppo.total_steps");
+
+	t->total_iters = t->iteration +
+	                 (total > t->env_steps ? (total - t->env_steps) / ((uint64_t)t->N * t->T) : 0);
+}
+
 void gnarl_trainer_restored(struct gnarl_trainer *t)
 {
 	reset_envs(t);
+	replan(t);
+}
+
+void gnarl_trainer_continued(struct gnarl_trainer *t)
+{
+	gnarl_rollout_forget_advice(t->ro);  /* saved with the run's own LLM settings */
+	gnarl_ppo_normalize_obs(t->ppo, gnarl_rollout_obs(t->ro), gnarl_ppo_buffer(t->ppo)->next_obs,
+	                        t->N, false);
+	t->start_time = now();
+	t->start_steps = t->env_steps;
+	replan(t);
+}
+
+void gnarl_trainer_set_hook(struct gnarl_trainer *t, gnarl_trainer_hook_fn fn, void *ctx)
+{
+	t->hook = fn;
+	t->hook_ctx = ctx;
 }
 
 /* Episodes that ended in the last step: the window, the summaries. */
@@ -567,6 +597,8 @@ int gnarl_trainer_run(struct gnarl_trainer *t, volatile sig_atomic_t *stop,
 		rc = gnarl_trainer_report(t, &it, err);
 		if (rc)
 			return rc;
+		if (t->hook)
+			t->hook(t->hook_ctx, t, &it);
 	}
 	if (stop && *stop && !t->opts.quiet)
 		gnarl_log(GNARL_LOG_INFO, NULL, "stopped by a signal after iteration %llu (%llu env "
@@ -635,6 +667,16 @@ uint64_t gnarl_trainer_episodes(const struct gnarl_trainer *t)
 uint64_t gnarl_trainer_total_iterations(const struct gnarl_trainer *t)
 {
 	return t->total_iters;
+}
+
+const struct gnarl_registry *gnarl_trainer_registry(const struct gnarl_trainer *t)
+{
+	return t->reg;
+}
+
+struct gnarl_guidance *gnarl_trainer_guidance(struct gnarl_trainer *t)
+{
+	return t->guid;
 }
 
 struct gnarl_nn *gnarl_trainer_nn(struct gnarl_trainer *t)

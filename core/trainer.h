@@ -31,6 +31,8 @@ struct gnarl_ppo;
 struct gnarl_rollout;
 struct gnarl_storage;
 struct gnarl_metrics;
+struct gnarl_registry;
+struct gnarl_guidance;
 
 struct gnarl_trainer_options {
 	bool no_run_dir;          /* no storage, no config.yaml, no progress files
@@ -64,8 +66,21 @@ void gnarl_trainer_free(struct gnarl_trainer *t);  /* accepts NULL */
 /* Start fresh: reset every env and log "starting fresh". */
 void gnarl_trainer_start(struct gnarl_trainer *t);
 /* After a checkpoint wrote gnarl_trainer_tensors(): reset every env (their
- * episode numbers continue) and continue after the restored iteration. */
+ * episode numbers continue) and continue after the restored iteration.
+ * The planned iterations become the restored one plus what is left of the
+ * total steps at this run's batch size. */
 void gnarl_trainer_restored(struct gnarl_trainer *t);
+/* The same without resetting: the checkpoint also restored every env's
+ * running episode and the rollout's raw observations (core/resume.c), so
+ * the next rollout starts from them, normalised with the restored
+ * statistics (not updating them), exactly as the saved run would have. */
+void gnarl_trainer_continued(struct gnarl_trainer *t);
+
+/* Called by gnarl_trainer_run after each iteration's report (checkpoints
+ * use it); it may set the run's stop flag.  NULL: none. */
+typedef void (*gnarl_trainer_hook_fn)(void *ctx, struct gnarl_trainer *t,
+                                      const struct gnarl_trainer_iteration *it);
+void gnarl_trainer_set_hook(struct gnarl_trainer *t, gnarl_trainer_hook_fn fn, void *ctx);
 
 /* Run one iteration (never fails, never allocates). */
 void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iteration *out);
@@ -96,6 +111,8 @@ uint64_t gnarl_trainer_episodes(const struct gnarl_trainer *t);
 uint64_t gnarl_trainer_total_iterations(const struct gnarl_trainer *t);
 
 /* Parts, borrowed, for benchmarks and the checkpoint code. */
+const struct gnarl_registry *gnarl_trainer_registry(const struct gnarl_trainer *t);
+struct gnarl_guidance *gnarl_trainer_guidance(struct gnarl_trainer *t);
 struct gnarl_nn *gnarl_trainer_nn(struct gnarl_trainer *t);
 struct gnarl_ppo *gnarl_trainer_ppo(struct gnarl_trainer *t);
 struct gnarl_rollout *gnarl_trainer_rollout(struct gnarl_trainer *t);

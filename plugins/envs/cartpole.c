@@ -13,6 +13,12 @@
  * Observation (4 floats): x, x_dot, theta, theta_dot.  Actions: LEFT,
  * RIGHT.  No game state, no frames.  The state is kept in double, as
  * Gymnasium does, and written to the host as float.
+ *
+ * State ops (checkpoints): the running episodes are saved as a small
+ * little-endian record: "CPS1", n_envs, max_steps, then per env x, x_dot,
+ * theta, theta_dot (IEEE doubles) and the step count.  Nothing else
+ * carries over between steps (resets get their seeds from the host), so
+ * a restored env continues bit for bit.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -176,6 +182,101 @@ static void cp_step(void *env, const struct gnarl_env_io *io, uint32_t first,
 	}
 }
 
+/* ---- state ops ---------------------------------------------------------- */
+
+#define STATE_MAGIC 0x31535043u /* "CPS1" little-endian */
+#define STATE_HEAD 12u
+#define STATE_ENV 36u
+
+static size_t cp_state_size(void *env)
+{
+	struct cartpole *cp = env;
+
+	return STATE_HEAD + (size_t)cp->n * STATE_ENV;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_f64(uint8_t *p, double d)
+{
+	uint64_t v;
+
+	memcpy(&v, &d, sizeof(v));
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static double get_f64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	double d;
+
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	memcpy(&d, &v, sizeof(d));
+	return d;
+}
+
+static int cp_save_state(void *env, void *buf, size_t size)
+{
+	struct cartpole *cp = env;
+	uint8_t *p = buf;
+
+	if (size != cp_state_size(env))
+		return GNARL_EINVAL;
+	put_u32(p, STATE_MAGIC);
+	put_u32(p + 4, cp->n);
+	put_u32(p + 8, cp->max_steps);
+	for (uint32_t i = 0; i < cp->n; i++) {
+		uint8_t *e = p + STATE_HEAD + (size_t)i * STATE_ENV;
+		put_f64(e, cp->envs[i].x);
+		put_f64(e + 8, cp->envs[i].x_dot);
+		put_f64(e + 16, cp->envs[i].theta);
+		put_f64(e + 24, cp->envs[i].theta_dot);
+		put_u32(e + 32, cp->envs[i].steps);
+	}
+	return 0;
+}
+
+static int cp_load_state(void *env, const struct gnarl_env_io *io, const void *buf,
+                         size_t size, char err[GNARL_ERR_SIZE])
+{
+	struct cartpole *cp = env;
+	const uint8_t *p = buf;
+
+	if (size < STATE_HEAD || get_u32(p) != STATE_MAGIC) {
+		snprintf(err, GNARL_ERR_SIZE, "cartpole: the saved state is not a cartpole state "
+		         "(%zu bytes, no CPS1 header)", size);
+		return GNARL_ECORRUPT;
+	}
+	if (get_u32(p + 4) != cp->n || size != cp_state_size(env)) {
+		snprintf(err, GNARL_ERR_SIZE, "cartpole: the saved state holds %u envs in %zu bytes; "
+		         "this instance has %u envs (%zu bytes)", get_u32(p + 4), size, cp->n,
+		         cp_state_size(env));
+		return GNARL_EINCOMPAT;
+	}
+	for (uint32_t i = 0; i < cp->n; i++) {
+		const uint8_t *e = p + STATE_HEAD + (size_t)i * STATE_ENV;
+		struct pole *pl = &cp->envs[i];
+		pl->x = get_f64(e);
+		pl->x_dot = get_f64(e + 8);
+		pl->theta = get_f64(e + 16);
+		pl->theta_dot = get_f64(e + 24);
+		pl->steps = get_u32(e + 32);
+		write_obs(pl, io->obs + (size_t)i * io->obs_stride);
+	}
+	return 0;
+}
+
 static const struct gnarl_env_ops ops = {
     .size = sizeof(struct gnarl_env_ops),
     .create = cp_create,
@@ -183,6 +284,9 @@ static const struct gnarl_env_ops ops = {
     .spaces = cp_spaces,
     .reset = cp_reset,
     .step = cp_step,
+    .state_size = cp_state_size,
+    .save_state = cp_save_state,
+    .load_state = cp_load_state,
 };
 
 static const struct gnarl_plugin descriptor = {
@@ -190,7 +294,7 @@ static const struct gnarl_plugin descriptor = {
     .size = sizeof(struct gnarl_plugin),
     .kind = GNARL_KIND_ENV,
     .name = "cartpole",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .summary = "Gymnasium CartPole-v1: balance a pole on a cart (4 floats, 2 actions)",
     .params = params,
     .ops.env = &ops,

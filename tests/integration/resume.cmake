@@ -1,0 +1,36 @@
+# Checkpoints and resume (issue 5): real train-then-resume runs through the
+# gnarl binary, one ctest per mode of resume_test.py (see its docstring),
+# and the save/verify/load benchmark of the default network.
+if(GNARL_PYTHON)
+  foreach(_mode exact_cartpole exact_overworld reweight add_term num_envs reward_param
+                llm_probability episode_length refusals crash save_failure commands)
+    add_test(NAME resume_${_mode}
+             COMMAND "${GNARL_PYTHON}" "${CMAKE_CURRENT_SOURCE_DIR}/integration/resume_test.py"
+                     ${_mode} $<TARGET_FILE:gnarl> "${CMAKE_SOURCE_DIR}"
+                     "${CMAKE_CURRENT_BINARY_DIR}/resume_${_mode}")
+    set_tests_properties(resume_${_mode} PROPERTIES
+      ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
+      SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS "integration;resume")
+  endforeach()
+endif()
+
+# test_resume dlopens the cartpole and overworld plugins.
+if(TARGET test_resume)
+  foreach(_p cartpole overworld room_discovery grid_exploration movement dungeon_entry
+             combat health death milestones time_penalty)
+    if(TARGET ${_p})
+      add_dependencies(test_resume ${_p})
+    endif()
+  endforeach()
+endif()
+
+# gnarl's checkpoint cost on the default network (configs/env.yaml): save,
+# verify (open: read, SHA-256, safetensors rules), load.  Prints numbers; the
+# smoke test only runs it.
+add_executable(resume_bench "${CMAKE_CURRENT_SOURCE_DIR}/integration/resume_bench.c")
+target_link_libraries(resume_bench PRIVATE gnarl_core)
+target_compile_definitions(resume_bench PRIVATE
+  GNARL_SOURCE_DIR="${CMAKE_SOURCE_DIR}" GNARL_TEST_DIR="${CMAKE_CURRENT_BINARY_DIR}")
+add_test(NAME resume_bench_smoke COMMAND resume_bench --repeat 2)
+set_tests_properties(resume_bench_smoke PROPERTIES
+  ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}" LABELS "integration;resume")
