@@ -21,8 +21,8 @@
 
 #include "config.h"
 #include "episode.h"
-#include "guidance.h"
 #include "error.h"
+#include "guidance.h"
 #include "log.h"
 #include "plugin.h"
 #include "registry.h"
@@ -214,6 +214,7 @@ static size_t metrics_of(struct gnarl_resume *r, struct gnarl_checkpoint_metric 
 		n = add_metric(m, n, "value_loss", p->value_loss);
 		n = add_metric(m, n, "entropy", p->entropy);
 		n = add_metric(m, n, "approx_kl", p->approx_kl);
+		n = add_metric(m, n, "clipfrac", p->clipfrac);
 		n = add_metric(m, n, "explained_variance", p->explained_variance);
 		n = add_metric(m, n, "lr", p->lr);
 	}
@@ -432,6 +433,11 @@ int gnarl_resume_create(struct gnarl_trainer *t, struct gnarl_config *cfg,
 	    !r->term_blobs || label_terms(r) < 0) {
 		gnarl_resume_free(r);
 		return gnarl_err(err, GNARL_ENOMEM, "out of memory");
+	}
+	if (gnarl_trainer_tensors(t, r->tensors, 0) + 8 + r->K > MAX_TENSORS) {
+		gnarl_resume_free(r);
+		return gnarl_err(err, GNARL_EINVAL, "checkpoint: more than %d tensors to save (a "
+		                 "network this deep or this many reward terms)", MAX_TENSORS);
 	}
 	snprintf(r->env_blob.name, sizeof(r->env_blob.name), "env.state");
 	gnarl_trainer_set_hook(t, after_iteration, r);
@@ -657,6 +663,15 @@ static const char *reset_reason(struct gnarl_resume *r, const struct gnarl_resum
 	return r->why;
 }
 
+/* The store's root the run directory lives in ("" without storage). */
+static const char *run_root(const struct gnarl_resume *r)
+{
+	struct gnarl_storage *st = gnarl_trainer_storage(r->t);
+	const char *root = st ? gnarl_storage_root(st) : "";
+
+	return strcmp(root, ".") == 0 ? "" : root;
+}
+
 /* Give each reward term its saved memory, matched by name; fresh[k] is
  * set for terms that start empty (new, params changed, nothing saved). */
 static void load_terms(struct gnarl_resume *r, const struct gnarl_resume_point *p,
@@ -805,9 +820,11 @@ int gnarl_resume_restore(struct gnarl_resume *r, const struct gnarl_resume_point
 	free(r->parent);
 	r->parent = strdup(m->uri);
 	gnarl_log(GNARL_LOG_INFO, NULL, "resumed at iteration %llu (env steps %llu, episodes "
-	          "%llu); %s%s", (unsigned long long)gnarl_trainer_iteration_count(r->t) + 1,
+	          "%llu) in %s%s%s; %s%s",
+	          (unsigned long long)gnarl_trainer_iteration_count(r->t) + 1,
 	          (unsigned long long)gnarl_trainer_env_steps(r->t),
-	          (unsigned long long)gnarl_trainer_episodes(r->t),
+	          (unsigned long long)gnarl_trainer_episodes(r->t), run_root(r),
+	          *run_root(r) ? "/" : "", r->run,
 	          why ? "envs start new episodes: " : "envs continue their running episodes",
 	          why ? why : "");
 	if (gnarl_trainer_done(r->t))

@@ -14,6 +14,19 @@ if(GNARL_PYTHON)
   endforeach()
 endif()
 
+# Checkpoints on the S3 fixture (tests/integration/storage.cmake, included
+# after this file: its s3.env path is spelt out here).
+if(GNARL_PYTHON AND TARGET s3)
+  add_test(NAME resume_s3
+           COMMAND "${GNARL_PYTHON}" "${CMAKE_CURRENT_SOURCE_DIR}/integration/resume_test.py"
+                   s3 $<TARGET_FILE:gnarl> "${CMAKE_SOURCE_DIR}"
+                   "${CMAKE_CURRENT_BINARY_DIR}/resume_s3")
+  set_tests_properties(resume_s3 PROPERTIES
+    FIXTURES_REQUIRED s3 RESOURCE_LOCK s3 SKIP_RETURN_CODE 77 TIMEOUT 300
+    ENVIRONMENT "GNARL_S3_ENV=${CMAKE_BINARY_DIR}/s3/s3.env;GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
+    LABELS "s3;integration;resume")
+endif()
+
 # test_resume dlopens the cartpole and overworld plugins.
 if(TARGET test_resume)
   foreach(_p cartpole overworld room_discovery grid_exploration movement dungeon_entry

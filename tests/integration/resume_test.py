@@ -28,6 +28,10 @@ Modes (each a handful of real `gnarl train` runs with tiny budgets):
   commands         checkpoints list/show/diff/tag on real runs; latest and
                    tag:NAME; --restore > RESTORE_CHECKPOINT > restore:; a tag
                    taken mid-run survives retention
+  s3               the same store on the S3 fixture (Ceph RGW): save, list, tag,
+                   restore by s3:// URI, latest, tag:NAME; the gateway cut
+                   mid-run (through a relay): saves fail and are logged,
+                   training goes on, saving resumes (exit 77 without Ceph)
 
 Each use case: run A trains 3 iterations; run B resumes A's checkpoint with the
 new config and no steps left (so its checkpoint holds exactly what was
@@ -39,11 +43,14 @@ import hashlib
 import json
 import os
 import random
+import shlex
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 OW_SETS = ["env.num_envs=5", "ppo.rollout_steps=32", "ppo.minibatch_size=80",
@@ -596,6 +603,186 @@ def tagged_survives(ctx):
         fail("retention with keep_last 2 and a tag on checkpoint 2 left %r" % left)
 
 
+# ---- S3 ------------------------------------------------------------------------
+
+
+class Proxy:
+    """A TCP relay to the S3 gateway that can be cut (every connection closed,
+    new ones refused) and restored: the store "goes down" mid-run."""
+
+    def __init__(self, host, port):
+        self.up = (host, port)
+        self.down = False
+        self.conns = []
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.down:
+                c.close()
+                continue
+            try:
+                u = socket.create_connection(self.up)
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.conns += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self, down):
+        self.down = down
+        if down:
+            with self.lock:
+                for x in self.conns:
+                    try:
+                        x.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                self.conns = []
+
+
+def s3_env():
+    path = os.environ.get("GNARL_S3_ENV")
+    if not path or not os.path.exists(path):
+        print("SKIP: GNARL_S3_ENV is not set (run through ctest, which starts the fixture)")
+        sys.exit(77)
+    env = {}
+    for line in open(path):
+        if "=" in line:
+            k, v = line.strip().split("=", 1)
+            env[k] = shlex.split(v)[0] if v else ""
+    if "GNARL_S3_SKIP" in env:
+        print("SKIP: " + env["GNARL_S3_SKIP"])
+        sys.exit(77)
+    return env
+
+
+def s3(ctx):
+    """Checkpoints in S3 (the fixture's Ceph gateway): saved by a run, listed,
+    tagged, restored by s3:// URI, latest and tag:NAME; and a gateway that goes
+    down mid-run costs checkpoints, never the run."""
+    env = s3_env()
+    bucket = "gnarl-resume-%d" % os.getpid()
+    endpoint = env["S3_ENDPOINT_URL"]
+    host, port = endpoint.split("//")[1].split(":")
+    proxy = Proxy(host, int(port.rstrip("/")))
+    keys = {"S3_ACCESS_KEY_ID": env["S3_ACCESS_KEY_ID"],
+            "S3_SECRET_ACCESS_KEY": env["S3_SECRET_ACCESS_KEY"],
+            "S3_REGION_NAME": env.get("S3_REGION_NAME", "us-east-1")}
+    root = "s3://%s/runs" % bucket
+
+    def st(endpoint_url):
+        return ["storage.s3.endpoint=" + endpoint_url, "storage.s3.create_bucket=true",
+                "storage.s3.max_retries=0", "storage.s3.connect_timeout_ms=500",
+                "storage.s3.timeout_ms=30000"]
+    direct = st(endpoint)
+
+    def s3train(name, sets, restore=None, storage=root, expect=0):
+        args = ["train", "-c", ctx.cp, "--set", "run.storage=" + storage,
+                "--set", "run.name=" + name]
+        for x in CP_SETS + direct + sets:
+            args += ["--set", x]
+        if restore:
+            args += ["--restore", restore]
+        p = run(ctx, args, keys)
+        if p.returncode != expect:
+            fail("gnarl %s: exit %d" % (" ".join(args), p.returncode), p.stderr)
+        return p.stderr
+
+    s3train("a", ["ppo.total_steps=2048"])
+    a2 = "%s/a/checkpoints/checkpoint_000002" % root
+    p = run(ctx, ["checkpoints", "list", root + "/a", "-c", ctx.cp] +
+            sum((["--set", x] for x in direct), []), keys)
+    rows = [l for l in p.stdout.splitlines() if "checkpoint_0000" in l]
+    if p.returncode != 0 or len(rows) != 4 or not rows[-1].startswith("*"):
+        fail("checkpoints list on S3: %d rows" % len(rows), p.stdout + p.stderr)
+    # An S3 checkpoint resumed into a local run.
+    log = s3train("local", ["ppo.total_steps=3072"], restore=a2, storage=ctx.work)
+    if "RESTORING from checkpoint: %s (iteration 2)" % a2 not in log or \
+            first_iteration(log) != 3:
+        fail("restore from %s" % a2, log)
+    if manifest(ckpt(ctx, "local", 6))["parent"] != a2:
+        fail("the local run's manifest does not name the S3 checkpoint as parent")
+    log = s3train("b", ["ppo.total_steps=2560"], restore="latest")
+    if "a/checkpoints/checkpoint_000004 (iteration 4)" not in log or first_iteration(log) != 5:
+        fail("restore latest in the S3 root", log)
+    p = run(ctx, ["checkpoints", "tag", a2, "s3_tag", "-c", ctx.cp] +
+            sum((["--set", x] for x in direct), []), keys)
+    if p.returncode != 0:
+        fail("checkpoints tag on S3", p.stderr)
+    log = s3train("c", ["ppo.total_steps=1536"], restore="tag:s3_tag")
+    if "(iteration 2)" not in log or first_iteration(log) != 3:
+        fail("restore tag:s3_tag", log)
+    outage(ctx, proxy, keys, root, st("http://127.0.0.1:%d" % proxy.port))
+    print("s3: saved to %s, listed, tagged; restored by s3:// URI (into a local run), "
+          "latest and tag:NAME" % root)
+
+
+def outage(ctx, proxy, keys, root, sets):
+    log = os.path.join(ctx.work, "outage.log")
+    args = [ctx.gnarl, "train", "-c", ctx.cp, "--set", "run.storage=" + root,
+            "--set", "run.name=outage", "--set", "ppo.total_steps=100000000",
+            "--set", "checkpoint.every=2", "--set", "metrics.episodes=false"]
+    for x in sets:
+        args += ["--set", x]
+    e = dict(os.environ)
+    e.update(keys)
+    with open(log, "w") as out:
+        p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=out, env=e)
+        try:
+            wait_for(log, "gnarl[checkpoint]: saved")
+            proxy.cut(True)
+            wait_for(log, "NOT saved (2 in a row)")
+            proxy.cut(False)
+            wait_for(log, "saving works again after")
+            p.send_signal(signal.SIGTERM)
+            code = p.wait(timeout=120)
+        finally:
+            proxy.cut(False)
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    text = open(log).read()
+    its = [int(l.split()[1]) for l in text.splitlines() if l.startswith("iter ")]
+    if code != 0 or its != list(range(1, len(its) + 1)):
+        fail("the run did not go on through the outage (exit %d)" % code, text)
+    p = run(ctx, ["checkpoints", "show", root + "/outage", "-c", ctx.cp] +
+            sum((["--set", x] for x in sets), []), keys)
+    if p.returncode != 0 or "iteration        %d" % its[-1] not in p.stdout:
+        fail("the outage run's latest checkpoint is not its last iteration %d" % its[-1],
+             p.stdout + p.stderr)
+    why = [l for l in text.splitlines() if l.startswith("gnarl[checkpoint]: error:")]
+    print("s3 outage: the gateway was cut mid-run, %d saves failed and were logged (%s), the "
+          "run went on and saved again when it came back; stopped after iteration %d, whose "
+          "checkpoint verifies" % (text.count("NOT saved"), why[0] if why else "?", its[-1]))
+
+
 def main():
     mode, gnarl, src, work = sys.argv[1:5]
     shutil.rmtree(work, ignore_errors=True)
@@ -604,7 +791,7 @@ def main():
     modes = {f.__name__: f for f in (exact_cartpole, exact_overworld, reweight, add_term,
                                      num_envs, reward_param, llm_probability,
                                      episode_length, refusals, crash, save_failure,
-                                     commands)}
+                                     commands, s3)}
     modes[mode](ctx)
     shutil.rmtree(work, ignore_errors=True)
 
