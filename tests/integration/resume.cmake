@@ -27,9 +27,9 @@ if(GNARL_PYTHON AND TARGET s3)
     LABELS "s3;integration;resume")
 endif()
 
-# test_resume dlopens the cartpole and overworld plugins.
+# test_resume dlopens the cartpole, overworld and fixture env plugins.
 if(TARGET test_resume)
-  foreach(_p cartpole overworld room_discovery grid_exploration movement dungeon_entry
+  foreach(_p cartpole overworld fixture_env room_discovery grid_exploration movement dungeon_entry
              combat health death milestones time_penalty)
     if(TARGET ${_p})
       add_dependencies(test_resume ${_p})

@@ -5,7 +5,9 @@
  * env count restores the learner and resets the envs; a checkpoint
  * missing a learner tensor is refused with the learner untouched;
  * reward-term columns follow their names when terms are added, removed
- * or reordered; which URI wins; a resumed run gets a new directory.
+ * or reordered; an env without state ops starts new episodes, one with
+ * them continues its running ones; which URI wins; a resumed run gets a
+ * new directory.
  */
 #define _GNU_SOURCE /* nftw's FTW_DEPTH / FTW_PHYS */
 #include <setjmp.h>
@@ -308,6 +310,73 @@ static void test_terms_by_name(void **state)
 	drop(&b);
 }
 
+/* Episode lengths of the running episodes (word 2 of episode.running). */
+static void running_lengths(struct run *r, uint64_t *out, uint32_t n)
+{
+	struct gnarl_tensor t[2];
+
+	gnarl_episode_running_tensors(gnarl_rollout_episodes(gnarl_trainer_rollout(r->t)), t, 2);
+	assert_int_equal(t[0].shape[0], n);
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = ((const uint64_t *)t[0].data)[i * GNARL_EPISODE_RUNNING_WORDS + 2];
+}
+
+/* An env without state ops (the fixture env, episodes of 1000 steps) is
+ * reset on restore: the running episodes start again at length 0, while
+ * the learner and the episode numbers are restored.  Cartpole, which has
+ * them, keeps its running episodes' lengths. */
+static void test_reset_without_state_ops(void **state)
+{
+	const char *sets[] = {"env.plugin=" GNARL_FIXTURE_DIR "/fixture_env.so",
+	                      "env.params={length: 1000}", "ppo.total_steps=20480", NULL};
+	struct run a = make(CARTPOLE, "nostate_a", sets), b;
+	uint64_t la[4], lb[4];
+	char *uri;
+
+	(void)state;
+	gnarl_trainer_start(a.t);
+	iterate(&a, 2);
+	running_lengths(&a, la, 4);
+	assert_int_equal(la[0], 256); /* 2 x 128 steps, no episode ended */
+	uri = save(&a);
+	b = make(CARTPOLE, "nostate_b", sets);
+	restore(&b, uri);
+	assert_same_params(&a, &b);
+	assert_int_equal(gnarl_trainer_iteration_count(b.t), 2);
+	running_lengths(&b, lb, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(lb[i], 0);
+	free(uri);
+	drop(&a);
+	drop(&b);
+}
+
+static void test_running_episodes_continue(void **state)
+{
+	const char *sets[] = {"ppo.total_steps=20480", NULL};
+	struct run a = make(CARTPOLE, "cont_a", sets), b;
+	uint64_t la[4], lb[4];
+	bool mid = false;
+	char *uri;
+
+	(void)state;
+	gnarl_trainer_start(a.t);
+	iterate(&a, 2);
+	running_lengths(&a, la, 4);
+	uri = save(&a);
+	b = make(CARTPOLE, "cont_b", sets);
+	restore(&b, uri);
+	running_lengths(&b, lb, 4);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(lb[i], la[i]);
+		mid = mid || la[i] > 0;
+	}
+	assert_true(mid);
+	free(uri);
+	drop(&a);
+	drop(&b);
+}
+
 static void test_uri_precedence(void **state)
 {
 	struct gnarl_config *cfg;
@@ -373,6 +442,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_more_envs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_tensor_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_terms_by_name, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_without_state_ops, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_running_episodes_continue, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_uri_precedence, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_new_run_directory, setup, teardown),
 	};
