@@ -117,7 +117,8 @@ static int parse_args(int argc, char **argv, struct train_args *a)
 		if ((r = valued("--stop-after", argc, argv, &i, &v)) != 0) {
 			a->stop_after = r > 0 ? strtoull(v, &end, 10) : 0;
 			if (r < 0 || !*v || *end || a->stop_after == 0)
-				return gnarl_cli_usage_error("train", "--stop-after needs an iteration "
+				return gnarl_cli_usage_error("train",
+				                             "--stop-after needs an iteration "
 				                             "number >= 1");
 			continue;
 		}

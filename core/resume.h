@@ -57,7 +57,7 @@ struct gnarl_resume_facts {
  * registry's or the env's (GNARL_ECONFIG). */
 int gnarl_resume_facts(struct gnarl_config *cfg, struct gnarl_resume_facts *out,
                        char err[GNARL_ERR_SIZE]);
-void gnarl_resume_facts_clear(struct gnarl_resume_facts *f);  /* accepts zeroed */
+void gnarl_resume_facts_clear(struct gnarl_resume_facts *f); /* accepts zeroed */
 
 /* The network a config describes, as the manifest records it (a map:
  * hidden, activation, shared, weight_layout "(in, out)"), into `tree`'s
@@ -68,27 +68,27 @@ const struct gnarl_value *gnarl_resume_network(const struct gnarl_config *cfg,
 /* Which checkpoint to restore: the flag (may be NULL), else the
  * RESTORE_CHECKPOINT environment variable, else the config's `restore`;
  * NULL for none.  Empty strings count as unset.  Borrowed. */
-const char *gnarl_resume_uri(const struct gnarl_config *cfg, const char *flag,
-                             const char **source);
+const char *gnarl_resume_uri(const struct gnarl_config *cfg, const char *flag, const char **source);
 
 /* An opened, verified checkpoint and its diff against a new config. */
 struct gnarl_resume_point {
 	struct gnarl_checkpoint *ck;
 	struct gnarl_checkpoint_diff *diff;
-	struct gnarl_storage *root;      /* the run root, for latest and tag:NAME */
+	struct gnarl_storage *root; /* the run root, for latest and tag:NAME */
 };
 
 /* Resolve `uri` (a checkpoint or run directory, s3://..., latest or
  * tag:NAME in run.storage), verify every file, log "RESTORING from
  * checkpoint: <uri> (iteration N)" and the changes (to `log`, may be
- * NULL), and refuse what cannot change.  Codes: GNARL_ECORRUPT (missing,
- * damaged, truncated, checksum), GNARL_EVERSION (newer format),
+ * NULL), and refuse what cannot change.  Codes: GNARL_ENOENT (no
+ * checkpoint there, or no manifest), GNARL_ECORRUPT (damaged, truncated,
+ * checksum, malformed), GNARL_EVERSION (newer format),
  * GNARL_EINCOMPAT (refused change: field and both values named),
  * GNARL_ECONFIG (the new config's plugins).  *out owned:
  * gnarl_resume_point_free(). */
 int gnarl_resume_open(struct gnarl_config *cfg, const char *uri, FILE *log,
                       struct gnarl_resume_point **out, char err[GNARL_ERR_SIZE]);
-void gnarl_resume_point_free(struct gnarl_resume_point *p);  /* accepts NULL */
+void gnarl_resume_point_free(struct gnarl_resume_point *p); /* accepts NULL */
 
 /* A resumed run writes into a new run directory: when
  * <run.storage>/<run.name>/ already holds a run, set run.name to
@@ -104,9 +104,9 @@ struct gnarl_resume;
  * flag; stop_after > 0 sets it after that iteration.  *out owned:
  * gnarl_resume_free(). */
 int gnarl_resume_create(struct gnarl_trainer *t, struct gnarl_config *cfg,
-                        volatile sig_atomic_t *stop, uint64_t stop_after,
-                        struct gnarl_resume **out, char err[GNARL_ERR_SIZE]);
-void gnarl_resume_free(struct gnarl_resume *r);  /* accepts NULL */
+                        volatile sig_atomic_t *stop, uint64_t stop_after, struct gnarl_resume **out,
+                        char err[GNARL_ERR_SIZE]);
+void gnarl_resume_free(struct gnarl_resume *r); /* accepts NULL */
 
 /* Load checkpoint p into the trainer (see the top) and continue after its
  * iteration; the run's manifests record p's URI as their parent.  On

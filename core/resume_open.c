@@ -35,9 +35,9 @@ static int network_into(struct gnarl_tree *tree, struct gnarl_value *map,
 	if (!v || gnarl_tree_copy(tree, v, gnarl_value_get(policy, "hidden")) < 0)
 		return GNARL_ENOMEM;
 	v = gnarl_tree_map_put(tree, map, "activation");
-	if (!v || gnarl_tree_set_string(tree, v, gnarl_value_string(
-	                                              gnarl_value_get(policy, "activation"),
-	                                              "relu")) < 0)
+	if (!v ||
+	    gnarl_tree_set_string(
+	        tree, v, gnarl_value_string(gnarl_value_get(policy, "activation"), "relu")) < 0)
 		return GNARL_ENOMEM;
 	v = gnarl_tree_map_put(tree, map, "shared");
 	if (!v)
@@ -144,8 +144,7 @@ out:
 	return rc;
 }
 
-const char *gnarl_resume_uri(const struct gnarl_config *cfg, const char *flag,
-                             const char **source)
+const char *gnarl_resume_uri(const struct gnarl_config *cfg, const char *flag, const char **source)
 {
 	const char *env = getenv("RESTORE_CHECKPOINT");
 	const char *conf = gnarl_value_string(gnarl_value_at(cfg->root, "restore"), NULL);
@@ -210,7 +209,9 @@ int gnarl_resume_open(struct gnarl_config *cfg, const char *uri, FILE *log,
 	if (rc < 0)
 		goto fail;
 	if (log) {
-		fprintf(log, "changes since the checkpoint (+ added, - removed, ~ changed, ! refused):\n");
+		fprintf(
+		    log,
+		    "changes since the checkpoint (+ added, - removed, ~ changed, ! refused):\n");
 		gnarl_checkpoint_diff_print(p->diff, log);
 		fflush(log);
 	}
@@ -264,16 +265,21 @@ int gnarl_resume_new_run_name(struct gnarl_config *cfg, const struct gnarl_resum
 			snprintf(cand, len, "%s-from%llu-%d", name, it, k);
 		rc = run_exists(st, cand, err);
 		if (rc == 0) {
-			gnarl_log(GNARL_LOG_INFO, NULL, "run directory %s/%s already holds a run: this "
-			          "resumed run writes to %s/%s", run_root(cfg), name, run_root(cfg), cand);
+			gnarl_log(GNARL_LOG_INFO, NULL,
+			          "run directory %s/%s already holds a run: this "
+			          "resumed run writes to %s/%s",
+			          run_root(cfg), name, run_root(cfg), cand);
 			rc = gnarl_tree_set_string(cfg->tree, node, cand) < 0
-			         ? gnarl_err(err, GNARL_ENOMEM, "out of memory") : 0;
+			         ? gnarl_err(err, GNARL_ENOMEM, "out of memory")
+			         : 0;
 			break;
 		}
 	}
 	if (rc == 1)
-		rc = gnarl_err(err, GNARL_EEXIST, "run.name: %s and a thousand variants of it exist "
-		               "in %s: set another run.name", name, run_root(cfg));
+		rc = gnarl_err(err, GNARL_EEXIST,
+		               "run.name: %s and a thousand variants of it exist "
+		               "in %s: set another run.name",
+		               name, run_root(cfg));
 	gnarl_storage_close(st);
 	free(cand);
 	return rc < 0 ? rc : 0;

@@ -149,8 +149,10 @@ int main(int argc, char **argv)
 		drop(&b);
 	}
 	{
-		double s = median(save, repeat), v = median(verify, repeat), l = median(load, repeat);
-		printf("{\"model_bytes\": %ld, \"repeat\": %d, \"save_ms\": %.2f, \"verify_ms\": %.2f, "
+		double s = median(save, repeat), v = median(verify, repeat),
+		       l = median(load, repeat);
+		printf("{\"model_bytes\": %ld, \"repeat\": %d, \"save_ms\": %.2f, \"verify_ms\": "
+		       "%.2f, "
 		       "\"load_ms\": %.2f, \"save_verify_load_ms\": %.2f, "
 		       "\"open_verify_diff_ms\": %.2f}\n",
 		       model, repeat, 1e3 * s, 1e3 * v, 1e3 * l, 1e3 * (s + v + l),

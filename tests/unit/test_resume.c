@@ -34,9 +34,9 @@
 #include "trainer.h"
 #include "value.h"
 
-#define CARTPOLE GNARL_SOURCE_DIR "/configs/cartpole.yaml"
+#define CARTPOLE  GNARL_SOURCE_DIR "/configs/cartpole.yaml"
 #define OVERWORLD GNARL_SOURCE_DIR "/configs/env.yaml"
-#define MAX_SETS 24
+#define MAX_SETS  24
 
 static char dir[64];
 static char err[GNARL_ERR_SIZE];
@@ -75,9 +75,9 @@ static int teardown(void **state)
 static struct run make(const char *config, const char *name, const char *const *extra)
 {
 	static char storage[128], rname[128];
-	const char *sets[MAX_SETS] = {"ppo.blas_threads=1", "env.threads=1",
-	                              "metrics.episodes=false", "checkpoint.every=0",
-	                              storage, rname};
+	const char *sets[MAX_SETS] = {
+	    "ppo.blas_threads=1", "env.threads=1", "metrics.episodes=false",
+	    "checkpoint.every=0", storage,         rname};
 	struct gnarl_trainer_options opt = {.quiet = true};
 	int n = 6;
 	struct run r = {0};
@@ -223,8 +223,11 @@ static void test_missing_tensor_refused(void **state)
 	struct gnarl_storage *st;
 	struct gnarl_resume_point *p = NULL;
 	const char *actions[] = {"LEFT", "RIGHT"};
-	struct gnarl_manifest_info info = {.iteration = 7, .obs_size = 4, .n_actions = 2,
-	                                   .action_names = actions, .env_plugin = "cartpole"};
+	struct gnarl_manifest_info info = {.iteration = 7,
+	                                   .obs_size = 4,
+	                                   .n_actions = 2,
+	                                   .action_names = actions,
+	                                   .env_plugin = "cartpole"};
 	uint32_t n, k = 0;
 	float *before;
 	char path[256];
@@ -271,9 +274,17 @@ static const double *window_terms(struct run *r, uint64_t *rows, uint64_t *cols)
  * window follows its term, the new one is zero. */
 static void test_terms_by_name(void **state)
 {
-	const char *common[] = {"env.num_envs=4", "ppo.rollout_steps=64", "ppo.minibatch_size=64",
-	                        "ppo.epochs=1", "policy.hidden=[16]", "env.params.max_steps=20",
-	                        "ppo.total_steps=100000", NULL, NULL, NULL, NULL};
+	const char *common[] = {"env.num_envs=4",
+	                        "ppo.rollout_steps=64",
+	                        "ppo.minibatch_size=64",
+	                        "ppo.epochs=1",
+	                        "policy.hidden=[16]",
+	                        "env.params.max_steps=20",
+	                        "ppo.total_steps=100000",
+	                        NULL,
+	                        NULL,
+	                        NULL,
+	                        NULL};
 	const char *a_sets[] = {"rewards=[{plugin: room_discovery}, {plugin: movement}]"};
 	const char *b_sets[] = {"rewards=[{plugin: movement}, {plugin: dungeon_entry}, "
 	                        "{plugin: room_discovery}]"};
