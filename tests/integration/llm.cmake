@@ -2,7 +2,8 @@
 # server (tests/llm/server.py, started by each test as a process on
 # 127.0.0.1), core/guidance.c end to end with them and the overworld env,
 # and the benchmarks bench_llm (request()/poll() costs) and bench_guidance
-# (draw + update per step), programs that print numbers.
+# (draw + update per step), programs that print numbers, and bench_train.py
+# (steps/s of gnarl train with LLM on and off, run by hand).
 if(GNARL_HAVE_CMOCKA AND TARGET llm_text AND TARGET llm_vision)
   set(_llm_dir "${GNARL_TEST_DIR}/llm")
   set(_llm_support "${_llm_dir}/llm_test_host.c" "${_llm_dir}/llm_server.c")
@@ -39,6 +40,22 @@ if(GNARL_HAVE_CMOCKA AND TARGET llm_text AND TARGET llm_vision)
       ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
       LABELS "integration;llm"
       TIMEOUT 120)
+  endif()
+
+  # gnarl train with both plugins while the server goes away and comes back,
+  # and checkpoints resumed with LLM turned on and off
+  # (tests/integration/llm_train.py says what each mode checks).
+  if(GNARL_PYTHON AND TARGET overworld AND TARGET local)
+    foreach(_mode outage restore)
+      add_test(NAME llm_train_${_mode}
+               COMMAND "${GNARL_PYTHON}" "${CMAKE_CURRENT_SOURCE_DIR}/integration/llm_train.py"
+                       ${_mode} $<TARGET_FILE:gnarl> "${CMAKE_SOURCE_DIR}/configs/env.yaml"
+                       "${CMAKE_CURRENT_BINARY_DIR}/llm_train_${_mode}")
+      set_tests_properties(llm_train_${_mode} PROPERTIES
+        ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
+        LABELS "integration;llm"
+        TIMEOUT 300)
+    endforeach()
   endif()
 
   foreach(_group wire parse retry breaker flow)

@@ -8,9 +8,12 @@ default behaviour when the script is empty.
 
 Usage:
     server.py --log requests.jsonl [--port 0] [--port-file FILE]
-              [--default '{"kind": "action", "action": "UP"}']
+              [--default '{"kind": "action", "action": "UP"}'] [--no-bodies]
 It prints "PORT <n>" on stdout and, with --port-file, writes the port to
-FILE (atomically) once it accepts connections.
+FILE (atomically) once it accepts connections.  --no-bodies records each
+request without its body and headers (benchmarks: a vision body is ~100 kB
+of base64, and logging it costs CPU the trainer on the same machine would
+otherwise have).
 
 A behaviour is a JSON object:
     {"kind": "action", "action": "UP"}      content "SCENE: ...\\nACTION: UP"
@@ -45,8 +48,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class State:
-    def __init__(self, log_path, default):
+    def __init__(self, log_path, default, bodies=True):
         self.lock = threading.Lock()
+        self.bodies = bodies
         self.log_path = log_path
         self.log = open(log_path, "a", encoding="utf-8")
         self.script = []
@@ -150,14 +154,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(404, error_body(404, "not_found"))
             return
         b = state.next_behaviour()
-        state.record({
-            "time": time.time(),
-            "method": self.command,
-            "path": self.path,
-            "headers": {k.lower(): v for k, v in self.headers.items()},
-            "body": raw.decode("utf-8", "replace"),
-            "behaviour": b,
-        })
+        entry = {"time": time.time(), "method": self.command, "path": self.path,
+                 "behaviour": b}
+        if state.bodies:
+            entry["headers"] = {k.lower(): v for k, v in self.headers.items()}
+            entry["body"] = raw.decode("utf-8", "replace")
+        state.record(entry)
         if b.get("delay_ms"):
             time.sleep(b["delay_ms"] / 1000.0)
         self.answer(b)
@@ -211,10 +213,11 @@ def main():
     ap.add_argument("--port-file")
     ap.add_argument("--log", required=True)
     ap.add_argument("--default", default='{"kind": "action", "action": "UP"}')
+    ap.add_argument("--no-bodies", action="store_true")
     args = ap.parse_args()
 
     server = Server(("127.0.0.1", args.port), Handler)
-    server.state = State(args.log, json.loads(args.default))
+    server.state = State(args.log, json.loads(args.default), not args.no_bodies)
     port = server.server_address[1]
     if args.port_file:
         tmp = args.port_file + ".tmp"
