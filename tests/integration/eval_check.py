@@ -150,7 +150,7 @@ def mode_trained(gnarl, config, work):
     shutil.rmtree(work, ignore_errors=True)
     easy = ["env.params.width=3", "env.params.height=3", "env.params.max_steps=300",
             "env.params.sword_distance=0", "env.num_envs=8", "ppo.rollout_steps=128",
-            "ppo.minibatch_size=256", "ppo.total_steps=200000", "policy.hidden=[64,64]",
+            "ppo.minibatch_size=256", "ppo.total_steps=100000", "policy.hidden=[64,64]",
             "metrics.tensorboard=false", "metrics.episodes=false"]
     run(gnarl, "train", "-c", config, *sets(easy + ["run.storage=" + work, "run.name=easy"]))
     ck = os.path.join(work, "easy", "checkpoints")
