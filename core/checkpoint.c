@@ -460,20 +460,22 @@ static int stop_at_first(void *ctx, const char *key, uint64_t size)
 	return 1;
 }
 
-/* Does anything live under key/?  (For messages: a list error says no.) */
-static bool dir_exists(struct gnarl_storage *st, const char *key)
+/* Does anything live under key/?  1, 0, or the list's error (a missing
+ * bucket says so: the GET of a key in it only said "not found"). */
+static int dir_exists(struct gnarl_storage *st, const char *key, char err[GNARL_ERR_SIZE])
 {
 	size_t n = strlen(key);
-	char *prefix = malloc(n + 2), err[GNARL_ERR_SIZE];
+	char *prefix = malloc(n + 2);
 	bool any = false;
+	int rc;
 
 	if (!prefix)
-		return false;
+		return gnarl_err(err, GNARL_ENOMEM, "checkpoint: out of memory");
 	memcpy(prefix, key, n);
 	strcpy(prefix + n, n && key[n - 1] != '/' ? "/" : "");
-	gnarl_storage_list(st, prefix, stop_at_first, &any, err);
+	rc = gnarl_storage_list(st, prefix, stop_at_first, &any, err);
 	free(prefix);
-	return any;
+	return rc < 0 && rc != GNARL_EINTERRUPTED ? rc : any;
 }
 
 int gnarl_checkpoint_open(const struct gnarl_config *cfg, struct gnarl_storage *st,
@@ -483,7 +485,7 @@ int gnarl_checkpoint_open(const struct gnarl_config *cfg, struct gnarl_storage *
 	struct gnarl_checkpoint *ck = calloc(1, sizeof(*ck));
 	char *key = NULL, what[GNARL_ERR_SIZE / 2];
 	size_t len;
-	int rc;
+	int rc, found;
 
 	*out = NULL;
 	if (!ck)
@@ -498,9 +500,13 @@ int gnarl_checkpoint_open(const struct gnarl_config *cfg, struct gnarl_storage *
 		goto out;
 	ck->m.uri = ck->uri;
 	rc = gnarl_storage_get(ck->st, key, (void **)&ck->manifest_text, &len, err);
-	if (rc == GNARL_ENOENT && !dir_exists(ck->st, ck->key))
-		rc = gnarl_err(err, rc, "no checkpoint at %s: nothing is stored there (give a "
-		               "checkpoint or run directory, s3:// URI, latest or tag:NAME)", ck->uri);
+	found = rc == GNARL_ENOENT ? dir_exists(ck->st, ck->key, err) : 1;
+	if (found < 0)
+		rc = found;
+	else if (found == 0)
+		rc = gnarl_err(err, rc, "no checkpoint at %s: nothing is stored there, so it has no "
+		               "manifest.json (give a checkpoint or run directory, s3:// URI, latest "
+		               "or tag:NAME)", ck->uri);
 	else if (rc == GNARL_ENOENT)
 		rc = gnarl_err(err, rc, "checkpoint %s has no %s: it is not a checkpoint, or its save "
 		               "was interrupted (see gnarl checkpoints list)", ck->uri, MANIFEST_FILE);

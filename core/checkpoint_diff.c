@@ -239,10 +239,18 @@ static void diff_facts(struct differ *df, json_t *old, const struct gnarl_manife
 			add_change(df, "action list", json_object_get(old, "actions"), acts,
 			           why_actions);
 	}
-	/* A fact the checkpoint or the new run does not state is not compared. */
+	/* A fact the checkpoint or the new run does not state is not compared
+	 * (nor a key of the network the checkpoint's gnarl did not record). */
 	net = now->network ? value_json(now->network) : NULL;
-	if (net && !json_is_null(json_object_get(old, "network")))
+	if (net && json_is_object(json_object_get(old, "network"))) {
+		const char *k;
+		json_t *v, *tmp;
+
+		json_object_foreach_safe (net, tmp, k, v)
+			if (!json_object_get(json_object_get(old, "network"), k))
+				json_object_del(net, k);
 		diff_node(df, "network", json_object_get(old, "network"), net, why_network);
+	}
 	if (env && json_is_string(at(old, "env.plugin")))
 		diff_node(df, "env plugin", at(old, "env.plugin"), env, why_env);
 	json_decref(obs);
