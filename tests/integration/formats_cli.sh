@@ -56,9 +56,9 @@ expect 0 '~ rewards\[room_discovery\].weight: 20.0 -> 30.0' \
 expect 0 '+ rewards\[dungeon_entry\]' "$gnarl" checkpoints diff "$ck" -c resume.yaml
 expect 0 '~ env.num_envs: 5 -> 25' "$gnarl" checkpoints diff "$ck" -c resume.yaml
 expect 0 '(no changes)' "$gnarl" checkpoints diff "$ck" -c base.yaml
-expect 3 'policy.hidden changed from \[64,64\] to \[128,128\]' \
+expect 3 'network.hidden changed from \[64,64\] to \[128,128\]' \
   "$gnarl" checkpoints diff "$ck" -c base.yaml --set 'policy.hidden=[128, 128]'
-expect 3 'env.plugin changed from "overworld" to "cartpole"' \
+expect 3 '! env plugin: "overworld" -> "cartpole"' \
   "$gnarl" checkpoints diff "$ck" -c base.yaml --set env.plugin=cartpole
 expect 3 'has no manifest.json' "$gnarl" checkpoints show runs/run/checkpoints/checkpoint_000999
 expect 2 'unknown command' "$gnarl" checkpoints frobnicate

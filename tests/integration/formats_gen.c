@@ -20,6 +20,7 @@
 #include "config.h"
 #include "error.h"
 #include "metrics.h"
+#include "registry.h"
 #include "storage.h"
 
 #define ITERATIONS 40
@@ -64,7 +65,9 @@ static int write_metrics(struct gnarl_storage *st, FILE *exp, char err[GNARL_ERR
 static int write_checkpoint(struct gnarl_storage *st, const struct gnarl_config *cfg, FILE *exp,
                             char err[GNARL_ERR_SIZE])
 {
-	enum { O = 150, H = 256 };
+	/* O: the overworld's observation size at its default view_radius, so
+	 * `checkpoints diff` against the same config finds no change. */
+	enum { O = 204, H = 256 };
 	static float w[H][O], b[H];
 	static double d[3];
 	static int32_t i32[2][3][4];
@@ -128,6 +131,7 @@ int main(int argc, char **argv)
 	char err[GNARL_ERR_SIZE], path[4096];
 	struct gnarl_storage *st = NULL;
 	struct gnarl_config *cfg = NULL;
+	struct gnarl_registry *reg = NULL;
 	FILE *exp;
 	int rc;
 
@@ -135,11 +139,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: formats_gen OUTDIR [CONFIG]\n");
 		return 2;
 	}
+	/* The registry fills every plugin's defaults into the config, as the
+	 * trainer does before it records the config in a manifest. */
 	rc = argc == 3 ? gnarl_config_load(argv[2], NULL, 0, &cfg, err) : 0;
+	if (rc == 0 && cfg)
+		rc = gnarl_registry_open(cfg, &reg, err);
 	if (rc == 0)
 		rc = gnarl_storage_open(NULL, argv[1], &st, err);
 	if (rc < 0) {
 		fprintf(stderr, "formats_gen: %s\n", err);
+		gnarl_registry_free(reg);
+		gnarl_config_free(cfg);
 		return 1;
 	}
 	snprintf(path, sizeof(path), "%s/expected.json", argv[1]);
@@ -147,6 +157,7 @@ int main(int argc, char **argv)
 	if (!exp) {
 		fprintf(stderr, "formats_gen: cannot write %s (does OUTDIR exist?)\n", path);
 		gnarl_storage_close(st);
+		gnarl_registry_free(reg);
 		gnarl_config_free(cfg);
 		return 1;
 	}
@@ -157,6 +168,7 @@ int main(int argc, char **argv)
 	fprintf(exp, "}\n");
 	fclose(exp);
 	gnarl_storage_close(st);
+	gnarl_registry_free(reg);
 	gnarl_config_free(cfg);
 	if (rc < 0) {
 		fprintf(stderr, "formats_gen: %s\n", err);

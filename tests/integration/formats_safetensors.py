@@ -19,7 +19,7 @@ DTYPES = {"F32": "<f4", "F64": "<f8", "I32": "<i4", "I64": "<i8", "U64": "<u8", 
 
 
 def expected_tensors():
-    O, H = 150, 256
+    O, H = 204, 256
     r = np.arange(H * O, dtype=np.float64).reshape(H, O)
     return {
         "policy.trunk.0.weight": (r * 0.25 - 1000.0).astype(np.float32),
