@@ -130,6 +130,17 @@ class Train:
         for _ in range(n):
             self.wait_for(what, lambda l: l.startswith("iter "))
 
+    def until_logged(self, what):
+        """Read lines until both plugins have logged `what` (in any order)."""
+        left = set(PLUGINS)
+
+        def seen(line):
+            for p in list(left):
+                if line.startswith("gnarl[%s]" % p) and what in line:
+                    left.discard(p)
+            return not left
+        self.wait_for("both plugins to log '%s'" % what, seen)
+
     def until_paid(self, what):
         """Iterate until the episode means of both LLM terms are positive."""
         self.wait_for(what, lambda l: l.startswith("iter ") and
@@ -223,17 +234,11 @@ def outage(gnarl, config, work):
         train.until_paid("episodes paid by both plugins")
         at_stop = train.iter
         server.stop()
-        for p in PLUGINS:
-            train.wait_for(p + "'s breaker to open",
-                           lambda l, p=p: l.startswith("gnarl[%s]" % p) and
-                           "circuit breaker open" in l)
+        train.until_logged("circuit breaker open")
         opened = train.iter
         train.iterations(5, "iterations while the server is down")
         server.start()
-        for p in PLUGINS:
-            train.wait_for(p + "'s breaker to close",
-                           lambda l, p=p: l.startswith("gnarl[%s]" % p) and
-                           "circuit breaker closed" in l)
+        train.until_logged("circuit breaker closed")
         closed = train.iter
         while server.requests() < 10:
             train.iterations(1, "requests to the server after it came back")
