@@ -81,17 +81,6 @@ const char gnarl_cmd_eval_usage[] =
 #define MAX_PARALLEL 32
 #define MAX_EPISODES 1000000
 
-static const struct {
-	uint32_t bit;
-	const char *name;
-} milestone_names[] = {
-	{GNARL_MILESTONE_SWORD, "sword"},
-	{GNARL_MILESTONE_MAKU_TREE, "maku_tree"},
-	{GNARL_MILESTONE_GNARLED_KEY, "gnarled_key"},
-	{GNARL_MILESTONE_DUNGEON, "dungeon"},
-};
-#define N_MILESTONES (sizeof(milestone_names) / sizeof(milestone_names[0]))
-
 struct term {
 	struct gnarl_plugin_host *host;
 	const struct gnarl_reward_ops *ops;
@@ -104,7 +93,7 @@ struct term {
 struct tally {
 	uint64_t episodes;
 	double ret, length, rooms, dungeons, kills, deaths;
-	double milestones[N_MILESTONES];
+	double milestones[GNARL_MILESTONE_COUNT];
 	double *terms;                 /* (K) */
 };
 
@@ -401,8 +390,8 @@ static void count(struct eval *ev, const struct gnarl_episode_record *rec)
 	t->dungeons += rec->dungeons;
 	t->kills += rec->enemies_killed;
 	t->deaths += rec->terminated;
-	for (size_t i = 0; i < N_MILESTONES; i++)
-		t->milestones[i] += (rec->milestones & milestone_names[i].bit) != 0;
+	for (unsigned i = 0; i < GNARL_MILESTONE_COUNT; i++)
+		t->milestones[i] += (rec->milestones & (1u << i)) != 0;
 	for (uint32_t k = 0; k < ev->K; k++)
 		t->terms[k] += rec->terms[k];
 }
@@ -522,8 +511,8 @@ static void print_text(const struct eval *ev)
 		       "  enemies killed    %.2f\n  deaths            %.2f\n  milestones       ",
 		       mean(ev, t->rooms), mean(ev, t->dungeons), mean(ev, t->kills),
 		       mean(ev, t->deaths));
-		for (size_t i = 0; i < N_MILESTONES; i++)
-			printf(" %s %.2f", milestone_names[i].name, mean(ev, t->milestones[i]));
+		for (unsigned i = 0; i < GNARL_MILESTONE_COUNT; i++)
+			printf(" %s %.2f", gnarl_episode_milestone_name(i), mean(ev, t->milestones[i]));
 		printf("\n");
 	}
 	if (ev->K)
@@ -560,8 +549,9 @@ static int print_json(const struct eval *ev)
 	json_object_set_new(j, "dungeons_entered_mean", json_real(mean(ev, t->dungeons)));
 	json_object_set_new(j, "enemies_killed_mean", json_real(mean(ev, t->kills)));
 	json_object_set_new(j, "deaths_rate", json_real(mean(ev, t->deaths)));
-	for (size_t i = 0; i < N_MILESTONES; i++)
-		json_object_set_new(ms, milestone_names[i].name, json_real(mean(ev, t->milestones[i])));
+	for (unsigned i = 0; i < GNARL_MILESTONE_COUNT; i++)
+		json_object_set_new(ms, gnarl_episode_milestone_name(i),
+		                    json_real(mean(ev, t->milestones[i])));
 	json_object_set_new(j, "milestones", ms);
 	for (uint32_t k = 0; k < ev->K; k++)
 		json_object_set_new(terms, ev->terms[k].name, json_real(mean(ev, t->terms[k])));

@@ -93,6 +93,14 @@ void gnarl_episode_free(struct gnarl_episode *e)
 	free(e);
 }
 
+const char *gnarl_episode_milestone_name(unsigned k)
+{
+	static const char *const names[GNARL_MILESTONE_COUNT] = {"sword", "maku_tree",
+	                                                         "gnarled_key", "dungeon"};
+
+	return k < GNARL_MILESTONE_COUNT ? names[k] : "?";
+}
+
 uint32_t gnarl_episode_milestones_of(const struct gnarl_game_state *s)
 {
 	uint32_t m = 0;

@@ -28,6 +28,7 @@ enum gnarl_milestone {
 	GNARL_MILESTONE_MAKU_TREE = 1 << 1,   /* group GNARL_GROUP_MAKU_TREE reached */
 	GNARL_MILESTONE_GNARLED_KEY = 1 << 2, /* treasure GNARL_TREASURE_GNARLED_KEY */
 	GNARL_MILESTONE_DUNGEON = 1 << 3,     /* inside a dungeon (dungeon >= 0) */
+	GNARL_MILESTONE_COUNT = 4             /* milestone k is bit 1 << k */
 };
 
 /* One finished episode.  `terms` is borrowed from the tracker: valid
@@ -111,6 +112,10 @@ uint32_t gnarl_episode_tensors(struct gnarl_episode *e, struct gnarl_tensor *out
 #define GNARL_EPISODE_RUNNING_WORDS 42
 uint32_t gnarl_episode_running_tensors(struct gnarl_episode *e, struct gnarl_tensor *out,
                                        uint32_t max);
+
+/* The name of milestone k (bit 1 << k, k < GNARL_MILESTONE_COUNT) in
+ * metrics, summaries and eval output: "sword", "maku_tree", ... */
+const char *gnarl_episode_milestone_name(unsigned k);
 
 /* Milestones (enum gnarl_milestone) that hold in state s. */
 uint32_t gnarl_episode_milestones_of(const struct gnarl_game_state *s);

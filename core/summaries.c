@@ -99,16 +99,6 @@ struct gnarl_summaries {
 	char err[GNARL_ERR_SIZE];
 };
 
-static const struct {
-	uint32_t bit;
-	const char *name;
-} milestone_names[] = {
-    {GNARL_MILESTONE_SWORD, "sword"},
-    {GNARL_MILESTONE_MAKU_TREE, "maku_tree"},
-    {GNARL_MILESTONE_GNARLED_KEY, "gnarled_key"},
-    {GNARL_MILESTONE_DUNGEON, "dungeon"},
-};
-
 static double mono_now(void)
 {
 	struct timespec ts;
@@ -236,9 +226,9 @@ static json_t *record_json(const struct gnarl_summaries *s, const struct slot *r
 
 	for (k = 0; ok && k < s->n_terms; k++)
 		ok = set(t, s->names[k], real_or_null(terms[k]));
-	for (k = 0; ok && k < sizeof(milestone_names) / sizeof(milestone_names[0]); k++)
-		if (r->milestones & milestone_names[k].bit)
-			ok = json_array_append_new(m, json_string(milestone_names[k].name)) == 0;
+	for (k = 0; ok && k < GNARL_MILESTONE_COUNT; k++)
+		if (r->milestones & (1u << k))
+			ok = json_array_append_new(m, json_string(gnarl_episode_milestone_name(k))) == 0;
 	gmtime_r(&r->time.tv_sec, &tm);
 	k = (uint32_t)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(when + k, sizeof(when) - k, ".%03ldZ", r->time.tv_nsec / 1000000L);
