@@ -8,7 +8,12 @@
  * header is fixed at the first flush.  progress.csv and every event file
  * are held in memory whole and marked dirty when they change; an upload
  * clears the mark only on success, so a failure is retried later with
- * nothing lost.  Sealed event files are dropped once uploaded.
+ * nothing lost; when the store cannot be reached at all, the rest of that
+ * upload is skipped (each file would wait out the plugin's retries while
+ * the trainer waits).  Sealed event files are dropped once uploaded.
+ * Who calls sync: the trainer at exit, core/resume.c after each saved
+ * checkpoint (for a remote store, with metrics.upload_every null, the only
+ * uploads).
  */
 #include "metrics.h"
 
@@ -26,7 +31,7 @@
 #include "tfevents.h"
 
 #define EVENT_FILE_CAP (8u << 20) /* bytes before an event file is sealed */
-#define LINE_MAX_LEN 1024
+#define LINE_MAX_LEN   1024
 
 struct scalar {
 	char *name;
@@ -47,34 +52,34 @@ struct evfile {
 };
 
 struct gnarl_metrics {
-	struct gnarl_storage *st;   /* borrowed; NULL: write nothing */
-	const char *prefix;         /* borrowed run directory key */
+	struct gnarl_storage *st; /* borrowed; NULL: write nothing */
+	const char *prefix;       /* borrowed run directory key */
 	struct gnarl_gauges *gauges;
 	bool remote, tensorboard, episodes;
-	int64_t upload_every;       /* 0: null */
+	int64_t upload_every; /* 0: null */
 
 	struct scalar *s;
 	size_t n, cap;
 
 	bool header_done;
-	size_t *cols;               /* CSV column -> index in s */
+	size_t *cols; /* CSV column -> index in s */
 	size_t n_cols;
 	struct sbuf csv;
 	bool csv_dirty;
 
-	struct evfile *files;       /* files[n_files - 1] is current */
+	struct evfile *files; /* files[n_files - 1] is current */
 	size_t n_files, files_made;
 	char host[128];
-	int64_t created;            /* unix time of the first event file */
+	int64_t created; /* unix time of the first event file */
 
-	int64_t since_upload;       /* flushes since the last upload attempt */
+	int64_t since_upload; /* flushes since the last upload attempt */
 	double upload_start, upload_cost;
 	bool uploaded_once;
 	double last_flush_time;
 	uint64_t last_flush_steps;
 	bool flushed_once;
 
-	const char **tags;          /* scratch for events */
+	const char **tags; /* scratch for events */
 	float *values;
 };
 
@@ -290,9 +295,8 @@ static void read_section(struct gnarl_metrics *m, const struct gnarl_value *sect
 }
 
 int gnarl_metrics_create(const struct gnarl_value *section, struct gnarl_storage *st,
-                         const char *run_prefix, bool remote,
-                         struct gnarl_gauges *gauges, struct gnarl_metrics **out,
-                         char err[GNARL_ERR_SIZE])
+                         const char *run_prefix, bool remote, struct gnarl_gauges *gauges,
+                         struct gnarl_metrics **out, char err[GNARL_ERR_SIZE])
 {
 	struct gnarl_metrics *m = calloc(1, sizeof(*m));
 
@@ -312,7 +316,8 @@ int gnarl_metrics_create(const struct gnarl_value *section, struct gnarl_storage
 	m->created = (int64_t)time(NULL);
 	if (st && m->tensorboard && new_event_file(m) < 0) {
 		gnarl_metrics_free(m);
-		return gnarl_err(err, GNARL_ENOMEM, "metrics: out of memory creating the event file");
+		return gnarl_err(err, GNARL_ENOMEM,
+		                 "metrics: out of memory creating the event file");
 	}
 	*out = m;
 	return 0;
@@ -390,8 +395,8 @@ static void progress_line(const struct gnarl_metrics *m, uint64_t iteration, uin
 		size_t at = strlen(g);
 
 		if (x->set && strncmp(x->name, "reward/", 7) == 0 && at + 1 < sizeof(g))
-			snprintf(g + at, sizeof(g) - at, "%s%s %.3g", at ? " " : "reward ", x->name + 7,
-			         x->value);
+			snprintf(g + at, sizeof(g) - at, "%s%s %.3g", at ? " " : "reward ",
+			         x->name + 7, x->value);
 	}
 	line_add(line, g);
 	gnarl_log(GNARL_LOG_INFO, NULL, "%s", line);
@@ -406,7 +411,8 @@ static int csv_header(struct gnarl_metrics *m)
 		return GNARL_ENOMEM;
 	rc |= sbuf_str(&m->csv, "iteration,env_steps");
 	for (size_t i = 0; i < m->n; i++) {
-		if (strcmp(m->s[i].name, "iteration") == 0 || strcmp(m->s[i].name, "env_steps") == 0)
+		if (strcmp(m->s[i].name, "iteration") == 0 ||
+		    strcmp(m->s[i].name, "env_steps") == 0)
 			continue;
 		m->cols[m->n_cols++] = i;
 		rc |= sbuf_add(&m->csv, ",", 1);
@@ -469,7 +475,8 @@ static int add_event(struct gnarl_metrics *m, uint64_t env_steps)
 		m->tags[k] = m->s[i].name;
 		m->values[k++] = (float)m->s[i].value;
 	}
-	rc = gnarl_tfevents_add_scalars(f->ev, now_wall(), (int64_t)env_steps, m->tags, m->values, k);
+	rc = gnarl_tfevents_add_scalars(f->ev, now_wall(), (int64_t)env_steps, m->tags, m->values,
+	                                k);
 	if (rc == 0)
 		f->dirty = true;
 	return rc;
@@ -485,10 +492,17 @@ static int put_file(struct gnarl_metrics *m, const char *name, const void *data,
 		return gnarl_err(err, GNARL_ENOMEM, "metrics: out of memory");
 	rc = gnarl_storage_put(m->st, key, data, len, err);
 	if (rc < 0)
-		gnarl_err_prefix(err, rc, "metrics: uploading %s (kept, retried at the next upload): ",
-		                 key);
+		gnarl_err_prefix(err, rc,
+		                 "metrics: uploading %s (kept, retried at the next upload): ", key);
 	free(key);
 	return rc;
+}
+
+/* The store could not be reached at all (after the plugin's own
+ * retries): the other files would only wait out the same retries. */
+static bool unreachable(int rc)
+{
+	return rc == GNARL_ECONN || rc == GNARL_ETIMEDOUT || rc == GNARL_EAGAIN;
 }
 
 static int upload(struct gnarl_metrics *m, char err[GNARL_ERR_SIZE])
@@ -512,7 +526,7 @@ static int upload(struct gnarl_metrics *m, char err[GNARL_ERR_SIZE])
 		const void *data;
 		size_t len;
 
-		if (f->dirty) {
+		if (f->dirty && !unreachable(first)) {
 			data = gnarl_tfevents_data(f->ev, &len);
 			rc = put_file(m, f->name, data, len, first < 0 ? later : err);
 			if (rc == 0)
@@ -546,12 +560,14 @@ static bool upload_due(const struct gnarl_metrics *m)
 int gnarl_metrics_flush(struct gnarl_metrics *m, uint64_t iteration, uint64_t env_steps,
                         char err[GNARL_ERR_SIZE])
 {
-	struct scalar *sps = find(m, "sps");
+	struct scalar *sps;
 	double t = now_mono();
 	int rc = 0, rc2;
 
 	if (m->gauges)
 		gnarl_gauges_each(m->gauges, take_gauge, m);
+	/* Looked up after the gauges: adding them may move the table. */
+	sps = find(m, "sps");
 	if (!sps || !sps->set) {
 		double dt = t - m->last_flush_time;
 		gnarl_metrics_set(m, "sps",
@@ -572,8 +588,10 @@ int gnarl_metrics_flush(struct gnarl_metrics *m, uint64_t iteration, uint64_t en
 		if (rc == 0)
 			rc = rc2;
 		if (rc < 0)
-			gnarl_err(err, rc, "metrics: out of memory: iteration %llu is missing from "
-			          "progress.csv or the event file", (unsigned long long)iteration);
+			gnarl_err(err, rc,
+			          "metrics: out of memory: iteration %llu is missing from "
+			          "progress.csv or the event file",
+			          (unsigned long long)iteration);
 	}
 	for (size_t i = 0; i < m->n; i++)
 		m->s[i].set = false;

@@ -25,6 +25,7 @@
 #include "error.h"
 #include "guidance.h"
 #include "log.h"
+#include "metrics.h"
 #include "plugin.h"
 #include "registry.h"
 #include "rollout.h"
@@ -260,6 +261,19 @@ int gnarl_resume_save(struct gnarl_resume *r, char **uri, char err[GNARL_ERR_SIZ
 	return 0;
 }
 
+/* The growing metrics files go with each checkpoint (for a remote store
+ * with metrics.upload_every null, their only uploads before exit).  Only
+ * after a save that worked: a store that just refused the checkpoint is
+ * not kept busy again; the files stay in memory for the next one. */
+static void sync_metrics(struct gnarl_resume *r)
+{
+	struct gnarl_metrics *m = gnarl_trainer_metrics(r->t);
+	char err[GNARL_ERR_SIZE];
+
+	if (m && gnarl_metrics_sync(m, err) < 0)
+		gnarl_log(GNARL_LOG_WARN, "metrics", "%s", err);
+}
+
 /* Save now; a failure is logged and remembered, never returned. */
 static void save_logged(struct gnarl_resume *r)
 {
@@ -273,6 +287,7 @@ static void save_logged(struct gnarl_resume *r)
 			          "attempt(s)",
 			          r->failures);
 		r->failures = 0;
+		sync_metrics(r);
 		return;
 	}
 	r->failures++;

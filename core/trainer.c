@@ -594,9 +594,11 @@ int gnarl_trainer_run(struct gnarl_trainer *t, volatile sig_atomic_t *stop,
 
 	while (!gnarl_trainer_done(t) && !(stop && *stop)) {
 		gnarl_trainer_iterate(t, &it);
-		rc = gnarl_trainer_report(t, &it, err);
-		if (rc)
-			return rc;
+		/* A failed metrics upload is kept and retried (metrics.h), a row
+		 * that could not be added is lost: a warning, never the run (a
+		 * store that is down must not stop training). */
+		if (gnarl_trainer_report(t, &it, err))
+			gnarl_log(GNARL_LOG_WARN, NULL, "%s", err);
 		if (t->hook)
 			t->hook(t->hook_ctx, t, &it);
 	}
