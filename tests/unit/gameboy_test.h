@@ -21,7 +21,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <png.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

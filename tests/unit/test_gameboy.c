@@ -18,6 +18,7 @@
  * skips.
  */
 #include "gameboy_test.h"
+#include "image.h"
 
 /* ------------------------------------------------------------------------ */
 /* Tests.                                                                   */
@@ -490,23 +491,10 @@ static void test_threads_match_sequential(void **state)
 
 static void write_png(const char *path, const uint8_t *rgb)
 {
-	FILE *f = fopen(path, "wb");
-	png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-	png_infop info = png_create_info_struct(p);
+	char err[GNARL_ERR_SIZE];
 
-	assert_non_null(f);
-	assert_non_null(p);
-	if (setjmp(png_jmpbuf(p)))
-		fail_msg("libpng failed writing %s", path);
-	png_init_io(p, f);
-	png_set_IHDR(p, info, GNARL_FRAME_WIDTH, GNARL_FRAME_HEIGHT, 8, PNG_COLOR_TYPE_RGB,
-	             PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-	png_write_info(p, info);
-	for (int y = 0; y < GNARL_FRAME_HEIGHT; y++)
-		png_write_row(p, (png_bytep)(rgb + (size_t)y * GNARL_FRAME_WIDTH * 3));
-	png_write_end(p, info);
-	png_destroy_write_struct(&p, &info);
-	fclose(f);
+	if (gnarl_image_write_png(path, rgb, GNARL_FRAME_WIDTH, GNARL_FRAME_HEIGHT, err))
+		fail_msg("%s", err);
 }
 
 /* Is there a pixel near colour (r5, g5, b5) (5-bit CGB components) in the
