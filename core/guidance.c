@@ -38,6 +38,9 @@
  * steps, not time, so that it does not depend on the machine's speed. */
 #define BUSY_RETRY_STEPS 64
 
+/* What draw decided about the env's frame (for a source wanting frames). */
+enum frame { FRAME_NONE, FRAME_DRAWN, FRAME_BUSY, FRAME_CACHED };
+
 enum counter {
 	C_DRAWS, C_REQUESTS, C_REFUSED, C_CACHE_HITS, C_SUGGESTIONS, C_FAILED, C_STALE,
 	C_ALIGNMENT_HITS, C_COUNT
@@ -103,7 +106,8 @@ struct gnarl_guidance {
 
 	/* per env (N) */
 	int32_t *pending;         /* source drawn this step, -1: none */
-	uint8_t *framed;          /* a frame was asked for this step */
+	uint8_t *framed;          /* enum frame of this step's draw */
+	struct place *at;         /* where each env was at the last update */
 	struct advice *adv;
 	int32_t *last_action;     /* last suggestion this episode, -1: none */
 	bool *in_flight;          /* a reply to the latest request would be used */
@@ -142,6 +146,7 @@ static int alloc_arrays(struct gnarl_guidance *g)
 
 	g->pending = calloc(n, sizeof(*g->pending));
 	g->framed = calloc(n, sizeof(*g->framed));
+	g->at = calloc(n, sizeof(*g->at));
 	g->adv = calloc(n, sizeof(*g->adv));
 	g->last_action = calloc(n, sizeof(*g->last_action));
 	g->in_flight = calloc(n, sizeof(*g->in_flight));
@@ -149,7 +154,7 @@ static int alloc_arrays(struct gnarl_guidance *g)
 	g->last_ask = calloc(n, sizeof(*g->last_ask));
 	g->ep_now = calloc(n, sizeof(*g->ep_now));
 	g->ep_done = calloc(n, sizeof(*g->ep_done));
-	if (!g->pending || !g->framed || !g->adv || !g->last_action || !g->in_flight || !g->asked ||
+	if (!g->pending || !g->framed || !g->at || !g->adv || !g->last_action || !g->in_flight || !g->asked ||
 	    !g->last_ask || !g->ep_now || !g->ep_done)
 		return GNARL_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -302,6 +307,7 @@ void gnarl_guidance_free(struct gnarl_guidance *g)
 	}
 	free(g->pending);
 	free(g->framed);
+	free(g->at);
 	free(g->adv);
 	free(g->last_action);
 	free(g->in_flight);
@@ -369,6 +375,10 @@ void gnarl_guidance_publish(const struct gnarl_guidance *g)
 
 /* ---- the step path ------------------------------------------------------------- */
 
+static struct place place_of(const struct gnarl_game_state *s);
+static const struct cache_entry *cached(const struct gnarl_guidance *g, struct source *s,
+                                        const struct place *p);
+
 /* Source s refused lately and none of its requests came back since. */
 static bool saturated(const struct gnarl_guidance *g, const struct source *s)
 {
@@ -419,10 +429,20 @@ void gnarl_guidance_draw(struct gnarl_guidance *g, const int32_t *actions, uint8
 				pick = -1;  /* one question per env at a time */
 		}
 		g->pending[n] = pick;
-		/* no frame for a plugin known busy: the cache may still answer */
-		g->framed[n] = pick >= 0 && g->src[pick].wants_frame && !saturated(g, &g->src[pick]);
+		g->framed[n] = FRAME_NONE;
+		if (pick >= 0 && g->src[pick].wants_frame) {
+			/* Rendering costs the step loop (~16 us in the overworld):
+			 * none for a plugin known busy, nor where the cache will
+			 * most likely answer (the env stays in its cell). */
+			if (saturated(g, &g->src[pick]))
+				g->framed[n] = FRAME_BUSY;
+			else if (cached(g, &g->src[pick], &g->at[n]))
+				g->framed[n] = FRAME_CACHED;
+			else
+				g->framed[n] = FRAME_DRAWN;
+		}
 		if (want_frame)
-			want_frame[n] = g->framed[n];
+			want_frame[n] = g->framed[n] == FRAME_DRAWN;
 	}
 }
 
@@ -440,7 +460,7 @@ static bool same_place(const struct place *a, const struct place *b)
 	return a->group == b->group && a->room == b->room && a->cx == b->cx && a->cy == b->cy;
 }
 
-static struct cache_entry *cache_slot(struct source *s, const struct place *p)
+static struct cache_entry *cache_slot(const struct source *s, const struct place *p)
 {
 	uint64_t h = (uint64_t)(uint32_t)p->group * 0x9e3779b97f4a7c15ull;
 
@@ -449,6 +469,20 @@ static struct cache_entry *cache_slot(struct source *s, const struct place *p)
 	h ^= (uint64_t)(uint32_t)p->cy * 0x27d4eb2f165667c5ull;
 	h ^= h >> 29;
 	return &s->cache[(h * 0xbf58476d1ce4e5b9ull >> 40) & (CACHE_SIZE - 1)];
+}
+
+/* Source s's valid cache entry for place p, or NULL. */
+static const struct cache_entry *cached(const struct gnarl_guidance *g, struct source *s,
+                                        const struct place *p)
+{
+	const struct cache_entry *c;
+
+	if (!s->cache)
+		return NULL;
+	c = cache_slot(s, p);
+	if (c->action < 0 || !same_place(&c->at, p) || g->step - c->step > s->s.cache_ttl_steps)
+		return NULL;
+	return c;
 }
 
 static void install(struct gnarl_guidance *g, uint32_t n, uint32_t k, int32_t action,
@@ -542,23 +576,21 @@ static void ask(struct gnarl_guidance *g, const struct gnarl_guidance_step *st, 
 	struct source *src = &g->src[k];
 	const struct gnarl_game_state *s = &st->states[n];
 	struct place at = place_of(s);
+	const struct cache_entry *c = cached(g, src, &at);
 	struct gnarl_llm_request req;
 
-	if (src->cache) {
-		struct cache_entry *c = cache_slot(src, &at);
-
-		if (c->action >= 0 && same_place(&c->at, &at) &&
-		    g->step - c->step <= src->s.cache_ttl_steps) {
-			install(g, n, k, c->action, s->group, s->room);
-			src->count[C_CACHE_HITS]++;
-			g->ep_now[n].cache_hits++;
-			return;
-		}
-	}
-	if (saturated(g, src) || (src->wants_frame && !g->framed[n])) {
-		src->count[C_REFUSED]++;  /* busy now, or when the frame was due */
+	if (c) {
+		install(g, n, k, c->action, s->group, s->room);
+		src->count[C_CACHE_HITS]++;
+		g->ep_now[n].cache_hits++;
 		return;
 	}
+	if (saturated(g, src) || (src->wants_frame && g->framed[n] == FRAME_BUSY)) {
+		src->count[C_REFUSED]++;  /* known busy: now, or when the frame was due */
+		return;
+	}
+	if (src->wants_frame && g->framed[n] != FRAME_DRAWN)
+		return;  /* the env left the cell the cache knew: a later draw asks */
 	if (src->wants_frame && !st->frames)
 		return;
 	req = (struct gnarl_llm_request){
@@ -613,6 +645,7 @@ void gnarl_guidance_update(struct gnarl_guidance *g, const struct gnarl_guidance
 			g->pending[n] = -1;
 			if (k >= 0 && !g->in_flight[n])
 				ask(g, st, n, (uint32_t)k);
+			g->at[n] = place_of(&st->states[n]);
 		}
 	}
 	gnarl_guidance_write_advice(g, st->obs, st->obs_stride, st->advice_offset);

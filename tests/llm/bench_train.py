@@ -14,6 +14,7 @@ statistics.  A benchmark: it prints numbers and asserts nothing.
 
 Usage: bench_train.py GNARL [--config FILE] [--steps N] [--pairs K]
                       [--delay-ms MS] [--work DIR] [--server-nice N]
+                      [--set KEY=VALUE]...
 --server-nice runs the test server at that nice value (a real LLM server is
 another machine; on a 2-core box the test server competes with training).
 """
@@ -52,9 +53,11 @@ def start_server(work, delay_ms, nice):
     raise SystemExit("the test server did not start")
 
 
-def run(gnarl, config, work, name, steps, llm):
+def run(gnarl, config, work, name, steps, llm, sets):
     args = [gnarl, "train", "-c", config, "--set", "run.storage=" + work,
             "--set", "run.name=" + name, "--set", "ppo.total_steps=%d" % steps]
+    for s in sets:
+        args += ["--set", s]
     if llm:
         args += ["--set", llm]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -85,6 +88,7 @@ def main():
     ap.add_argument("--delay-ms", type=int, default=500)
     ap.add_argument("--server-nice", type=int, default=0)
     ap.add_argument("--work")
+    ap.add_argument("--set", action="append", default=[], help="passed to gnarl train")
     a = ap.parse_args()
     work = a.work or tempfile.mkdtemp(prefix="gnarl-bench-train-")
     os.makedirs(work, exist_ok=True)
@@ -101,7 +105,7 @@ def main():
             for on in ((False, True) if i % 2 == 0 else (True, False)):
                 s0 = cpu_seconds(server.pid)
                 last, c = run(a.gnarl, a.config, work, "r%d%s" % (i, "on" if on else "off"),
-                              a.steps, llm if on else None)
+                              a.steps, llm if on else None, a.set)
                 if on:
                     server_cpu += cpu_seconds(server.pid) - s0
                     finals.append(last)

@@ -8,7 +8,8 @@
  * change and reset; the alignment bonus (decision-time suggestion, its
  * source only, decay per iteration); the cache; draw rates and determinism
  * given the seed; the in-flight skip, failed requests, refusals and the
- * busy skip, stale replies; frames and last_suggestion in requests; reset;
+ * busy skip, frames spared where the cache answers, stale replies; frames
+ * and last_suggestion in requests; reset;
  * create errors; gauges.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -597,6 +598,44 @@ static void test_refused_then_skipped(void **unused)
 	free(f);
 }
 
+static void test_cache_spares_frames(void **unused)
+{
+	struct fake *f = fake_new(4, 1, -1);
+	struct gnarl_guidance_source src = source("llm_vision", &vision_ops, f, 1.0);
+	struct gnarl_guidance_step s;
+	struct world w;
+
+	(void)unused;
+	src.cache_ttl_steps = 100;
+	src.ttl = 1;
+	world_init(&w, 1, &src, 1, 1);
+	s = (struct gnarl_guidance_step){w.dones, w.st, w.frames, w.obs, STRIDE, ENV_OBS};
+	step(&w);                      /* 1: asks, with a frame */
+	assert_int_equal(w.want[0], 1);
+	assert_int_equal(f->n_req, 1);
+	step(&w);                      /* 2: the reply, cached */
+	check_advice(&w, 0, 4, 0);
+	step(&w);                      /* 3: the cache knows this cell: no frame, it answers */
+	assert_int_equal(w.want[0], 0);
+	assert_int_equal(f->n_req, 1);
+	assert_int_equal((int)gauge(&w, "llm_vision/cache_hits"), 1);
+	/* The env leaves the cell during the step: no frame was drawn, so no
+	 * request this time... */
+	gnarl_guidance_draw(w.g, w.act, w.want);
+	assert_int_equal(w.want[0], 0);
+	w.st[0].x += 64;
+	gnarl_guidance_update(w.g, &s);
+	assert_int_equal(f->n_req, 1);
+	assert_int_equal((int)gauge(&w, "llm_vision/cache_hits"), 1);
+	assert_int_equal((int)gauge(&w, "llm_vision/refused"), 0);
+	/* ... and the next draw, in a cell the cache does not know, renders. */
+	step(&w);
+	assert_int_equal(w.want[0], 1);
+	assert_int_equal(f->n_req, 2);
+	world_fini(&w);
+	free(f);
+}
+
 static void test_reset(void **unused)
 {
 	struct gnarl_guidance_episode ep;
@@ -720,6 +759,7 @@ int main(void)
 		cmocka_unit_test(test_in_flight_skip),
 		cmocka_unit_test(test_failed_request),
 		cmocka_unit_test(test_refused_then_skipped),
+		cmocka_unit_test(test_cache_spares_frames),
 		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_stale_reply),
 		cmocka_unit_test(test_last_suggestion_in_requests),
