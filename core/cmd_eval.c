@@ -283,7 +283,7 @@ static int open_checkpoint(struct eval *ev, struct gnarl_checkpoint **ck,
 
 static int load_policy(struct eval *ev, char err[GNARL_ERR_SIZE])
 {
-	struct gnarl_trainer_options opt = {.no_run_dir = true, .quiet = true,
+	struct gnarl_trainer_options opt = {.no_run_dir = true, .quiet = true, .no_guidance = true,
 	                                    .total_steps = UINT64_C(1) << 62};
 	struct gnarl_checkpoint *ck = NULL;
 	struct gnarl_checkpoint_diff *diff = NULL;

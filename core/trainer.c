@@ -295,7 +295,7 @@ static int build_learner(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	struct gnarl_guidance_spec gs = {t->N, sp.n_actions, sp.action_names, sp.has_game_state,
 	                                 sp.has_frames, gnarl_rng_derive(seed, SEED_GUIDANCE)};
 
-	rc = gnarl_guidance_open(t->reg, &t->ctx, &gs, &t->guid, err);
+	rc = t->opts.no_guidance ? 0 : gnarl_guidance_open(t->reg, &t->ctx, &gs, &t->guid, err);
 	if (rc)
 		return rc;
 	roc = (struct gnarl_rollout_config){t->N, pc.O, seed, env_threads, 100};

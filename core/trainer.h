@@ -39,6 +39,8 @@ struct gnarl_trainer_options {
 	                             (benchmarks); the progress line still prints
 	                             unless quiet */
 	bool quiet;               /* no progress line, no info logs */
+	bool no_guidance;         /* leave the config's `llm:` plugins unstarted
+	                             (evaluation: the advice block stays zero) */
 	uint64_t total_steps;     /* 0: ppo.total_steps */
 };
 
