@@ -370,6 +370,27 @@ static void line_add(char *line, const char *g)
 		snprintf(line + at, LINE_MAX_LEN - at, " | %s", g);
 }
 
+/* LLM guidance: each source's requests and suggestions so far, from the
+ * "<source>/requests" and "<source>/suggestions" gauges guidance publishes. */
+static void llm_group(char *g, size_t size, const struct gnarl_metrics *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		const struct scalar *x = &m->s[i];
+		const char *slash = strrchr(x->name, '/');
+		const struct scalar *sugg;
+		char name[256];
+		size_t at = strlen(g);
+
+		if (!x->set || !slash || strcmp(slash, "/requests") != 0 || at + 1 >= size)
+			continue;
+		snprintf(name, sizeof(name), "%.*s/suggestions", (int)(slash - x->name), x->name);
+		sugg = find(m, name);
+		snprintf(g + at, size - at, "%s%.*s %.0f req %.0f sugg", at ? " " : "llm ",
+		         (int)(slash - x->name), x->name, x->value,
+		         sugg && sugg->set ? sugg->value : 0.0);
+	}
+}
+
 static void progress_line(const struct gnarl_metrics *m, uint64_t iteration, uint64_t env_steps)
 {
 	char line[LINE_MAX_LEN], g[LINE_MAX_LEN / 2];
@@ -394,10 +415,14 @@ static void progress_line(const struct gnarl_metrics *m, uint64_t iteration, uin
 		const struct scalar *x = &m->s[i];
 		size_t at = strlen(g);
 
-		if (x->set && strncmp(x->name, "reward/", 7) == 0 && at + 1 < sizeof(g))
+		if (x->set && isfinite(x->value) && strncmp(x->name, "reward/", 7) == 0 &&
+		    at + 1 < sizeof(g))
 			snprintf(g + at, sizeof(g) - at, "%s%s %.3g", at ? " " : "reward ",
 			         x->name + 7, x->value);
 	}
+	line_add(line, g);
+	g[0] = '\0';
+	llm_group(g, sizeof(g), m);
 	line_add(line, g);
 	gnarl_log(GNARL_LOG_INFO, NULL, "%s", line);
 }
