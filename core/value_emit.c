@@ -96,7 +96,9 @@ static void fmt_float(double f, bool json, char out[64])
 
 static bool secret(const struct gnarl_value *v, bool reveal)
 {
-	return !reveal && (v->flags & GNARL_VALUE_SECRET);
+	/* An unset secret (null: taken from the environment) hides nothing
+	 * and must stay null so the written config runs again. */
+	return !reveal && (v->flags & GNARL_VALUE_SECRET) && v->type != GNARL_VALUE_NULL;
 }
 
 /* What a secret is written as. */

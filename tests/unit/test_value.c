@@ -324,11 +324,13 @@ static void test_secrets_redacted(void **state)
 	t = parse_ok("api_key: ${GNARL_TEST_SECRET}\n"
 	             "password: literal-secret\n"
 	             "nested: {token: [abc, def]}\n"
+	             "unset: null\n"
 	             "visible: fine\n");
 	r = gnarl_tree_root(t);
 	gnarl_value_flag(gnarl_tree_at(r, "api_key"), GNARL_VALUE_SECRET);
 	gnarl_value_flag(gnarl_tree_at(r, "password"), GNARL_VALUE_SECRET);
 	gnarl_value_flag(gnarl_tree_at(r, "nested.token"), GNARL_VALUE_SECRET);
+	gnarl_value_flag(gnarl_tree_at(r, "unset"), GNARL_VALUE_SECRET);
 	yaml = gnarl_value_to_yaml(r, false);
 	json = gnarl_value_to_json(r, false);
 	assert_null(strstr(yaml, "hunter2"));
@@ -339,6 +341,9 @@ static void test_secrets_redacted(void **state)
 	assert_non_null(strstr(yaml, "api_key: \"${GNARL_TEST_SECRET}\""));
 	assert_non_null(strstr(json, "\"api_key\": \"${GNARL_TEST_SECRET}\""));
 	assert_non_null(strstr(yaml, "password: \"<redacted>\""));
+	/* An unset secret stays null, so the written config runs again. */
+	assert_non_null(strstr(yaml, "unset: null"));
+	assert_non_null(strstr(json, "\"unset\": null"));
 	assert_non_null(strstr(yaml, "visible: fine"));
 	free(yaml);
 	free(json);
