@@ -91,7 +91,9 @@ int gnarl_trainer_report(struct gnarl_trainer *t, const struct gnarl_trainer_ite
                          char err[GNARL_ERR_SIZE]);
 /* Iterate and report until total_steps or until *stop becomes non-zero
  * (checked between iterations: SIGINT/SIGTERM finish the current one).
- * Then sync the metrics.  0, or the error of a report. */
+ * Then sync the metrics.  A report that fails during the run is logged
+ * and training goes on (the files are kept and retried); returns 0, or
+ * the error of the final metrics sync. */
 int gnarl_trainer_run(struct gnarl_trainer *t, volatile sig_atomic_t *stop,
                       char err[GNARL_ERR_SIZE]);
 /* True when the run has done its total_steps. */

@@ -10,7 +10,7 @@ set -u
 CMD=${1:?usage: gateway.sh start|stop DIR [DELAY]}
 DIR=$(cd "${2:?usage: gateway.sh start|stop DIR [DELAY]}" && pwd) || exit 1
 CONF="$DIR/ceph.conf"
-PORT=$(sed -n 's/^rgw frontends = beast endpoint=127.0.0.1:\([0-9]*\)$/\1/p' "$CONF")
+PORT=$(sed -n 's/^rgw frontends = beast endpoint=127.0.0.1:\([0-9]*\).*/\1/p' "$CONF")
 
 ours() {
   { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -qF -- "$CONF"

@@ -94,7 +94,7 @@ mon cluster log file = default=$DIR/log/\$cluster.\$channel.log cluster=$DIR/log
 mgr initial modules =
 
 [client.rgw.gnarl]
-rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
+rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw data = $DIR/rgw
 ms mon client mode = crc
 auth client required = none
