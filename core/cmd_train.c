@@ -10,10 +10,18 @@
  * before exit (code 0).  The flag is the one piece of process-wide mutable
  * state: a signal handler can reach nothing else.
  *
+ * Under an MPI launcher (`mpirun -n K gnarl train ...`, core/dist.h) every
+ * process runs this same command: they agree after each setup step
+ * whether all of them got through it (so none waits forever for one that
+ * quit), rank 0 chooses the run name and tells the others, and only rank
+ * 0 reports the checkpoint's changes.  SIGUSR1, which mpirun forwards to
+ * every rank, stops like SIGTERM (mpirun itself answers SIGINT and
+ * SIGTERM by killing the job).
+ *
  * Exit codes: 0; 2 for a bad command line or config; 3 for a checkpoint
  * that is missing, damaged, from a newer format or incompatible with the
  * config (nothing is trained then); 1 otherwise (including a final
- * checkpoint that could not be saved).
+ * checkpoint that could not be saved, and another rank's failure).
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -21,10 +29,12 @@
 
 #include "cli.h"
 #include "config.h"
+#include "dist.h"
 #include "error.h"
 #include "log.h"
 #include "resume.h"
 #include "trainer.h"
+#include "value.h"
 
 int gnarl_cmd_train(int argc, char **argv);
 
@@ -35,8 +45,14 @@ const char gnarl_cmd_train_usage[] =
     "<run.storage>/<run.name>/: config.yaml (the merged config), progress.csv,\n"
     "TensorBoard events and checkpoints/checkpoint_NNNNNN/ (every checkpoint.every\n"
     "iterations and at the end); a progress line per iteration goes to stderr.\n"
-    "Ctrl-C (SIGINT) or SIGTERM finishes the current iteration, saves a checkpoint\n"
-    "and stops cleanly (exit 0).\n"
+    "Ctrl-C (SIGINT), SIGTERM or SIGUSR1 finishes the current iteration, saves a\n"
+    "checkpoint and stops cleanly (exit 0).\n"
+    "\n"
+    "Under MPI (mpirun -n K gnarl train ...) the K processes train one network:\n"
+    "each steps env.num_envs envs, gradients are averaged, rank 0 writes the run\n"
+    "directory and every rank its episode summaries (workers/worker_<rank>/).\n"
+    "ppo.total_steps counts every rank's steps.  Stop it with SIGUSR1 to mpirun\n"
+    "(forwarded to every rank) or SIGTERM to any rank.\n"
     "\n"
     "  -c FILE            the config (default configs/env.yaml, else the installed one)\n"
     "  --restore URI      resume from a checkpoint: a checkpoint or run directory,\n"
@@ -69,6 +85,7 @@ static void install_handlers(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 }
 
 struct train_args {
@@ -138,7 +155,7 @@ static int checkpoint_fail(int rc, const char *err)
 /* Find, verify and check the checkpoint named by --restore,
  * RESTORE_CHECKPOINT or `restore:`; *p stays NULL without one.  0, or an
  * exit code after printing the error. */
-static int open_restore(struct gnarl_config *cfg, const struct train_args *a,
+static int open_restore(struct gnarl_config *cfg, const struct train_args *a, bool rank0,
                         struct gnarl_resume_point **p)
 {
 	char err[GNARL_ERR_SIZE] = "";
@@ -148,11 +165,14 @@ static int open_restore(struct gnarl_config *cfg, const struct train_args *a,
 	*p = NULL;
 	if (!uri)
 		return 0;
-	if (strcmp(source, "--restore") != 0)
+	if (strcmp(source, "--restore") != 0 && rank0)
 		gnarl_log(GNARL_LOG_INFO, NULL, "restoring %s (from %s)", uri, source);
-	rc = gnarl_resume_open(cfg, uri, stderr, p, err);
+	/* Every rank loads the checkpoint; rank 0 tells what changed. */
+	rc = gnarl_resume_open(cfg, uri, rank0 ? stderr : NULL, p, err);
 	if (rc < 0)
 		return checkpoint_fail(rc, err);
+	if (!rank0)
+		return 0; /* rank 0 chooses the run directory */
 	rc = gnarl_resume_new_run_name(cfg, *p, err);
 	if (rc < 0) {
 		gnarl_resume_point_free(*p);
@@ -162,9 +182,64 @@ static int open_restore(struct gnarl_config *cfg, const struct train_args *a,
 	return 0;
 }
 
+/* Data-parallel: did this rank (exit code *rc) or another fail the last
+ * step?  Every rank learns it at the same point and stops; one that did
+ * not fail says why it stops.  Alone: *rc != 0. */
+static bool any_failed(struct gnarl_dist *d, int *rc)
+{
+	if (!gnarl_dist_any(d, *rc != 0))
+		return false;
+	if (*rc == 0)
+		*rc = gnarl_cli_fail(GNARL_EINTERRUPTED,
+		                     "rank %d of %d stops: another rank failed "
+		                     "(its message says why)",
+		                     gnarl_dist_rank(d), gnarl_dist_size(d));
+	return true;
+}
+
+/* Data-parallel: run.name is rank 0's (its default holds the UTC time,
+ * and a resumed run's depends on what rank 0's storage holds). */
+static int share_run_name(struct gnarl_config *cfg, struct gnarl_dist *d)
+{
+	struct gnarl_value *node = gnarl_tree_at(gnarl_tree_root(cfg->tree), "run.name");
+	char *name;
+	int rc;
+
+	if (!gnarl_dist_on(d) || !node)
+		return 0;
+	name = strdup(gnarl_value_string(node, "run"));
+	if (!name)
+		gnarl_dist_abort(d, GNARL_EXIT_FAILURE, "out of memory");
+	gnarl_dist_bcast_string(d, &name);
+	rc = gnarl_tree_set_string(cfg->tree, node, name) < 0
+	         ? gnarl_cli_fail(GNARL_ENOMEM, "out of memory")
+	         : 0;
+	free(name);
+	return rc;
+}
+
+/* Start fresh or restore point (freed); 0 or an exit code. */
+static int begin(struct gnarl_trainer *t, struct gnarl_resume *res,
+                 struct gnarl_resume_point **point)
+{
+	char err[GNARL_ERR_SIZE] = "";
+	int rc;
+
+	if (!*point) {
+		gnarl_trainer_start(t);
+		return 0;
+	}
+	rc = gnarl_resume_restore(res, *point, err);
+	gnarl_resume_point_free(*point);
+	*point = NULL;
+	return rc ? checkpoint_fail(rc, err) : 0;
+}
+
 int gnarl_cmd_train(int argc, char **argv)
 {
 	struct train_args a;
+	struct gnarl_trainer_options opts = {0};
+	struct gnarl_dist *dist = NULL;
 	struct gnarl_config *cfg = NULL;
 	struct gnarl_trainer *t = NULL;
 	struct gnarl_resume *res = NULL;
@@ -172,33 +247,31 @@ int gnarl_cmd_train(int argc, char **argv)
 	char err[GNARL_ERR_SIZE] = "";
 	int rc, frc;
 
+	rc = gnarl_dist_init(&dist, err);
+	if (rc)
+		return gnarl_cli_fail(rc, "%s", err);
 	rc = parse_args(argc, argv, &a);
-	if (rc)
-		return rc;
-	rc = gnarl_cli_load_config(&a.o, &cfg);
-	if (rc)
-		return rc;
-	rc = open_restore(cfg, &a, &point);
-	if (rc)
+	if (rc == 0)
+		rc = gnarl_cli_load_config(&a.o, &cfg);
+	if (any_failed(dist, &rc))
 		goto out;
-	rc = gnarl_trainer_create(cfg, NULL, &t, err);
+	rc = open_restore(cfg, &a, gnarl_dist_rank(dist) == 0, &point);
+	if (any_failed(dist, &rc))
+		goto out;
+	rc = share_run_name(cfg, dist);
+	if (any_failed(dist, &rc))
+		goto out;
+	opts.dist = dist;
+	rc = gnarl_trainer_create(cfg, &opts, &t, err);
 	if (rc == 0)
 		rc = gnarl_resume_create(t, cfg, &stop_requested, a.stop_after, &res, err);
-	if (rc) {
+	if (rc)
 		rc = gnarl_cli_fail(rc, "%s", err);
+	if (any_failed(dist, &rc))
 		goto out;
-	}
-	if (point) {
-		rc = gnarl_resume_restore(res, point, err);
-		gnarl_resume_point_free(point);
-		point = NULL;
-		if (rc) {
-			rc = checkpoint_fail(rc, err);
-			goto out;
-		}
-	} else {
-		gnarl_trainer_start(t);
-	}
+	rc = begin(t, res, &point);
+	if (any_failed(dist, &rc))
+		goto out;
 	install_handlers();
 	rc = gnarl_trainer_run(t, &stop_requested, err);
 	rc = rc ? gnarl_cli_fail(rc, "%s", err) : GNARL_EXIT_OK;
@@ -213,5 +286,6 @@ out:
 	gnarl_resume_free(res);
 	gnarl_trainer_free(t);
 	gnarl_config_free(cfg);
+	gnarl_dist_finalize(dist);
 	return rc;
 }

@@ -1,11 +1,12 @@
 /*
- * image.h - writing frames as image files: the one PNG writer of the core
- * (gnarl gb peek --png, gnarl eval --frames, tests that save frames for a
- * person to look at).
+ * image.h - writing frames as PNG: the one PNG writer of the core, to a
+ * file (gnarl gb peek --png, gnarl eval --frames, tests that save frames
+ * for a person to look at) or to memory (the web HUD's /frame.png).
  */
 #ifndef GNARL_IMAGE_H
 #define GNARL_IMAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <gnarl/plugin.h>
@@ -16,5 +17,10 @@
  * path and the reason. */
 int gnarl_image_write_png(const char *path, const uint8_t *rgb, uint32_t width,
                           uint32_t height, char err[GNARL_ERR_SIZE]);
+
+/* The same PNG in memory: *out (owned by the caller, free()) holds *len
+ * bytes.  0, GNARL_EINVAL for a zero size, GNARL_ENOMEM. */
+int gnarl_image_png(const uint8_t *rgb, uint32_t width, uint32_t height, uint8_t **out,
+                    size_t *len, char err[GNARL_ERR_SIZE]);
 
 #endif /* GNARL_IMAGE_H */

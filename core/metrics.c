@@ -25,7 +25,6 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "gauges.h"
 #include "log.h"
 #include "storage.h"
 #include "tfevents.h"
@@ -54,7 +53,6 @@ struct evfile {
 struct gnarl_metrics {
 	struct gnarl_storage *st; /* borrowed; NULL: write nothing */
 	const char *prefix;       /* borrowed run directory key */
-	struct gnarl_gauges *gauges;
 	bool remote, tensorboard, episodes;
 	int64_t upload_every; /* 0: null */
 
@@ -295,8 +293,8 @@ static void read_section(struct gnarl_metrics *m, const struct gnarl_value *sect
 }
 
 int gnarl_metrics_create(const struct gnarl_value *section, struct gnarl_storage *st,
-                         const char *run_prefix, bool remote, struct gnarl_gauges *gauges,
-                         struct gnarl_metrics **out, char err[GNARL_ERR_SIZE])
+                         const char *run_prefix, bool remote, struct gnarl_metrics **out,
+                         char err[GNARL_ERR_SIZE])
 {
 	struct gnarl_metrics *m = calloc(1, sizeof(*m));
 
@@ -306,7 +304,6 @@ int gnarl_metrics_create(const struct gnarl_value *section, struct gnarl_storage
 	m->st = st;
 	m->prefix = run_prefix ? run_prefix : "";
 	m->remote = remote;
-	m->gauges = gauges;
 	read_section(m, section);
 	if (gethostname(m->host, sizeof(m->host) - 1) < 0 || !m->host[0])
 		snprintf(m->host, sizeof(m->host), "localhost");
@@ -340,11 +337,6 @@ void gnarl_metrics_free(struct gnarl_metrics *m)
 	free(m->tags);
 	free(m->values);
 	free(m);
-}
-
-static void take_gauge(void *ctx, const char *name, double value)
-{
-	gnarl_metrics_set(ctx, name, value);
 }
 
 /* Append " label value" to a group when name was set this iteration. */
@@ -589,9 +581,6 @@ int gnarl_metrics_flush(struct gnarl_metrics *m, uint64_t iteration, uint64_t en
 	double t = now_mono();
 	int rc = 0, rc2;
 
-	if (m->gauges)
-		gnarl_gauges_each(m->gauges, take_gauge, m);
-	/* Looked up after the gauges: adding them may move the table. */
 	sps = find(m, "sps");
 	if (!sps || !sps->set) {
 		double dt = t - m->last_flush_time;

@@ -5,13 +5,13 @@
  *
  * Use: set every scalar of the iteration with gnarl_metrics_set(), then
  * gnarl_metrics_flush().  The CSV's columns are `iteration`, `env_steps`,
- * then the names set before the first flush plus the gauges
- * (core/gauges.h) present then, in first-set order; names first seen later
+ * then the names set before the first flush, in first-set order (the
+ * trainer sets the gauges of core/gauges.h too); names first seen later
  * go to TensorBoard only.  A cell is empty when its name was not set in
  * that iteration; values are written with the fewest digits that read
  * back exactly (as the same float when the value is exactly a float, else
  * as the same double; "nan" for NaN).  TensorBoard gets every name set in the
- * iteration (and every gauge) as a scalar at step = env_steps, in
+ * iteration as a scalar at step = env_steps, in
  * `events.out.tfevents.<unix time>.<hostname>` (a new file with a ".N"
  * suffix every 8 MiB so memory stays bounded).
  *
@@ -32,7 +32,6 @@
 #include <gnarl/plugin.h>
 
 struct gnarl_storage;
-struct gnarl_gauges;
 
 struct gnarl_metrics;
 
@@ -40,11 +39,10 @@ struct gnarl_metrics;
  * defaults: upload_every null, tensorboard true, episodes true).  st and
  * run_prefix say where the run directory is (both borrowed, they must
  * outlive m; run_prefix "" or NULL is the store's root); st may be NULL
- * (nothing is written, the progress line still is).  gauges may be NULL.
+ * (nothing is written, the progress line still is).
  * `remote` selects the upload default (see above). */
 int gnarl_metrics_create(const struct gnarl_value *section, struct gnarl_storage *st,
-                         const char *run_prefix, bool remote,
-                         struct gnarl_gauges *gauges, struct gnarl_metrics **out,
+                         const char *run_prefix, bool remote, struct gnarl_metrics **out,
                          char err[GNARL_ERR_SIZE]);
 void gnarl_metrics_free(struct gnarl_metrics *m);  /* accepts NULL */
 

@@ -15,6 +15,14 @@
  * When the waits show another process holding a core, both fall back to
  * one thread for a while (see CONTENDED).
  *
+ * Data-parallel runs (config dist, several processes): each minibatch's
+ * gradients are averaged over the ranks on the caller's thread after both
+ * halves are done (one more barrier), and the norm, the clip and Adam use
+ * the average, so every rank takes the same step; the target-KL test uses
+ * the mean KL, so every rank stops at the same epoch.  The normalisers
+ * keep, besides their statistics, the base of the last merge and this
+ * rank's rows since (gnarl_ppo_merge_stats).
+ *
  * Invariants: every buffer lives in one slab allocated at create; nothing
  * after create allocates.  Normaliser statistics are doubles.
  */
@@ -24,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist.h"
 #include "error.h"
 #include "nn.h"
 #include "pool.h"
@@ -70,6 +79,15 @@ struct gnarl_ppo {
 	double ret_mean, ret_var, ret_count;
 	double *ret_acc;              /* (N) */
 	double *stats;
+	/* data-parallel runs (dist_on): the statistics of the last merge and
+	 * this rank's rows since, each (mean, var, count); `all` receives
+	 * every rank's rows, (K, 2 * O_env + 4) */
+	bool dist_on;
+	double *base_mean, *base_var, base_count;   /* (O_env) */
+	double *rows_mean, *rows_var, rows_count;   /* (O_env) */
+	double base_ret[3], rows_ret[3];
+	double *all, *dist_slab;
+	double mb_kl;                 /* KL of the actor's minibatch, for the test */
 	/* update state shared by the two halves */
 	struct gnarl_pool_barrier barrier;
 	double sq[2][2];              /* [minibatch parity][stack]: a fast
@@ -214,6 +232,22 @@ int gnarl_ppo_create(const struct gnarl_ppo_config *c, struct gnarl_nn *nn,
 	p->obs_count = RMS_COUNT0;
 	p->ret_var = 1.0;
 	p->ret_count = RMS_COUNT0;
+	if (c->dist) {
+		size_t E = c->O_env, K = (size_t)gnarl_dist_size(c->dist);
+
+		p->dist_on = true;
+		p->dist_slab = calloc(4 * E + K * (2 * E + 4) + 1, sizeof(double));
+		if (!p->dist_slab) {
+			gnarl_ppo_free(p);
+			return gnarl_err(err, GNARL_ENOMEM, "ppo: out of memory");
+		}
+		p->base_mean = p->dist_slab;
+		p->base_var = p->base_mean + E;
+		p->rows_mean = p->base_var + E;
+		p->rows_var = p->rows_mean + E;
+		p->all = p->rows_var + E;
+		gnarl_ppo_rebase_stats(p);
+	}
 	*out = p;
 	return 0;
 }
@@ -225,6 +259,7 @@ void gnarl_ppo_free(struct gnarl_ppo *p)
 	gnarl_pool_barrier_destroy(&p->barrier);
 	free(p->slab);
 	free(p->stats);
+	free(p->dist_slab);
 	free(p);
 }
 
@@ -275,9 +310,15 @@ void gnarl_ppo_normalize_obs(struct gnarl_ppo *p, const float *raw, float *out,
 			}
 			double c = p->obs_count;
 			rms_update(&p->obs_mean[j], &p->obs_var[j], &c, m, ss / n, n);
+			if (p->dist_on) {
+				c = p->rows_count;
+				rms_update(&p->rows_mean[j], &p->rows_var[j], &c, m, ss / n, n);
+			}
 		}
 	if (update)
 		p->obs_count += n;
+	if (update && p->dist_on)
+		p->rows_count += n;
 	for (uint32_t i = 0; i < n; i++) {
 		const float *x = raw + (size_t)i * O;
 		float *y = out + (size_t)i * O;
@@ -311,6 +352,8 @@ static void scale_rewards(struct gnarl_ppo *p, const float *r, const uint8_t *do
 	for (uint32_t n = 0; n < N; n++)
 		ss += (p->ret_acc[n] - m) * (p->ret_acc[n] - m);
 	rms_update(&p->ret_mean, &p->ret_var, &p->ret_count, m, ss / N, N);
+	if (p->dist_on)
+		rms_update(&p->rows_ret[0], &p->rows_ret[1], &p->rows_ret[2], m, ss / N, N);
 	scale = 1.0 / sqrt(p->ret_var + RMS_EPS);
 	for (uint32_t n = 0; n < N; n++) {
 		float v = (float)(r[n] * scale);
@@ -318,6 +361,60 @@ static void scale_rewards(struct gnarl_ppo *p, const float *r, const uint8_t *do
 		if (dones[n])
 			p->ret_acc[n] = 0.0;
 	}
+}
+
+void gnarl_ppo_rebase_stats(struct gnarl_ppo *p)
+{
+	const size_t E = p->c.O_env;
+
+	if (!p->dist_on)
+		return;
+	memcpy(p->base_mean, p->obs_mean, E * sizeof(double));
+	memcpy(p->base_var, p->obs_var, E * sizeof(double));
+	p->base_count = p->obs_count;
+	p->base_ret[0] = p->ret_mean;
+	p->base_ret[1] = p->ret_var;
+	p->base_ret[2] = p->ret_count;
+	memset(p->rows_mean, 0, 2 * E * sizeof(double));
+	p->rows_count = 0.0;
+	memset(p->rows_ret, 0, sizeof(p->rows_ret));
+}
+
+/* A rank's row of `all`: its rows' obs count, obs mean (O_env), obs var
+ * (O_env), then ret mean, var and count. */
+void gnarl_ppo_merge_stats(struct gnarl_ppo *p)
+{
+	const size_t E = p->c.O_env, V = 2 * E + 4;
+	const int K = gnarl_dist_size(p->c.dist);
+	double *mine = p->all + (size_t)gnarl_dist_rank(p->c.dist) * V;
+
+	if (!p->dist_on)
+		return;
+	mine[0] = p->rows_count;
+	memcpy(mine + 1, p->rows_mean, E * sizeof(double));
+	memcpy(mine + 1 + E, p->rows_var, E * sizeof(double));
+	memcpy(mine + 1 + 2 * E, p->rows_ret, sizeof(p->rows_ret));
+	gnarl_dist_allgather_f64(p->c.dist, mine, V, p->all);
+	memcpy(p->obs_mean, p->base_mean, E * sizeof(double));
+	memcpy(p->obs_var, p->base_var, E * sizeof(double));
+	p->obs_count = p->base_count;
+	p->ret_mean = p->base_ret[0];
+	p->ret_var = p->base_ret[1];
+	p->ret_count = p->base_ret[2];
+	for (int r = 0; r < K; r++) {
+		const double *v = p->all + (size_t)r * V, *ret = v + 1 + 2 * E;
+		if (v[0] > 0.0) {
+			for (size_t j = 0; j < E; j++) {
+				double c = p->obs_count;
+				rms_update(&p->obs_mean[j], &p->obs_var[j], &c, v[1 + j], v[1 + E + j],
+				           v[0]);
+			}
+			p->obs_count += v[0];
+		}
+		if (ret[2] > 0.0)
+			rms_update(&p->ret_mean, &p->ret_var, &p->ret_count, ret[0], ret[1], ret[2]);
+	}
+	gnarl_ppo_rebase_stats(p);
 }
 
 uint32_t gnarl_ppo_tensors(struct gnarl_ppo *p, struct gnarl_tensor *out,
@@ -691,6 +788,28 @@ static void add_loss(struct acc *a, const struct gnarl_ppo_loss *l)
 	a->n++;
 }
 
+/* Data-parallel: after both halves' backward, task 0 (the caller's
+ * thread, the one that talks to MPI) replaces the minibatch gradients by
+ * their mean over the ranks and writes the squared norms of the mean;
+ * on the epoch's last minibatch the target-KL test uses the mean KL, so
+ * every rank stops at the same epoch.  The barrier after it (in
+ * update_task) publishes both. */
+static void average_grads(struct gnarl_ppo *p, uint32_t task, double *sqs, bool last)
+{
+	gnarl_pool_barrier_wait(&p->barrier);
+	if (task != 0)
+		return;
+	gnarl_dist_average_f32(p->c.dist, gnarl_nn_grads(p->nn), gnarl_nn_size(p->nn));
+	for (uint32_t s = 0; s < p->n_stacks; s++)
+		sqs[s] = gnarl_nn_grad_sqnorm(p->nn, s);
+	if (last && p->c.target_kl > 0.0) {
+		double kl = p->mb_kl;
+		gnarl_dist_average_f64(p->c.dist, &kl, 1);
+		if (kl > p->c.target_kl)
+			p->stop = true;
+	}
+}
+
 /* One update on one thread: task 0 (actor) and 1 (critic) when split,
  * else task 0 does every stack. */
 static void update_task(void *ctx, uint32_t task, uint32_t thread)
@@ -711,11 +830,17 @@ static void update_task(void *ctx, uint32_t task, uint32_t thread)
 				gather(p, s, idx, B);
 				stack_grad(p, s, &p->s[s], B, &loss);
 				add_loss(&p->acc[s], &loss);
+				if (p->dist_on && s == 0)
+					p->mb_kl = loss.approx_kl;
+				if (p->dist_on)
+					continue; /* norms and the KL test after averaging */
 				sqs[s] = gnarl_nn_grad_sqnorm(p->nn, s);
 				if (s == 0 && mb + 1 == p->n_mb && p->c.target_kl > 0.0 &&
 				    loss.approx_kl > p->c.target_kl)
 					p->stop = true;
 			}
+			if (p->dist_on)
+				average_grads(p, task, sqs, mb + 1 == p->n_mb);
 			gnarl_pool_barrier_wait(&p->barrier);
 			double sq = sqs[0] + (p->n_stacks > 1 ? sqs[1] : 0.0);
 			float scale = gnarl_nn_clip_scale(sq, p->c.max_grad_norm);
@@ -813,6 +938,18 @@ void gnarl_ppo_update(struct gnarl_ppo *p, double lr, struct gnarl_rng *rng,
 		out->grad_norm = a.grad_norm / a.n;
 	}
 	out->explained_variance = explained_variance(p->buf.values, p->buf.ret, TN);
+	if (p->dist_on) {
+		double v[6] = {out->policy_loss, out->value_loss, out->entropy,
+		               out->approx_kl,   out->clipfrac,   out->explained_variance};
+
+		gnarl_dist_average_f64(p->c.dist, v, 6);
+		out->policy_loss = v[0];
+		out->value_loss = v[1];
+		out->entropy = v[2];
+		out->approx_kl = v[3];
+		out->clipfrac = v[4];
+		out->explained_variance = v[5];
+	}
 	out->lr = lr;
 	out->epochs = p->epochs_run;
 	out->minibatches = a.n;

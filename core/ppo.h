@@ -30,6 +30,7 @@
 #include "rng.h"
 #include "tensor.h"
 
+struct gnarl_dist;
 struct gnarl_nn;
 struct gnarl_pool;
 
@@ -55,6 +56,16 @@ struct gnarl_ppo_config {
 	                                 finished chunks of the rollout on worker 1
 	                                 while acting goes on (the pool must not be
 	                                 stepping envs meanwhile) */
+	struct gnarl_dist *dist;      /* borrowed; NULL: alone.  Else the update
+	                                 averages each minibatch's gradients,
+	                                 the target-KL test's KL and the stats
+	                                 it returns over dist's processes, and
+	                                 the normalisers keep their rows for
+	                                 gnarl_ppo_merge_stats (core/dist.h;
+	                                 the trainer passes one only with
+	                                 several processes: merged statistics
+	                                 differ from one process's running
+	                                 ones in the last bits) */
 };
 
 struct gnarl_ppo_stats {
@@ -127,6 +138,17 @@ void gnarl_ppo_finish(struct gnarl_ppo *p);
  * learning rate lr. */
 void gnarl_ppo_update(struct gnarl_ppo *p, double lr, struct gnarl_rng *rng,
                       struct gnarl_ppo_stats *out);
+
+/* Data-parallel runs (config dist set; a collective: every rank calls it
+ * at the same point).  Between merges each rank
+ * normalises with the statistics of the last merge updated by its own
+ * rows; the merge combines every rank's rows since the last merge with
+ * the last merge's statistics (Chan's parallel mean/variance, in rank
+ * order), so afterwards every rank holds the same numbers.  A no-op
+ * without dist.  gnarl_ppo_rebase_stats makes the current statistics the
+ * base (after a checkpoint wrote them), forgetting rows since. */
+void gnarl_ppo_merge_stats(struct gnarl_ppo *p);
+void gnarl_ppo_rebase_stats(struct gnarl_ppo *p);
 
 /* lr at 1-based iteration `it` of `n` (CleanRL: lr * (1 - (it-1)/n)). */
 double gnarl_ppo_lr(const struct gnarl_ppo_config *c, uint64_t it, uint64_t n);

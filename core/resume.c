@@ -9,7 +9,9 @@
  * next due save tries again); a restore checks every tensor it will load
  * before copying the first byte, so a refusal leaves the learner as it
  * was; the tensors a checkpoint holds depend only on the run's state, so
- * the same state saves the same bytes.
+ * the same state saves the same bytes.  Data-parallel, rank 0 alone saves:
+ * the learner (the same on every rank), its own envs, and the run's
+ * episode count and means over every rank (core/trainer_sync.h).
  */
 #include "resume.h"
 #include "resume_internal.h"
@@ -166,7 +168,7 @@ static size_t metrics_of(struct gnarl_resume *r, struct gnarl_checkpoint_metric 
 	const struct gnarl_ppo_stats *p = &r->last.ppo;
 	size_t n = 0;
 
-	gnarl_episode_means(gnarl_rollout_episodes(ro), &e);
+	gnarl_trainer_episode_means(r->t, &e);
 	n = add_metric(m, n, "ep_return_mean", e.count ? e.ret : NAN);
 	n = add_metric(m, n, "ep_len_mean", e.count ? e.length : NAN);
 	n = add_metric(m, n, "episodes", (double)gnarl_trainer_episodes(r->t));
@@ -219,6 +221,7 @@ int gnarl_resume_save(struct gnarl_resume *r, char **uri, char err[GNARL_ERR_SIZ
 	struct gnarl_checkpoint_plugin plugins[MAX_PLUGINS];
 	struct gnarl_checkpoint_rng rng = {"trainer", {0}};
 	struct gnarl_manifest_info info = {0};
+	uint64_t episodes = gnarl_trainer_episodes(t);
 	char *saved = NULL;
 	uint32_t n;
 	double t0 = now();
@@ -226,13 +229,17 @@ int gnarl_resume_save(struct gnarl_resume *r, char **uri, char err[GNARL_ERR_SIZ
 
 	if (uri)
 		*uri = NULL;
-	if (!st)
+	if (!st || gnarl_trainer_rank(t) != 0)
 		return 0;
 	n = add_blobs(r, gnarl_resume_base_tensors(r));
+	/* The run's count, every rank's episodes (rank 0's own alone). */
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(r->tensors[i].name, "episode.total") == 0)
+			r->tensors[i].data = &episodes;
 	memcpy(rng.s, gnarl_trainer_rng(t)->s, sizeof(rng.s));
 	info.iteration = gnarl_trainer_iteration_count(t);
 	info.env_steps = gnarl_trainer_env_steps(t);
-	info.episodes = gnarl_trainer_episodes(t);
+	info.episodes = episodes;
 	info.obs_size = sp->obs_dim;
 	info.n_actions = sp->n_actions;
 	info.action_names = sp->action_names;
@@ -324,8 +331,8 @@ int gnarl_resume_finish(struct gnarl_resume *r, char err[GNARL_ERR_SIZE])
 	uint64_t it = gnarl_trainer_iteration_count(r->t);
 	int rc = 0;
 
-	if (!gnarl_trainer_storage(r->t) || (r->saved && r->saved_iteration == it) ||
-	    (it == 0 && !r->parent))
+	if (!gnarl_trainer_storage(r->t) || gnarl_trainer_rank(r->t) != 0 ||
+	    (r->saved && r->saved_iteration == it) || (it == 0 && !r->parent))
 		return 0;
 	for (int k = 0; k < FINISH_TRIES; k++) {
 		if (k) {

@@ -79,8 +79,8 @@ struct gnarl_resume_point {
 
 /* Resolve `uri` (a checkpoint or run directory, s3://..., latest or
  * tag:NAME in run.storage), verify every file, log "RESTORING from
- * checkpoint: <uri> (iteration N)" and the changes (to `log`, may be
- * NULL), and refuse what cannot change.  Codes: GNARL_ENOENT (no
+ * checkpoint: <uri> (iteration N)" and the changes (to `log`; NULL: log
+ * neither), and refuse what cannot change.  Codes: GNARL_ENOENT (no
  * checkpoint there, or no manifest), GNARL_ECORRUPT (damaged, truncated,
  * checksum, malformed), GNARL_EVERSION (newer format),
  * GNARL_EINCOMPAT (refused change: field and both values named),

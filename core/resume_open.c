@@ -201,8 +201,9 @@ int gnarl_resume_open(struct gnarl_config *cfg, const char *uri, FILE *log,
 	if (rc < 0)
 		goto fail;
 	m = gnarl_checkpoint_manifest(p->ck);
-	gnarl_log(GNARL_LOG_INFO, NULL, "RESTORING from checkpoint: %s (iteration %llu)", m->uri,
-	          (unsigned long long)m->iteration);
+	if (log) /* the other ranks of a data-parallel run pass none */
+		gnarl_log(GNARL_LOG_INFO, NULL, "RESTORING from checkpoint: %s (iteration %llu)",
+		          m->uri, (unsigned long long)m->iteration);
 	rc = gnarl_resume_facts(cfg, &f, err);
 	if (rc == 0)
 		rc = gnarl_checkpoint_diff(p->ck, cfg->root, &f.info, &p->diff, err);

@@ -6,7 +6,9 @@
  * before the first byte is copied, so a refusal leaves the learner as it
  * was; what this run cannot use is skipped, never refused: the per-env
  * state when env.num_envs changed, the running episodes when the envs
- * start new ones; reward-term columns follow their names.
+ * start new ones; reward-term columns follow their names.  Data-parallel,
+ * every rank loads the same checkpoint; only rank 0 may continue the
+ * running episodes it holds, the others start new ones.
  */
 #include "resume.h"
 #include "resume_internal.h"
@@ -221,7 +223,12 @@ static const char *reset_reason(struct gnarl_resume *r, const struct gnarl_resum
 	const char *f;
 
 	gnarl_rollout_env(gnarl_trainer_rollout(r->t), &ops, &io);
-	if (!gnarl_resume_env_has_state(ops))
+	if (gnarl_trainer_rank(r->t) != 0)
+		snprintf(r->why, sizeof(r->why),
+		         "rank %d of a data-parallel run (a checkpoint "
+		         "holds rank 0's envs only)",
+		         gnarl_trainer_rank(r->t));
+	else if (!gnarl_resume_env_has_state(ops))
 		snprintf(r->why, sizeof(r->why), "env plugin '%s' cannot save its state",
 		         env->desc->name);
 	else if (!gnarl_safetensors_find(sf, "env.state"))
@@ -409,16 +416,18 @@ int gnarl_resume_restore(struct gnarl_resume *r, const struct gnarl_resume_point
 	}
 	free(r->parent);
 	r->parent = strdup(m->uri);
-	gnarl_log(GNARL_LOG_INFO, NULL,
-	          "resumed at iteration %llu (env steps %llu, episodes "
-	          "%llu) in %s%s%s; %s%s",
-	          (unsigned long long)gnarl_trainer_iteration_count(r->t) + 1,
-	          (unsigned long long)gnarl_trainer_env_steps(r->t),
-	          (unsigned long long)gnarl_trainer_episodes(r->t), run_root(r),
-	          *run_root(r) ? "/" : "", r->run,
-	          why ? "envs start new episodes: " : "envs continue their running episodes",
-	          why ? why : "");
-	if (gnarl_trainer_done(r->t))
+	if (gnarl_trainer_rank(r->t) == 0)
+		gnarl_log(GNARL_LOG_INFO, NULL,
+		          "resumed at iteration %llu (env steps %llu, episodes "
+		          "%llu) in %s%s%s; %s%s",
+		          (unsigned long long)gnarl_trainer_iteration_count(r->t) + 1,
+		          (unsigned long long)gnarl_trainer_env_steps(r->t),
+		          (unsigned long long)gnarl_trainer_episodes(r->t), run_root(r),
+		          *run_root(r) ? "/" : "", r->run,
+		          why ? "envs start new episodes: "
+		              : "envs continue their running episodes",
+		          why ? why : "");
+	if (gnarl_trainer_done(r->t) && gnarl_trainer_rank(r->t) == 0)
 		gnarl_log(
 		    GNARL_LOG_WARN, NULL,
 		    "nothing left to train: the checkpoint is at env "

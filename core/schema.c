@@ -142,7 +142,11 @@ static const struct gnarl_param metrics_params[] = {
 
 static const struct gnarl_param hud_params[] = {
 	{"port", GNARL_PARAM_INT, 0, RANGE_, "0", 0, 65535,
-	 "web HUD on 127.0.0.1:port; 0: off", NULL},
+	 "serve the web HUD on bind:port (read-only: curves, frame, LLM suggestions); 0: off",
+	 NULL},
+	{"bind", GNARL_PARAM_STRING, 0, 0, "127.0.0.1", 0, 0,
+	 "address the HUD listens on: 127.0.0.1 (this machine only), or 0.0.0.0 / :: for "
+	 "every interface (anyone who can reach the port sees the run)", NULL},
 	GNARL_PARAMS_END,
 };
 

@@ -9,7 +9,8 @@
  * Invariants: everything is allocated in create; an iteration never
  * allocates and never fails.  The run RNG (actions, minibatch shuffles)
  * is used only on this thread, in a fixed order, and every env has its own
- * seeded stream, so a run depends only on its seed and config.
+ * seeded stream, so a run depends only on its seed and config (and,
+ * data-parallel, the process count: see sync()).
  */
 #include "trainer.h"
 
@@ -21,10 +22,12 @@
 #include <time.h>
 
 #include "config.h"
+#include "dist.h"
 #include "episode.h"
 #include "error.h"
 #include "gauges.h"
 #include "guidance.h"
+#include "hud.h"
 #include "log.h"
 #include "metrics.h"
 #include "nn.h"
@@ -34,11 +37,13 @@
 #include "rollout.h"
 #include "storage.h"
 #include "summaries.h"
+#include "trainer_sync.h"
 
 /* Streams of the run seed (the registry uses 1, 100+, 200+, 300+). */
 #define SEED_NETWORK 10
 #define SEED_RUN 11
 #define SEED_GUIDANCE 12
+#define SEED_RANK 0x72616e6b00000000ull /* + rank: a rank's own seed */
 
 struct term {
 	struct gnarl_plugin_host *host;
@@ -76,6 +81,13 @@ struct gnarl_trainer {
 	bool has_state;
 	gnarl_trainer_hook_fn hook; /* after each report (checkpoints) */
 	void *hook_ctx;
+	struct gnarl_hud *hud;    /* web HUD (hud.port); NULL: off */
+	/* data-parallel */
+	struct gnarl_dist *dist;
+	int rank, world;
+	struct gnarl_trainer_sync *sync; /* NULL alone */
+	bool joined;
+	uint64_t updates;         /* minibatch updates of this process */
 };
 
 static double now(void)
@@ -125,6 +137,8 @@ static int open_run_dir(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	rc = gnarl_storage_open(t->cfg, root, &t->st, err);
 	if (rc)
 		return gnarl_err_prefix(err, rc, "run.storage: ");
+	if (t->rank != 0)
+		return 0; /* the others only write their episode summaries there */
 	yaml = gnarl_value_to_yaml(t->cfg->root, false);
 	k = malloc(len + 16);
 	if (!yaml || !k) {
@@ -246,6 +260,7 @@ static void ppo_config(struct gnarl_trainer *t, const struct gnarl_env_spaces *s
 	c->threads = t->learner_threads;
 	/* Worker 1 is idle while acting unless it steps envs. */
 	c->overlap_values = t->learner_threads >= 2 && int_key(t, "env.threads") <= 1;
+	c->dist = t->world > 1 ? t->dist : NULL; /* alone: the plain update, bit for bit */
 }
 
 /* ppo.blas_threads: 0 leaves OpenBLAS's default; with a separate actor
@@ -265,14 +280,46 @@ static void blas_threads(struct gnarl_trainer *t, bool shared)
 	}
 }
 
+/* The seed of what differs between ranks (env resets, actions and
+ * shuffles, LLM draws): rank 0 keeps the run seed, so one process under
+ * mpirun is a plain run. */
+static uint64_t rank_seed(const struct gnarl_trainer *t, uint64_t seed)
+{
+	return t->rank == 0 ? seed : gnarl_rng_derive(seed, SEED_RANK + (uint64_t)t->rank);
+}
+
+/* The web HUD: what the run is, and env 0's frames through a view of the
+ * env that the rollout steps in its place (*ops, *env: the env itself
+ * when the HUD is off). */
+static int watch_hud(struct gnarl_trainer *t, const struct gnarl_env_spaces *sp,
+                     const struct gnarl_env_ops **ops, void **env, char err[GNARL_ERR_SIZE])
+{
+	const char *names[GNARL_GUIDANCE_MAX_SOURCES];
+	uint32_t ttl[GNARL_GUIDANCE_MAX_SOURCES], K = gnarl_guidance_count(t->guid);
+	int rc;
+
+	for (uint32_t k = 0; k < K && k < GNARL_GUIDANCE_MAX_SOURCES; k++) {
+		const struct gnarl_registry_entry *e = gnarl_registry_get(t->reg, GNARL_KIND_LLM, k);
+		names[k] = gnarl_guidance_name(t->guid, k);
+		ttl[k] = (uint32_t)gnarl_value_int(gnarl_value_get(e->section, "ttl"), 0);
+	}
+	struct gnarl_hud_run run = {gnarl_registry_env(t->reg)->name, t->N, t->T, t->total_iters,
+	                            sp->n_actions, sp->action_names, K, names, ttl};
+
+	rc = gnarl_hud_describe(t->hud, &run, err);
+	return rc ? rc : gnarl_hud_watch_env(t->hud, t->env_ops, t->env, t->N, ops, env, err);
+}
+
 static int build_learner(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 {
 	struct gnarl_env_spaces sp = {0};
 	struct gnarl_nn_spec spec;
 	struct gnarl_ppo_config pc;
 	struct gnarl_rollout_config roc;
-	uint64_t seed = (uint64_t)int_key(t, "run.seed");
+	uint64_t seed = (uint64_t)int_key(t, "run.seed"), own = rank_seed(t, seed);
 	uint32_t env_threads = (uint32_t)int_key(t, "env.threads");
+	const struct gnarl_env_ops *env_ops;
+	void *env;
 	int rc;
 
 	t->env_ops->spaces(t->env, &sp);
@@ -293,17 +340,20 @@ static int build_learner(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 		return gnarl_err_prefix(err, GNARL_ECONFIG, "%s: ",
 		                        t->cfg->path ? t->cfg->path : "config");
 	struct gnarl_guidance_spec gs = {t->N, sp.n_actions, sp.action_names, sp.has_game_state,
-	                                 sp.has_frames, gnarl_rng_derive(seed, SEED_GUIDANCE)};
+	                                 sp.has_frames, gnarl_rng_derive(own, SEED_GUIDANCE)};
 
 	rc = t->opts.no_guidance ? 0 : gnarl_guidance_open(t->reg, &t->ctx, &gs, &t->guid, err);
 	if (rc)
 		return rc;
-	roc = (struct gnarl_rollout_config){t->N, pc.O, seed, env_threads, 100};
-	rc = gnarl_rollout_create_guided(&roc, t->env_ops, t->env, t->rewards, t->n_terms, t->guid,
+	roc = (struct gnarl_rollout_config){t->N, pc.O, own, env_threads, 100};
+	rc = watch_hud(t, &sp, &env_ops, &env, err);
+	if (rc)
+		return rc;
+	rc = gnarl_rollout_create_guided(&roc, env_ops, env, t->rewards, t->n_terms, t->guid,
 	                                 t->pool, &t->ro, err);
 	if (rc)
 		return gnarl_err_prefix(err, rc, "env '%s': ", gnarl_registry_env(t->reg)->name);
-	gnarl_rng_seed(&t->rng, gnarl_rng_derive(seed, SEED_RUN));
+	gnarl_rng_seed(&t->rng, gnarl_rng_derive(own, SEED_RUN));
 	return 0;
 }
 
@@ -314,7 +364,10 @@ static int open_summaries(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	const char **names;
 	int rc;
 
-	if (!t->st || !t->metrics || !gnarl_metrics_episodes(t->metrics))
+	/* metrics.episodes; ranks other than 0 have no metrics object */
+	if (!t->st || (t->metrics ? !gnarl_metrics_episodes(t->metrics)
+	                          : t->rank == 0 ||
+	                                !gnarl_value_bool(key(t, "metrics.episodes"), true)))
 		return 0;
 	names = calloc(t->n_terms + k + 1, sizeof(*names));
 	if (!names)
@@ -323,11 +376,17 @@ static int open_summaries(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 		names[i] = t->rewards[i].name;
 	for (uint32_t i = 0; i < k; i++)  /* the rollout's terms after the rewards' */
 		names[t->n_terms + i] = gnarl_guidance_name(t->guid, i);
-	rc = gnarl_summaries_create(t->st, t->run_prefix, 0, names, t->n_terms + k,
+	rc = gnarl_summaries_create(t->st, t->run_prefix, (uint32_t)t->rank, names, t->n_terms + k,
 	                            GNARL_SUMMARIES_DEFAULT_CAPACITY, t->gauges, NULL,
 	                            &t->summaries, err);
 	free(names);
 	return rc;
+}
+
+/* Env steps of one iteration: every rank's. */
+static uint64_t batch(const struct gnarl_trainer *t)
+{
+	return (uint64_t)t->world * t->N * t->T;
 }
 
 /* Sizes that would only fail after the run directory exists. */
@@ -349,8 +408,9 @@ static int check_sizes(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	if (t->total_iters == 0)
 		return gnarl_config_error(t->cfg, key(t, "ppo.total_steps"), "ppo.total_steps", err,
 		                          "fewer steps than one rollout (ppo.rollout_steps x "
-		                          "env.num_envs = %llu); raise it",
-		                          (unsigned long long)t->N * t->T);
+		                          "env.num_envs%s = %llu); raise it",
+		                          t->world > 1 ? " x processes" : "",
+		                          (unsigned long long)batch(t));
 	return 0;
 }
 
@@ -368,27 +428,38 @@ int gnarl_trainer_create(struct gnarl_config *cfg, const struct gnarl_trainer_op
 	t->cfg = cfg;
 	if (opts)
 		t->opts = *opts;
+	t->dist = t->opts.dist;
+	t->rank = gnarl_dist_rank(t->dist);
+	t->world = gnarl_dist_size(t->dist);
 	t->N = (uint32_t)int_key(t, "env.num_envs");
 	t->T = (uint32_t)int_key(t, "ppo.rollout_steps");
 	total = t->opts.total_steps ? t->opts.total_steps : (uint64_t)int_key(t, "ppo.total_steps");
-	t->total_iters = total / ((uint64_t)t->N * t->T);
+	t->total_iters = total / batch(t);
 	rc = check_sizes(t, err);
 	if (!rc)
 		rc = gnarl_registry_open(cfg, &t->reg, err);
+	/* before the run directory: a port in use leaves none behind */
+	if (!rc && !t->opts.quiet && !t->opts.no_run_dir && t->rank == 0)
+		rc = gnarl_hud_open(cfg, &t->hud, err);
 	if (!rc)
 		rc = gnarl_gauges_create(&t->gauges);
 	if (!rc)
 		rc = open_run_dir(t, err);
 	if (rc)
 		goto fail;
-	t->ctx = (struct gnarl_host_context){cfg, t->gauges, t->st, t->run_prefix, 0, 1};
+	t->ctx = (struct gnarl_host_context){cfg, t->gauges, t->st, t->run_prefix, t->rank,
+	                                     t->world};
 	rc = create_plugins(t, err);
 	if (!rc)
 		rc = build_learner(t, err);
-	if (!rc && !t->opts.quiet)
+	if (!rc && t->world > 1)
+		rc = gnarl_trainer_sync_create(t->dist, cfg->root,
+		                               t->n_terms + gnarl_guidance_count(t->guid), &t->sync,
+		                               err);
+	if (!rc && !t->opts.quiet && t->rank == 0)
 		rc = gnarl_metrics_create(gnarl_config_section(cfg, "metrics"), t->st, t->run_prefix,
 		                          t->st && strcmp(gnarl_storage_plugin_name(t->st), "local"),
-		                          t->gauges, &t->metrics, err);
+		                          &t->metrics, err);
 	if (!rc)
 		rc = open_summaries(t, err);
 	if (rc)
@@ -407,6 +478,7 @@ void gnarl_trainer_free(struct gnarl_trainer *t)
 	if (!t)
 		return;
 	gnarl_rollout_free(t->ro);
+	gnarl_hud_free(t->hud);
 	gnarl_guidance_free(t->guid);
 	gnarl_ppo_free(t->ppo);
 	gnarl_nn_free(t->nn);
@@ -427,6 +499,7 @@ void gnarl_trainer_free(struct gnarl_trainer *t)
 	free(t->run_prefix);
 	gnarl_gauges_free(t->gauges);
 	gnarl_registry_free(t->reg);
+	gnarl_trainer_sync_free(t->sync);
 	free(t);
 }
 
@@ -446,13 +519,14 @@ void gnarl_trainer_start(struct gnarl_trainer *t)
 	size_t len = strlen(root);
 
 	reset_envs(t);
-	if (!t->opts.quiet)
+	if (!t->opts.quiet && t->rank == 0)
 		gnarl_log(GNARL_LOG_INFO, NULL,
-		          "starting fresh: %s%s%s, env %s x %u, %llu iterations of %u steps", root,
+		          "starting fresh: %s%s%s, env %s x %u%s, %llu iterations of %llu steps", root,
 		          len && root[len - 1] != '/' ? "/" : "",
 		          t->st ? t->run_prefix : "(no run directory)",
 		          gnarl_registry_env(t->reg)->name, t->N,
-		          (unsigned long long)t->total_iters, t->N * t->T);
+		          t->world > 1 ? " on each process" : "", (unsigned long long)t->total_iters,
+		          (unsigned long long)batch(t));
 }
 
 /* After a restore: the iterations left at this run's batch size (which
@@ -463,17 +537,36 @@ static void replan(struct gnarl_trainer *t)
 	                                     : (uint64_t)int_key(t, "ppo.total_steps");
 
 	t->total_iters = t->iteration +
-	                 (total > t->env_steps ? (total - t->env_steps) / ((uint64_t)t->N * t->T) : 0);
+	                 (total > t->env_steps ? (total - t->env_steps) / batch(t) : 0);
+}
+
+/* After a restore, data-parallel: see gnarl_trainer_sync_restored. */
+static void rejoin(struct gnarl_trainer *t)
+{
+	if (t->sync)
+		gnarl_trainer_sync_restored(t->sync, t->ppo, gnarl_rollout_episodes(t->ro), &t->rng);
+}
+
+/* Data-parallel, before the first iteration: the ranks' configs and
+ * starting weights (gnarl_trainer_sync_join).  Not in start or restored:
+ * the caller may still have to learn whether every rank got that far. */
+static void join(struct gnarl_trainer *t)
+{
+	if (t->sync && !t->joined)
+		gnarl_trainer_sync_join(t->sync, t->nn);
+	t->joined = true;
 }
 
 void gnarl_trainer_restored(struct gnarl_trainer *t)
 {
+	rejoin(t);
 	reset_envs(t);
 	replan(t);
 }
 
 void gnarl_trainer_continued(struct gnarl_trainer *t)
 {
+	rejoin(t);
 	gnarl_rollout_forget_advice(t->ro);  /* saved with the run's own LLM settings */
 	gnarl_ppo_normalize_obs(t->ppo, gnarl_rollout_obs(t->ro), gnarl_ppo_buffer(t->ppo)->next_obs,
 	                        t->N, false);
@@ -513,8 +606,11 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 	struct gnarl_ppo_buffer *b = gnarl_ppo_buffer(t->ppo);
 	struct gnarl_episode *ep = gnarl_rollout_episodes(t->ro);
 	const uint32_t N = t->N;
-	double t0 = now(), t1, t2;
+	double t0, t1, t2, reduced = gnarl_dist_reduce_seconds(t->dist);
 
+	join(t);
+	t0 = now();
+	gnarl_hud_arm_frame(t->hud); /* env 0's frame in the first step, if due */
 	gnarl_guidance_set_iteration(t->guid, t->iteration);
 	gnarl_ppo_begin(t->ppo);
 	for (uint32_t s = 0; s < t->T; s++) {
@@ -530,13 +626,38 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 	gnarl_ppo_update(t->ppo,
 	                 gnarl_ppo_lr(gnarl_ppo_config(t->ppo), t->iteration, t->total_iters),
 	                 &t->rng, &out->ppo);
+	if (t->sync)
+		gnarl_trainer_sync_iteration(t->sync, t->ppo, t->nn, ep, t->iteration);
 	t2 = now();
-	t->env_steps += (uint64_t)N * t->T;
+	t->updates += out->ppo.minibatches;
+	t->env_steps += batch(t);
 	out->iteration = t->iteration;
 	out->env_steps = t->env_steps;
 	out->rollout_seconds = t1 - t0;
 	out->learn_seconds = t2 - t1;
-	out->sps = (double)N * t->T / (t2 - t0);
+	out->sps = (double)batch(t) / (t2 - t0);
+	out->allreduce_seconds = gnarl_dist_reduce_seconds(t->dist) - reduced;
+}
+
+/* A scalar of the iteration: metrics and the HUD. */
+static void put(struct gnarl_trainer *t, const char *name, double value)
+{
+	gnarl_metrics_set(t->metrics, name, value);
+	gnarl_hud_set(t->hud, name, value);
+}
+
+static void put_gauge(void *ctx, const char *name, double value)
+{
+	put(ctx, name, value);
+}
+
+static void hud_commit(struct gnarl_trainer *t, const struct gnarl_trainer_iteration *it)
+{
+	const struct gnarl_ppo_config *pc = gnarl_ppo_config(t->ppo);
+	struct gnarl_hud_iteration hi = {it->iteration, it->env_steps, gnarl_rollout_obs(t->ro),
+	                                 pc->O, pc->O_env};
+
+	gnarl_hud_commit(t->hud, &hi);
 }
 
 int gnarl_trainer_report(struct gnarl_trainer *t, const struct gnarl_trainer_iteration *it,
@@ -548,36 +669,42 @@ int gnarl_trainer_report(struct gnarl_trainer *t, const struct gnarl_trainer_ite
 
 	if (!m)
 		return 0;
-	gnarl_episode_means(gnarl_rollout_episodes(t->ro), &e);
+	gnarl_trainer_episode_means(t, &e);
 	/* As CleanRL's SPS: steps over wall time since the start, reporting
 	 * included. */
-	gnarl_metrics_set(m, "sps", (double)(it->env_steps - t->start_steps) /
-	                                (now() - t->start_time));
-	gnarl_metrics_set(m, "ep_return_mean", e.count ? e.ret : NAN);
-	gnarl_metrics_set(m, "ep_len_mean", e.count ? e.length : NAN);
-	gnarl_metrics_set(m, "episodes", (double)gnarl_trainer_episodes(t));
-	gnarl_metrics_set(m, "policy_loss", p->policy_loss);
-	gnarl_metrics_set(m, "value_loss", p->value_loss);
-	gnarl_metrics_set(m, "entropy", p->entropy);
-	gnarl_metrics_set(m, "approx_kl", p->approx_kl);
-	gnarl_metrics_set(m, "clipfrac", p->clipfrac);
-	gnarl_metrics_set(m, "explained_variance", p->explained_variance);
-	gnarl_metrics_set(m, "lr", p->lr);
+	put(t, "sps", (double)(it->env_steps - t->start_steps) /
+	              (now() - t->start_time));
+	put(t, "ep_return_mean", e.count ? e.ret : NAN);
+	put(t, "ep_len_mean", e.count ? e.length : NAN);
+	put(t, "episodes", (double)gnarl_trainer_episodes(t));
+	put(t, "policy_loss", p->policy_loss);
+	put(t, "value_loss", p->value_loss);
+	put(t, "entropy", p->entropy);
+	put(t, "approx_kl", p->approx_kl);
+	put(t, "clipfrac", p->clipfrac);
+	put(t, "explained_variance", p->explained_variance);
+	put(t, "lr", p->lr);
+	if (t->world > 1)
+		put(t, "allreduce_ms", 1e3 * it->allreduce_seconds);
 	for (uint32_t i = 0; i < t->n_terms; i++)
-		gnarl_metrics_set(m, t->terms[i].metric, e.count ? e.terms[i] : NAN);
+		put(t, t->terms[i].metric, e.count ? e.terms[i] : NAN);
 	for (uint32_t i = 0; i < gnarl_guidance_count(t->guid); i++) {
 		char name[96];
 
 		snprintf(name, sizeof(name), "reward/%s", gnarl_guidance_name(t->guid, i));
-		gnarl_metrics_set(m, name, e.count ? e.terms[t->n_terms + i] : NAN);
+		put(t, name, e.count ? e.terms[t->n_terms + i] : NAN);
 	}
 	gnarl_guidance_publish(t->guid);
 	if (t->has_state) {
-		gnarl_metrics_set(m, "rooms_discovered", e.count ? e.rooms : NAN);
-		gnarl_metrics_set(m, "dungeons_entered", e.count ? e.dungeons : NAN);
-		gnarl_metrics_set(m, "enemies_killed", e.count ? e.enemies_killed : NAN);
-		gnarl_metrics_set(m, "milestones", e.count ? e.milestones : NAN);
+		put(t, "rooms_discovered", e.count ? e.rooms : NAN);
+		put(t, "dungeons_entered", e.count ? e.dungeons : NAN);
+		put(t, "enemies_killed", e.count ? e.enemies_killed : NAN);
+		put(t, "milestones", e.count ? e.milestones : NAN);
 	}
+	/* One snapshot of the gauges (plugins' threads move them) for both:
+	 * the HUD shows what progress.csv holds. */
+	gnarl_gauges_each(t->gauges, put_gauge, t);
+	hud_commit(t, it);
 	return gnarl_metrics_flush(m, it->iteration, it->env_steps, err);
 }
 
@@ -586,13 +713,21 @@ bool gnarl_trainer_done(const struct gnarl_trainer *t)
 	return t->iteration >= t->total_iters;
 }
 
+/* Stop now?  Data-parallel, every rank must answer the same: a signal
+ * may reach one rank only, or the ranks between different iterations. */
+static bool stopping(struct gnarl_trainer *t, volatile sig_atomic_t *stop)
+{
+	return t->sync ? gnarl_trainer_sync_stop(t->sync, stop) : stop && *stop;
+}
+
 int gnarl_trainer_run(struct gnarl_trainer *t, volatile sig_atomic_t *stop,
                       char err[GNARL_ERR_SIZE])
 {
 	struct gnarl_trainer_iteration it;
 	int rc = 0;
 
-	while (!gnarl_trainer_done(t) && !(stop && *stop)) {
+	join(t);
+	while (!gnarl_trainer_done(t) && !stopping(t, stop)) {
 		gnarl_trainer_iterate(t, &it);
 		/* A failed metrics upload is kept and retried (metrics.h), a row
 		 * that could not be added is lost: a warning, never the run (a
@@ -602,7 +737,9 @@ int gnarl_trainer_run(struct gnarl_trainer *t, volatile sig_atomic_t *stop,
 		if (t->hook)
 			t->hook(t->hook_ctx, t, &it);
 	}
-	if (stop && *stop && !t->opts.quiet)
+	if (t->sync && !t->opts.quiet)
+		gnarl_trainer_sync_report(t->sync, t->nn, t->ppo, t->iteration, t->updates);
+	if (stop && *stop && !t->opts.quiet && t->rank == 0)
 		gnarl_log(GNARL_LOG_INFO, NULL, "stopped by a signal after iteration %llu (%llu env "
 		                                "steps)",
 		          (unsigned long long)t->iteration, (unsigned long long)t->env_steps);
@@ -663,7 +800,27 @@ uint64_t gnarl_trainer_env_steps(const struct gnarl_trainer *t)
 
 uint64_t gnarl_trainer_episodes(const struct gnarl_trainer *t)
 {
-	return gnarl_episode_total(gnarl_rollout_episodes(t->ro));
+	uint64_t n;
+
+	return gnarl_trainer_sync_episodes(t->sync, &n, NULL)
+	           ? n
+	           : gnarl_episode_total(gnarl_rollout_episodes(t->ro));
+}
+
+void gnarl_trainer_episode_means(struct gnarl_trainer *t, struct gnarl_episode_means *out)
+{
+	if (!gnarl_trainer_sync_episodes(t->sync, NULL, out))
+		gnarl_episode_means(gnarl_rollout_episodes(t->ro), out);
+}
+
+int gnarl_trainer_rank(const struct gnarl_trainer *t)
+{
+	return t->rank;
+}
+
+int gnarl_trainer_world_size(const struct gnarl_trainer *t)
+{
+	return t->world;
 }
 
 uint64_t gnarl_trainer_total_iterations(const struct gnarl_trainer *t)

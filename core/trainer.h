@@ -11,6 +11,16 @@
  * lists every number the learner needs to continue (views, written in
  * place on restore); after writing them call gnarl_trainer_restored(),
  * which resets the envs and continues at the restored iteration + 1.
+ *
+ * Data-parallel (opts.dist with several processes, core/dist.h): every
+ * rank steps its own N envs (seeded by run.seed and its rank; rank 0's
+ * seeds are a plain run's), the update averages the gradients so the
+ * weights stay identical (a hash of them is compared every iteration),
+ * and after each iteration the ranks merge the normalisers' statistics
+ * and their episode means.  A batch is then K x N x T steps: env_steps,
+ * ppo.total_steps and sps count every rank's.  Rank 0 alone writes the
+ * run directory (config.yaml, metrics; checkpoints in core/resume.c);
+ * every rank writes its episode summaries (workers/worker_<rank>/).
  */
 #ifndef GNARL_TRAINER_H
 #define GNARL_TRAINER_H
@@ -26,6 +36,8 @@
 #include "tensor.h"
 
 struct gnarl_config;
+struct gnarl_dist;
+struct gnarl_episode_means;
 struct gnarl_nn;
 struct gnarl_ppo;
 struct gnarl_rollout;
@@ -42,6 +54,7 @@ struct gnarl_trainer_options {
 	bool no_guidance;         /* leave the config's `llm:` plugins unstarted
 	                             (evaluation: the advice block stays zero) */
 	uint64_t total_steps;     /* 0: ppo.total_steps */
+	struct gnarl_dist *dist;  /* borrowed; NULL: one process (see the top) */
 };
 
 /* What one iteration did. */
@@ -53,6 +66,8 @@ struct gnarl_trainer_iteration {
 	double sps;               /* env steps per second of the iteration (the
 	                             `sps` metric is the run's average so far) */
 	struct gnarl_ppo_stats ppo;
+	double allreduce_seconds; /* data-parallel: in the gradient averaging,
+	                             waits for slower ranks included (0 alone) */
 };
 
 struct gnarl_trainer;
@@ -90,7 +105,9 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 int gnarl_trainer_report(struct gnarl_trainer *t, const struct gnarl_trainer_iteration *it,
                          char err[GNARL_ERR_SIZE]);
 /* Iterate and report until total_steps or until *stop becomes non-zero
- * (checked between iterations: SIGINT/SIGTERM finish the current one).
+ * (checked between iterations: SIGINT/SIGTERM finish the current one;
+ * data-parallel, the ranks agree: a flag set on any rank stops them all
+ * after the same iteration, and sets *stop on every rank).
  * Then sync the metrics.  A report that fails during the run is logged
  * and training goes on (the files are kept and retried); returns 0, or
  * the error of the final metrics sync. */
@@ -107,12 +124,19 @@ bool gnarl_trainer_done(const struct gnarl_trainer *t);
 uint32_t gnarl_trainer_tensors(struct gnarl_trainer *t, struct gnarl_tensor *out,
                                uint32_t max);
 
-/* Counters (iteration done so far, env steps, finished episodes) and the
- * planned number of iterations. */
+/* Counters (iteration done so far, env steps, finished episodes: every
+ * rank's) and the planned number of iterations. */
 uint64_t gnarl_trainer_iteration_count(const struct gnarl_trainer *t);
 uint64_t gnarl_trainer_env_steps(const struct gnarl_trainer *t);
 uint64_t gnarl_trainer_episodes(const struct gnarl_trainer *t);
 uint64_t gnarl_trainer_total_iterations(const struct gnarl_trainer *t);
+/* Means over the last episodes (of every rank's window, data-parallel;
+ * terms borrowed from t until the next iteration). */
+void gnarl_trainer_episode_means(struct gnarl_trainer *t, struct gnarl_episode_means *out);
+/* This process's rank and the process count (0 and 1 alone); rank 0
+ * writes the run directory. */
+int gnarl_trainer_rank(const struct gnarl_trainer *t);
+int gnarl_trainer_world_size(const struct gnarl_trainer *t);
 
 /* Parts, borrowed, for benchmarks and the checkpoint code. */
 const struct gnarl_registry *gnarl_trainer_registry(const struct gnarl_trainer *t);

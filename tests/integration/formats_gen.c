@@ -38,7 +38,7 @@ static double scalar(int it, size_t k)
 static int write_metrics(struct gnarl_storage *st, FILE *exp, char err[GNARL_ERR_SIZE])
 {
 	struct gnarl_metrics *m = NULL;
-	int rc = gnarl_metrics_create(NULL, st, "run", false, NULL, &m, err);
+	int rc = gnarl_metrics_create(NULL, st, "run", false, &m, err);
 
 	if (rc < 0)
 		return rc;

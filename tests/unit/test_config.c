@@ -165,7 +165,7 @@ static void test_errors(void **state)
 	assert_string_equal(err, "F:1:6: rnu: unknown key (did you mean 'run'?)");
 	/* Nothing close: the valid keys. */
 	assert_int_equal(load_err("hud:\n  colour: red\n", NULL, 0, err), GNARL_ECONFIG);
-	assert_string_equal(err, "F:2:11: hud.colour: unknown key (valid keys: port)");
+	assert_string_equal(err, "F:2:11: hud.colour: unknown key (valid keys: port, bind)");
 	/* Wrong type. */
 	assert_int_equal(load_err("ppo:\n  epochs: ten\n", NULL, 0, err), GNARL_ECONFIG);
 	assert_string_equal(err, "F:2:11: ppo.epochs: expected an integer, got 'ten' "

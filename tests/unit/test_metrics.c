@@ -1,7 +1,7 @@
 /*
  * test_metrics.c - the per-iteration report on a real local store in a
  * temporary directory: progress.csv (header fixed at the first flush,
- * exact values, empty cells, gauges), the TensorBoard event file (decoded
+ * exact values, empty cells), the TensorBoard event file (decoded
  * here from the record framing), upload schedules, an upload failure that
  * loses nothing, and the progress line on stderr.
  */
@@ -21,7 +21,6 @@
 #include <cmocka.h>
 
 #include "error.h"
-#include "gauges.h"
 #include "metrics.h"
 #include "storage.h"
 #include "tfevents.h"
@@ -91,16 +90,13 @@ static struct gnarl_tree *section(const char *yaml)
 static void test_csv_and_events(void **state)
 {
 	struct gnarl_metrics *m = NULL;
-	struct gnarl_gauges *g = NULL;
 	struct gnarl_tree *sec = section("{upload_every: null, tensorboard: true, episodes: false}");
 	char *csv, *ev, key[300], *line;
 	size_t len, off, records = 0;
 	const double third = 1.0 / 3.0;
 
 	(void)state;
-	assert_int_equal(gnarl_gauges_create(&g), 0);
-	gnarl_gauges_set(g, "llm_text/calls", 3);
-	assert_int_equal(gnarl_metrics_create(gnarl_tree_root(sec), st, "run1", false, g, &m, err), 0);
+	assert_int_equal(gnarl_metrics_create(gnarl_tree_root(sec), st, "run1", false, &m, err), 0);
 	assert_false(gnarl_metrics_episodes(m));
 	for (int it = 1; it <= 3; it++) {
 		gnarl_metrics_set(m, "sps", 1000.0 * it);
@@ -110,7 +106,7 @@ static void test_csv_and_events(void **state)
 		if (it == 3)
 			gnarl_metrics_set(m, "reward/late", 7.0); /* first seen late: TB only */
 		gnarl_metrics_set(m, "reward/room_discovery", 20.0 * it);
-		gnarl_gauges_set(g, "llm_text/calls", 3 + it);
+		gnarl_metrics_set(m, "llm_text/calls", 3 + it);
 		if (gnarl_metrics_flush(m, (uint64_t)it, (uint64_t)it * 4096, err) < 0)
 			fail_msg("flush: %s", err);
 	}
@@ -156,7 +152,6 @@ static void test_csv_and_events(void **state)
 	assert_int_equal(records, 4); /* file_version + 3 iterations */
 	free(ev);
 	gnarl_metrics_free(m);
-	gnarl_gauges_free(g);
 	gnarl_tree_free(sec);
 }
 
@@ -169,7 +164,7 @@ static void test_upload_schedules(void **state)
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/r/progress.csv", dir);
-	assert_int_equal(gnarl_metrics_create(gnarl_tree_root(sec), st, "r", false, NULL, &m, err), 0);
+	assert_int_equal(gnarl_metrics_create(gnarl_tree_root(sec), st, "r", false, &m, err), 0);
 	gnarl_metrics_set(m, "x", 1);
 	assert_int_equal(gnarl_metrics_flush(m, 1, 10, err), 0);
 	assert_int_equal(stat(path, &sb), -1);
@@ -180,7 +175,7 @@ static void test_upload_schedules(void **state)
 
 	/* Remote with null: only sync uploads. */
 	snprintf(path, sizeof(path), "%s/remote/progress.csv", dir);
-	assert_int_equal(gnarl_metrics_create(NULL, st, "remote", true, NULL, &m, err), 0);
+	assert_int_equal(gnarl_metrics_create(NULL, st, "remote", true, &m, err), 0);
 	for (int i = 1; i <= 3; i++) {
 		gnarl_metrics_set(m, "x", i);
 		assert_int_equal(gnarl_metrics_flush(m, (uint64_t)i, (uint64_t)i, err), 0);
@@ -206,7 +201,7 @@ static void test_failed_upload_loses_nothing(void **state)
 	assert_int_equal(mkdir(path, 0777), 0);
 	snprintf(blocker, sizeof(blocker), "%s/x", path);
 	fclose(fopen(blocker, "w"));
-	assert_int_equal(gnarl_metrics_create(NULL, st, "f", false, NULL, &m, err), 0);
+	assert_int_equal(gnarl_metrics_create(NULL, st, "f", false, &m, err), 0);
 	gnarl_metrics_set(m, "x", 1);
 	assert_true(gnarl_metrics_flush(m, 1, 1, err) < 0);
 	assert_non_null(strstr(err, "progress.csv"));
@@ -234,7 +229,7 @@ static void test_progress_line(void **state)
 	char text[2048] = {0};
 
 	(void)state;
-	assert_int_equal(gnarl_metrics_create(NULL, NULL, NULL, false, NULL, &m, err), 0);
+	assert_int_equal(gnarl_metrics_create(NULL, NULL, NULL, false, &m, err), 0);
 	gnarl_metrics_set(m, "ep_return_mean", 123.456);
 	gnarl_metrics_set(m, "ep_len_mean", 456);
 	gnarl_metrics_set(m, "policy_loss", -0.0125);
@@ -265,7 +260,7 @@ static void test_tensorboard_off(void **state)
 	char *csv;
 
 	(void)state;
-	assert_int_equal(gnarl_metrics_create(gnarl_tree_root(sec), st, "", false, NULL, &m, err), 0);
+	assert_int_equal(gnarl_metrics_create(gnarl_tree_root(sec), st, "", false, &m, err), 0);
 	assert_null(gnarl_metrics_event_file(m));
 	assert_true(gnarl_metrics_episodes(m));
 	gnarl_metrics_set(m, "x", 1);

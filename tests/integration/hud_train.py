@@ -1,0 +1,381 @@
+#!/usr/bin/python3
+"""Integration tests of the web HUD (core/hud*.c) in `gnarl train`: the real
+binary on the overworld, clients written here with the standard library
+(urllib, a socket for the event stream, zlib for PNG), all on 127.0.0.1.
+
+Usage: hud_train.py MODE GNARL CONFIG WORKDIR [CHROMIUM]
+  live    training with hud.port set and llm_text asking the test LLM
+          server (tests/llm/server.py, which answers RIGHT): while it trains,
+          /api/metrics grows and holds every reward term, the learner's
+          scalars and the LLM gauges, with exactly the values progress.csv
+          has for the same iterations; /api/events delivers the next
+          iteration; /frame.png decodes to a 160x144 frame of the world;
+          /api/llm lists RIGHT from llm_text; the page is served; a POST is
+          refused.  SIGINT ends the run cleanly and the port is closed.
+  errors  hud.port already in use: exit 2 naming the port and the key's
+          place in the config, and no run directory is made; a hud.bind
+          that is not an IP address: exit 2 naming hud.bind.
+  page    (with CHROMIUM) headless Chromium opens the page while a run
+          trains: the DOM has a chart per scalar, the header's iteration,
+          the frame loaded; the screenshot (WORKDIR/hud_page.png) has the
+          curves drawn in the chart colour.
+"""
+import csv
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import llm_train  # noqa: E402  (its Train: gnarl train with stderr on a thread)
+
+SERVER = os.path.join(HERE, "..", "llm", "server.py")
+# A safety net against a hung run, not a measure: every wait is for an event.
+DEADLINE_S = 240
+TERMS = ("room_discovery", "grid_exploration", "movement", "dungeon_entry", "combat",
+         "health", "death", "milestones", "time_penalty")
+
+
+def fail(msg):
+    raise SystemExit("FAIL: " + msg)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def http(port, path, method="GET"):
+    """(status, content type, body) of one request."""
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.headers.get("Content-Type"), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type"), e.read()
+
+
+def png_decode(data):
+    """(width, height, rows of RGB(A) bytes) of an 8-bit RGB/RGBA PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        fail("not a PNG")
+    pos, idat, w = 8, b"", None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+            if depth != 8 or ctype not in (2, 6):
+                fail("PNG of depth %d colour type %d" % (depth, ctype))
+            bpp = 3 if ctype == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw, rows, prev = zlib.decompress(idat), [], bytearray(w * bpp)
+    stride = w * bpp + 1
+    for y in range(h):
+        f, line = raw[y * stride], bytearray(raw[y * stride + 1:(y + 1) * stride])
+        for i in range(len(line)):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        prev = line
+    return w, h, bpp, rows
+
+
+class Train(llm_train.Train):
+    """`gnarl train`, its stderr read on a thread (llm_train.py's)."""
+
+    def until_iteration(self, n):
+        if self.iter < n:
+            self.wait_for("iteration %d" % n, lambda line: self.iter >= n)
+
+
+def train_args(gnarl, config, work, name, port, extra=()):
+    return [gnarl, "train", "-c", config, "--set", "run.storage=" + work,
+            "--set", "run.name=" + name, "--set", "hud.port=%d" % port,
+            "--set", "env.num_envs=8", "--set", "ppo.rollout_steps=64",
+            "--set", "ppo.minibatch_size=256", "--set", "ppo.epochs=1",
+            "--set", "policy.hidden=[32]", "--set", "checkpoint.every=0",
+            "--set", "ppo.total_steps=1000000000", "--set", "metrics.upload_every=1"] + list(extra)
+
+
+class LlmServer:
+    def __init__(self, work):
+        port_file = os.path.join(work, "llm_port")
+        if os.path.exists(port_file):
+            os.unlink(port_file)
+        self.proc = subprocess.Popen(
+            [sys.executable, SERVER, "--log", os.path.join(work, "llm_requests.jsonl"),
+             "--port", "0", "--port-file", port_file, "--no-bodies", "--default",
+             '{"kind": "action", "action": "RIGHT"}'], stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(work, "llm_server.log"), "w"))
+        end = time.time() + 30
+        while not os.path.exists(port_file) or not open(port_file).read().strip():
+            if time.time() > end or self.proc.poll() is not None:
+                fail("the LLM test server did not start")
+            time.sleep(0.01)
+        self.port = int(open(port_file).read())
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait()
+
+
+def next_event(port, after_iteration):
+    """Open /api/events and return the first message (a dict)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
+    s.sendall(b"GET /api/events HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(4096)
+    head, buf = buf.split(b"\r\n\r\n", 1)
+    if b" 200 " not in head.split(b"\r\n")[0] or b"text/event-stream" not in head:
+        fail("/api/events answered:\n%s" % head.decode())
+    while True:
+        while b"\n\n" not in buf:
+            more = s.recv(65536)
+            if not more:
+                fail("the event stream ended")
+            buf += more
+        msg, buf = buf.split(b"\n\n", 1)
+        for line in msg.decode().split("\n"):
+            if line.startswith("data: "):
+                s.close()
+                m = json.loads(line[6:])
+                if m["iteration"] <= after_iteration:
+                    fail("the stream sent iteration %d, already in /api/metrics (%d)"
+                         % (m["iteration"], after_iteration))
+                return m
+
+
+def same(a, b):
+    """HUD value a (JSON, exact) against progress.csv text b, which holds the
+    fewest digits that read back as the same float when the value is
+    exactly a float, else as the same double (core/metrics.h)."""
+    if a is None or b in ("", "nan"):
+        return a is None and b in ("", "nan")
+    b = float(b)
+    return a == b or a == struct.unpack("f", struct.pack("f", b))[0]
+
+
+def check_metrics_vs_csv(work, name, m):
+    with open(os.path.join(work, name, "progress.csv")) as f:
+        table = {int(r["iteration"]): r for r in csv.DictReader(f)}
+    checked = 0
+    for k, it in enumerate(m["iteration"]):
+        row = table.get(it)
+        if row is None:
+            continue  # flushed after we read the file
+        if int(row["env_steps"]) != m["env_steps"][k]:
+            fail("iteration %d: env_steps %s in progress.csv, %d in the HUD"
+                 % (it, row["env_steps"], m["env_steps"][k]))
+        for col, text in row.items():
+            if col in ("iteration", "env_steps"):
+                continue
+            if col not in m["series"]:
+                fail("progress.csv column %s is not in /api/metrics" % col)
+            if not same(m["series"][col][k], text):
+                fail("iteration %d, %s: %r in progress.csv, %r in the HUD"
+                     % (it, col, text, m["series"][col][k]))
+        checked += 1
+    if checked < 3:
+        fail("only %d iterations to compare with progress.csv" % checked)
+    return checked
+
+
+def live(gnarl, config, work):
+    llm = LlmServer(work)
+    port = free_port()
+    url = "http://127.0.0.1:%d" % llm.port
+    llm_set = ("llm=[{plugin: llm_text, probability: 0.05, ttl: 32, cache_ttl_steps: 0, "
+               "params: {endpoint: \"%s\", timeout_ms: 3000, max_retries: 0}}]" % url)
+    t = Train(train_args(gnarl, config, work, "live", port, ["--set", llm_set]))
+    try:
+        t.until_iteration(6)
+        st, ctype, body = http(port, "/api/metrics")
+        if st != 200 or ctype != "application/json":
+            fail("/api/metrics: %s %s" % (st, ctype))
+        m = json.loads(body)
+        if m["env"] != "overworld" or m["n_envs"] != 8 or m["rollout_steps"] != 64:
+            fail("/api/metrics run: %r" % {k: m[k] for k in ("env", "n_envs", "rollout_steps")})
+        if m["title"] != "live" or not m["has_frames"]:
+            fail("/api/metrics: title %r, has_frames %r" % (m["title"], m["has_frames"]))
+        rows = m["rows"]
+        if rows < 4 or len(m["iteration"]) != rows or m["iteration"][0] != 1:
+            fail("/api/metrics: %d rows, iterations %r" % (rows, m["iteration"][:5]))
+        want = ["ep_return_mean", "sps", "policy_loss", "value_loss", "entropy",
+                "reward/llm_text", "llm_text/requests", "llm_text/suggestions"]
+        want += ["reward/" + x for x in TERMS]
+        for name in want:
+            if name not in m["series"] or len(m["series"][name]) != rows:
+                fail("/api/metrics: no full series %s (names: %s)" % (name, m["names"]))
+        n = check_metrics_vs_csv(work, "live", m)
+        print("live: %d iterations in /api/metrics equal progress.csv" % n)
+
+        ev = next_event(port, m["iteration"][-1])
+        if ev["iteration"] != m["iteration"][-1] + 1 and ev["iteration"] <= m["iteration"][-1]:
+            fail("event: iteration %d after %d" % (ev["iteration"], m["iteration"][-1]))
+        for name in ("ep_return_mean", "reward/room_discovery", "llm_text/requests"):
+            if name not in ev["scalars"]:
+                fail("event without %s: %r" % (name, sorted(ev["scalars"])))
+        print("live: /api/events sent iteration %d" % ev["iteration"])
+
+        st, ctype, body = http(port, "/frame.png")
+        if st != 200 or ctype != "image/png":
+            fail("/frame.png: %s %s" % (st, ctype))
+        w, h, bpp, px = png_decode(body)
+        colours = {px[y][x * 3:x * 3 + 3] for y in range(0, h, 4) for x in range(0, w, 4)}
+        if (w, h) != (160, 144) or len(colours) < 4:
+            fail("/frame.png: %dx%d with %d colours" % (w, h, len(colours)))
+
+        # suggestions: the server answers RIGHT; wait for the first one
+        while True:
+            st, ctype, body = http(port, "/api/llm")
+            j = json.loads(body)
+            if st != 200 or not j["enabled"] or j["sources"] != [{"name": "llm_text", "ttl": 32}]:
+                fail("/api/llm: %s %r" % (st, j))
+            if j["suggestions"]:
+                break
+            t.until_iteration(t.iter + 1)
+        s = j["suggestions"][0]
+        if s["action"] != "RIGHT" or s["source"] != "llm_text" or not 0 <= s["env"] < 8:
+            fail("/api/llm suggestion: %r" % s)
+        print("live: /api/llm lists %d suggestions, the newest %r" % (len(j["suggestions"]), s))
+
+        st, ctype, body = http(port, "/")
+        if st != 200 or not ctype.startswith("text/html") or b"<canvas" not in body:
+            fail("/: %s %s" % (st, ctype))
+        st, _, _ = http(port, "/api/metrics", "POST")
+        if st != 405:
+            fail("POST /api/metrics: %d, expected 405" % st)
+    finally:
+        try:
+            if t.proc.poll() is None:
+                t.finish()
+        finally:
+            llm.stop()
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        fail("port %d still open after the run" % port)
+    except ConnectionRefusedError:
+        pass
+    print("live: ok")
+
+
+def errors(gnarl, config, work):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    args = train_args(gnarl, config, work, "busy", port)
+    p = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                       timeout=DEADLINE_S)
+    taken.close()
+    want = "hud.port: port %d on 127.0.0.1 is already in use" % port
+    if p.returncode != 2 or want not in p.stderr or "--set hud.port=%d" % port not in p.stderr:
+        fail("port in use: exit %d, stderr:\n%s" % (p.returncode, p.stderr))
+    if os.path.exists(os.path.join(work, "busy")):
+        fail("a run directory was made for a run that could not start")
+    args = train_args(gnarl, config, work, "badbind", free_port(), ["--set", "hud.bind=nowhere"])
+    p = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                       timeout=DEADLINE_S)
+    if p.returncode != 2 or not re.search(r"hud\.bind: 'nowhere' is not an IP address", p.stderr):
+        fail("bad bind: exit %d, stderr:\n%s" % (p.returncode, p.stderr))
+    print("errors: ok")
+
+
+def chromium_on_run(gnarl, config, work, name, chromium, action):
+    """Run `action` (a Chromium flag) on the page of a run that trains; the
+    event stream keeps the page loading, so the run is stopped (SIGINT)
+    a few seconds after Chromium started, which ends the stream.  Returns
+    Chromium's stdout."""
+    port = free_port()
+    t = Train(train_args(gnarl, config, work, name, port))
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync",
+             "--user-data-dir=" + os.path.join(work, "chromium-" + name),
+             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+             "--window-size=1400,1000", "--virtual-time-budget=3000", action,
+             "http://127.0.0.1:%d/" % port]
+    try:
+        t.until_iteration(3)
+        stop = threading.Timer(8.0, lambda: t.proc.send_signal(signal.SIGINT))
+        stop.start()
+        out = subprocess.run(flags, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             text=True, timeout=DEADLINE_S).stdout
+        stop.cancel()
+    finally:
+        if t.proc.poll() is None:
+            t.finish()
+        t.proc.wait()
+    return out
+
+
+def page(gnarl, config, work, chromium):
+    dom = chromium_on_run(gnarl, config, work, "page_dom", chromium, "--dump-dom")
+    for name in ["ep_return_mean", "policy_loss", "sps"] + ["reward/" + x for x in TERMS]:
+        if "<span>%s</span>" % name not in dom:
+            fail("the page has no chart titled %s:\n%s" % (name, dom[:2000]))
+    it = re.search(r'<b id="iter">(\d+)', dom)
+    if not it or int(it.group(1)) < 3:
+        fail("the page's iteration: %s" % (it.group(0) if it else "none"))
+    if not re.search(r'<img id="frame" alt="frame of env 0" src="[^"]*/frame\.png\?n=\d+"', dom):
+        fail("the page did not load a frame")
+    print("page: the DOM has every chart, iteration %s and the frame" % it.group(1))
+
+    shot = os.path.join(work, "hud_page.png")
+    chromium_on_run(gnarl, config, work, "page_shot", chromium, "--screenshot=" + shot)
+    with open(shot, "rb") as f:
+        w, h, bpp, px = png_decode(f.read())
+    # the first curve colour (#5aa9e6), drawn in every chart
+    blue = sum(1 for row in px for x in range(0, w * bpp, bpp)
+               if abs(row[x] - 0x5a) < 24 and abs(row[x + 1] - 0xa9) < 24 and
+               abs(row[x + 2] - 0xe6) < 24)
+    if blue < 1000:
+        fail("the screenshot has %d pixels of curve colour" % blue)
+    print("page: screenshot %dx%d with %d pixels of curves (%s)" % (w, h, blue, shot))
+
+
+def main():
+    mode, gnarl, config, work = sys.argv[1:5]
+    shutil.rmtree(work, ignore_errors=True)  # a run directory of an earlier run
+    os.makedirs(work)
+    if mode == "live":
+        live(gnarl, config, work)
+    elif mode == "errors":
+        errors(gnarl, config, work)
+    elif mode == "page":
+        page(gnarl, config, work, sys.argv[5])
+    else:
+        fail("unknown mode " + mode)
+
+
+if __name__ == "__main__":
+    main()
