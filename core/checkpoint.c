@@ -1,7 +1,7 @@
 /*
  * checkpoint.c - save, find, verify and load checkpoints through storage.
  *
- * Entry points: gnarl_checkpoint_save, gnarl_checkpoint_open (+ its
+ * Entry points: gnarl_checkpoint_save (= _encode + _write), gnarl_checkpoint_open (+ its
  * accessors and gnarl_checkpoint_load).  Listing and tags live in
  * checkpoint_list.c, the compatibility diff in checkpoint_diff.c.
  * Invariants:
@@ -212,57 +212,85 @@ out:
 	return rc;
 }
 
-int gnarl_checkpoint_save(struct gnarl_storage *st, const char *run_prefix,
-                          const struct gnarl_tensor *t, size_t n,
-                          const struct gnarl_manifest_info *info,
-                          const struct gnarl_checkpoint_retention *keep, char **out_uri,
-                          char err[GNARL_ERR_SIZE])
+void gnarl_checkpoint_encoded_free(struct gnarl_checkpoint_encoded *ck)
+{
+	if (!ck)
+		return;
+	free(ck->model);
+	free(ck->manifest);
+	free(ck);
+}
+
+int gnarl_checkpoint_encode(const struct gnarl_tensor *t, size_t n,
+                            const struct gnarl_manifest_info *info,
+                            struct gnarl_checkpoint_encoded **out, char err[GNARL_ERR_SIZE])
 {
 	static const struct gnarl_safetensors_meta meta[] = {{"format", "pt"}};
-	char name[32], sha[GNARL_HASH_SHA256_HEX], *dir = NULL, *key = NULL, *text = NULL;
-	const char *run = run_prefix ? run_prefix : "";
-	void *model = NULL;
-	size_t model_len = 0;
+	struct gnarl_checkpoint_encoded *ck;
+	struct timespec t0, t1;
 	int rc;
 
-	if (out_uri)
-		*out_uri = NULL;
+	*out = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((info->n_actions && !info->action_names) || (info->n_plugins && !info->plugins) ||
 	    (info->n_metrics && !info->metrics) || (info->n_rngs && !info->rngs))
 		return gnarl_err(err, GNARL_EINVAL, "saving checkpoint: the manifest info has a "
 		                 "count without its array");
-	snprintf(name, sizeof(name), "checkpoint_%06" PRIu64, info->iteration);
-	rc = gnarl_safetensors_write(t, n, meta, 1, &model, &model_len, err);
-	if (rc < 0)
+	ck = calloc(1, sizeof(*ck));
+	if (!ck)
+		return gnarl_err(err, GNARL_ENOMEM, "checkpoint: out of memory");
+	ck->iteration = info->iteration;
+	snprintf(ck->name, sizeof(ck->name), "checkpoint_%06" PRIu64, info->iteration);
+	rc = gnarl_safetensors_write(t, n, meta, 1, &ck->model, &ck->model_len, err);
+	if (rc == 0)
+		rc = gnarl_hash_sha256_hex(ck->model, ck->model_len, ck->sha256, err);
+	if (rc == 0 && !(ck->manifest = manifest_build(info, ck->sha256, ck->model_len)))
+		rc = gnarl_err(err, GNARL_ENOMEM, "checkpoint: out of memory");
+	if (rc < 0) {
+		gnarl_err_prefix(err, rc, "saving checkpoint %s: ", ck->name);
+		gnarl_checkpoint_encoded_free(ck);
+		return rc;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck->encode_seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+	*out = ck;
+	return 0;
+}
+
+int gnarl_checkpoint_write(struct gnarl_storage *st, const char *run_prefix,
+                           const struct gnarl_checkpoint_encoded *ck,
+                           const struct gnarl_checkpoint_retention *keep, char **out_uri,
+                           char err[GNARL_ERR_SIZE])
+{
+	const char *run = run_prefix ? run_prefix : "";
+	char *dir = gnarl_checkpoint_join3(run, "checkpoints", ck->name), *key = NULL;
+	int rc = GNARL_ENOMEM;
+
+	if (out_uri)
+		*out_uri = NULL;
+	if (!dir)
 		goto fail;
-	rc = gnarl_hash_sha256_hex(model, model_len, sha, err);
-	if (rc < 0)
-		goto fail;
-	rc = gnarl_err(err, GNARL_ENOMEM, "checkpoint: out of memory");
-	dir = gnarl_checkpoint_join3(run, "checkpoints", name);
-	text = dir ? manifest_build(info, sha, model_len) : NULL;
-	if (!text)
-		goto fail;
-	rc = same_exists(st, dir, sha, err);
+	rc = same_exists(st, dir, ck->sha256, err);
 	if (rc < 0)
 		goto fail;
 	if (rc == 0) {
 		key = gnarl_checkpoint_join(dir, MODEL_FILE);
-		rc = key ? gnarl_storage_put(st, key, model, model_len, err) : GNARL_ENOMEM;
+		rc = key ? gnarl_storage_put(st, key, ck->model, ck->model_len, err) : GNARL_ENOMEM;
 		free(key);
 		key = gnarl_checkpoint_join(dir, MANIFEST_FILE);
 		if (rc == 0)
-			rc = key ? gnarl_storage_put(st, key, text, strlen(text), err) : GNARL_ENOMEM;
+			rc = key ? gnarl_storage_put(st, key, ck->manifest, strlen(ck->manifest), err)
+			         : GNARL_ENOMEM;
 		if (rc < 0)
 			goto fail;
 	}
-	rc = move_latest(st, run, name, err);
+	rc = move_latest(st, run, ck->name, err);
 	if (rc < 0)
 		goto fail;
-	if (keep && gnarl_checkpoint_prune(st, run, name, keep, err) < 0)
+	if (keep && gnarl_checkpoint_prune(st, run, ck->name, keep, err) < 0)
 		gnarl_log(GNARL_LOG_WARN, "checkpoint", "retention after saving %s: %s", dir, err);
 	if (out_uri && !(*out_uri = gnarl_checkpoint_uri_of(st, dir))) {
-		rc = gnarl_err(err, GNARL_ENOMEM, "checkpoint: out of memory");
+		rc = GNARL_ENOMEM;
 		goto fail;
 	}
 	rc = 0;
@@ -270,12 +298,28 @@ int gnarl_checkpoint_save(struct gnarl_storage *st, const char *run_prefix,
 fail:
 	if (rc == GNARL_ENOMEM)
 		gnarl_err(err, rc, "checkpoint: out of memory");
-	gnarl_err_prefix(err, rc, "saving checkpoint %s: ", dir ? dir : name);
+	gnarl_err_prefix(err, rc, "saving checkpoint %s: ", dir ? dir : ck->name);
 out:
 	free(key);
 	free(dir);
-	free(text);
-	free(model);
+	return rc;
+}
+
+int gnarl_checkpoint_save(struct gnarl_storage *st, const char *run_prefix,
+                          const struct gnarl_tensor *t, size_t n,
+                          const struct gnarl_manifest_info *info,
+                          const struct gnarl_checkpoint_retention *keep, char **out_uri,
+                          char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_checkpoint_encoded *ck;
+	int rc;
+
+	if (out_uri)
+		*out_uri = NULL;
+	rc = gnarl_checkpoint_encode(t, n, info, &ck, err);
+	if (rc == 0)
+		rc = gnarl_checkpoint_write(st, run_prefix, ck, keep, out_uri, err);
+	gnarl_checkpoint_encoded_free(ck);
 	return rc;
 }
 

@@ -30,6 +30,7 @@
 
 #include <gnarl/plugin.h>
 
+#include "hash.h"
 #include "tensor.h"
 
 struct gnarl_config;
@@ -96,6 +97,30 @@ int gnarl_checkpoint_save(struct gnarl_storage *st, const char *run_prefix,
                           const struct gnarl_manifest_info *info,
                           const struct gnarl_checkpoint_retention *keep, char **out_uri,
                           char err[GNARL_ERR_SIZE]);
+
+/* gnarl_checkpoint_save in two halves, so the slow one can run on another
+ * thread (core/saver.h): encode copies everything the checkpoint holds
+ * into memory (the tensors and info may change right after), write puts
+ * it into the store as gnarl_checkpoint_save does. */
+struct gnarl_checkpoint_encoded {
+	uint64_t iteration;
+	char name[32];                 /* "checkpoint_NNNNNN" */
+	void *model;                   /* model.safetensors bytes */
+	size_t model_len;
+	char sha256[GNARL_HASH_SHA256_HEX]; /* of model, hex */
+	char *manifest;                /* manifest.json text */
+	double encode_seconds;         /* what encoding took */
+};
+
+/* *out owned: gnarl_checkpoint_encoded_free().  GNARL_EINVAL, GNARL_ENOMEM. */
+int gnarl_checkpoint_encode(const struct gnarl_tensor *t, size_t n,
+                            const struct gnarl_manifest_info *info,
+                            struct gnarl_checkpoint_encoded **out, char err[GNARL_ERR_SIZE]);
+int gnarl_checkpoint_write(struct gnarl_storage *st, const char *run_prefix,
+                           const struct gnarl_checkpoint_encoded *ck,
+                           const struct gnarl_checkpoint_retention *keep, char **out_uri,
+                           char err[GNARL_ERR_SIZE]);
+void gnarl_checkpoint_encoded_free(struct gnarl_checkpoint_encoded *ck); /* accepts NULL */
 
 /* The manifest of an opened checkpoint (borrowed from it). */
 struct gnarl_manifest {

@@ -6,7 +6,11 @@
  * checkpoint.every iterations), gnarl_resume_save, gnarl_resume_finish;
  * restoring is resume_restore.c.
  * Invariants: a save never stops training (failures are logged and the
- * next due save tries again); a restore checks every tensor it will load
+ * next due save tries again), and a periodic one never waits for the
+ * store: it is encoded in memory between two iterations and written by
+ * the saver's thread (core/saver.h), whose outcomes are logged at the
+ * next iteration; the last one (gnarl_resume_finish) is written after
+ * every earlier one is done, and waited for; a restore checks every tensor it will load
  * before copying the first byte, so a refusal leaves the learner as it
  * was; the tensors a checkpoint holds depend only on the run's state, so
  * the same state saves the same bytes.  Data-parallel, rank 0 alone saves:
@@ -32,6 +36,7 @@
 #include "registry.h"
 #include "rollout.h"
 #include "safetensors.h"
+#include "saver.h"
 #include "storage.h"
 #include "trainer.h"
 #include "value.h"
@@ -211,10 +216,12 @@ static size_t plugins_of(const struct gnarl_registry *reg, struct gnarl_checkpoi
 	return n;
 }
 
-int gnarl_resume_save(struct gnarl_resume *r, char **uri, char err[GNARL_ERR_SIZE])
+/* Everything a checkpoint of the run's current state holds, copied into
+ * memory: the learner may move on right after. */
+static int encode(struct gnarl_resume *r, struct gnarl_checkpoint_encoded **ck,
+                  char err[GNARL_ERR_SIZE])
 {
 	struct gnarl_trainer *t = r->t;
-	struct gnarl_storage *st = gnarl_trainer_storage(t);
 	const struct gnarl_env_spaces *sp = gnarl_rollout_spaces(gnarl_trainer_rollout(t));
 	const struct gnarl_registry *reg = gnarl_trainer_registry(t);
 	struct gnarl_checkpoint_metric metrics[MAX_METRICS];
@@ -222,15 +229,8 @@ int gnarl_resume_save(struct gnarl_resume *r, char **uri, char err[GNARL_ERR_SIZ
 	struct gnarl_checkpoint_rng rng = {"trainer", {0}};
 	struct gnarl_manifest_info info = {0};
 	uint64_t episodes = gnarl_trainer_episodes(t);
-	char *saved = NULL;
 	uint32_t n;
-	double t0 = now();
-	int rc;
 
-	if (uri)
-		*uri = NULL;
-	if (!st || gnarl_trainer_rank(t) != 0)
-		return 0;
 	n = add_blobs(r, gnarl_resume_base_tensors(r));
 	/* The run's count, every rank's episodes (rank 0's own alone). */
 	for (uint32_t i = 0; i < n; i++)
@@ -254,16 +254,42 @@ int gnarl_resume_save(struct gnarl_resume *r, char **uri, char err[GNARL_ERR_SIZ
 	info.rngs = &rng;
 	info.n_rngs = 1;
 	info.parent = r->parent;
-	rc = gnarl_checkpoint_save(st, r->run, r->tensors, n, &info, &r->keep, &saved, err);
+	return gnarl_checkpoint_encode(r->tensors, n, &info, ck, err);
+}
+
+/* Checkpoint `uri` (owned) of `iteration` is saved: the newest. */
+static void saved(struct gnarl_resume *r, uint64_t iteration, char *uri)
+{
+	free(r->last_uri);
+	r->last_uri = uri;
+	r->saved = true;
+	r->saved_iteration = iteration;
+}
+
+int gnarl_resume_save(struct gnarl_resume *r, char **uri, char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_storage *st = gnarl_trainer_storage(r->t);
+	struct gnarl_checkpoint_encoded *ck = NULL;
+	char *where = NULL;
+	double t0 = now();
+	int rc;
+
+	if (uri)
+		*uri = NULL;
+	if (!st || gnarl_trainer_rank(r->t) != 0)
+		return 0;
+	rc = encode(r, &ck, err);
+	if (rc == 0)
+		rc = gnarl_checkpoint_write(st, r->run, ck, &r->keep, &where, err);
+	if (rc == 0) {
+		gnarl_log(GNARL_LOG_INFO, "checkpoint", "saved %s (iteration %llu, %.0f ms)", where,
+		          (unsigned long long)ck->iteration, 1e3 * (now() - t0));
+		saved(r, ck->iteration, where);
+	}
+	gnarl_checkpoint_encoded_free(ck);
 	if (rc < 0)
 		return rc;
-	gnarl_log(GNARL_LOG_INFO, "checkpoint", "saved %s (iteration %llu, %.0f ms)", saved,
-	          (unsigned long long)info.iteration, 1e3 * (now() - t0));
-	free(r->last_uri);
-	r->last_uri = saved;
-	r->saved = true;
-	r->saved_iteration = info.iteration;
-	if (uri && !(*uri = strdup(saved)))
+	if (uri && !(*uri = strdup(r->last_uri)))
 		return gnarl_err(err, GNARL_ENOMEM, "out of memory");
 	return 0;
 }
@@ -281,32 +307,72 @@ static void sync_metrics(struct gnarl_resume *r)
 		gnarl_log(GNARL_LOG_WARN, "metrics", "%s", err);
 }
 
-/* Save now; a failure is logged and remembered, never returned. */
-static void save_logged(struct gnarl_resume *r)
+static void not_saved(struct gnarl_resume *r, uint64_t iteration, const char *why)
 {
-	char err[GNARL_ERR_SIZE];
-	int rc = gnarl_resume_save(r, NULL, err);
-
-	if (rc == 0) {
-		if (r->failures)
-			gnarl_log(GNARL_LOG_INFO, "checkpoint",
-			          "saving works again after %u failed "
-			          "attempt(s)",
-			          r->failures);
-		r->failures = 0;
-		sync_metrics(r);
-		return;
-	}
 	r->failures++;
-	gnarl_log(GNARL_LOG_ERROR, "checkpoint", "%s", err);
+	gnarl_log(GNARL_LOG_ERROR, "checkpoint", "%s", why);
 	gnarl_log(GNARL_LOG_WARN, "checkpoint",
 	          "checkpoint of iteration %llu NOT saved (%u in a "
 	          "row); training goes on and the next checkpoint tries again; the newest saved "
 	          "one is %s",
-	          (unsigned long long)gnarl_trainer_iteration_count(r->t), r->failures,
+	          (unsigned long long)iteration, r->failures,
 	          r->last_uri ? r->last_uri
 	          : r->parent ? r->parent
 	                      : "(none yet)");
+}
+
+/* What the saver's thread did with the checkpoints handed to it, logged
+ * here, on the trainer's thread, in order. */
+static void take_outcomes(struct gnarl_resume *r)
+{
+	struct gnarl_saver_outcome o;
+
+	while (r->saver && gnarl_saver_next(r->saver, &o)) {
+		switch (o.result) {
+		case GNARL_SAVER_SAVED:
+			gnarl_log(GNARL_LOG_INFO, "checkpoint",
+			          "saved %s (iteration %llu, in the background: %.0f ms writing, "
+			          "%.1f ms encoding)",
+			          o.uri, (unsigned long long)o.iteration, 1e3 * o.seconds,
+			          1e3 * o.encode_seconds);
+			saved(r, o.iteration, o.uri);
+			if (r->failures)
+				gnarl_log(GNARL_LOG_INFO, "checkpoint",
+				          "saving works again after %u failed attempt(s) and %u "
+				          "checkpoint(s) skipped meanwhile",
+				          r->failures, r->skipped);
+			r->failures = 0;
+			r->skipped = 0;
+			sync_metrics(r);
+			break;
+		case GNARL_SAVER_FAILED:
+			not_saved(r, o.iteration, o.err);
+			break;
+		case GNARL_SAVER_SKIPPED:
+			/* one line per outage: each would say the same */
+			if (r->skipped++ == 0)
+				gnarl_log(GNARL_LOG_WARN, "checkpoint",
+				          "checkpoint of iteration %llu skipped: the store is still "
+				          "failing to write an earlier one; checkpoints due meanwhile are "
+				          "skipped (and counted) until a save works",
+				          (unsigned long long)o.iteration);
+			break;
+		}
+	}
+}
+
+/* A periodic checkpoint: encoded now, written by the saver's thread. */
+static void save_in_background(struct gnarl_resume *r)
+{
+	struct gnarl_checkpoint_encoded *ck;
+	char err[GNARL_ERR_SIZE];
+
+	if (!r->saver)
+		return;
+	if (encode(r, &ck, err) < 0)
+		not_saved(r, gnarl_trainer_iteration_count(r->t), err);
+	else
+		gnarl_saver_submit(r->saver, ck);
 }
 
 static void after_iteration(void *ctx, struct gnarl_trainer *t,
@@ -315,6 +381,7 @@ static void after_iteration(void *ctx, struct gnarl_trainer *t,
 	struct gnarl_resume *r = ctx;
 
 	(void)t;
+	take_outcomes(r);
 	r->last = *it;
 	r->have_last = true;
 	if (r->stop && r->stop_after && it->iteration >= r->stop_after && !*r->stop) {
@@ -323,7 +390,7 @@ static void after_iteration(void *ctx, struct gnarl_trainer *t,
 		*r->stop = 1;
 	}
 	if (r->every && it->iteration % r->every == 0)
-		save_logged(r);
+		save_in_background(r);
 }
 
 int gnarl_resume_finish(struct gnarl_resume *r, char err[GNARL_ERR_SIZE])
@@ -331,6 +398,10 @@ int gnarl_resume_finish(struct gnarl_resume *r, char err[GNARL_ERR_SIZE])
 	uint64_t it = gnarl_trainer_iteration_count(r->t);
 	int rc = 0;
 
+	if (r->saver) {
+		gnarl_saver_drain(r->saver);
+		take_outcomes(r);
+	}
 	if (!gnarl_trainer_storage(r->t) || gnarl_trainer_rank(r->t) != 0 ||
 	    (r->saved && r->saved_iteration == it) || (it == 0 && !r->parent))
 		return 0;
@@ -441,6 +512,14 @@ int gnarl_resume_create(struct gnarl_trainer *t, struct gnarl_config *cfg,
 		                 GNARL_RESUME_MAX_TENSORS);
 	}
 	snprintf(r->env_blob.name, sizeof(r->env_blob.name), "env.state");
+	if (gnarl_trainer_storage(t) && gnarl_trainer_rank(t) == 0) {
+		int rc = gnarl_saver_create(gnarl_trainer_storage(t), r->run, &r->keep, &r->saver,
+		                            err);
+		if (rc) {
+			gnarl_resume_free(r);
+			return rc;
+		}
+	}
 	gnarl_trainer_set_hook(t, after_iteration, r);
 	*out = r;
 	return 0;
@@ -452,6 +531,7 @@ void gnarl_resume_free(struct gnarl_resume *r)
 		return;
 	if (r->t)
 		gnarl_trainer_set_hook(r->t, NULL, NULL);
+	gnarl_saver_free(r->saver);
 	for (uint32_t k = 0; r->term_blobs && k < r->K; k++)
 		free(r->term_blobs[k].data);
 	free(r->term_blobs);

@@ -14,6 +14,8 @@
 #include "tensor.h"
 #include "trainer.h"
 
+struct gnarl_saver;
+
 #define GNARL_RESUME_MAX_TENSORS 512
 
 /* An opaque state saved as a U8 tensor. */
@@ -37,6 +39,9 @@ struct gnarl_resume {
 	uint64_t saved_iteration;
 	bool saved;
 	uint32_t failures; /* failed saves in a row */
+	uint32_t skipped;  /* checkpoints skipped since the last save */
+	struct gnarl_saver *saver; /* writes the periodic checkpoints; NULL
+	                              without storage and on ranks other than 0 */
 	struct gnarl_trainer_iteration last;
 	bool have_last;
 	uint32_t K, C;                /* reward terms; episode columns: the K

@@ -1,0 +1,190 @@
+/*
+ * saver.c - the checkpoint writer's thread (see saver.h).
+ *
+ * Entry points: gnarl_saver_create/submit/drain/next/free.
+ *
+ * Invariants: everything below `lock` is shared; the thread holds the
+ * lock only to take `waiting` and to queue an outcome, never while it
+ * talks to the store.  `busy` is true from the moment the thread takes a
+ * checkpoint until its outcome is queued, so drain's "nothing busy,
+ * nothing waiting" means every outcome is in.  `changed` is broadcast
+ * whenever `waiting` is taken or an outcome is queued.
+ */
+#include "saver.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "error.h"
+
+struct gnarl_saver {
+	struct gnarl_storage *st;
+	char *run;
+	struct gnarl_checkpoint_retention keep;
+	pthread_t thread;
+
+	pthread_mutex_t lock;
+	pthread_cond_t wake;    /* to the thread: a checkpoint waits, or quit */
+	pthread_cond_t changed; /* from the thread: see the top */
+	struct gnarl_checkpoint_encoded *waiting;
+	bool busy, quit;
+	bool failing; /* the last write failed */
+	struct gnarl_saver_outcome done[GNARL_SAVER_OUTCOMES];
+	uint32_t head, count; /* ring of unread outcomes */
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Queue an outcome (lock held); a full ring forgets its oldest. */
+static void push_outcome(struct gnarl_saver *s, const struct gnarl_saver_outcome *o)
+{
+	if (s->count == GNARL_SAVER_OUTCOMES) {
+		free(s->done[s->head].uri);
+		s->head = (s->head + 1) % GNARL_SAVER_OUTCOMES;
+		s->count--;
+	}
+	s->done[(s->head + s->count) % GNARL_SAVER_OUTCOMES] = *o;
+	s->count++;
+}
+
+/* The waiting checkpoint, skipped (lock held). */
+static void skip_waiting(struct gnarl_saver *s)
+{
+	struct gnarl_saver_outcome o = {
+	    GNARL_SAVER_SKIPPED, s->waiting->iteration, NULL, 0, s->waiting->encode_seconds, ""};
+
+	push_outcome(s, &o);
+	gnarl_checkpoint_encoded_free(s->waiting);
+	s->waiting = NULL;
+}
+
+static void *saver_main(void *arg)
+{
+	struct gnarl_saver *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		struct gnarl_checkpoint_encoded *ck;
+		struct gnarl_saver_outcome o = {GNARL_SAVER_SAVED, 0, NULL, 0, 0, ""};
+		double t0;
+		int rc;
+
+		while (!s->waiting && !s->quit)
+			pthread_cond_wait(&s->wake, &s->lock);
+		if (!s->waiting)
+			break;
+		ck = s->waiting;
+		s->waiting = NULL;
+		s->busy = true;
+		pthread_cond_broadcast(&s->changed);
+		pthread_mutex_unlock(&s->lock);
+
+		t0 = now();
+		rc = gnarl_checkpoint_write(s->st, s->run, ck, &s->keep, &o.uri, o.err);
+		o.result = rc == 0 ? GNARL_SAVER_SAVED : GNARL_SAVER_FAILED;
+		o.iteration = ck->iteration;
+		o.seconds = now() - t0;
+		o.encode_seconds = ck->encode_seconds;
+		gnarl_checkpoint_encoded_free(ck);
+
+		pthread_mutex_lock(&s->lock);
+		push_outcome(s, &o);
+		s->failing = rc != 0;
+		s->busy = false;
+		pthread_cond_broadcast(&s->changed);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+int gnarl_saver_create(struct gnarl_storage *st, const char *run,
+                       const struct gnarl_checkpoint_retention *keep, struct gnarl_saver **out,
+                       char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_saver *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (!s || !(s->run = strdup(run ? run : ""))) {
+		free(s);
+		return gnarl_err(err, GNARL_ENOMEM, "checkpoint saver: out of memory");
+	}
+	s->st = st;
+	if (keep)
+		s->keep = *keep;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	pthread_cond_init(&s->changed, NULL);
+	if (pthread_create(&s->thread, NULL, saver_main, s)) {
+		pthread_cond_destroy(&s->changed);
+		pthread_cond_destroy(&s->wake);
+		pthread_mutex_destroy(&s->lock);
+		free(s->run);
+		free(s);
+		return gnarl_err(err, GNARL_EIO, "checkpoint saver: cannot start its thread");
+	}
+	*out = s;
+	return 0;
+}
+
+void gnarl_saver_submit(struct gnarl_saver *s, struct gnarl_checkpoint_encoded *ck)
+{
+	pthread_mutex_lock(&s->lock);
+	while (s->waiting && !s->failing)
+		pthread_cond_wait(&s->changed, &s->lock);
+	if (s->waiting)
+		skip_waiting(s);
+	s->waiting = ck;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void gnarl_saver_drain(struct gnarl_saver *s)
+{
+	pthread_mutex_lock(&s->lock);
+	while (s->busy || s->waiting)
+		pthread_cond_wait(&s->changed, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
+
+bool gnarl_saver_next(struct gnarl_saver *s, struct gnarl_saver_outcome *out)
+{
+	bool got;
+
+	pthread_mutex_lock(&s->lock);
+	got = s->count > 0;
+	if (got) {
+		*out = s->done[s->head];
+		s->head = (s->head + 1) % GNARL_SAVER_OUTCOMES;
+		s->count--;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return got;
+}
+
+void gnarl_saver_free(struct gnarl_saver *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (s->waiting)
+		skip_waiting(s);
+	s->quit = true;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	for (uint32_t i = 0; i < s->count; i++)
+		free(s->done[(s->head + i) % GNARL_SAVER_OUTCOMES].uri);
+	pthread_cond_destroy(&s->changed);
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->lock);
+	free(s->run);
+	free(s);
+}
