@@ -72,6 +72,7 @@ struct gnarl_metrics {
 
 	int64_t since_upload; /* flushes since the last upload attempt */
 	double upload_start, upload_cost;
+	double retry_after;   /* after a failed upload: no due upload before */
 	bool uploaded_once;
 	double last_flush_time;
 	uint64_t last_flush_steps;
@@ -510,7 +511,7 @@ static int put_file(struct gnarl_metrics *m, const char *name, const void *data,
 	rc = gnarl_storage_put(m->st, key, data, len, err);
 	if (rc < 0)
 		gnarl_err_prefix(err, rc,
-		                 "metrics: uploading %s (kept, retried at the next upload): ", key);
+		                 "metrics: uploading %s (kept in memory, tried again later): ", key);
 	free(key);
 	return rc;
 }
@@ -562,11 +563,14 @@ static int upload(struct gnarl_metrics *m, char err[GNARL_ERR_SIZE])
 	m->n_files = keep;
 	m->upload_cost = now_mono() - m->upload_start;
 	m->uploaded_once = true;
+	m->retry_after = first < 0 ? now_mono() + GNARL_METRICS_RETRY_S : 0.0;
 	return first;
 }
 
 static bool upload_due(const struct gnarl_metrics *m)
 {
+	if (m->retry_after > 0.0 && now_mono() < m->retry_after)
+		return false;
 	if (m->upload_every > 0)
 		return m->since_upload >= m->upload_every;
 	if (m->remote)

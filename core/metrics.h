@@ -20,8 +20,10 @@
  * a local run (unless the last upload took more than a tenth of the time
  * since it started: growing files never cost more than ~10% of a run) and
  * only at gnarl_metrics_sync() for a remote one.  A failed upload loses
- * nothing: the files stay in memory and the next due flush or sync
- * retries them whole.
+ * nothing: the files stay in memory and are retried whole, by the next
+ * sync or by the first due flush GNARL_METRICS_RETRY_S seconds later (a
+ * store that is down costs the storage plugin's retries once, not at
+ * every due flush).
  */
 #ifndef GNARL_METRICS_H
 #define GNARL_METRICS_H
@@ -32,6 +34,8 @@
 #include <gnarl/plugin.h>
 
 struct gnarl_storage;
+
+#define GNARL_METRICS_RETRY_S 30.0
 
 struct gnarl_metrics;
 
