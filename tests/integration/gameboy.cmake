@@ -20,7 +20,7 @@ endforeach()
 
 # The tests play the cartridge themselves too (to make mGBA save states),
 # so they link libmgba besides dlopen'ing gameboy.so.
-foreach(_t gameboy gameboy_reset)
+foreach(_t gameboy gameboy_reset gameboy_state)
   if(TARGET test_${_t} AND _gb_ready)
     add_dependencies(test_${_t} ${_gb_plugins})
     target_compile_definitions(test_${_t} PRIVATE GNARL_TEST_ROM="${GNARL_TEST_ROM}")
@@ -62,4 +62,16 @@ if(_gb_ready AND GNARL_PYTHON)
       ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR};GNARL_TEST_ROM=${GNARL_TEST_ROM}"
       TIMEOUT 300 LABELS "integration;gameboy")
   endforeach()
+endif()
+
+# A checkpoint resumes the cartridge's running episodes exactly
+# (resume_test.py exact_gameboy: 20 iterations == 10 + resume + 10).
+if(_gb_ready AND GNARL_PYTHON)
+  add_test(NAME resume_exact_gameboy
+           COMMAND "${GNARL_PYTHON}" "${CMAKE_CURRENT_SOURCE_DIR}/integration/resume_test.py"
+                   exact_gameboy $<TARGET_FILE:gnarl> "${CMAKE_SOURCE_DIR}"
+                   "${CMAKE_CURRENT_BINARY_DIR}/resume_exact_gameboy")
+  set_tests_properties(resume_exact_gameboy PROPERTIES
+    ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR};GNARL_TEST_ROM=${GNARL_TEST_ROM}"
+    SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS "integration;resume;gameboy")
 endif()

@@ -10,6 +10,8 @@ Modes (each a handful of real `gnarl train` runs with tiny budgets):
                    and with a constant one (total_steps raised on resume)
   exact_overworld  the same on the overworld with every reward term (exit 77 if
                    the overworld cannot save its state)
+  exact_gameboy    the same on the free test cartridge under libmgba, resumed
+                   mid-episode (exit 77 without GNARL_TEST_ROM)
   reweight         (a) room_discovery's weight 1.0 -> 1.5 (its 20 becomes 30)
   add_term         (b) dungeon_entry added, absent from the first run
   num_envs         (c) env.num_envs 5 -> 25
@@ -57,6 +59,11 @@ OW_SETS = ["env.num_envs=5", "ppo.rollout_steps=32", "ppo.minibatch_size=80",
            "ppo.epochs=2", "policy.hidden=[32, 32]", "env.params.max_steps=100",
            "metrics.episodes=false", "checkpoint.every=1", "ppo.blas_threads=1",
            "env.threads=1"]
+# Episodes of 50 steps and rollouts of 32: the resume at iteration 10 falls
+# mid-episode, so the cartridge's running episodes must be restored.
+GB_SETS = ["env.num_envs=4", "ppo.rollout_steps=32", "ppo.minibatch_size=64",
+           "ppo.epochs=2", "policy.hidden=[32, 32]", "env.params.max_steps=50",
+           "metrics.episodes=false", "ppo.blas_threads=1", "env.threads=1"]
 CP_SETS = ["checkpoint.every=1", "ppo.blas_threads=1", "metrics.episodes=false"]
 
 
@@ -200,7 +207,7 @@ def use_case(ctx, label, base_sets, new_sets, diff_lines, expect_continue,
 
 
 def exact(ctx, config, sets, label):
-    per = per_iter(sets) if config == ctx.ow else 4 * 128
+    per = 4 * 128 if config == ctx.cp else per_iter(sets)
     common = sets + ["checkpoint.every=10", "ppo.total_steps=%d" % (20 * per)]
     train(ctx, config, "straight", common)
     log1 = train(ctx, config, "part1", common, extra=["--stop-after", "10"])
@@ -241,6 +248,14 @@ def exact_cartpole(ctx):
 
 def exact_overworld(ctx):
     exact(ctx, ctx.ow, OW_SETS, "overworld")
+
+
+def exact_gameboy(ctx):
+    """The same on the free test cartridge under libmgba (GNARL_TEST_ROM)."""
+    if not os.path.exists(os.environ.get("GNARL_TEST_ROM", "")):
+        print("no test cartridge (GNARL_TEST_ROM)")
+        sys.exit(77)
+    exact(ctx, os.path.join(ctx.src, "configs", "test-cartridge.yaml"), GB_SETS, "gameboy")
 
 
 # ---- the use cases -----------------------------------------------------------
@@ -788,8 +803,8 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     ctx = Ctx(gnarl, src, work)
-    modes = {f.__name__: f for f in (exact_cartpole, exact_overworld, reweight, add_term,
-                                     num_envs, reward_param, llm_probability,
+    modes = {f.__name__: f for f in (exact_cartpole, exact_overworld, exact_gameboy, reweight,
+                                     add_term, num_envs, reward_param, llm_probability,
                                      episode_length, refusals, crash, save_failure,
                                      commands, s3)}
     modes[mode](ctx)
