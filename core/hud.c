@@ -26,6 +26,7 @@
 #include "config.h"
 #include "error.h"
 #include "hud_internal.h"
+#include "resume.h"
 
 /* Frames while someone looks: at most this many per second. */
 #define FRAME_INTERVAL_S 0.25
@@ -44,16 +45,6 @@ static double wall_now(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static char *dup_str(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = malloc(n);
-
-	if (p)
-		memcpy(p, s, n);
-	return p;
 }
 
 static int alloc_state(struct gnarl_hud *h)
@@ -108,7 +99,7 @@ int gnarl_hud_create(const struct gnarl_hud_config *cfg, struct gnarl_hud **out,
 	h->max_streams = cfg->max_streams ? cfg->max_streams : GNARL_HUD_STREAMS;
 	h->port = cfg->port;
 	snprintf(h->bind, sizeof(h->bind), "%s", cfg->bind ? cfg->bind : "127.0.0.1");
-	h->title = dup_str(cfg->title ? cfg->title : "gnarl");
+	h->title = strdup(cfg->title ? cfg->title : "gnarl");
 	h->page = gnarl_hud_page(&h->page_len);
 	rc = h->title && h->page ? alloc_state(h) : GNARL_ENOMEM;
 	if (rc) {
@@ -207,7 +198,7 @@ static char **dup_strings(const char *const *s, uint32_t n)
 	char **out = calloc(n ? n : 1, sizeof(*out));
 
 	for (uint32_t i = 0; out && i < n; i++)
-		if (!(out[i] = dup_str(s && s[i] ? s[i] : "?"))) {
+		if (!(out[i] = strdup(s && s[i] ? s[i] : "?"))) {
 			free_strings(out, i);
 			return NULL;
 		}
@@ -217,30 +208,56 @@ static char **dup_strings(const char *const *s, uint32_t n)
 int gnarl_hud_describe(struct gnarl_hud *h, const struct gnarl_hud_run *run,
                        char err[GNARL_ERR_SIZE])
 {
+	uint32_t N = run->n_envs ? run->n_envs : 1, K = run->n_sources;
+	char *env_name, **actions, **sources;
+	uint32_t *ttl;
+	double *seen;
+	int32_t *adv_action;
+	float *adv_age;
+	struct hud_fresh *fresh;
+
 	if (!h)
 		return 0;
+	/* built whole before the server's thread may see any of it */
+	env_name = strdup(run->env ? run->env : "");
+	actions = dup_strings(run->action_names, run->n_actions);
+	sources = dup_strings(run->source_names, K);
+	ttl = calloc(K ? K : 1, sizeof(*ttl));
+	seen = calloc(K ? K : 1, sizeof(*seen));
+	adv_action = malloc(N * sizeof(*adv_action));
+	adv_age = calloc(N, sizeof(*adv_age));
+	fresh = calloc(N, sizeof(*fresh));
+	if (!env_name || !actions || !sources || !ttl || !seen || !adv_action || !adv_age ||
+	    !fresh) {
+		free(env_name);
+		free_strings(actions, actions ? run->n_actions : 0);
+		free_strings(sources, sources ? K : 0);
+		free(ttl);
+		free(seen);
+		free(adv_action);
+		free(adv_age);
+		free(fresh);
+		return gnarl_err(err, GNARL_ENOMEM, "hud: out of memory");
+	}
+	for (uint32_t k = 0; k < K; k++)
+		ttl[k] = run->source_ttl ? run->source_ttl[k] : 0;
+	for (uint32_t n = 0; n < N; n++)
+		adv_action[n] = -1;
 	pthread_mutex_lock(&h->lock);
-	h->env_name = dup_str(run->env ? run->env : "");
+	h->env_name = env_name;
 	h->N = run->n_envs;
 	h->T = run->rollout_steps;
 	h->total_iterations = run->total_iterations;
 	h->A = run->n_actions;
-	h->action_names = dup_strings(run->action_names, h->A);
-	h->K = run->n_sources;
-	h->source_names = dup_strings(run->source_names, h->K);
-	h->source_ttl = calloc(h->K ? h->K : 1, sizeof(*h->source_ttl));
-	h->source_seen = calloc(h->K ? h->K : 1, sizeof(*h->source_seen));
-	h->adv_action = malloc((h->N ? h->N : 1) * sizeof(*h->adv_action));
-	h->adv_age = calloc(h->N ? h->N : 1, sizeof(*h->adv_age));
-	h->fresh = calloc(h->N ? h->N : 1, sizeof(*h->fresh));
+	h->action_names = actions;
+	h->K = K;
+	h->source_names = sources;
+	h->source_ttl = ttl;
+	h->source_seen = seen;
+	h->adv_action = adv_action;
+	h->adv_age = adv_age;
+	h->fresh = fresh;
 	pthread_mutex_unlock(&h->lock);
-	if (!h->env_name || !h->action_names || !h->source_names || !h->source_ttl ||
-	    !h->source_seen || !h->adv_action || !h->adv_age || !h->fresh)
-		return gnarl_err(err, GNARL_ENOMEM, "hud: out of memory");
-	for (uint32_t k = 0; k < h->K; k++)
-		h->source_ttl[k] = run->source_ttl ? run->source_ttl[k] : 0;
-	for (uint32_t n = 0; n < h->N; n++)
-		h->adv_action[n] = -1;
 	return 0;
 }
 
@@ -292,7 +309,7 @@ static void view_step(void *env, const struct gnarl_env_io *io, uint32_t first, 
 	 * guidance update; the env writes only the rows' first obs_dim) */
 	if (h->K && h->fresh)
 		scan_rows(h, io->obs, io->obs_stride, v->obs_dim, first, count);
-	if (!v->armed || first != 0 || count == 0) {
+	if (first != 0 || count == 0 || !v->armed) { /* only env 0's thread reads armed */
 		v->env_ops->step(v->env, io, first, count);
 		return;
 	}
@@ -333,12 +350,6 @@ static int view_load_state(void *env, const struct gnarl_env_io *io, const void 
 	return v->env_ops->load_state(v->env, io, buf, size, err);
 }
 
-static bool env_has_state(const struct gnarl_env_ops *ops)
-{
-	return ops->size >= offsetof(struct gnarl_env_ops, load_state) + sizeof(ops->load_state) &&
-	       ops->state_size && ops->save_state && ops->load_state;
-}
-
 int gnarl_hud_watch_env(struct gnarl_hud *h, const struct gnarl_env_ops *ops, void *env,
                         uint32_t n_envs, const struct gnarl_env_ops **view_ops,
                         void **view_env, char err[GNARL_ERR_SIZE])
@@ -367,7 +378,7 @@ int gnarl_hud_watch_env(struct gnarl_hud *h, const struct gnarl_env_ops *ops, vo
 	    .reset = view_reset,
 	    .step = view_step,
 	};
-	if (env_has_state(ops)) {
+	if (gnarl_resume_env_has_state(ops)) {
 		v->ops.state_size = view_state_size;
 		v->ops.save_state = view_save_state;
 		v->ops.load_state = view_load_state;

@@ -359,7 +359,7 @@ static enum MHD_Result api_llm(struct gnarl_hud *h, struct MHD_Connection *c)
 		const struct hud_suggestion *s = &rec[i];
 		/* steps since it arrived (since it was seen, when the source and
 		 * so the ttl that scales its age are not known) */
-		uint64_t age = (s->source >= 0 ? s->age : 0) + (latest - s->iteration) * (uint64_t)T;
+		uint64_t age = s->age + (latest - s->iteration) * (uint64_t)T;
 
 		add(&t, "%s{\"seq\":%llu,\"env\":%u,\"action\":", i ? "," : "",
 		    (unsigned long long)s->seq, s->env);
@@ -506,7 +506,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 		return copy_out(s, buf, max);
 	}
 	if (s->next < h->count) {
-		if (h->count - s->next >= h->M) {  /* too slow: dropped */
+		if (h->count - s->next > h->M) {  /* too slow: its next row is gone */
 			pthread_mutex_unlock(&h->lock);
 			return MHD_CONTENT_READER_END_WITH_ERROR;
 		}
@@ -539,7 +539,8 @@ static void sse_free(void *cls)
 	pthread_mutex_unlock(&h->lock);
 }
 
-/* The first commit after iteration `id` still in the ring, else count. */
+/* The commit after iteration `id`, when the ring still holds it; else
+ * the next one to come (the page sees the gap and reloads /api/metrics). */
 static uint64_t after_id(struct gnarl_hud *h, const char *id)
 {
 	uint64_t want = strtoull(id, NULL, 10);
@@ -547,7 +548,7 @@ static uint64_t after_id(struct gnarl_hud *h, const char *id)
 
 	for (uint64_t c = h->count - held; c < h->count; c++)
 		if (h->iter[c % h->M] > want)
-			return c;
+			return h->iter[c % h->M] == want + 1 ? c : h->count;
 	return h->count;
 }
 
@@ -600,14 +601,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 	(void)version;
 	(void)upload;
+	(void)upload_size; /* a body on a GET is ignored: the answer is queued first */
 	(void)req_cls;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		                 "the HUD is read-only: GET and HEAD only\n");
-	if (*upload_size) {  /* a body on a GET: ignored */
-		*upload_size = 0;
-		return MHD_YES;
-	}
 	if (!strcmp(url, "/")) {
 		want_frames(h);
 		return send_buf(c, MHD_HTTP_OK, "text/html; charset=utf-8", h->page, h->page_len,

@@ -401,6 +401,23 @@ static void test_events(void **state)
 	assert_int_equal(json_integer_value(field(m, "iteration")), 3);
 	json_decref(m);
 	close(s->fd);
+	/* the whole ring (16) behind still replays it... */
+	for (uint64_t it = 5; it <= 40; it++)
+		commit(h, it, 1.0);
+	open_events(s, gnarl_hud_port(h), "/api/events?after=24", 0);
+	m = next_event(s);
+	assert_int_equal(json_integer_value(field(m, "iteration")), 25);
+	json_decref(m);
+	close(s->fd);
+	/* ...but past it (a stream that was dropped), it goes on from the next
+	 * commit: the page sees the gap and reloads /api/metrics */
+	open_events(s, gnarl_hud_port(h), "/api/events?after=5", 0);
+	commit(h, 41, 1.0); /* the stream's start was fixed before its opening */
+	m = next_event(s);
+	assert_non_null(m);
+	assert_int_equal(json_integer_value(field(m, "iteration")), 41);
+	json_decref(m);
+	close(s->fd);
 	free(s);
 	gnarl_hud_free(h);  /* with a stream still open on the server's side */
 }
