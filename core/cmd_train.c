@@ -250,6 +250,11 @@ int gnarl_cmd_train(int argc, char **argv)
 	rc = gnarl_dist_init(&dist, err);
 	if (rc)
 		return gnarl_cli_fail(rc, "%s", err);
+	/* Data-parallel, a signal during setup (mpirun forwards SIGUSR1 to
+	 * every rank) must not kill one rank: every rank stops at the first
+	 * iteration instead.  Alone, Ctrl-C during setup still ends at once. */
+	if (gnarl_dist_on(dist))
+		install_handlers();
 	rc = parse_args(argc, argv, &a);
 	if (rc == 0)
 		rc = gnarl_cli_load_config(&a.o, &cfg);

@@ -104,13 +104,16 @@ int gnarl_dist_init(struct gnarl_dist **out, char err[GNARL_ERR_SIZE])
 	if (size != 0)
 		rc = start_mpi(d, err);
 #else
+	/* PMIx names the rank only: any rank but 0 means a job of several */
+	if (size < 0 && strtol(getenv(var), NULL, 10) != 0)
+		size = 2;
 	if (size > 1)
 		rc = gnarl_err(err, GNARL_EUNSUPPORTED,
-		               "this gnarl was built without MPI, but %s=%ld says it is one of %ld "
-		               "processes of an MPI job: each would train alone.  Rebuild with "
-		               "MPI (Debian: apt-get install libopenmpi-dev, then cmake again), "
-		               "or run gnarl train without mpirun",
-		               var, size, size);
+		               "this gnarl was built without MPI, but %s=%s says this process is "
+		               "one of several of an MPI job: each would train alone.  Rebuild "
+		               "with MPI (Debian: apt-get install libopenmpi-dev, then cmake "
+		               "again), or run gnarl train without mpirun",
+		               var, getenv(var));
 	else if (size != 0)
 		gnarl_log(GNARL_LOG_WARN, NULL,
 		          "this gnarl was built without MPI; %s is set, so "
@@ -241,7 +244,11 @@ void gnarl_dist_allgather_f64(struct gnarl_dist *d, const double *mine, size_t n
 		return;
 	}
 #ifdef GNARL_HAVE_MPI
-	MPI_Allgather(mine, (int)n, MPI_DOUBLE, all, (int)n, MPI_DOUBLE, d->comm);
+	/* MPI forbids a send buffer inside the receive buffer: in place then */
+	if (mine == all + (size_t)d->rank * n)
+		MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, (int)n, MPI_DOUBLE, d->comm);
+	else
+		MPI_Allgather(mine, (int)n, MPI_DOUBLE, all, (int)n, MPI_DOUBLE, d->comm);
 #endif
 }
 

@@ -62,7 +62,7 @@ void gnarl_dist_average_f32(struct gnarl_dist *d, float *x, size_t n);
 /* x (n doubles) <- the mean of every rank's x, in place. */
 void gnarl_dist_average_f64(struct gnarl_dist *d, double *x, size_t n);
 /* all (size * n doubles) <- every rank's `mine` (n doubles), rank 0's
- * first.  Never allocates. */
+ * first; `mine` may be this rank's own row of `all`.  Never allocates. */
 void gnarl_dist_allgather_f64(struct gnarl_dist *d, const double *mine, size_t n, double *all);
 /* True on every rank when `flag` is true on any. */
 bool gnarl_dist_any(struct gnarl_dist *d, bool flag);
