@@ -27,3 +27,16 @@ if(GNARL_PYTHON)
       RESOURCE_LOCK mpi)
   endforeach()
 endif()
+
+# The collectives themselves, exact, under a real mpirun -n 2
+# (tests/integration/mpi_collectives.c).
+if(GNARL_HAVE_MPI AND GNARL_MPIRUN)
+  add_executable(mpi_collectives "${CMAKE_CURRENT_SOURCE_DIR}/integration/mpi_collectives.c")
+  target_link_libraries(mpi_collectives PRIVATE gnarl_core)
+  add_test(NAME mpi_collectives COMMAND "${GNARL_MPIRUN}" -n 2 $<TARGET_FILE:mpi_collectives>)
+  set_tests_properties(mpi_collectives PROPERTIES
+    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_btl=self,vader;OMPI_MCA_oob_tcp_if_include=lo;HWLOC_COMPONENTS=-gl;OMPI_MCA_mca_base_component_disable_dlclose=1;ASAN_OPTIONS=fast_unwind_on_malloc=0;LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/mpi_lsan.supp:print_suppressions=0"
+    PASS_REGULAR_EXPRESSION "rank 1 of 2: every collective exact"
+    FAIL_REGULAR_EXPRESSION "mpi_collectives: rank [0-9]+: "
+    TIMEOUT 120 LABELS "integration;mpi" RESOURCE_LOCK mpi)
+endif()
