@@ -857,7 +857,10 @@ static void update_task(void *ctx, uint32_t task, uint32_t thread)
 	}
 }
 
-static double explained_variance(const float *pred, const float *y, size_t n)
+/* 1 - Var(y - pred) / Var(y) over the batch; data-parallel, over every
+ * rank's batch together (each the same size), not a mean of the ranks'. */
+static double explained_variance(const struct gnarl_ppo *p, const float *pred, const float *y,
+                                 size_t n)
 {
 	double sy = 0.0, sd = 0.0, my, md, vy = 0.0, vd = 0.0;
 
@@ -871,7 +874,15 @@ static double explained_variance(const float *pred, const float *y, size_t n)
 		vy += (y[i] - my) * (y[i] - my);
 		vd += (y[i] - pred[i] - md) * (y[i] - pred[i] - md);
 	}
-	return vy == 0.0 ? NAN : 1.0 - vd / vy;
+	if (p->dist_on) {
+		/* the ranks' means and mean squares give the whole batch's */
+		double v[4] = {my, md, vy / (double)n + my * my, vd / (double)n + md * md};
+
+		gnarl_dist_average_f64(p->c.dist, v, 4);
+		vy = v[2] - v[0] * v[0];
+		vd = v[3] - v[1] * v[1];
+	}
+	return vy <= 0.0 ? NAN : 1.0 - vd / vy;
 }
 
 /* After an update: did the waits of this iteration (acting and update)
@@ -937,18 +948,17 @@ void gnarl_ppo_update(struct gnarl_ppo *p, double lr, struct gnarl_rng *rng,
 		out->clipfrac = a.clipfrac / a.n;
 		out->grad_norm = a.grad_norm / a.n;
 	}
-	out->explained_variance = explained_variance(p->buf.values, p->buf.ret, TN);
+	out->explained_variance = explained_variance(p, p->buf.values, p->buf.ret, TN);
 	if (p->dist_on) {
-		double v[6] = {out->policy_loss, out->value_loss, out->entropy,
-		               out->approx_kl,   out->clipfrac,   out->explained_variance};
+		double v[5] = {out->policy_loss, out->value_loss, out->entropy, out->approx_kl,
+		               out->clipfrac};
 
-		gnarl_dist_average_f64(p->c.dist, v, 6);
+		gnarl_dist_average_f64(p->c.dist, v, 5);
 		out->policy_loss = v[0];
 		out->value_loss = v[1];
 		out->entropy = v[2];
 		out->approx_kl = v[3];
 		out->clipfrac = v[4];
-		out->explained_variance = v[5];
 	}
 	out->lr = lr;
 	out->epochs = p->epochs_run;
