@@ -401,25 +401,40 @@ static void test_events(void **state)
 	assert_int_equal(json_integer_value(field(m, "iteration")), 3);
 	json_decref(m);
 	close(s->fd);
-	/* the whole ring (16) behind still replays it... */
-	for (uint64_t it = 5; it <= 40; it++)
+	free(s);
+	gnarl_hud_free(h);  /* with a stream still open on the server's side */
+}
+
+/* A reconnect names the last iteration it got: the ring is replayed while
+ * it holds the next one, else the stream starts at the next commit. */
+static void test_events_reconnect(void **state)
+{
+	struct gnarl_hud *h = start(16, 4);
+	struct stream *s = calloc(1, sizeof(*s)), *t = calloc(1, sizeof(*t));
+	json_t *m;
+
+	(void)state;
+	describe(h, 4, 16, 0, NULL, NULL);
+	for (uint64_t it = 1; it <= 40; it++)
 		commit(h, it, 1.0);
+	/* the whole ring (16) behind: replayed from its oldest row */
 	open_events(s, gnarl_hud_port(h), "/api/events?after=24", 0);
 	m = next_event(s);
 	assert_int_equal(json_integer_value(field(m, "iteration")), 25);
 	json_decref(m);
-	close(s->fd);
-	/* ...but past it (a stream that was dropped), it goes on from the next
-	 * commit: the page sees the gap and reloads /api/metrics */
-	open_events(s, gnarl_hud_port(h), "/api/events?after=5", 0);
+	/* past it (a stream that was dropped): from the next commit, and the
+	 * page, seeing the gap, reloads /api/metrics */
+	open_events(t, gnarl_hud_port(h), "/api/events?after=5", 0);
 	commit(h, 41, 1.0); /* the stream's start was fixed before its opening */
-	m = next_event(s);
+	m = next_event(t);
 	assert_non_null(m);
 	assert_int_equal(json_integer_value(field(m, "iteration")), 41);
 	json_decref(m);
 	close(s->fd);
+	close(t->fd);
 	free(s);
-	gnarl_hud_free(h);  /* with a stream still open on the server's side */
+	free(t);
+	gnarl_hud_free(h);
 }
 
 static void test_stream_limit(void **state)
@@ -940,6 +955,7 @@ int main(void)
 	    cmocka_unit_test(test_metrics),
 	    cmocka_unit_test(test_ring_bounded),
 	    cmocka_unit_test(test_events),
+	    cmocka_unit_test(test_events_reconnect),
 	    cmocka_unit_test(test_stream_limit),
 	    cmocka_unit_test(test_slow_client_dropped),
 	    cmocka_unit_test(test_read_only),
