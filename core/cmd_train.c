@@ -218,6 +218,32 @@ static int share_run_name(struct gnarl_config *cfg, struct gnarl_dist *d)
 	return rc;
 }
 
+/* Data-parallel: every rank must train the same config (run.name is
+ * rank 0's by now), else their collectives would not match.  Compared
+ * before anything is created, so a refusal leaves no run directory. */
+static int same_config(const struct gnarl_config *cfg, struct gnarl_dist *d)
+{
+	char *mine, *rank0;
+	int rc = 0;
+
+	if (!gnarl_dist_on(d))
+		return 0;
+	mine = gnarl_value_to_yaml(cfg->root, false);
+	rank0 = mine ? strdup(mine) : NULL;
+	if (!rank0)
+		gnarl_dist_abort(d, GNARL_EXIT_FAILURE, "out of memory");
+	gnarl_dist_bcast_string(d, &rank0);
+	if (strcmp(mine, rank0) != 0)
+		rc = gnarl_cli_fail(GNARL_ECONFIG,
+		                    "rank %d's config differs from rank 0's (run.name aside, which "
+		                    "rank 0 chooses): every process must train the same config file "
+		                    "with the same --set options",
+		                    gnarl_dist_rank(d));
+	free(mine);
+	free(rank0);
+	return rc;
+}
+
 /* Start fresh or restore point (freed); 0 or an exit code. */
 static int begin(struct gnarl_trainer *t, struct gnarl_resume *res,
                  struct gnarl_resume_point **point)
@@ -264,6 +290,8 @@ int gnarl_cmd_train(int argc, char **argv)
 	if (any_failed(dist, &rc))
 		goto out;
 	rc = share_run_name(cfg, dist);
+	if (rc == 0)
+		rc = same_config(cfg, dist);
 	if (any_failed(dist, &rc))
 		goto out;
 	opts.dist = dist;

@@ -453,9 +453,8 @@ int gnarl_trainer_create(struct gnarl_config *cfg, const struct gnarl_trainer_op
 	if (!rc)
 		rc = build_learner(t, err);
 	if (!rc && t->world > 1)
-		rc = gnarl_trainer_sync_create(t->dist, cfg->root,
-		                               t->n_terms + gnarl_guidance_count(t->guid), &t->sync,
-		                               err);
+		rc = gnarl_trainer_sync_create(t->dist, t->n_terms + gnarl_guidance_count(t->guid),
+		                               &t->sync, err);
 	if (!rc && !t->opts.quiet && t->rank == 0)
 		rc = gnarl_metrics_create(gnarl_config_section(cfg, "metrics"), t->st, t->run_prefix,
 		                          t->st && strcmp(gnarl_storage_plugin_name(t->st), "local"),

@@ -2,8 +2,8 @@
  * trainer_sync.c - the ranks of a data-parallel run agreeing on a
  * trainer's state (see trainer_sync.h).
  *
- * Entry points: gnarl_trainer_sync_create/_free, _join (config and
- * starting weights), _restored, _iteration (normalisers, episodes,
+ * Entry points: gnarl_trainer_sync_create/_free, _join (starting
+ * weights), _restored, _iteration (normalisers, episodes,
  * weights hash), _episodes, _stop, _report.
  *
  * Invariants: every rank combines the same gathered rows in rank order,
@@ -36,7 +36,6 @@ struct gnarl_trainer_sync {
 	struct gnarl_dist *dist;
 	int rank, world;
 	uint32_t n_cols;
-	uint64_t config_hash;
 	double *rows; /* (world + 1, COLS + n_cols): the last is ours */
 	struct gnarl_episode_means means;
 	double *terms; /* (n_cols) */
@@ -70,12 +69,10 @@ static uint64_t learner_hash(struct gnarl_nn *nn, struct gnarl_ppo *ppo)
 	return h;
 }
 
-int gnarl_trainer_sync_create(struct gnarl_dist *dist, const struct gnarl_value *config,
-                              uint32_t n_cols, struct gnarl_trainer_sync **out,
-                              char err[GNARL_ERR_SIZE])
+int gnarl_trainer_sync_create(struct gnarl_dist *dist, uint32_t n_cols,
+                              struct gnarl_trainer_sync **out, char err[GNARL_ERR_SIZE])
 {
 	struct gnarl_trainer_sync *s = calloc(1, sizeof(*s));
-	char *yaml = gnarl_value_to_yaml(config, false);
 
 	*out = NULL;
 	if (s) {
@@ -86,13 +83,10 @@ int gnarl_trainer_sync_create(struct gnarl_dist *dist, const struct gnarl_value 
 		s->rows = calloc((size_t)(s->world + 1) * (COLS + n_cols), sizeof(double));
 		s->terms = calloc(n_cols + 1, sizeof(double));
 	}
-	if (!s || !yaml || !s->rows || !s->terms) {
-		free(yaml);
+	if (!s || !s->rows || !s->terms) {
 		gnarl_trainer_sync_free(s);
 		return gnarl_err(err, GNARL_ENOMEM, "out of memory");
 	}
-	s->config_hash = fnv1a(0xcbf29ce484222325ull, yaml, strlen(yaml));
-	free(yaml);
 	*out = s;
 	return 0;
 }
@@ -108,17 +102,6 @@ void gnarl_trainer_sync_free(struct gnarl_trainer_sync *s)
 
 void gnarl_trainer_sync_join(struct gnarl_trainer_sync *s, struct gnarl_nn *nn)
 {
-	double mine[2] = {(double)(s->config_hash >> 32), (double)(s->config_hash & 0xffffffffu)};
-	double *all = s->rows;
-
-	gnarl_dist_allgather_f64(s->dist, mine, 2, all);
-	for (int r = 1; r < s->world; r++)
-		if (all[2 * r] != all[0] || all[2 * r + 1] != all[1])
-			gnarl_dist_abort(s->dist, GNARL_EXIT_USAGE,
-			                 "rank %d's config differs from rank 0's (run.name "
-			                 "aside, which rank 0 chooses): every process must train "
-			                 "the same config file with the same --set options",
-			                 r);
 	/* The same seed gives the same weights on the same machine; on
 	 * different CPUs or BLAS builds it may not. */
 	gnarl_dist_bcast_f32(s->dist, gnarl_nn_params(nn), gnarl_nn_size(nn));

@@ -1,7 +1,7 @@
 /*
  * trainer_sync.h - what the ranks of a data-parallel run agree on besides
- * the gradients (core/ppo.c averages those): the config and the starting
- * weights, and after each iteration the normalisers' statistics, the
+ * the gradients (core/ppo.c averages those): the starting weights (the
+ * config was compared in core/cmd_train.c), and after each iteration the normalisers' statistics, the
  * episode counts and means, and the learner itself (by hash).
  *
  * core/trainer.c creates one only with several processes
@@ -34,17 +34,14 @@ struct gnarl_value;
 struct gnarl_trainer_sync;
 
 /* For a trainer on dist (borrowed, must outlive s) whose episodes
- * have n_cols term columns; `config` is the merged config every rank must
- * share (hashed now).  *out owned: gnarl_trainer_sync_free().
+ * have n_cols term columns.  *out owned: gnarl_trainer_sync_free().
  * GNARL_ENOMEM. */
-int gnarl_trainer_sync_create(struct gnarl_dist *dist, const struct gnarl_value *config,
-                              uint32_t n_cols, struct gnarl_trainer_sync **out,
-                              char err[GNARL_ERR_SIZE]);
+int gnarl_trainer_sync_create(struct gnarl_dist *dist, uint32_t n_cols,
+                              struct gnarl_trainer_sync **out, char err[GNARL_ERR_SIZE]);
 void gnarl_trainer_sync_free(struct gnarl_trainer_sync *s); /* accepts NULL */
 
-/* Before the first iteration of this process: every rank must run the
- * same config (else their collectives would not match: the job ends with
- * a message instead of hanging), and nn's parameters become rank 0's. */
+/* Before the first iteration of this process: nn's parameters become
+ * rank 0's. */
 void gnarl_trainer_sync_join(struct gnarl_trainer_sync *s, struct gnarl_nn *nn);
 
 /* After a checkpoint wrote the learner (not a collective): its normaliser

@@ -26,9 +26,10 @@ Exits 77 (skipped) when MPIRUN is empty or HAVE_MPI is not 1.
   signal       SIGUSR1 to mpirun (it forwards it), and SIGTERM to rank 1 alone:
                exit 0, both ranks stop after the same iteration, and rank 0
                saves that iteration's checkpoint
-  failure      a setup error on rank 1 only (a missing checkpoint): both ranks
-               exit promptly, rank 0 saying another rank failed; a config that
-               differs on rank 1: the job ends with a message naming it
+  failure      a setup error on rank 1 only (a missing checkpoint), and a config
+               that differs on rank 1: both ranks exit promptly, rank 1 saying
+               why and rank 0 that another rank failed, and no run directory
+               is made
 """
 import csv
 import json
@@ -325,7 +326,9 @@ def failure(c):
         fail("a missing checkpoint on rank 1 (exit %d):\n%s" % (p.returncode, p.stderr[-3000:]))
     p = c.run([c.mpirun, "-n", "1"] + base + [":", "-n", "1"] + base + ["--set", "ppo.epochs=3"],
               check=False)
-    if p.returncode == 0 or "rank 1's config differs from rank 0's" not in p.stderr:
+    if p.returncode == 0 or "rank 1's config differs from rank 0's" not in p.stderr or \
+            "rank 0 of 2 stops: another rank failed" not in p.stderr or \
+            os.path.exists(os.path.join(c.work, "bad")):
         fail("a config that differs on rank 1 (exit %d):\n%s" % (p.returncode, p.stderr[-3000:]))
     print("failure: both jobs ended (exit codes nonzero) in %.1f s" % (time.time() - t0))
 

@@ -245,7 +245,6 @@ static void test_trainer_sync_one(void **state)
 	struct gnarl_episode_record rec;
 	struct gnarl_episode_means local, merged;
 	struct gnarl_ppo *p;
-	struct gnarl_tree *tree;
 	char err[GNARL_ERR_SIZE];
 	uint64_t episodes = 7;
 	float terms[2] = {0.5f, -1.0f};
@@ -253,7 +252,6 @@ static void test_trainer_sync_one(void **state)
 	(void)state;
 	c.dist = d;
 	assert_int_equal(gnarl_ppo_create(&c, nn, NULL, &p, err), 0);
-	assert_int_equal(gnarl_tree_parse("a: 1\n", 5, "cfg", &tree, err), 0);
 	assert_int_equal(gnarl_episode_create(2, 2, 10, &ep, err), 0);
 	for (uint32_t k = 0; k < 3; k++) {
 		gnarl_episode_begin(ep, k % 2, NULL);
@@ -262,7 +260,7 @@ static void test_trainer_sync_one(void **state)
 		gnarl_episode_end(ep, k % 2, GNARL_DONE_TERMINATED, &rec);
 		gnarl_episode_add(ep, &rec);
 	}
-	assert_int_equal(gnarl_trainer_sync_create(d, gnarl_tree_root(tree), 2, &s, err), 0);
+	assert_int_equal(gnarl_trainer_sync_create(d, 2, &s, err), 0);
 	assert_false(gnarl_trainer_sync_episodes(s, &episodes, &merged));
 	assert_int_equal(episodes, 7);
 	gnarl_trainer_sync_join(s, nn);
@@ -281,7 +279,6 @@ static void test_trainer_sync_one(void **state)
 	assert_true(gnarl_trainer_sync_stop(s, &stop));
 	gnarl_trainer_sync_free(s);
 	gnarl_episode_free(ep);
-	gnarl_tree_free(tree);
 	gnarl_ppo_free(p);
 	gnarl_nn_free(nn);
 	gnarl_dist_finalize(d);
