@@ -266,12 +266,6 @@ int gnarl_hud_describe(struct gnarl_hud *h, const struct gnarl_hud_run *run,
 static void scan_rows(struct gnarl_hud *h, const float *obs, uint32_t stride, uint32_t offset,
                       uint32_t first, uint32_t count);
 
-/* The view's instance pointer is &h->view; its env is the real one. */
-static struct hud_view *view_of(void *env)
-{
-	return env;
-}
-
 static struct gnarl_hud *hud_of(void *view)
 {
 	return (struct gnarl_hud *)((char *)view - offsetof(struct gnarl_hud, view));
@@ -284,14 +278,14 @@ static void view_destroy(void *env)
 
 static void view_spaces(void *env, struct gnarl_env_spaces *out)
 {
-	struct hud_view *v = view_of(env);
+	struct hud_view *v = env; /* &h->view */
 
 	v->env_ops->spaces(v->env, out);
 }
 
 static void view_reset(void *env, const struct gnarl_env_io *io, uint32_t index, uint64_t seed)
 {
-	struct hud_view *v = view_of(env);
+	struct hud_view *v = env; /* &h->view */
 
 	v->env_ops->reset(v->env, io, index, seed);
 }
@@ -301,7 +295,7 @@ static void view_reset(void *env, const struct gnarl_env_io *io, uint32_t index,
  * buffer, which then is row 0 of a frames array only env 0 writes. */
 static void view_step(void *env, const struct gnarl_env_io *io, uint32_t first, uint32_t count)
 {
-	struct hud_view *v = view_of(env);
+	struct hud_view *v = env; /* &h->view */
 	struct gnarl_hud *h = hud_of(env);
 	struct gnarl_env_io w;
 
@@ -330,14 +324,14 @@ static void view_step(void *env, const struct gnarl_env_io *io, uint32_t first, 
 
 static size_t view_state_size(void *env)
 {
-	struct hud_view *v = view_of(env);
+	struct hud_view *v = env; /* &h->view */
 
 	return v->env_ops->state_size(v->env);
 }
 
 static int view_save_state(void *env, void *buf, size_t size)
 {
-	struct hud_view *v = view_of(env);
+	struct hud_view *v = env; /* &h->view */
 
 	return v->env_ops->save_state(v->env, buf, size);
 }
@@ -345,7 +339,7 @@ static int view_save_state(void *env, void *buf, size_t size)
 static int view_load_state(void *env, const struct gnarl_env_io *io, const void *buf,
                            size_t size, char err[GNARL_ERR_SIZE])
 {
-	struct hud_view *v = view_of(env);
+	struct hud_view *v = env; /* &h->view */
 
 	return v->env_ops->load_state(v->env, io, buf, size, err);
 }
@@ -517,8 +511,7 @@ static uint32_t gather(struct gnarl_hud *h, const struct gnarl_hud_iteration *it
 
 	scan_rows(h, it->obs, it->obs_stride, it->advice_offset, 0, h->N);
 	source = new_source(h);
-	h->n_pending = 0;
-	for (uint32_t n = 0; n < h->N; n++) {
+	for (uint32_t n = 0; n < h->N; n++) { /* n_pending is 0 since the last commit */
 		struct hud_fresh *f = &h->fresh[n];
 
 		active += h->adv_action[n] >= 0;
@@ -541,11 +534,12 @@ static uint32_t gather(struct gnarl_hud *h, const struct gnarl_hud_iteration *it
 void gnarl_hud_commit(struct gnarl_hud *h, const struct gnarl_hud_iteration *it)
 {
 	uint32_t first, n_new, active = 0;
-	bool advice = h && it->obs && h->K && h->fresh;
+	bool advice;
 	size_t row;
 
 	if (!h)
 		return;
+	advice = it->obs && h->K && h->fresh;
 	if (advice)
 		active = gather(h, it);
 	n_new = h->n_pending < HUD_SUGGESTIONS ? h->n_pending : HUD_SUGGESTIONS;

@@ -6,15 +6,16 @@
  * checkpoint.every iterations), gnarl_resume_save, gnarl_resume_finish;
  * restoring is resume_restore.c.
  * Invariants: a save never stops training (failures are logged and the
- * next due save tries again), and a periodic one never waits for the
- * store: it is encoded in memory between two iterations and written by
- * the saver's thread (core/saver.h), whose outcomes are logged at the
- * next iteration; the last one (gnarl_resume_finish) is written after
- * every earlier one is done, and waited for; a restore checks every tensor it will load
- * before copying the first byte, so a refusal leaves the learner as it
- * was; the tensors a checkpoint holds depend only on the run's state, so
- * the same state saves the same bytes.  Data-parallel, rank 0 alone saves:
- * the learner (the same on every rank), its own envs, and the run's
+ * next due save tries again).  A periodic one is encoded in memory
+ * between two iterations and written by the saver's thread (core/saver.h
+ * says when training waits for it: never once the store fails), whose
+ * outcomes are logged at the next iteration; the last one
+ * (gnarl_resume_finish) is written after every earlier one, and waited
+ * for.  A restore checks every tensor it will load before copying the
+ * first byte, so a refusal leaves the learner as it was; the tensors a
+ * checkpoint holds depend only on the run's state, so the same state
+ * saves the same bytes.  Data-parallel, rank 0 alone saves: the learner
+ * (the same on every rank), its own envs, and the run's
  * episode count and means over every rank (core/trainer_sync.h).
  */
 #include "resume.h"
@@ -257,12 +258,16 @@ static int encode(struct gnarl_resume *r, struct gnarl_checkpoint_encoded **ck,
 	return gnarl_checkpoint_encode(r->tensors, n, &info, ck, err);
 }
 
-/* Checkpoint `uri` (owned) of `iteration` is saved: the newest. */
-static void saved(struct gnarl_resume *r, uint64_t iteration, char *uri)
+/* Checkpoint `uri` (owned) of `iteration` is saved: log it; it is the
+ * newest.  where: "" or ", in the background". */
+static void saved(struct gnarl_resume *r, uint64_t iteration, char *uri, double write_s,
+                  double encode_s, const char *where)
 {
+	gnarl_log(GNARL_LOG_INFO, "checkpoint",
+	          "saved %s (iteration %llu%s: %.0f ms writing, %.1f ms encoding)", uri,
+	          (unsigned long long)iteration, where, 1e3 * write_s, 1e3 * encode_s);
 	free(r->last_uri);
 	r->last_uri = uri;
-	r->saved = true;
 	r->saved_iteration = iteration;
 }
 
@@ -271,7 +276,7 @@ int gnarl_resume_save(struct gnarl_resume *r, char **uri, char err[GNARL_ERR_SIZ
 	struct gnarl_storage *st = gnarl_trainer_storage(r->t);
 	struct gnarl_checkpoint_encoded *ck = NULL;
 	char *where = NULL;
-	double t0 = now();
+	double t0;
 	int rc;
 
 	if (uri)
@@ -279,13 +284,11 @@ int gnarl_resume_save(struct gnarl_resume *r, char **uri, char err[GNARL_ERR_SIZ
 	if (!st || gnarl_trainer_rank(r->t) != 0)
 		return 0;
 	rc = encode(r, &ck, err);
+	t0 = now();
 	if (rc == 0)
 		rc = gnarl_checkpoint_write(st, r->run, ck, &r->keep, &where, err);
-	if (rc == 0) {
-		gnarl_log(GNARL_LOG_INFO, "checkpoint", "saved %s (iteration %llu, %.0f ms)", where,
-		          (unsigned long long)ck->iteration, 1e3 * (now() - t0));
-		saved(r, ck->iteration, where);
-	}
+	if (rc == 0)
+		saved(r, ck->iteration, where, now() - t0, ck->encode_seconds, "");
 	gnarl_checkpoint_encoded_free(ck);
 	if (rc < 0)
 		return rc;
@@ -330,12 +333,8 @@ static void take_outcomes(struct gnarl_resume *r)
 	while (r->saver && gnarl_saver_next(r->saver, &o)) {
 		switch (o.result) {
 		case GNARL_SAVER_SAVED:
-			gnarl_log(GNARL_LOG_INFO, "checkpoint",
-			          "saved %s (iteration %llu, in the background: %.0f ms writing, "
-			          "%.1f ms encoding)",
-			          o.uri, (unsigned long long)o.iteration, 1e3 * o.seconds,
-			          1e3 * o.encode_seconds);
-			saved(r, o.iteration, o.uri);
+			saved(r, o.iteration, o.uri, o.seconds, o.encode_seconds,
+			      ", in the background");
 			if (r->failures)
 				gnarl_log(GNARL_LOG_INFO, "checkpoint",
 				          "saving works again after %u failed attempt(s) and %u "
@@ -403,7 +402,7 @@ int gnarl_resume_finish(struct gnarl_resume *r, char err[GNARL_ERR_SIZE])
 		take_outcomes(r);
 	}
 	if (!gnarl_trainer_storage(r->t) || gnarl_trainer_rank(r->t) != 0 ||
-	    (r->saved && r->saved_iteration == it) || (it == 0 && !r->parent))
+	    (r->last_uri && r->saved_iteration == it) || (it == 0 && !r->parent))
 		return 0;
 	for (int k = 0; k < FINISH_TRIES; k++) {
 		if (k) {

@@ -37,7 +37,6 @@ struct gnarl_resume {
 	char *parent;   /* URI restored from, NULL for a fresh run */
 	char *last_uri; /* newest checkpoint saved by this run */
 	uint64_t saved_iteration;
-	bool saved;
 	uint32_t failures; /* failed saves in a row */
 	uint32_t skipped;  /* checkpoints skipped since the last save */
 	struct gnarl_saver *saver; /* writes the periodic checkpoints; NULL

@@ -195,33 +195,19 @@ static size_t cp_state_size(void *env)
 	return STATE_HEAD + (size_t)cp->n * STATE_ENV;
 }
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void put_f64(uint8_t *p, double d)
 {
 	uint64_t v;
 
 	memcpy(&v, &d, sizeof(v));
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	gnarl_put_u64(p, v);
 }
 
 static double get_f64(const uint8_t *p)
 {
-	uint64_t v = 0;
+	uint64_t v = gnarl_get_u64(p);
 	double d;
 
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
 	memcpy(&d, &v, sizeof(d));
 	return d;
 }
@@ -233,16 +219,16 @@ static int cp_save_state(void *env, void *buf, size_t size)
 
 	if (size != cp_state_size(env))
 		return GNARL_EINVAL;
-	put_u32(p, STATE_MAGIC);
-	put_u32(p + 4, cp->n);
-	put_u32(p + 8, cp->max_steps);
+	gnarl_put_u32(p, STATE_MAGIC);
+	gnarl_put_u32(p + 4, cp->n);
+	gnarl_put_u32(p + 8, cp->max_steps);
 	for (uint32_t i = 0; i < cp->n; i++) {
 		uint8_t *e = p + STATE_HEAD + (size_t)i * STATE_ENV;
 		put_f64(e, cp->envs[i].x);
 		put_f64(e + 8, cp->envs[i].x_dot);
 		put_f64(e + 16, cp->envs[i].theta);
 		put_f64(e + 24, cp->envs[i].theta_dot);
-		put_u32(e + 32, cp->envs[i].steps);
+		gnarl_put_u32(e + 32, cp->envs[i].steps);
 	}
 	return 0;
 }
@@ -253,14 +239,14 @@ static int cp_load_state(void *env, const struct gnarl_env_io *io, const void *b
 	struct cartpole *cp = env;
 	const uint8_t *p = buf;
 
-	if (size < STATE_HEAD || get_u32(p) != STATE_MAGIC) {
+	if (size < STATE_HEAD || gnarl_get_u32(p) != STATE_MAGIC) {
 		snprintf(err, GNARL_ERR_SIZE, "cartpole: the saved state is not a cartpole state "
 		         "(%zu bytes, no CPS1 header)", size);
 		return GNARL_ECORRUPT;
 	}
-	if (get_u32(p + 4) != cp->n || size != cp_state_size(env)) {
+	if (gnarl_get_u32(p + 4) != cp->n || size != cp_state_size(env)) {
 		snprintf(err, GNARL_ERR_SIZE, "cartpole: the saved state holds %u envs in %zu bytes; "
-		         "this instance has %u envs (%zu bytes)", get_u32(p + 4), size, cp->n,
+		         "this instance has %u envs (%zu bytes)", gnarl_get_u32(p + 4), size, cp->n,
 		         cp_state_size(env));
 		return GNARL_EINCOMPAT;
 	}
@@ -271,7 +257,7 @@ static int cp_load_state(void *env, const struct gnarl_env_io *io, const void *b
 		pl->x_dot = get_f64(e + 8);
 		pl->theta = get_f64(e + 16);
 		pl->theta_dot = get_f64(e + 24);
-		pl->steps = get_u32(e + 32);
+		pl->steps = gnarl_get_u32(e + 32);
 		write_obs(pl, io->obs + (size_t)i * io->obs_stride);
 	}
 	return 0;

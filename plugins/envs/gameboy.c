@@ -754,28 +754,6 @@ static void gameboy_step(void *env, const struct gnarl_env_io *io, uint32_t firs
 #define GB_STATE_HEADER 24
 #define GB_ENV_HEADER 16
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	put_u32(p, (uint32_t)v);
-	put_u32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
 static size_t gameboy_state_size(void *env)
 {
 	struct gameboy *g = env;
@@ -790,18 +768,18 @@ static int gameboy_save_state(void *env, void *buf, size_t size)
 
 	if (size != gameboy_state_size(env))
 		return GNARL_EINVAL;
-	put_u32(p, GB_STATE_MAGIC);
-	put_u32(p + 4, GB_STATE_VERSION);
-	put_u32(p + 8, g->n);
-	put_u32(p + 12, 0);
-	put_u64(p + 16, g->state_size);
+	gnarl_put_u32(p, GB_STATE_MAGIC);
+	gnarl_put_u32(p + 4, GB_STATE_VERSION);
+	gnarl_put_u32(p + 8, g->n);
+	gnarl_put_u32(p + 12, 0);
+	gnarl_put_u64(p + 16, g->state_size);
 	p += GB_STATE_HEADER;
 	for (uint32_t i = 0; i < g->n; i++) {
 		struct gb_env *e = &g->envs[i];
 
-		put_u32(p, e->steps);
-		put_u32(p + 4, (uint32_t)e->deaths);
-		put_u64(p + 8, e->frames);
+		gnarl_put_u32(p, e->steps);
+		gnarl_put_u32(p + 4, (uint32_t)e->deaths);
+		gnarl_put_u64(p + 8, e->frames);
 		/* libmgba leaves the state's reserved bytes as they were: zero
 		 * them, or the same game would save different bytes */
 		memset(p + GB_ENV_HEADER, 0, g->state_size);
@@ -818,16 +796,16 @@ static int gameboy_load_state(void *env, const struct gnarl_env_io *io, const vo
 	struct gameboy *g = env;
 	const uint8_t *p = buf;
 
-	if (size < GB_STATE_HEADER || get_u32(p) != GB_STATE_MAGIC ||
-	    get_u32(p + 4) != GB_STATE_VERSION)
+	if (size < GB_STATE_HEADER || gnarl_get_u32(p) != GB_STATE_MAGIC ||
+	    gnarl_get_u32(p + 4) != GB_STATE_VERSION)
 		return fail(err, GNARL_ECORRUPT, "not a saved state of this gameboy env (%zu bytes)",
 		            size);
-	if (get_u32(p + 8) != g->n || get_u64(p + 16) != g->state_size ||
+	if (gnarl_get_u32(p + 8) != g->n || gnarl_get_u64(p + 16) != g->state_size ||
 	    size != gameboy_state_size(env))
 		return fail(err, GNARL_EINCOMPAT,
 		            "saved state of %u envs with %llu-byte cores; this env has %u with "
 		            "%zu-byte cores (another libmgba or model?)",
-		            get_u32(p + 8), (unsigned long long)get_u64(p + 16), g->n,
+		            gnarl_get_u32(p + 8), (unsigned long long)gnarl_get_u64(p + 16), g->n,
 		            g->state_size);
 	p += GB_STATE_HEADER;
 	for (uint32_t i = 0; i < g->n; i++) {
@@ -837,9 +815,9 @@ static int gameboy_load_state(void *env, const struct gnarl_env_io *io, const vo
 			return fail(err, GNARL_ECORRUPT, "libmgba refused the saved state of env %u",
 			            i);
 		e->core->setKeys(e->core, 0);
-		e->steps = get_u32(p);
-		e->deaths = (int32_t)get_u32(p + 4);
-		e->frames = get_u64(p + 8);
+		e->steps = gnarl_get_u32(p);
+		e->deaths = (int32_t)gnarl_get_u32(p + 4);
+		e->frames = gnarl_get_u64(p + 8);
 		publish(g, e, io, i, NULL);
 		e->deaths = io->states[i].deaths;
 		p += GB_ENV_HEADER + g->state_size;

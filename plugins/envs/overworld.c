@@ -267,17 +267,6 @@ static size_t state_size(void *self)
 	return STATE_HEADER + ow->n_envs * gnarl_overworld_state_env_bytes(ow->world);
 }
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static int save_state(void *self, void *buf, size_t size)
 {
 	const struct overworld *ow = self;
@@ -287,13 +276,13 @@ static int save_state(void *self, void *buf, size_t size)
 
 	if (size != state_size(self))
 		return GNARL_EINVAL;
-	put_u32(p, STATE_MAGIC);
-	put_u32(p + 4, STATE_FORMAT);
-	put_u32(p + 8, ow->n_envs);
-	put_u32(p + 12, (uint32_t)ow->world->n_rooms);
-	put_u32(p + 16, (uint32_t)rec);
-	put_u32(p + 20, (uint32_t)fp);
-	put_u32(p + 24, (uint32_t)(fp >> 32));
+	gnarl_put_u32(p, STATE_MAGIC);
+	gnarl_put_u32(p + 4, STATE_FORMAT);
+	gnarl_put_u32(p + 8, ow->n_envs);
+	gnarl_put_u32(p + 12, (uint32_t)ow->world->n_rooms);
+	gnarl_put_u32(p + 16, (uint32_t)rec);
+	gnarl_put_u32(p + 20, (uint32_t)fp);
+	gnarl_put_u32(p + 24, (uint32_t)(fp >> 32));
 	for (uint32_t i = 0; i < ow->n_envs; i++)
 		gnarl_overworld_state_save_env(ow->world, env_at(ow, i), p + STATE_HEADER + i * rec);
 	return 0;
@@ -306,22 +295,22 @@ static int check_state(const struct overworld *ow, const uint8_t *p, size_t size
 	const size_t rec = gnarl_overworld_state_env_bytes(ow->world);
 	uint64_t fp = gnarl_overworld_state_fingerprint(ow->world);
 
-	if (size < STATE_HEADER || get_u32(p) != STATE_MAGIC) {
+	if (size < STATE_HEADER || gnarl_get_u32(p) != STATE_MAGIC) {
 		snprintf(err, GNARL_ERR_SIZE, "overworld: the saved env state (%zu bytes) is not an "
 		         "overworld state", size);
 		return GNARL_ECORRUPT;
 	}
-	if (get_u32(p + 4) != STATE_FORMAT) {
+	if (gnarl_get_u32(p + 4) != STATE_FORMAT) {
 		snprintf(err, GNARL_ERR_SIZE, "overworld: saved env state format %u; this plugin "
-		         "reads format %u (start the envs fresh)", get_u32(p + 4), STATE_FORMAT);
+		         "reads format %u (start the envs fresh)", gnarl_get_u32(p + 4), STATE_FORMAT);
 		return GNARL_EVERSION;
 	}
-	if (get_u32(p + 8) != ow->n_envs || get_u32(p + 16) != rec ||
-	    get_u32(p + 20) != (uint32_t)fp || get_u32(p + 24) != (uint32_t)(fp >> 32)) {
+	if (gnarl_get_u32(p + 8) != ow->n_envs || gnarl_get_u32(p + 16) != rec ||
+	    gnarl_get_u32(p + 20) != (uint32_t)fp || gnarl_get_u32(p + 24) != (uint32_t)(fp >> 32)) {
 		snprintf(err, GNARL_ERR_SIZE, "overworld: the saved env state is of %u envs in "
 		         "another world (%u rooms); this instance has %u envs and %d rooms: same "
 		         "num_envs and world params (world_seed, width, height, ...) are needed to "
-		         "continue its episodes", get_u32(p + 8), get_u32(p + 12), ow->n_envs,
+		         "continue its episodes", gnarl_get_u32(p + 8), gnarl_get_u32(p + 12), ow->n_envs,
 		         ow->world->n_rooms);
 		return GNARL_EINCOMPAT;
 	}

@@ -33,17 +33,14 @@ size_t gnarl_overworld_state_env_bytes(const struct ow_world *w)
 
 static uint8_t *put32(uint8_t *p, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	gnarl_put_u32(p, v);
 	return p + 4;
 }
 
 static uint32_t get32(const uint8_t **p)
 {
-	uint32_t v = 0;
+	uint32_t v = gnarl_get_u32(*p);
 
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)(*p)[i] << (8 * i);
 	*p += 4;
 	return v;
 }

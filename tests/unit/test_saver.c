@@ -221,7 +221,7 @@ static void test_working_store_waits(void **state)
 }
 
 /* Back to back into a working store: every one saved, in order. */
-static void test_in_order_and_free(void **state)
+static void test_in_order(void **state)
 {
 	struct gnarl_saver *s = NULL;
 	struct gnarl_saver_outcome o;
@@ -265,7 +265,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_failing_store_skips),
 	    cmocka_unit_test(test_working_store_waits),
-	    cmocka_unit_test(test_in_order_and_free),
+	    cmocka_unit_test(test_in_order),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

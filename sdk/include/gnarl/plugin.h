@@ -361,6 +361,34 @@ struct gnarl_env_ops {
 	                  size_t size, char err[GNARL_ERR_SIZE]);
 };
 
+/* Saved state is bytes that another machine may load: these write and
+ * read integers little-endian at any alignment. */
+static inline void gnarl_put_u32(void *p, uint32_t v)
+{
+	unsigned char *b = (unsigned char *)p;
+
+	for (int i = 0; i < 4; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline uint32_t gnarl_get_u32(const void *p)
+{
+	const unsigned char *b = (const unsigned char *)p;
+
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+static inline void gnarl_put_u64(void *p, uint64_t v)
+{
+	gnarl_put_u32(p, (uint32_t)v);
+	gnarl_put_u32((unsigned char *)p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint64_t gnarl_get_u64(const void *p)
+{
+	return (uint64_t)gnarl_get_u32(p) | (uint64_t)gnarl_get_u32((const unsigned char *)p + 4) << 32;
+}
+
 /* ------------------------------------------------------------------------ */
 /* reward: one term of the reward, r = sum_i weight_i * term_i.             */
 
