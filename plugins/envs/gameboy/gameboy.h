@@ -1,6 +1,7 @@
 /*
  * gameboy.h - internals shared by the files of the gameboy env plugin
- * (gameboy.c: the ABI glue and the libmgba cores; gameboy_ram.c: the RAM
+ * (gameboy.c: the ABI glue and the episodes; emu.h: the emulator backends;
+ * gameboy_ram.c: the RAM
  * map from the config, game-state decoding and the observation).  Nothing
  * here crosses the plugin boundary and nothing here knows about libmgba:
  * the RAM side works on a plain 32 KiB image of CGB work RAM.
