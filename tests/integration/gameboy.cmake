@@ -19,14 +19,26 @@ foreach(_p room_discovery grid_exploration movement dungeon_entry combat health 
 endforeach()
 
 # The tests play the cartridge themselves too (to make mGBA save states),
-# so they link libmgba besides dlopen'ing gameboy.so.
-foreach(_t gameboy gameboy_reset gameboy_state)
+# so they link libmgba besides dlopen'ing gameboy.so.  Each runs once per
+# emulator: unit_<t> under libmgba, unit_<t>_gambatte under Gambatte's
+# libretro core (GNARL_TEST_EMULATOR; without the core installed those
+# skip, and fail under CI=true).  test_gameboy_backends compares the two.
+set(GNARL_TEST_EMULATORS gambatte)
+foreach(_t gameboy gameboy_reset gameboy_state gameboy_backends)
   if(TARGET test_${_t} AND _gb_ready)
     add_dependencies(test_${_t} ${_gb_plugins})
     target_compile_definitions(test_${_t} PRIVATE GNARL_TEST_ROM="${GNARL_TEST_ROM}")
     target_include_directories(test_${_t} PRIVATE "${MGBA_INCLUDE_DIR}")
     target_link_libraries(test_${_t} PRIVATE ${MGBA_LIBRARY})
     set_tests_properties(unit_${_t} PROPERTIES LABELS "unit;gameboy")
+    if(NOT _t STREQUAL "gameboy_backends")
+      foreach(_emu ${GNARL_TEST_EMULATORS})
+        add_test(NAME unit_${_t}_${_emu} COMMAND test_${_t})
+        set_tests_properties(unit_${_t}_${_emu} PROPERTIES
+          ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR};GNARL_TEST_EMULATOR=${_emu}"
+          LABELS "unit;gameboy")
+      endforeach()
+    endif()
   endif()
 endforeach()
 

@@ -5,7 +5,9 @@
  *
  * An emulator is a struct gb_emu whose first member is the backend's ops
  * table; a backend embeds it at the start of its own struct.  The env
- * calls only through these ops, never into a library.
+ * calls only through these ops, never into a library.  gb_emu_open (emu.c)
+ * picks the backend the `emulator` param names: libmgba (emu_mgba.c) or a
+ * libretro core such as Gambatte (emu_retro.c).
  *
  * Invariants every backend keeps:
  *   - deterministic: the same ROM, state and keys give the same frames and
@@ -43,6 +45,10 @@ enum {
 /* What an emulator is opened with.  All pointers are borrowed for the
  * duration of open. */
 struct gb_emu_spec {
+	/* "libmgba", or a libretro core: a name ("gambatte": its
+	 * <name>_libretro.so in the standard libretro folders) or a path
+	 * containing '/' to the core's .so. */
+	const char *emulator;
 	const char *rom_path;  /* the cartridge image */
 	const char *model;     /* CGB, AGB, DMG, MGB, SGB: forced for a dual-mode cartridge */
 	bool video;            /* frames may be asked for (false: never render) */
@@ -56,7 +62,6 @@ struct gb_emu_spec {
 struct gb_emu;
 
 struct gb_emu_ops {
-	const char *name;      /* the backend, as the `emulator` param names it */
 	void (*close)(struct gb_emu *e);                    /* NULL-safe in gb_emu_close */
 	/* Power-cycle the machine (the ROM stays loaded); keys released.
 	 * Afterwards the next frame renders (the phase of every-step rendering
@@ -73,22 +78,54 @@ struct gb_emu_ops {
 	size_t (*state_size)(const struct gb_emu *e);
 	bool (*save_state)(struct gb_emu *e, void *buf);
 	bool (*load_state)(struct gb_emu *e, const void *buf);
+	/* Do two states of this emulator hold the same machine, as far as the
+	 * game can tell?  NULL: when they are the same bytes.  (Gambatte's
+	 * noise-channel shift register, heard but never read by the game,
+	 * restores out of step until the channel is next triggered.) */
+	bool (*same_machine)(const struct gb_emu *e, const void *a, const void *b);
 	/* Load a state file saved by the library's own application (mGBA's
-	 * .ss); NULL when the backend has none.  0 or a GNARL_E* code with a
+	 * .ss, a frontend's raw libretro state).  0 or a GNARL_E* code with a
 	 * message naming `param` and the path. */
 	int (*load_state_file)(struct gb_emu *e, const char *path, const char *param,
 	                       char err[GNARL_ERR_SIZE]);
 };
 
+#define GB_EMU_NAME_SIZE 32
+
 struct gb_emu {
 	const struct gb_emu_ops *ops;
 	bool on_request;       /* renders exactly the frames asked for */
+	/* The emulator whose states save_state writes ("libmgba",
+	 * "gambatte"): what a checkpoint records and messages name. */
+	char name[GB_EMU_NAME_SIZE];
 };
+
+/* Open the emulator spec->emulator names (emu.c): an emulator powered on
+ * with the ROM loaded.  *out owned by the caller (gb_emu_close); NULL and
+ * a message saying what to do on failure. */
+int gb_emu_open(const struct gb_emu_spec *spec, struct gb_emu **out,
+                char err[GNARL_ERR_SIZE]);
+
+/* Does `state` restore exactly?  Loads it, runs `frames` frames with a
+ * fixed button pattern, and compares (state bytes, work RAM, the last
+ * frame) with the same frames run after a save, a power cycle and a load
+ * of the state saved halfway.  The emulator is left anywhere: load a state
+ * afterwards.  0, or GNARL_EINCOMPAT with a message naming the emulator. */
+int gb_emu_check_exact(struct gb_emu *e, const void *state, int frames,
+                       char err[GNARL_ERR_SIZE]);
+
+/* Write a message into err; returns code (the backends' one error path). */
+int gb_emu_fail(char err[GNARL_ERR_SIZE], int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Open the libmgba backend: an emulator powered on with the ROM loaded.
  * *out owned by the caller (gb_emu_close); NULL and a message on failure. */
 int gb_emu_mgba_open(const struct gb_emu_spec *spec, struct gb_emu **out,
                      char err[GNARL_ERR_SIZE]);
+
+/* Open a libretro core's backend (spec->emulator names the core). */
+int gb_emu_retro_open(const struct gb_emu_spec *spec, struct gb_emu **out,
+                      char err[GNARL_ERR_SIZE]);
 
 /* Install the process-wide quiet logger of libmgba (idempotent); call
  * before the first libmgba core exists. */

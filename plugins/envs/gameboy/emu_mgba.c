@@ -45,6 +45,9 @@ struct mgba_emu {
 	struct mCore *core;
 	struct GB *gb;         /* core->board, touched only when on request */
 	uint8_t *wram;         /* 32 KiB, borrowed from the core */
+	uint8_t *sram;         /* the cartridge's RAM, borrowed, or NULL */
+	size_t sram_size;
+	size_t raw_size;       /* bytes of libmgba's own state */
 	uint32_t *video;       /* owned; the renderer's output, or NULL */
 	size_t stride;         /* pixels per row of video */
 };
@@ -85,18 +88,6 @@ void gb_emu_mgba_quiet(void)
 /* ------------------------------------------------------------------------ */
 /* Ops.                                                                     */
 
-static int fail(char err[GNARL_ERR_SIZE], int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char err[GNARL_ERR_SIZE], int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, GNARL_ERR_SIZE, fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 static void deinit_core(struct mgba_emu *m)
 {
@@ -116,12 +107,16 @@ static void mgba_close(struct gb_emu *e)
 	free(m);
 }
 
-/* Refetch the work-RAM pointer: reset re-allocates WRAM.  The size is
- * checked once at open; afterwards it cannot change. */
+/* Refetch the work-RAM and cartridge-RAM pointers: reset re-allocates
+ * WRAM.  The sizes are checked once at open; afterwards they cannot
+ * change. */
 static size_t map_wram(struct mgba_emu *m)
 {
 	size_t size = 0;
 
+	m->sram = m->core->getMemoryBlock(m->core, GB_REGION_EXTERNAL_RAM, &m->sram_size);
+	if (!m->sram)
+		m->sram_size = 0;
 	m->wram = m->core->getMemoryBlock(m->core, GB_REGION_WORKING_RAM_BANK0, &size);
 	return m->wram ? size : 0;
 }
@@ -177,11 +172,14 @@ static void mgba_frame(const struct gb_emu *e, uint8_t *out)
 	}
 }
 
+/* A state: libmgba's raw state, then the cartridge's RAM, which the raw
+ * state leaves out (a game writing its save file, as Oracle's file menu
+ * does, would otherwise play on differently after a load). */
 static size_t mgba_state_size(const struct gb_emu *e)
 {
 	const struct mgba_emu *m = (const struct mgba_emu *)e;
 
-	return m->core->stateSize(m->core);
+	return m->raw_size + m->sram_size;
 }
 
 static bool mgba_save_state(struct gb_emu *e, void *buf)
@@ -190,7 +188,9 @@ static bool mgba_save_state(struct gb_emu *e, void *buf)
 
 	/* libmgba leaves the state's reserved bytes as they were: zero them,
 	 * or the same machine would save different bytes */
-	memset(buf, 0, m->core->stateSize(m->core));
+	memset(buf, 0, m->raw_size);
+	if (m->sram_size)
+		memcpy((uint8_t *)buf + m->raw_size, m->sram, m->sram_size);
 	return m->core->saveState(m->core, buf);
 }
 
@@ -200,6 +200,8 @@ static bool mgba_load_state(struct gb_emu *e, const void *buf)
 
 	if (!m->core->loadState(m->core, buf))
 		return false;
+	if (m->sram_size)
+		memcpy(m->sram, (const uint8_t *)buf + m->raw_size, m->sram_size);
 	m->core->setKeys(m->core, 0);
 	return true;
 }
@@ -213,12 +215,12 @@ static int mgba_load_state_file(struct gb_emu *e, const char *path, const char *
 	bool ok;
 
 	if (!vf)
-		return fail(err, GNARL_ENOENT, "%s: cannot open '%s': %s (the path is relative "
+		return gb_emu_fail(err, GNARL_ENOENT, "%s: cannot open '%s': %s (the path is relative "
 		            "to the config's directory)", param, path, strerror(errno));
 	ok = mCoreLoadStateNamed(m->core, vf, 0);
 	vf->close(vf);
 	if (!ok)
-		return fail(err, GNARL_ECONFIG, "%s: '%s' is not an mGBA save state of this "
+		return gb_emu_fail(err, GNARL_ECONFIG, "%s: '%s' is not an mGBA save state of this "
 		            "ROM (make one in mGBA with File > Save State, or set "
 		            "save_state: null to boot)", param, path);
 	m->core->setKeys(m->core, 0);
@@ -226,7 +228,6 @@ static int mgba_load_state_file(struct gb_emu *e, const char *path, const char *
 }
 
 static const struct gb_emu_ops mgba_ops = {
-	.name = "libmgba",
 	.close = mgba_close,
 	.power_on = mgba_power_on,
 	.set_keys = mgba_set_keys,
@@ -252,10 +253,10 @@ static int make_core(struct mgba_emu *m, const struct gb_emu_spec *spec,
 	size_t wram;
 
 	if (!core)
-		return fail(err, GNARL_ENOMEM, "libmgba: cannot create a Game Boy core");
+		return gb_emu_fail(err, GNARL_ENOMEM, "libmgba: cannot create a Game Boy core");
 	if (!core->init(core)) {
 		free(core);
-		return fail(err, GNARL_ENOMEM, "libmgba: cannot initialise a Game Boy core");
+		return gb_emu_fail(err, GNARL_ENOMEM, "libmgba: cannot initialise a Game Boy core");
 	}
 	m->core = core;
 	/* Our own settings only: mCoreLoadConfig would read ~/.config/mgba. */
@@ -274,15 +275,16 @@ static int make_core(struct mgba_emu *m, const struct gb_emu_spec *spec,
 		core->setVideoBuffer(core, (color_t *)m->video, m->stride);
 	vf = VFileOpen(spec->rom_path, O_RDONLY);
 	if (!vf)
-		return fail(err, GNARL_ENOENT, "params.rom: cannot open '%s': %s",
+		return gb_emu_fail(err, GNARL_ENOENT, "params.rom: cannot open '%s': %s",
 		            spec->rom_path, strerror(errno));
 	if (!core->loadROM(core, vf)) /* the core owns vf even on failure */
-		return fail(err, GNARL_ECONFIG, "params.rom: libmgba cannot load '%s' as a "
+		return gb_emu_fail(err, GNARL_ECONFIG, "params.rom: libmgba cannot load '%s' as a "
 		            "Game Boy ROM", spec->rom_path);
 	core->reset(core);
 	m->gb = core->board;
+	m->raw_size = core->stateSize(core);
 	if ((wram = map_wram(m)) < GB_WRAM_SIZE)
-		return fail(err, GNARL_EINCOMPAT, "the emulator exposes %zu bytes of work "
+		return gb_emu_fail(err, GNARL_EINCOMPAT, "the emulator exposes %zu bytes of work "
 		            "RAM, not the 32 KiB of a Game Boy Color: use a model with "
 		            "colour (params.model: CGB)", wram);
 	return 0;
@@ -313,16 +315,17 @@ int gb_emu_mgba_open(const struct gb_emu_spec *spec, struct gb_emu **out,
 
 	*out = NULL;
 	if (!m)
-		return fail(err, GNARL_ENOMEM, "out of memory");
+		return gb_emu_fail(err, GNARL_ENOMEM, "out of memory");
 	gb_emu_mgba_quiet();
 	m->base.ops = &mgba_ops;
+	snprintf(m->base.name, sizeof(m->base.name), "libmgba");
 	m->base.on_request = spec->on_request && spec->video;
 	m->stride = sgb ? 256 : GNARL_FRAME_WIDTH;
 	if (spec->video) {
 		m->video = calloc(m->stride * (sgb ? 224 : GNARL_FRAME_HEIGHT), sizeof(*m->video));
 		if (!m->video) {
 			mgba_close(&m->base);
-			return fail(err, GNARL_ENOMEM, "out of memory for a video buffer");
+			return gb_emu_fail(err, GNARL_ENOMEM, "out of memory for a video buffer");
 		}
 	}
 	rc = make_core(m, spec, err);

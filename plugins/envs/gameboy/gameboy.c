@@ -1,7 +1,8 @@
 /*
  * gameboy.c - the `gameboy` env plugin: the user's own Game Boy (Color)
- * cartridge, one emulator per env (emu.h: libmgba in emu_mgba.c), with the
- * game state read from work RAM through the config's RAM map
+ * cartridge, one emulator per env (emu.h: libmgba in emu_mgba.c, or a
+ * libretro core such as Gambatte in emu_retro.c, as params.emulator says),
+ * with the game state read from work RAM through the config's RAM map
  * (gameboy_ram.c).
  *
  * Entry: gnarl_plugin_entry -> descriptor `gameboy` (ops: create, destroy,
@@ -10,7 +11,9 @@
  * Lifecycle.  create builds env 0's emulator, reaches the episode start (the
  * config's save_state, or boot_frames frames + START + start_frames frames)
  * and keeps it as one raw emulator state in memory, plus the frame showing
- * it.  Every env then starts from that state; reset is a state load (µs),
+ * it.  Env 0's emulator then proves that its states restore exactly
+ * (gb_emu_check_exact), or create refuses it.  Every env then starts from
+ * that state; reset is a state load (µs),
  * never an emulator rebuild, followed by 0..reset_noop_max frames with no
  * button drawn from the reset seed (the emulator being deterministic,
  * that is what makes parallel envs start apart; the same seed gives the
@@ -62,6 +65,8 @@
 #define DEF_WINDOW 9
 #define DEF_ENEMY_SLOTS 4
 #define DEF_NOOP_MAX 30
+#define DEF_EMULATOR "libmgba"
+#define EXACT_CHECK_FRAMES 64
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -88,12 +93,13 @@ struct gameboy {
 	struct gb_obs_shape shape;
 	uint32_t obs_dim;
 	char *rom_path;         /* owned, resolved against config_dir */
+	char *emulator;         /* owned: libmgba, a core's name, or its resolved path */
 	const char *model;      /* borrowed param */
 	int fpa, release, max_steps;
 	int noop_max;           /* reset_noop_max */
 	bool terminate_on_death;
 	bool on_request;        /* the emulators render only requested frames */
-	void *start_state;      /* owned; raw mGBA state of the episode start */
+	void *start_state;      /* owned; the emulator's raw state of the episode start */
 	size_t state_size;
 	uint8_t *start_frame;   /* owned; GNARL_FRAME_BYTES, the start's picture */
 };
@@ -104,9 +110,14 @@ struct gameboy {
 static const struct gnarl_param gameboy_params[] = {
 	{"rom", GNARL_PARAM_STRING, 0, GNARL_PARAM_REQUIRED, NULL, 0, 0,
 	 "the cartridge image (.gb/.gbc), relative to the config's directory", NULL},
+	{"emulator", GNARL_PARAM_STRING, 0, 0, DEF_EMULATOR, 0, 0,
+	 "libmgba, or a libretro core: its name (gambatte: gambatte_libretro.so in "
+	 "the standard libretro folder) or the path to its .so (relative to the config)",
+	 NULL},
 	{"save_state", GNARL_PARAM_STRING, 0, 0, "null", 0, 0,
-	 "episode start: a raw mGBA state or a .ss file saved in mGBA (relative to "
-	 "the config); null boots the ROM and presses START", NULL},
+	 "episode start: the emulator's own state file (libmgba: a raw state or a .ss "
+	 "saved in mGBA; a libretro core: its raw state), relative to the config; "
+	 "null boots the ROM and presses START", NULL},
 	{"boot_frames", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX,
 	 STR(DEF_BOOT_FRAMES), 0, 1e7,
 	 "without save_state: frames run after power-on before START is pressed", NULL},
@@ -144,7 +155,7 @@ static const struct gnarl_param gameboy_params[] = {
 	 "rounds the count down to whole steps); 0: identical starts", NULL},
 	{"measure_raw_fps", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX,
 	 "0", 0, 1e7,
-	 "at create, run this many frames of libmgba alone (a throw-away core, no "
+	 "at create, run this many frames of the emulator alone (a throw-away one, no "
 	 "video, from the episode start) and publish its speed as gauge "
 	 "gameboy/raw_fps, for benchmarks; 0: do not measure", NULL},
 	GNARL_PARAMS_END,
@@ -205,6 +216,7 @@ static int read_params(struct gameboy *g, char err[GNARL_ERR_SIZE])
 	const struct gnarl_host *h = g->host;
 	const char *rom = gnarl_param_string(h, "rom", NULL);
 	const char *render = gnarl_param_string(h, "render", "auto");
+	const char *emulator = gnarl_param_string(h, "emulator", DEF_EMULATOR);
 	struct stat st;
 	int rc;
 
@@ -225,6 +237,10 @@ static int read_params(struct gameboy *g, char err[GNARL_ERR_SIZE])
 		            (long long)st.st_size);
 	if ((rc = check_rom_header(g->rom_path, err)))
 		return rc;
+	/* A core given by path is found relative to the config, like the ROM. */
+	g->emulator = strchr(emulator, '/') ? resolve(h, emulator) : strdup(emulator);
+	if (!g->emulator)
+		return fail(err, GNARL_ENOMEM, "out of memory");
 	g->model = gnarl_param_string(h, "model", "CGB");
 	g->fpa = (int)gnarl_param_int(h, "frames_per_action", DEF_FPA);
 	g->release = (int)gnarl_param_int(h, "release_frames", DEF_RELEASE);
@@ -251,6 +267,7 @@ static int env_open(const struct gameboy *g, struct gb_env *e, bool video,
                     char err[GNARL_ERR_SIZE])
 {
 	struct gb_emu_spec spec = {
+		.emulator = g->emulator,
 		.rom_path = g->rom_path,
 		.model = g->model,
 		.video = video,
@@ -258,7 +275,7 @@ static int env_open(const struct gameboy *g, struct gb_env *e, bool video,
 		.on_request = g->on_request,
 	};
 
-	return gb_emu_mgba_open(&spec, &e->emu, err);
+	return gb_emu_open(&spec, &e->emu, err);
 }
 
 static void env_close(struct gb_env *e)
@@ -324,7 +341,7 @@ static int env_enter_start(struct gameboy *g, struct gb_env *e, char err[GNARL_E
 	op->power_on(e->emu);
 	op->run_frame(e->emu, false);
 	if (!op->load_state(e->emu, g->start_state))
-		return fail(err, GNARL_EINCOMPAT, "%s refused its own save state", op->name);
+		return fail(err, GNARL_EINCOMPAT, "%s refused its own save state", e->emu->name);
 	return 0;
 }
 
@@ -342,16 +359,16 @@ static int capture_start(struct gameboy *g, struct gb_env *e, char err[GNARL_ERR
 	if ((rc = reach_start(g, e, err)))
 		return rc;
 	if (!op->save_state(e->emu, g->start_state))
-		return fail(err, GNARL_EIO, "%s cannot save a state", op->name);
+		return fail(err, GNARL_EIO, "%s cannot save a state", e->emu->name);
 	/* After power_on the first frame renders: one frame from the loaded
 	 * state gives the start state and a picture of exactly that state. */
 	op->power_on(e->emu);
 	if (!op->load_state(e->emu, g->start_state))
-		return fail(err, GNARL_EINCOMPAT, "%s refused its own save state", op->name);
+		return fail(err, GNARL_EINCOMPAT, "%s refused its own save state", e->emu->name);
 	op->run_frame(e->emu, true);
 	copy_frame(e, g->start_frame);
 	if (!op->save_state(e->emu, g->start_state))
-		return fail(err, GNARL_EIO, "%s cannot save a state", op->name);
+		return fail(err, GNARL_EIO, "%s cannot save a state", e->emu->name);
 	return 0;
 }
 
@@ -373,8 +390,8 @@ static double thread_seconds(void)
 	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* libmgba alone on this cartridge, for comparison with the env: a
- * throw-away core with no video buffer, from the episode start, a new
+/* The emulator alone on this cartridge, for comparison with the env: a
+ * throw-away one with no video, from the episode start, a new
  * action's buttons every frames_per_action frames.  Frames per CPU-second
  * of the calling thread (the machine may be shared). */
 static int measure_raw_fps(struct gameboy *g, long frames, double *fps,
@@ -387,7 +404,7 @@ static int measure_raw_fps(struct gameboy *g, long frames, double *fps,
 
 	if (!rc && !e.emu->ops->load_state(e.emu, g->start_state))
 		rc = fail(err, GNARL_EINCOMPAT, "%s refused its own save state",
-		          e.emu->ops->name);
+		          e.emu->name);
 	if (rc) {
 		env_close(&e);
 		return rc;
@@ -419,6 +436,7 @@ static void gameboy_destroy(void *env)
 	free(g->start_state);
 	free(g->start_frame);
 	free(g->rom_path);
+	free(g->emulator);
 	free(g);
 }
 
@@ -434,7 +452,7 @@ static int open_first(struct gameboy *g, char err[GNARL_ERR_SIZE])
 	h->log(h, GNARL_LOG_WARN, "%s cannot render only requested frames (its internal "
 	       "video state does not match the headers gnarl was built with): rendering "
 	       "the last frame of every step (render: frameskip) instead",
-	       g->envs[0].emu->ops->name);
+	       g->envs[0].emu->name);
 	env_close(&g->envs[0]);
 	g->on_request = false;
 	return env_open(g, &g->envs[0], true, err);
@@ -466,7 +484,10 @@ static void *gameboy_create(const struct gnarl_host *host, uint32_t n_envs,
 		fail(err, GNARL_ENOMEM, "out of memory for %u envs", n_envs);
 		goto fail_g;
 	}
-	if ((rc = open_first(g, err)) || (rc = capture_start(g, &g->envs[0], err)))
+	if ((rc = open_first(g, err)) || (rc = capture_start(g, &g->envs[0], err)) ||
+	    (rc = gb_emu_check_exact(g->envs[0].emu, g->start_state, EXACT_CHECK_FRAMES,
+	                             err)) ||
+	    (rc = env_enter_start(g, &g->envs[0], err)))
 		goto fail_g;
 	for (uint32_t i = 1; i < n_envs; i++)
 		if ((rc = env_open(g, &g->envs[i], true, err)) ||
@@ -480,11 +501,13 @@ static void *gameboy_create(const struct gnarl_host *host, uint32_t n_envs,
 		if ((rc = measure_raw_fps(g, (long)raw, &fps, err)))
 			goto fail_g;
 		host->metric(host, "gameboy/raw_fps", fps);
-		host->log(host, GNARL_LOG_INFO, "libmgba alone: %.0f frames/s (%lld frames from "
-		          "the episode start, no video)", fps, (long long)raw);
+		host->log(host, GNARL_LOG_INFO, "%s alone: %.0f frames/s (%lld frames from "
+		          "the episode start, no video)", g->envs[0].emu->name, fps,
+		          (long long)raw);
 	}
-	host->log(host, GNARL_LOG_INFO, "%u envs on %s (model %s, %d+%d frames per "
-	          "action, %zu-byte start state, render %s)", n_envs, g->rom_path, g->model,
+	host->log(host, GNARL_LOG_INFO, "%u envs on %s under %s (model %s, %d+%d frames "
+	          "per action, %zu-byte start state, render %s)", n_envs, g->rom_path,
+	          g->envs[0].emu->name, g->model,
 	          g->fpa, g->release, g->state_size,
 	          g->on_request ? "on request" : "every step's last frame");
 	return g;
@@ -605,21 +628,30 @@ static void gameboy_step(void *env, const struct gnarl_env_io *io, uint32_t firs
 
 /* ------------------------------------------------------------------------ */
 /* The running episodes, for checkpoints: a header (magic, version, env
- * count, bytes of one core's state), then per env its counters and
- * libmgba's own state of its core (CPU, memory, video, timers).  Only
- * whole steps are saved, so in frameskip mode the renderer's phase (set
- * when the core entered the start state) stays on step boundaries. */
+ * count, bytes of one emulator's state, the emulator's name), then per env
+ * its counters and the emulator's own state of its machine (CPU, memory,
+ * video, timers).  Only whole steps are saved, so in frameskip mode the
+ * renderer's phase (set when the emulator entered the start state) stays
+ * on step boundaries.  Version 1 (gnarl before the libretro backend) had
+ * no name, and its states are libmgba's raw state alone: the cartridge
+ * RAM the libmgba backend now appends stays as it is, as it did then. */
 
 #define GB_STATE_MAGIC 0x54534247u /* "GBST" */
-#define GB_STATE_VERSION 1u
-#define GB_STATE_HEADER 24
+#define GB_STATE_VERSION 2u
+#define GB_STATE_HEADER_V1 24
+#define GB_STATE_HEADER (GB_STATE_HEADER_V1 + GB_EMU_NAME_SIZE)
 #define GB_ENV_HEADER 16
+
+static size_t state_bytes(const struct gameboy *g, size_t header, size_t per_env)
+{
+	return header + (size_t)g->n * (GB_ENV_HEADER + per_env);
+}
 
 static size_t gameboy_state_size(void *env)
 {
 	struct gameboy *g = env;
 
-	return GB_STATE_HEADER + (size_t)g->n * (GB_ENV_HEADER + g->state_size);
+	return state_bytes(g, GB_STATE_HEADER, g->state_size);
 }
 
 static int gameboy_save_state(void *env, void *buf, size_t size)
@@ -634,6 +666,8 @@ static int gameboy_save_state(void *env, void *buf, size_t size)
 	gnarl_put_u32(p + 8, g->n);
 	gnarl_put_u32(p + 12, 0);
 	gnarl_put_u64(p + 16, g->state_size);
+	memset(p + GB_STATE_HEADER_V1, 0, GB_EMU_NAME_SIZE);
+	memcpy(p + GB_STATE_HEADER_V1, g->envs[0].emu->name, strlen(g->envs[0].emu->name));
 	p += GB_STATE_HEADER;
 	for (uint32_t i = 0; i < g->n; i++) {
 		struct gb_env *e = &g->envs[i];
@@ -648,37 +682,75 @@ static int gameboy_save_state(void *env, void *buf, size_t size)
 	return 0;
 }
 
+/* The header of a saved state: 0 and the offset of its first env, or a
+ * message saying why this env cannot continue those episodes. */
+static int check_header(const struct gameboy *g, const uint8_t *p, size_t size,
+                        size_t *header, size_t *per_env, char err[GNARL_ERR_SIZE])
+{
+	const char *mine = g->envs[0].emu->name;
+	char saved[GB_EMU_NAME_SIZE + 1] = "libmgba";
+	uint32_t version = size >= GB_STATE_HEADER_V1 ? gnarl_get_u32(p + 4) : 0;
+
+	if (size < GB_STATE_HEADER_V1 || gnarl_get_u32(p) != GB_STATE_MAGIC ||
+	    (version != 1 && version != GB_STATE_VERSION) ||
+	    (version == GB_STATE_VERSION && size < GB_STATE_HEADER))
+		return fail(err, GNARL_ECORRUPT, "not a saved state of this gameboy env (%zu bytes)",
+		            size);
+	*header = version == 1 ? GB_STATE_HEADER_V1 : GB_STATE_HEADER;
+	if (version == GB_STATE_VERSION)
+		memcpy(saved, p + GB_STATE_HEADER_V1, GB_EMU_NAME_SIZE);
+	if (strcmp(saved, mine))
+		return fail(err, GNARL_EINCOMPAT, "saved state of episodes under the emulator "
+		            "%s; this env runs %s: set params.emulator: %s to continue them (the "
+		            "two emulators' states do not convert)", saved, mine, saved);
+	*per_env = (size_t)gnarl_get_u64(p + 16);
+	if (gnarl_get_u32(p + 8) != g->n ||
+	    (*per_env != g->state_size && !(version == 1 && *per_env < g->state_size)) ||
+	    size != state_bytes(g, *header, *per_env))
+		return fail(err, GNARL_EINCOMPAT,
+		            "saved state of %u envs with %llu-byte %s states; this env has %u with "
+		            "%zu-byte states (another version of %s, or another model?)",
+		            gnarl_get_u32(p + 8), (unsigned long long)gnarl_get_u64(p + 16), saved,
+		            g->n, g->state_size, mine);
+	return 0;
+}
+
 static int gameboy_load_state(void *env, const struct gnarl_env_io *io, const void *buf,
                               size_t size, char err[GNARL_ERR_SIZE])
 {
 	struct gameboy *g = env;
 	const uint8_t *p = buf;
+	size_t header = GB_STATE_HEADER, per_env = g->state_size;
+	uint8_t *whole = NULL;
+	int rc;
 
-	if (size < GB_STATE_HEADER || gnarl_get_u32(p) != GB_STATE_MAGIC ||
-	    gnarl_get_u32(p + 4) != GB_STATE_VERSION)
-		return fail(err, GNARL_ECORRUPT, "not a saved state of this gameboy env (%zu bytes)",
-		            size);
-	if (gnarl_get_u32(p + 8) != g->n || gnarl_get_u64(p + 16) != g->state_size ||
-	    size != gameboy_state_size(env))
-		return fail(err, GNARL_EINCOMPAT,
-		            "saved state of %u envs with %llu-byte cores; this env has %u with "
-		            "%zu-byte cores (another libmgba or model?)",
-		            gnarl_get_u32(p + 8), (unsigned long long)gnarl_get_u64(p + 16), g->n,
-		            g->state_size);
-	p += GB_STATE_HEADER;
+	if ((rc = check_header(g, p, size, &header, &per_env, err)))
+		return rc;
+	if (per_env < g->state_size && !(whole = malloc(g->state_size)))
+		return fail(err, GNARL_ENOMEM, "out of memory");
+	p += header;
 	for (uint32_t i = 0; i < g->n; i++) {
 		struct gb_env *e = &g->envs[i];
+		const uint8_t *state = p + GB_ENV_HEADER;
 
-		if (!e->emu->ops->load_state(e->emu, p + GB_ENV_HEADER))
+		if (whole) { /* version 1: the saved part over the machine's own */
+			e->emu->ops->save_state(e->emu, whole);
+			memcpy(whole, state, per_env);
+			state = whole;
+		}
+		if (!e->emu->ops->load_state(e->emu, state)) {
+			free(whole);
 			return fail(err, GNARL_ECORRUPT, "%s refused the saved state of env %u",
-			            e->emu->ops->name, i);
+			            e->emu->name, i);
+		}
 		e->steps = gnarl_get_u32(p);
 		e->deaths = (int32_t)gnarl_get_u32(p + 4);
 		e->frames = gnarl_get_u64(p + 8);
 		publish(g, e, io, i, NULL);
 		e->deaths = io->states[i].deaths;
-		p += GB_ENV_HEADER + g->state_size;
+		p += GB_ENV_HEADER + per_env;
 	}
+	free(whole);
 	return 0;
 }
 
@@ -699,9 +771,9 @@ static const struct gnarl_plugin gameboy_plugin = {
 	.size = sizeof(struct gnarl_plugin),
 	.kind = GNARL_KIND_ENV,
 	.name = "gameboy",
-	.version = "1.1.0",
-	.summary = "your own Game Boy (Color) cartridge under libmgba, game state read "
-	           "through a RAM map",
+	.version = "1.2.0",
+	.summary = "your own Game Boy (Color) cartridge under libmgba or a libretro core "
+	           "(Gambatte), game state read through a RAM map",
 	.params = gameboy_params,
 	.ops.env = &gameboy_ops,
 };
