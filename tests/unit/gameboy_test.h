@@ -8,7 +8,7 @@
  * libretro core's raw state).  Everything is static inline: each test
  * program uses a part of it.
  *
- * The emulator under test is GNARL_TEST_EMULATOR (libmgba when unset):
+ * The emulator under test is GNARL_EMULATOR (libmgba when unset):
  * CTest runs each program once per emulator (tests/integration/
  * gameboy.cmake).  Built without libmgba or sdcc (GNARL_TEST_ROM
  * undefined), every test skips (SKIP_WITHOUT_ROM); so does every test of
@@ -58,10 +58,10 @@ enum { NOP, UP, DOWN, LEFT, RIGHT, BTN_A, BTN_B };
 
 #define TEST_CONFIG GNARL_SOURCE_DIR "/configs/test-cartridge.yaml"
 
-/* The emulator under test: GNARL_TEST_EMULATOR, or libmgba. */
+/* The emulator under test: GNARL_EMULATOR, or libmgba. */
 static inline const char *test_emulator(void)
 {
-	const char *e = getenv("GNARL_TEST_EMULATOR");
+	const char *e = getenv("GNARL_EMULATOR");
 
 	return e && *e ? e : "libmgba";
 }

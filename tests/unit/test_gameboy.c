@@ -15,7 +15,7 @@
  * (raw and mGBA .ss, a libretro core's raw state); nothing on stdout; clear
  * create errors.
  *
- * Runs under the emulator GNARL_TEST_EMULATOR names (gameboy_test.h).
+ * Runs under the emulator GNARL_EMULATOR names (gameboy_test.h).
  * Built without libmgba or sdcc (GNARL_TEST_ROM undefined), every test
  * skips.
  */
