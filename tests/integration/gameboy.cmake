@@ -92,7 +92,7 @@ if(_gb_ready AND GNARL_PYTHON)
                        "${CMAKE_CURRENT_BINARY_DIR}/gameboy_${_mode}${_sfx}")
       set_tests_properties(integration_gameboy_${_mode}${_sfx} PROPERTIES
         ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR};GNARL_TEST_ROM=${GNARL_TEST_ROM};GNARL_EMULATOR=${_emu}"
-        TIMEOUT 300 LABELS "integration;gameboy")
+        TIMEOUT 600 LABELS "integration;gameboy")
     endforeach()
   endforeach()
 endif()

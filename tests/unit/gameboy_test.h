@@ -274,10 +274,12 @@ static inline void save_room_12_mgba(const char *raw, const char *ss)
 /* Do two states of the emulator under test hold the same machine?  libmgba:
  * the same bytes.  Gambatte: the same fields but for those it does not
  * restore and the game never reads (emu_retro.c, gambatte_unread: the
- * noise channel's shift register, the PPU's per-line scratch). */
+ * noise channel's shift register, the PPU's per-line scratch, the clock of
+ * a cartridge without one). */
 static inline bool same_emulator_state(const uint8_t *a, const uint8_t *b, size_t n)
 {
-	static const char *const unread[] = {"lfsrreg", "csprite", "spattr", "endx"};
+	static const char *const unread[] = {"lfsrreg", "csprite", "spattr", "endx",
+	                                     "rtcbase", "rtchalt"};
 	size_t i = 5 + ((size_t)a[2] << 16 | (size_t)a[3] << 8 | a[4]);
 
 	if (on_libmgba())

@@ -451,8 +451,12 @@ static uint32_t get24(const uint8_t *p)
  * was) until the channel is next triggered, audio only; the PPU's
  * per-line scratch ("csprite", "spattr", "endx": the sprite and tile
  * position of the line being drawn) is dead at a frame boundary, where
- * every save is taken, and reloads as defaults. */
-static const char *const gambatte_unread[] = {"lfsrreg", "csprite", "spattr", "endx"};
+ * every save is taken, and reloads as defaults; the clock ("rtcbase",
+ * "rtchalt") holds the host's time, which only a cartridge with a clock
+ * reads, and those are refused at open. */
+static const char *const gambatte_unread[] = {
+	"lfsrreg", "csprite", "spattr", "endx", "rtcbase", "rtchalt",
+};
 
 static bool gambatte_unread_field(const char *label)
 {
@@ -743,6 +747,14 @@ static int load_rom(struct retro_emu *r, const char *rom_path, const struct retr
 		return gb_emu_fail(err, GNARL_EIO, "params.rom: cannot read '%s'", rom_path);
 	}
 	r->cgb_only = data[0x143] == 0xC0;
+	/* MBC3 with a timer: Gambatte's clock reads the host's, so the same
+	 * inputs would not give the same game. */
+	if (r->gambatte && (data[0x147] == 0x0F || data[0x147] == 0x10)) {
+		free(data);
+		return gb_emu_fail(err, GNARL_EUNSUPPORTED, "params.rom: '%s' has a real-time "
+		                   "clock, which %s runs on the host's clock: episodes would not "
+		                   "replay; use params.emulator: libmgba", rom_path, r->base.name);
+	}
 	if (!si->need_fullpath) {
 		game.data = data;
 		game.size = (size_t)size;
