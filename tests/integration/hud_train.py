@@ -122,7 +122,8 @@ def train_args(gnarl, config, work, name, port, extra=()):
             "--set", "env.num_envs=8", "--set", "ppo.rollout_steps=64",
             "--set", "ppo.minibatch_size=256", "--set", "ppo.epochs=1",
             "--set", "policy.hidden=[32]", "--set", "checkpoint.every=0",
-            "--set", "ppo.total_steps=1000000000", "--set", "metrics.upload_every=1"] + list(extra)
+            "--set", "ppo.total_steps=1000000000", "--set", "metrics.upload_every=1",
+            "--set", "log.every_seconds=0"] + list(extra)
 
 
 class LlmServer:
