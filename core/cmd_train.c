@@ -32,6 +32,7 @@
 #include "dist.h"
 #include "error.h"
 #include "log.h"
+#include "reference.h"
 #include "resume.h"
 #include "train_console.h"
 #include "trainer.h"
@@ -304,6 +305,8 @@ int gnarl_cmd_train(int argc, char **argv)
 	if (gnarl_dist_on(dist))
 		install_handlers();
 	rc = parse_args(argc, argv, &a);
+	if (rc == 0 && gnarl_dist_rank(dist) == 0)
+		gnarl_reference_warn_environment();
 	if (rc == 0)
 		rc = gnarl_cli_load_config(&a.o, &cfg);
 	if (any_failed(dist, &rc))
