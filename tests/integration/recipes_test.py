@@ -12,7 +12,7 @@ Usage: recipes_test.py SOURCE_DIR BUILD_DIR WORKDIR [MPIRUN]
   k8s MPIJob     a kubeflow.org/v2beta1 MPIJob: one launcher, workers running
                  sshd, one slot each and as many as mpirun's -n, the same image;
                  the launcher's gnarl command passes `gnarl config check`
-  Slurm script   `bash -n`; its gnarl command passes `config check`; then run
+  Slurm script   `bash -n`; then run
                  as it is with mpirun in place of srun (MPIRUN given): 2 ranks
                  train a run, and GNARL_RESTORE=latest resumes it on 1 rank,
                  continuing at the next iteration
