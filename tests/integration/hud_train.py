@@ -327,7 +327,10 @@ def chromium_on_run(gnarl, config, work, name, chromium, action):
              "http://127.0.0.1:%d/" % port]
     try:
         t.until_iteration(3)
-        stop = threading.Timer(8.0, lambda: t.proc.send_signal(signal.SIGINT))
+        # the run's end closes the page's event stream, which lets Chromium's
+        # virtual time run out; 25 s: Chromium has loaded the page by then even
+        # on a machine whose cores other jobs keep busy (8 s was too short there)
+        stop = threading.Timer(25.0, lambda: t.proc.send_signal(signal.SIGINT))
         stop.start()
         out = subprocess.run(flags, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              text=True, timeout=DEADLINE_S).stdout
