@@ -12,6 +12,8 @@ pkg_check_modules(CRYPTO REQUIRED IMPORTED_TARGET libcrypto)
 pkg_check_modules(CMOCKA IMPORTED_TARGET cmocka)
 pkg_check_modules(JPEG IMPORTED_TARGET libjpeg)
 pkg_check_modules(MICROHTTPD IMPORTED_TARGET libmicrohttpd)
+# FFmpeg's libraries: episode videos (gnarl eval --video, video.every).
+pkg_check_modules(FFMPEG IMPORTED_TARGET libavcodec libavformat libswscale libavutil)
 
 # libmgba ships no pkg-config or CMake file: find header and library.
 find_path(MGBA_INCLUDE_DIR mgba/flags.h)
@@ -40,10 +42,11 @@ if(SDCC_EXECUTABLE)
   set(GNARL_HAVE_SDCC ON)
 endif()
 set(GNARL_HAVE_MICROHTTPD ${MICROHTTPD_FOUND})
+set(GNARL_HAVE_FFMPEG ${FFMPEG_FOUND})
 set(GNARL_HAVE_JPEG ${JPEG_FOUND})
 set(GNARL_HAVE_CMOCKA ${CMOCKA_FOUND})
 
-foreach(_c MPI MGBA LIBRETRO SDCC MICROHTTPD JPEG CMOCKA)
+foreach(_c MPI MGBA LIBRETRO SDCC MICROHTTPD FFMPEG JPEG CMOCKA)
   if(GNARL_HAVE_${_c})
     message(STATUS "gnarl: ${_c} found, enabled")
   else()

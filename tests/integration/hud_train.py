@@ -122,7 +122,8 @@ def train_args(gnarl, config, work, name, port, extra=()):
             "--set", "env.num_envs=8", "--set", "ppo.rollout_steps=64",
             "--set", "ppo.minibatch_size=256", "--set", "ppo.epochs=1",
             "--set", "policy.hidden=[32]", "--set", "checkpoint.every=0",
-            "--set", "ppo.total_steps=1000000000", "--set", "metrics.upload_every=1"] + list(extra)
+            "--set", "ppo.total_steps=1000000000", "--set", "metrics.upload_every=1",
+            "--set", "log.every_seconds=0"] + list(extra)
 
 
 class LlmServer:
@@ -326,7 +327,10 @@ def chromium_on_run(gnarl, config, work, name, chromium, action):
              "http://127.0.0.1:%d/" % port]
     try:
         t.until_iteration(3)
-        stop = threading.Timer(8.0, lambda: t.proc.send_signal(signal.SIGINT))
+        # the run's end closes the page's event stream, which lets Chromium's
+        # virtual time run out; 25 s: Chromium has loaded the page by then even
+        # on a machine whose cores other jobs keep busy (8 s was too short there)
+        stop = threading.Timer(25.0, lambda: t.proc.send_signal(signal.SIGINT))
         stop.start()
         out = subprocess.run(flags, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              text=True, timeout=DEADLINE_S).stdout

@@ -87,7 +87,7 @@ def run(ctx, args, env=None):
 
 def train(ctx, config, name, sets=(), restore=None, expect=0, extra=(), env=None):
     args = ["train", "-c", config, "--set", "run.storage=" + ctx.work,
-            "--set", "run.name=" + name]
+            "--set", "run.name=" + name, "--set", "log.every_seconds=0"]
     for s in sets:
         args += ["--set", s]
     if restore:
@@ -466,7 +466,7 @@ def crash(ctx):
         args = [ctx.gnarl, "train", "-c", ctx.cp, "--set", "run.storage=" + ctx.work,
                 "--set", "run.name=k%02d" % trial, "--set", "ppo.total_steps=100000000",
                 "--set", "checkpoint.every=1", "--set", "checkpoint.keep_last=3",
-                "--set", "metrics.episodes=false"]
+                "--set", "metrics.episodes=false", "--set", "log.every_seconds=0"]
         if os.path.exists(latest):
             args += ["--restore", "latest"]
             resumed += 1
@@ -523,7 +523,7 @@ def save_failure(ctx):
     log = os.path.join(ctx.work, "f.log")
     args = [ctx.gnarl, "train", "-c", ctx.cp, "--set", "run.storage=" + ctx.work,
             "--set", "run.name=f", "--set", "ppo.total_steps=100000000",
-            "--set", "checkpoint.every=2", "--set", "metrics.episodes=false"]
+            "--set", "checkpoint.every=2", "--set", "metrics.episodes=false", "--set", "log.every_seconds=0"]
     with open(log, "w") as out:
         p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=out)
         try:
@@ -627,7 +627,8 @@ def tagged_survives(ctx):
     args = [ctx.gnarl, "train", "-c", ctx.cp, "--set", "run.storage=" + ctx.work,
             "--set", "run.name=keep", "--set", "ppo.total_steps=100000000",
             "--set", "checkpoint.every=1", "--set", "checkpoint.keep_last=2",
-            "--set", "checkpoint.keep_best=false", "--set", "metrics.episodes=false"]
+            "--set", "checkpoint.keep_best=false", "--set", "metrics.episodes=false",
+            "--set", "log.every_seconds=0"]
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         c2 = os.path.join(ckpt(ctx, "keep", 2), "manifest.json")
@@ -756,7 +757,7 @@ def s3(ctx):
 
     def s3train(name, sets, restore=None, storage=root, expect=0):
         args = ["train", "-c", ctx.cp, "--set", "run.storage=" + storage,
-                "--set", "run.name=" + name]
+                "--set", "run.name=" + name, "--set", "log.every_seconds=0"]
         for x in CP_SETS + direct + sets:
             args += ["--set", x]
         if restore:
@@ -799,7 +800,7 @@ def outage(ctx, proxy, keys, root, sets):
     log = os.path.join(ctx.work, "outage.log")
     args = [ctx.gnarl, "train", "-c", ctx.cp, "--set", "run.storage=" + root,
             "--set", "run.name=outage", "--set", "ppo.total_steps=100000000",
-            "--set", "checkpoint.every=2", "--set", "metrics.episodes=false"]
+            "--set", "checkpoint.every=2", "--set", "metrics.episodes=false", "--set", "log.every_seconds=0"]
     for x in sets:
         args += ["--set", x]
     e = dict(os.environ)
