@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "registry.h"
 #include "value.h"
 

@@ -19,7 +19,7 @@
 
 #include "config.h"
 #include "gauges.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "storage.h"
 
 #define FIX(name) GNARL_FIXTURE_DIR "/" name ".so"

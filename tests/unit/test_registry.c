@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "registry.h"
 
 static char path[64];

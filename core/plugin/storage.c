@@ -21,7 +21,7 @@
 
 #include "config.h"
 #include "error.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "value.h"
 
 struct gnarl_storage {

@@ -16,7 +16,7 @@
 #include "config.h"
 #include "error.h"
 #include "gauges.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "registry.h"
 #include "value.h"
 

@@ -38,7 +38,7 @@
 #include "gauges.h"
 #include "image.h"
 #include "nn.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "ppo.h"
 #include "registry.h"
 #include "rng.h"

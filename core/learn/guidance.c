@@ -24,7 +24,7 @@
 
 #include "error.h"
 #include "gauges.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "registry.h"
 #include "rng.h"
 #include "value.h"

@@ -4,7 +4,7 @@
  * (with declared defaults behind them), gauges, the run's storage, its
  * seed, the config's directory and the MPI rank.
  *
- * Entry points: gnarl_plugin_host_create/table/free (plugin.h).
+ * Entry points: gnarl_plugin_host_create/table/free (plugin_host.h).
  *
  * Invariants: the host table is the first member of struct
  * gnarl_plugin_host and host_data points back at it, so every callback
@@ -12,7 +12,7 @@
  * run_put's key (setup-time only); log and metric are thread-safe because
  * gnarl_log and the gauges are.
  */
-#include "plugin.h"
+#include "plugin_host.h"
 
 #include <stdarg.h>
 #include <stdio.h>

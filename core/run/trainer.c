@@ -31,7 +31,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "nn.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "pool.h"
 #include "registry.h"
 #include "rollout.h"

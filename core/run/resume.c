@@ -33,7 +33,7 @@
 #include "guidance.h"
 #include "log.h"
 #include "metrics.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "registry.h"
 #include "rollout.h"
 #include "safetensors.h"

@@ -13,7 +13,7 @@
 #include "cli.h"
 #include "config.h"
 #include "error.h"
-#include "plugin.h"
+#include "plugin_host.h"
 
 int gnarl_cmd_plugins(int argc, char **argv);
 

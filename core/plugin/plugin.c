@@ -5,14 +5,14 @@
  *
  * Entry points: gnarl_plugin_open/close/desc/file/kind_name,
  * gnarl_plugin_scan, gnarl_plugin_scan_all, gnarl_plugin_search_text,
- * gnarl_plugin_create_failed (plugin.h).
+ * gnarl_plugin_create_failed (plugin_host.h).
  *
  * Invariants: a struct gnarl_plugin_lib exists only for a descriptor that
  * passed every check (ABI major, sizes, kind, mandatory ops, parameter
  * table), so callers use desc->ops without further checks.  Every refusal
  * names the file; "not found" names every place looked.
  */
-#include "plugin.h"
+#include "plugin_host.h"
 
 #include <dirent.h>
 #include <dlfcn.h>

@@ -29,7 +29,7 @@
 #include "error.h"
 #include "gauges.h"
 #include "image.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "registry.h"
 #include "rollout.h"
 #include "value.h"

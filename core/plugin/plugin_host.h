@@ -1,5 +1,5 @@
 /*
- * plugin.h - the plugin host: find a plugin by name, dlopen it
+ * plugin_host.h - the plugin host: find a plugin by name, dlopen it
  * (RTLD_NOW | RTLD_LOCAL), check its descriptor, and give each instance
  * its own struct gnarl_host (logging, validated params, gauges, storage).
  *
@@ -11,8 +11,8 @@
  *      <exe dir>/../lib/gnarl/plugins, then GNARL_PLUGIN_INSTALL_DIR.
  * A file there is "<name>.so".  Not found: the error lists every place.
  */
-#ifndef GNARL_CORE_PLUGIN_H
-#define GNARL_CORE_PLUGIN_H
+#ifndef GNARL_PLUGIN_HOST_H
+#define GNARL_PLUGIN_HOST_H
 
 #include <gnarl/plugin.h>
 
@@ -88,4 +88,4 @@ int gnarl_plugin_host_create(const struct gnarl_plugin_lib *lib,
 const struct gnarl_host *gnarl_plugin_host_table(const struct gnarl_plugin_host *h);
 void gnarl_plugin_host_free(struct gnarl_plugin_host *h);  /* accepts NULL */
 
-#endif /* GNARL_CORE_PLUGIN_H */
+#endif /* GNARL_PLUGIN_HOST_H */

@@ -13,7 +13,7 @@
 #include "cli.h"
 #include "config.h"
 #include "error.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "registry.h"
 #include "schema.h"
 

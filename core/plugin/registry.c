@@ -17,7 +17,7 @@
 
 #include "config.h"
 #include "error.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "rng.h"
 #include "storage.h"
 #include "value.h"
