@@ -1,25 +1,20 @@
 /*
  * value.c - config trees: YAML (libyaml's event parser) into struct
  * gnarl_value nodes with 1-based line/column on every node, ${VAR} and
- * ${VAR:-default} expansion, dotted lookup, typed reads, editing, deep
- * equality.  Reading and editing are in value_edit.c, the emitters in
+ * ${VAR:-default} expansion, and YAML 1.2 core-schema typing.  A tree's
+ * memory, reading and editing are in value_edit.c, the emitters in
  * value_emit.c.
  *
- * Entry points: gnarl_tree_parse/free/create/root/name, gnarl_tree_alloc,
- * gnarl_tree_strdup, gnarl_value_resolve (value.h).
+ * Entry points: gnarl_tree_parse, gnarl_value_resolve (value.h).
  *
- * Invariants: every byte a tree points to (nodes, item and key arrays,
- * strings) was allocated from that tree's block list and is freed only by
- * gnarl_tree_free.  Editing never frees: a grown array replaces the old one
- * and the old one stays allocated until the tree goes, so a stale pointer
- * reads old data rather than freed memory.
+ * Invariants: the parser allocates only through gnarl_tree_alloc and
+ * gnarl_tree_strdup, so the tree it returns owns every byte it points to.
  */
 #include "value.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,86 +25,6 @@
 
 #define MAX_DEPTH 64
 #define MAX_NODES 1000000 /* bounds alias expansion ("billion laughs") */
-
-struct block {
-	struct block *next;
-	alignas(max_align_t) unsigned char data[];
-};
-
-struct gnarl_tree {
-	struct block *blocks;
-	char *name;
-	struct gnarl_value root;
-};
-
-/* ------------------------------------------------------------------------ */
-/* Allocation                                                               */
-
-void *gnarl_tree_alloc(struct gnarl_tree *t, size_t size)
-{
-	struct block *b = calloc(1, sizeof(*b) + (size ? size : 1));
-
-	if (!b)
-		return NULL;
-	b->next = t->blocks;
-	t->blocks = b;
-	return b->data;
-}
-
-char *gnarl_tree_strdup(struct gnarl_tree *t, const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = gnarl_tree_alloc(t, n);
-
-	if (d)
-		memcpy(d, s, n);
-	return d;
-}
-
-void gnarl_tree_free(struct gnarl_tree *t)
-{
-	struct block *b, *next;
-
-	if (!t)
-		return;
-	for (b = t->blocks; b; b = next) {
-		next = b->next;
-		free(b);
-	}
-	free(t->name);
-	free(t);
-}
-
-static struct gnarl_tree *tree_new(const char *name)
-{
-	struct gnarl_tree *t = calloc(1, sizeof(*t));
-
-	if (!t)
-		return NULL;
-	t->name = strdup(name ? name : "");
-	if (!t->name) {
-		free(t);
-		return NULL;
-	}
-	t->root.type = GNARL_VALUE_MAP;
-	return t;
-}
-
-int gnarl_tree_create(const char *name, struct gnarl_tree **out)
-{
-	*out = tree_new(name);
-	return *out ? 0 : GNARL_ENOMEM;
-}
-
-struct gnarl_value *gnarl_tree_root(struct gnarl_tree *t)
-{
-	return t ? &t->root : NULL;
-}
-
-const char *gnarl_tree_name(const struct gnarl_tree *t)
-{
-	return t ? t->name : NULL;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Scalars: ${VAR} expansion and YAML 1.2 core-schema typing                */
@@ -355,7 +270,7 @@ static int parse_node(struct parser *p, yaml_event_t *ev, struct gnarl_value *ou
 
 static void position(struct parser *p, yaml_mark_t m, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s:%zu:%zu", p->t->name, m.line + 1, m.column + 1);
+	snprintf(buf, size, "%s:%zu:%zu", gnarl_tree_name(p->t), m.line + 1, m.column + 1);
 }
 
 static int next_event(struct parser *p, yaml_event_t *ev)
@@ -633,11 +548,11 @@ static int parse_document(struct parser *p)
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
 		case YAML_ALIAS_EVENT:
-			rc = parse_node(p, &ev, &p->t->root);
+			rc = parse_node(p, &ev, gnarl_tree_root(p->t));
 			if (!rc && ev.type == YAML_SCALAR_EVENT &&
-			    p->t->root.type == GNARL_VALUE_NULL && !*ev.data.scalar.value &&
-			    ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
-				p->t->root.type = GNARL_VALUE_MAP; /* empty document */
+			    gnarl_tree_root(p->t)->type == GNARL_VALUE_NULL &&
+			    !*ev.data.scalar.value && ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+				gnarl_tree_root(p->t)->type = GNARL_VALUE_MAP; /* empty document */
 			break;
 		default:
 			break;
@@ -655,8 +570,7 @@ int gnarl_tree_parse(const char *text, size_t len, const char *name, struct gnar
 	int rc;
 
 	*out = NULL;
-	p.t = tree_new(name);
-	if (!p.t)
+	if (gnarl_tree_create(name, &p.t))
 		return gnarl_err(err, GNARL_ENOMEM, "out of memory parsing %s", name);
 	if (!yaml_parser_initialize(&p.yp)) {
 		gnarl_tree_free(p.t);

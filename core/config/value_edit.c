@@ -1,17 +1,104 @@
 /*
- * value_edit.c - reading and editing config trees: dotted lookup, typed
- * reads, deep equality, and the gnarl_tree_* editors (value.h).
+ * value_edit.c - config trees in memory: a tree and its allocator, reading
+ * (dotted lookup, typed reads, deep equality) and the gnarl_tree_* editors
+ * (value.h).  The YAML parser (value.c) builds trees with these.
  *
- * Invariants: editors allocate only through gnarl_tree_alloc, so the tree
- * owns everything; growing a container copies its items to a new array
- * and leaves the old one allocated (stale pointers read old data, never
- * freed memory).
+ * Entry points: gnarl_tree_create/free/root/name, gnarl_tree_alloc,
+ * gnarl_tree_strdup, and the readers and editors of value.h.
+ *
+ * Invariants: every byte a tree points to (nodes, item and key arrays,
+ * strings) was allocated from that tree's block list and is freed only by
+ * gnarl_tree_free.  Editors allocate only through gnarl_tree_alloc and
+ * never free: growing a container copies its items to a new array and
+ * leaves the old one allocated (stale pointers read old data, never freed
+ * memory).
  */
 #include "value.h"
 
 #include <math.h>
+#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct block {
+	struct block *next;
+	alignas(max_align_t) unsigned char data[];
+};
+
+struct gnarl_tree {
+	struct block *blocks;
+	char *name;
+	struct gnarl_value root;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Allocation                                                               */
+
+void *gnarl_tree_alloc(struct gnarl_tree *t, size_t size)
+{
+	struct block *b = calloc(1, sizeof(*b) + (size ? size : 1));
+
+	if (!b)
+		return NULL;
+	b->next = t->blocks;
+	t->blocks = b;
+	return b->data;
+}
+
+char *gnarl_tree_strdup(struct gnarl_tree *t, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = gnarl_tree_alloc(t, n);
+
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+void gnarl_tree_free(struct gnarl_tree *t)
+{
+	struct block *b, *next;
+
+	if (!t)
+		return;
+	for (b = t->blocks; b; b = next) {
+		next = b->next;
+		free(b);
+	}
+	free(t->name);
+	free(t);
+}
+
+static struct gnarl_tree *tree_new(const char *name)
+{
+	struct gnarl_tree *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->name = strdup(name ? name : "");
+	if (!t->name) {
+		free(t);
+		return NULL;
+	}
+	t->root.type = GNARL_VALUE_MAP;
+	return t;
+}
+
+int gnarl_tree_create(const char *name, struct gnarl_tree **out)
+{
+	*out = tree_new(name);
+	return *out ? 0 : GNARL_ENOMEM;
+}
+
+struct gnarl_value *gnarl_tree_root(struct gnarl_tree *t)
+{
+	return t ? &t->root : NULL;
+}
+
+const char *gnarl_tree_name(const struct gnarl_tree *t)
+{
+	return t ? t->name : NULL;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Reading                                                                  */
