@@ -2,8 +2,9 @@
  * checkpoint.c - save, find, verify and load checkpoints through storage.
  *
  * Entry points: gnarl_checkpoint_save (= _encode + _write), gnarl_checkpoint_open (+ its
- * accessors and gnarl_checkpoint_load).  Listing and tags live in
- * checkpoint_list.c, the compatibility diff in checkpoint_diff.c.
+ * accessors and gnarl_checkpoint_load), gnarl_checkpoint_tag.  Keys, URI
+ * resolution, retention and listing live in checkpoint_list.c (below this
+ * file: it opens no checkpoint), the compatibility diff in checkpoint_diff.c.
  * Invariants:
  *  - save order is model.safetensors, manifest.json, run `latest`, root
  *    `latest`, then retention; storage puts are atomic, so every state a
@@ -630,9 +631,62 @@ int gnarl_checkpoint_load(const struct gnarl_checkpoint *ck, const struct gnarl_
 	return rc;
 }
 
-struct gnarl_storage *gnarl_checkpoint_store(const struct gnarl_checkpoint *ck,
-                                             const char **key)
+/* ---- tags ------------------------------------------------------------- */
+
+int gnarl_checkpoint_tag(const struct gnarl_config *cfg, struct gnarl_storage *st,
+                         const char *base, const char *uri, const char *name, char **out_uri,
+                         char err[GNARL_ERR_SIZE])
 {
-	*key = ck->key;
-	return ck->st;
+	struct gnarl_checkpoint *ck = NULL;
+	struct gnarl_storage *cst;
+	const char *key, *rel;
+	char *run = NULL, *parent = NULL, *tkey = NULL, *target = NULL;
+	int rc;
+
+	if (out_uri)
+		*out_uri = NULL;
+	if (!gnarl_checkpoint_tag_name_ok(name))
+		return gnarl_err(err, GNARL_EINVAL, "tag '%s': use letters, digits, '_', '.' and '-' "
+		                 "(not starting with '.')", name ? name : "");
+	rc = gnarl_checkpoint_open(cfg, st, base, uri, 0, &ck, err);
+	if (rc < 0)
+		return rc;
+	cst = ck->st;
+	key = ck->key;
+	rel = strstr(key, CKPT_DIR CKPT_PREFIX);
+	while (rel && rel != key && rel[-1] != '/')
+		rel = strstr(rel + 1, CKPT_DIR CKPT_PREFIX);
+	if (!rel) {
+		rc = gnarl_err(err, GNARL_EINVAL, "checkpoint %s is not inside a run directory "
+		               "(<run>/checkpoints/checkpoint_N): it cannot be tagged there",
+		               gnarl_checkpoint_manifest(ck)->uri);
+		goto out;
+	}
+	rc = GNARL_ENOMEM;
+	run = strndup(key, rel > key ? (size_t)(rel - key - 1) : 0);
+	tkey = run ? gnarl_checkpoint_join3(run, "tags", name) : NULL;
+	if (!tkey)
+		goto out;
+	rc = gnarl_checkpoint_put_pointer(cst, tkey, rel, err);
+	if (rc < 0 || !*run)
+		goto out;
+	/* Beside the run too, so "tag:NAME" resolves from the run root. */
+	rc = GNARL_ENOMEM;
+	parent = gnarl_checkpoint_dirname(run);
+	free(tkey);
+	tkey = parent ? gnarl_checkpoint_join3(parent, "tags", name) : NULL;
+	target = tkey ? strdup(key + (*parent ? strlen(parent) + 1 : 0)) : NULL;
+	if (target)
+		rc = gnarl_checkpoint_put_pointer(cst, tkey, target, err);
+out:
+	if (rc == GNARL_ENOMEM)
+		gnarl_err(err, rc, "checkpoint: out of memory");
+	if (rc == 0 && out_uri && !(*out_uri = strdup(gnarl_checkpoint_manifest(ck)->uri)))
+		rc = gnarl_err(err, GNARL_ENOMEM, "checkpoint: out of memory");
+	free(run);
+	free(parent);
+	free(tkey);
+	free(target);
+	gnarl_checkpoint_close(ck);
+	return rc;
 }

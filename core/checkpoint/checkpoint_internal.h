@@ -8,6 +8,9 @@
 
 #include "checkpoint.h"
 
+#define CKPT_DIR "checkpoints/"
+#define CKPT_PREFIX "checkpoint_"
+
 /* Keys joined with '/', skipping empty parts (owned; NULL: no memory). */
 char *gnarl_checkpoint_join(const char *a, const char *b);
 char *gnarl_checkpoint_join3(const char *a, const char *b, const char *c);
@@ -35,8 +38,7 @@ int gnarl_checkpoint_prune(struct gnarl_storage *st, const char *run, const char
                            const struct gnarl_checkpoint_retention *keep,
                            char err[GNARL_ERR_SIZE]);
 
-/* The store and key an opened checkpoint lives at (borrowed). */
-struct gnarl_storage *gnarl_checkpoint_store(const struct gnarl_checkpoint *ck,
-                                             const char **key);
+/* A tag's name: letters, digits, '_', '.' and '-', not starting with '.'. */
+bool gnarl_checkpoint_tag_name_ok(const char *name);
 
 #endif /* GNARL_CHECKPOINT_INTERNAL_H */

@@ -2,8 +2,9 @@
  * checkpoint_list.c - where checkpoints are: keys and URIs, resolving
  * "latest", "tag:NAME" and paths, retention, listing and tagging.
  *
- * Entry points: gnarl_checkpoint_list/_list_free, gnarl_checkpoint_tag, and
- * for checkpoint.c the helpers of checkpoint_internal.h.
+ * Entry points: gnarl_checkpoint_list/_list_free, and for checkpoint.c
+ * the helpers of checkpoint_internal.h.  It opens no checkpoint: a tag,
+ * which must open the checkpoint it names, is made in checkpoint.c.
  * Invariants: pointer objects (`latest`, `tags/<name>`) hold a key relative
  * to the directory that holds them, and are checked to be a plain relative
  * key before use; retention removes a manifest before the rest of its
@@ -23,9 +24,6 @@
 #include "error.h"
 #include "log.h"
 #include "storage.h"
-
-#define CKPT_DIR "checkpoints/"
-#define CKPT_PREFIX "checkpoint_"
 
 /* ---- keys ----------------------------------------------------------- */
 
@@ -245,7 +243,7 @@ static int follow_dir(struct gnarl_storage *st, const char *dir, char **key,
 	return *key ? rc : GNARL_ENOMEM;
 }
 
-static bool tag_name_ok(const char *name)
+bool gnarl_checkpoint_tag_name_ok(const char *name)
 {
 	if (!name || !*name || name[0] == '.')
 		return false;
@@ -268,7 +266,7 @@ static int resolve_named(struct gnarl_storage *st, const char *base, const char 
 		if (rc == 0)
 			rc = gnarl_err(err, GNARL_ENOENT, "no checkpoint to restore: %s has no "
 			               "checkpoints/latest or latest (nothing saved there yet)", where);
-	} else if (!tag_name_ok(uri + 4)) {
+	} else if (!gnarl_checkpoint_tag_name_ok(uri + 4)) {
 		rc = gnarl_err(err, GNARL_EINVAL, "'%s': a tag name uses letters, digits, '_', '.' "
 		               "and '-'", uri);
 	} else {
@@ -693,64 +691,5 @@ int gnarl_checkpoint_list(struct gnarl_storage *st, const char *prefix,
 	}
 	gnarl_checkpoint_list_free(e, count);
 	keys_free(&ks);
-	return rc;
-}
-
-/* ---- tags ------------------------------------------------------------- */
-
-int gnarl_checkpoint_tag(const struct gnarl_config *cfg, struct gnarl_storage *st,
-                         const char *base, const char *uri, const char *name, char **out_uri,
-                         char err[GNARL_ERR_SIZE])
-{
-	struct gnarl_checkpoint *ck = NULL;
-	struct gnarl_storage *cst;
-	const char *key, *rel;
-	char *run = NULL, *parent = NULL, *tkey = NULL, *target = NULL;
-	int rc;
-
-	if (out_uri)
-		*out_uri = NULL;
-	if (!tag_name_ok(name))
-		return gnarl_err(err, GNARL_EINVAL, "tag '%s': use letters, digits, '_', '.' and '-' "
-		                 "(not starting with '.')", name ? name : "");
-	rc = gnarl_checkpoint_open(cfg, st, base, uri, 0, &ck, err);
-	if (rc < 0)
-		return rc;
-	cst = gnarl_checkpoint_store(ck, &key);
-	rel = strstr(key, CKPT_DIR CKPT_PREFIX);
-	while (rel && rel != key && rel[-1] != '/')
-		rel = strstr(rel + 1, CKPT_DIR CKPT_PREFIX);
-	if (!rel) {
-		rc = gnarl_err(err, GNARL_EINVAL, "checkpoint %s is not inside a run directory "
-		               "(<run>/checkpoints/checkpoint_N): it cannot be tagged there",
-		               gnarl_checkpoint_manifest(ck)->uri);
-		goto out;
-	}
-	rc = GNARL_ENOMEM;
-	run = strndup(key, rel > key ? (size_t)(rel - key - 1) : 0);
-	tkey = run ? gnarl_checkpoint_join3(run, "tags", name) : NULL;
-	if (!tkey)
-		goto out;
-	rc = gnarl_checkpoint_put_pointer(cst, tkey, rel, err);
-	if (rc < 0 || !*run)
-		goto out;
-	/* Beside the run too, so "tag:NAME" resolves from the run root. */
-	rc = GNARL_ENOMEM;
-	parent = gnarl_checkpoint_dirname(run);
-	free(tkey);
-	tkey = parent ? gnarl_checkpoint_join3(parent, "tags", name) : NULL;
-	target = tkey ? strdup(key + (*parent ? strlen(parent) + 1 : 0)) : NULL;
-	if (target)
-		rc = gnarl_checkpoint_put_pointer(cst, tkey, target, err);
-out:
-	if (rc == GNARL_ENOMEM)
-		gnarl_err(err, rc, "checkpoint: out of memory");
-	if (rc == 0 && out_uri && !(*out_uri = strdup(gnarl_checkpoint_manifest(ck)->uri)))
-		rc = gnarl_err(err, GNARL_ENOMEM, "checkpoint: out of memory");
-	free(run);
-	free(parent);
-	free(tkey);
-	free(target);
-	gnarl_checkpoint_close(ck);
 	return rc;
 }
