@@ -2,14 +2,15 @@
  * plugin_host.c - the struct gnarl_host each plugin instance receives at
  * `create`: logging prefixed with the plugin's name, its validated params
  * (with declared defaults behind them), gauges, the run's storage, its
- * seed, the config's directory and the MPI rank.
+ * seed, the config's directory and the MPI rank.  run_put goes to the
+ * service the context names (storage.c's; this file knows no store).
  *
  * Entry points: gnarl_plugin_host_create/table/free (plugin_host.h).
  *
  * Invariants: the host table is the first member of struct
  * gnarl_plugin_host and host_data points back at it, so every callback
  * finds its instance without globals.  Callbacks never allocate except
- * run_put's key (setup-time only); log and metric are thread-safe because
+ * run_put (setup-time only); log and metric are thread-safe because
  * gnarl_log and the gauges are.
  */
 #include "plugin_host.h"
@@ -23,7 +24,6 @@
 #include "error.h"
 #include "gauges.h"
 #include "log.h"
-#include "storage.h"
 #include "value.h"
 
 struct gnarl_plugin_host {
@@ -33,7 +33,6 @@ struct gnarl_plugin_host {
 	struct gnarl_tree *defaults;      /* owned: declared defaults missing from params */
 	struct gnarl_host_context ctx;
 	char *slot;
-	char *run_prefix;
 };
 
 static struct gnarl_plugin_host *self(const struct gnarl_host *host)
@@ -79,23 +78,17 @@ static int host_run_put(const struct gnarl_host *host, const char *key, const vo
                         size_t len, char err[GNARL_ERR_SIZE])
 {
 	struct gnarl_plugin_host *h = self(host);
-	char *full;
-	size_t n;
 	int rc;
 
-	if (!h->ctx.run_storage)
+	if (!h->ctx.run_put)
 		return gnarl_err(err, GNARL_EUNSUPPORTED, "%s: this process has no run storage "
 		                 "(run_put works during training only)", h->desc->name);
 	if (!key || !*key || key[0] == '/')
 		return gnarl_err(err, GNARL_EINVAL, "%s: run_put: bad key '%s' (relative, "
 		                 "'/'-separated)", h->desc->name, key ? key : "(null)");
-	n = strlen(h->run_prefix) + strlen(key) + 2;
-	full = malloc(n);
-	if (!full)
-		return gnarl_err(err, GNARL_ENOMEM, "%s: run_put: out of memory", h->desc->name);
-	snprintf(full, n, "%s%s%s", h->run_prefix, *h->run_prefix ? "/" : "", key);
-	rc = gnarl_storage_put(h->ctx.run_storage, full, data, len, err);
-	free(full);
+	rc = h->ctx.run_put(h->ctx.run, key, data, len, err);
+	if (rc == GNARL_ENOMEM)
+		return gnarl_err(err, rc, "%s: run_put: out of memory", h->desc->name);
 	return rc;
 }
 
@@ -145,8 +138,7 @@ int gnarl_plugin_host_create(const struct gnarl_plugin_lib *lib, const struct gn
 	if (ctx)
 		h->ctx = *ctx;
 	h->slot = strdup(slot ? slot : h->desc->name);
-	h->run_prefix = strdup(h->ctx.run_prefix ? h->ctx.run_prefix : "");
-	if (!h->slot || !h->run_prefix) {
+	if (!h->slot) {
 		rc = gnarl_err(err, GNARL_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -188,6 +180,5 @@ void gnarl_plugin_host_free(struct gnarl_plugin_host *h)
 		return;
 	gnarl_tree_free(h->defaults);
 	free(h->slot);
-	free(h->run_prefix);
 	free(h);
 }

@@ -1,7 +1,8 @@
 /*
  * plugin_host.h - the plugin host: find a plugin by name, dlopen it
  * (RTLD_NOW | RTLD_LOCAL), check its descriptor, and give each instance
- * its own struct gnarl_host (logging, validated params, gauges, storage).
+ * its own struct gnarl_host (logging, validated params, gauges, the run
+ * directory).
  *
  * Lookup of a name, in order (the first hit wins):
  *   1. an explicit path (the name contains '/' or ends in ".so");
@@ -18,7 +19,6 @@
 
 struct gnarl_config;
 struct gnarl_gauges;
-struct gnarl_storage;
 
 struct gnarl_plugin_lib;  /* an opened .so */
 
@@ -61,13 +61,19 @@ void gnarl_plugin_search_text(const char *config_dir, char *buf, size_t size);
 int gnarl_plugin_create_failed(const struct gnarl_plugin_lib *lib, const char *slot,
                                char err[GNARL_ERR_SIZE]);
 
+/* The service behind a plugin's run_put: store data at key (checked:
+ * relative, non-empty) under the run directory.  storage.h's
+ * gnarl_storage_run_put, with a struct gnarl_run_dir as `run`. */
+typedef int (*gnarl_run_put_fn)(void *run, const char *key, const void *data, size_t len,
+                                char err[GNARL_ERR_SIZE]);
+
 /* What the core lends to every instance's host table.  Every member may be
  * NULL/0 (world_size 0 counts as 1); the context itself may be NULL. */
 struct gnarl_host_context {
 	const struct gnarl_config *config;   /* for config_dir and messages */
 	struct gnarl_gauges *gauges;         /* NULL: metric() is a no-op */
-	struct gnarl_storage *run_storage;   /* NULL: run_put() fails */
-	const char *run_prefix;              /* key prefix of the run dir */
+	gnarl_run_put_fn run_put;            /* NULL: run_put() fails */
+	void *run;                           /* run_put's first argument */
 	int rank, world_size;
 };
 

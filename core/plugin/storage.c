@@ -243,6 +243,24 @@ int gnarl_storage_put(struct gnarl_storage *st, const char *key, const void *dat
 	return plugin_failed(st, rc, "put", key, err);
 }
 
+int gnarl_storage_run_put(void *run_dir, const char *key, const void *data, size_t len,
+                          char err[GNARL_ERR_SIZE])
+{
+	const struct gnarl_run_dir *run = run_dir;
+	size_t n = strlen(run->prefix);
+	const char *sep = n && run->prefix[n - 1] != '/' ? "/" : "";
+	size_t size = n + strlen(key) + 2;
+	char *full = malloc(size);
+	int rc;
+
+	if (!full)
+		return gnarl_err(err, GNARL_ENOMEM, "run_put %s: out of memory", key);
+	snprintf(full, size, "%s%s%s", run->prefix, sep, key);
+	rc = gnarl_storage_put(run->st, full, data, len, err);
+	free(full);
+	return rc;
+}
+
 struct gather {
 	char *data;
 	size_t len, cap;

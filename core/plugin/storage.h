@@ -36,6 +36,18 @@ int gnarl_storage_plugin_for(const char *uri, char *name, size_t size,
 
 int gnarl_storage_put(struct gnarl_storage *st, const char *key,
                       const void *data, size_t len, char err[GNARL_ERR_SIZE]);
+
+/* A run directory: a store and the run's key prefix in it ("" or
+ * "name/"), both borrowed. */
+struct gnarl_run_dir {
+	struct gnarl_storage *st;
+	const char *prefix;
+};
+
+/* gnarl_storage_put of key under a struct gnarl_run_dir (run_dir): the
+ * service behind plugins' run_put (plugin_host.h's gnarl_run_put_fn). */
+int gnarl_storage_run_put(void *run_dir, const char *key, const void *data, size_t len,
+                          char err[GNARL_ERR_SIZE]);
 /* Whole object into a malloc'ed buffer (*data owned by caller; a NUL is
  * appended after len bytes for convenience). */
 int gnarl_storage_get(struct gnarl_storage *st, const char *key, void **data,

@@ -59,6 +59,7 @@ struct gnarl_trainer {
 	struct gnarl_gauges *gauges;
 	struct gnarl_storage *st;
 	char *run_prefix;
+	struct gnarl_run_dir run_dir; /* st and run_prefix, for plugins' run_put */
 	struct gnarl_host_context ctx;
 	struct gnarl_metrics *metrics;
 	struct gnarl_summaries *summaries; /* NULL: metrics.episodes off or no run dir */
@@ -447,8 +448,9 @@ int gnarl_trainer_create(struct gnarl_config *cfg, const struct gnarl_trainer_op
 		rc = open_run_dir(t, err);
 	if (rc)
 		goto fail;
-	t->ctx = (struct gnarl_host_context){cfg, t->gauges, t->st, t->run_prefix, t->rank,
-	                                     t->world};
+	t->run_dir = (struct gnarl_run_dir){t->st, t->run_prefix};
+	t->ctx = (struct gnarl_host_context){cfg, t->gauges, t->st ? gnarl_storage_run_put : NULL,
+	                                     &t->run_dir, t->rank, t->world};
 	rc = create_plugins(t, err);
 	if (!rc)
 		rc = build_learner(t, err);

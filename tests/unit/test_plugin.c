@@ -324,6 +324,7 @@ static void test_run_put(void **state)
 	struct gnarl_plugin_lib *lib;
 	struct gnarl_plugin_host *ph;
 	struct gnarl_storage *st;
+	struct gnarl_run_dir run;
 	struct gnarl_host_context ctx = {0};
 	const struct gnarl_host *h;
 	char err[GNARL_ERR_SIZE], file[160], buf[16] = "";
@@ -335,8 +336,9 @@ static void test_run_put(void **state)
 	setenv("GNARL_PLUGIN_PATH", GNARL_BUILD_DIR "/plugins", 1);
 	assert_int_equal(gnarl_storage_open(NULL, tmp, &st, err), 0);
 	assert_int_equal(gnarl_plugin_open(FIX("fixture_reward"), 0, NULL, &lib, err), 0);
-	ctx.run_storage = st;
-	ctx.run_prefix = "myrun";
+	run = (struct gnarl_run_dir){st, "myrun"};
+	ctx.run_put = gnarl_storage_run_put;
+	ctx.run = &run;
 	assert_int_equal(gnarl_plugin_host_create(lib, NULL, &ctx, 0, "rewards.0", &ph, err), 0);
 	h = gnarl_plugin_host_table(ph);
 	assert_int_equal(h->run_put(h, "notes/a.txt", "hello", 5, err), 0);
