@@ -5,7 +5,8 @@
  *
  * Entry points: gnarl_plugin_open/close/desc/file/kind_name,
  * gnarl_plugin_scan, gnarl_plugin_scan_all, gnarl_plugin_search_text,
- * gnarl_plugin_create_failed (plugin_host.h).
+ * gnarl_plugin_create_failed, gnarl_plugin_env_has_state,
+ * gnarl_plugin_term_has_state (plugin_host.h).
  *
  * Invariants: a struct gnarl_plugin_lib exists only for a descriptor that
  * passed every check (ABI major, sizes, kind, mandatory ops, parameter
@@ -109,6 +110,18 @@ void gnarl_plugin_close(struct gnarl_plugin_lib *lib)
 		return;
 	free(lib->file);
 	free(lib);
+}
+
+bool gnarl_plugin_env_has_state(const struct gnarl_env_ops *ops)
+{
+	return ops->size >= offsetof(struct gnarl_env_ops, load_state) + sizeof(ops->load_state) &&
+	       ops->state_size && ops->save_state && ops->load_state;
+}
+
+bool gnarl_plugin_term_has_state(const struct gnarl_reward_ops *ops)
+{
+	return ops->size >= offsetof(struct gnarl_reward_ops, load) + sizeof(ops->load) &&
+	       ops->save_size && ops->save && ops->load;
 }
 
 /* ------------------------------------------------------------------------ */

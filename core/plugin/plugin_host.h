@@ -39,6 +39,12 @@ const struct gnarl_plugin *gnarl_plugin_desc(const struct gnarl_plugin_lib *lib)
 const char *gnarl_plugin_file(const struct gnarl_plugin_lib *lib);
 const char *gnarl_plugin_kind_name(enum gnarl_plugin_kind kind);
 
+/* Optional ops a plugin offers (all of a group, within its ops table's
+ * size): an env's state_size/save_state/load_state (a checkpoint can then
+ * hold its running episodes), a reward term's save_size/save/load. */
+bool gnarl_plugin_env_has_state(const struct gnarl_env_ops *ops);
+bool gnarl_plugin_term_has_state(const struct gnarl_reward_ops *ops);
+
 /* Call `each` for every loadable plugin in the search path (first hit per
  * name, as lookup would find it; sorted by name within a directory).  lib
  * is borrowed for the call (closed after it). */

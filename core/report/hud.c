@@ -26,18 +26,10 @@
 #include "config.h"
 #include "error.h"
 #include "hud_internal.h"
-#include "resume.h"
+#include "plugin_host.h"
 
 /* Frames while someone looks: at most this many per second. */
 #define FRAME_INTERVAL_S 0.25
-
-double gnarl_hud_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static double wall_now(void)
 {
@@ -372,7 +364,7 @@ int gnarl_hud_watch_env(struct gnarl_hud *h, const struct gnarl_env_ops *ops, vo
 	    .reset = view_reset,
 	    .step = view_step,
 	};
-	if (gnarl_resume_env_has_state(ops)) {
+	if (gnarl_plugin_env_has_state(ops)) {
 		v->ops.state_size = view_state_size;
 		v->ops.save_state = view_save_state;
 		v->ops.load_state = view_load_state;

@@ -3,7 +3,8 @@
  * internal polling thread, plus a notifier thread that wakes the event
  * streams.
  *
- * Entry points: gnarl_hud_http_start/stop (from hud.c), gnarl_hud_available.
+ * Entry points: gnarl_hud_http_start/stop (from hud.c), gnarl_hud_available,
+ * gnarl_hud_now (the HUD's clock, both sides).
  *
  * Invariants: the HUD's lock is held only to copy (a ring column, one
  * row, the frame), never while formatting, encoding or calling into MHD,
@@ -28,6 +29,14 @@
 #include "error.h"
 #include "image.h"
 #include "log.h"
+
+double gnarl_hud_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 #ifdef GNARL_HAVE_MICROHTTPD
 

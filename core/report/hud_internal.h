@@ -151,7 +151,7 @@ void gnarl_hud_http_stop(struct gnarl_hud *h);
  * ENOMEM. */
 char *gnarl_hud_page(size_t *len);
 
-/* Monotonic seconds. */
+/* hud_http.c: monotonic seconds, the clock of both sides. */
 double gnarl_hud_now(void);
 
 #endif /* GNARL_HUD_INTERNAL_H */

@@ -100,18 +100,6 @@ static int blob_fit(struct gnarl_resume_blob *b, size_t size)
 	return 0;
 }
 
-bool gnarl_resume_env_has_state(const struct gnarl_env_ops *ops)
-{
-	return ops->size >= offsetof(struct gnarl_env_ops, load_state) + sizeof(ops->load_state) &&
-	       ops->state_size && ops->save_state && ops->load_state;
-}
-
-bool gnarl_resume_term_has_state(const struct gnarl_reward_ops *ops)
-{
-	return ops->size >= offsetof(struct gnarl_reward_ops, load) + sizeof(ops->load) &&
-	       ops->save_size && ops->save && ops->load;
-}
-
 /* Ask the env and the terms for their state; append the blobs to the
  * list.  A plugin that cannot save costs its blob and a warning (a
  * restore then starts that part fresh), never the checkpoint. */
@@ -122,7 +110,7 @@ static uint32_t add_blobs(struct gnarl_resume *r, uint32_t n)
 	const struct gnarl_env_io *io;
 	void *env = gnarl_rollout_env(ro, &ops, &io);
 
-	if (gnarl_resume_env_has_state(ops)) {
+	if (gnarl_plugin_env_has_state(ops)) {
 		struct gnarl_resume_blob *b = &r->env_blob;
 		int rc = blob_fit(b, ops->state_size(env));
 		if (rc == 0)
@@ -140,7 +128,7 @@ static uint32_t add_blobs(struct gnarl_resume *r, uint32_t n)
 		struct gnarl_resume_blob *b = &r->term_blobs[k];
 		int rc;
 
-		if (!gnarl_resume_term_has_state(w->ops))
+		if (!gnarl_plugin_term_has_state(w->ops))
 			continue;
 		rc = blob_fit(b, w->ops->save_size(w->term));
 		if (rc == 0)

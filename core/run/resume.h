@@ -98,10 +98,6 @@ int gnarl_resume_new_run_name(struct gnarl_config *cfg, const struct gnarl_resum
 
 struct gnarl_resume;
 
-/* Whether an env offers state ops (all three, within its ops table's
- * size): a checkpoint can then hold its running episodes. */
-bool gnarl_resume_env_has_state(const struct gnarl_env_ops *ops);
-
 /* Attach checkpointing to trainer t (borrowed, as is cfg; both must
  * outlive the object): reads `checkpoint.every/keep_last/keep_best` and
  * installs the trainer hook.  `stop` (may be NULL) is the run's stop

@@ -59,8 +59,4 @@ struct gnarl_resume {
  * running episodes, the rollout's raw observations, the episode column
  * labels.  Returns the count. */
 uint32_t gnarl_resume_base_tensors(struct gnarl_resume *r);
-/* Whether a reward term offers state ops (all three, within its ops
- * table's size); the env's is gnarl_resume_env_has_state (resume.h). */
-bool gnarl_resume_term_has_state(const struct gnarl_reward_ops *ops);
-
 #endif /* GNARL_RESUME_INTERNAL_H */

@@ -21,6 +21,7 @@
 #include "episode.h"
 #include "error.h"
 #include "log.h"
+#include "plugin_host.h"
 #include "registry.h"
 #include "rollout.h"
 #include "safetensors.h"
@@ -228,7 +229,7 @@ static const char *reset_reason(struct gnarl_resume *r, const struct gnarl_resum
 		         "rank %d of a data-parallel run (a checkpoint "
 		         "holds rank 0's envs only)",
 		         gnarl_trainer_rank(r->t));
-	else if (!gnarl_resume_env_has_state(ops))
+	else if (!gnarl_plugin_env_has_state(ops))
 		snprintf(r->why, sizeof(r->why), "env plugin '%s' cannot save its state",
 		         env->desc->name);
 	else if (!gnarl_safetensors_find(sf, "env.state"))
@@ -288,7 +289,7 @@ static void load_terms(struct gnarl_resume *r, const struct gnarl_resume_point *
 			          r->term_labels[k]);
 			continue;
 		}
-		if (!gnarl_resume_term_has_state(w->ops) || !e)
+		if (!gnarl_plugin_term_has_state(w->ops) || !e)
 			continue;
 		if (term_params_changed(p->diff, r->term_labels[k])) {
 			gnarl_log(GNARL_LOG_INFO, "resume",
