@@ -3,8 +3,8 @@
 no file depending on a file of a higher layer, no dependency cycle.
 
 Usage:
-    scripts/layers.py [--root DIR] [--lib LIBRARY.a]... [--layout DIR] check
-    scripts/layers.py [--root DIR] [--lib LIBRARY.a]... [--layout DIR] report
+    scripts/layers.py [--root DIR] [--lib LIBRARY.a]... [--nm NM] [--layout DIR] check
+    scripts/layers.py [--root DIR] [--lib LIBRARY.a]... [--nm NM] [--layout DIR] report
 
 The layer order is read from docs/architecture.md (the one line of the form
 `core/base < core/config < ... < core/cmd`), so the check and the docs
@@ -146,12 +146,12 @@ def sccs(graph):
     return sorted(out)
 
 
-def symbol_uses(libs):
+def symbol_uses(libs, nm='nm'):
     """{file.c: {other.c: [symbols]}} from nm of static libraries."""
     defs, uses = {}, collections.defaultdict(set)
     for lib in libs:
         # nm of an archive: "name.c.o:" opens each member's symbols.
-        out = subprocess.run(['nm', lib], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run([nm, lib], capture_output=True, text=True, check=True).stdout
         src = None
         for line in out.splitlines():
             parts = line.split()
@@ -174,7 +174,7 @@ def symbol_uses(libs):
     return graph
 
 
-def analyse(root, libs, layout_root=None):
+def analyse(root, libs, layout_root=None, nm='nm'):
     lay = Layout(root, layout_root)
     facts = {'order': lay.order, 'problems': [], 'upward_includes': [], 'upward_uses': [],
              'include_cycles': [], 'use_cycles': [], 'unplaced': []}
@@ -228,7 +228,7 @@ def analyse(root, libs, layout_root=None):
 
     # What the linker sees.
     if libs:
-        graph = symbol_uses(libs)
+        graph = symbol_uses(libs, nm)
         for src in sorted(graph):
             for dst, syms in sorted(graph[src].items()):
                 a, b = lay.rank(src), lay.rank(dst)
@@ -256,13 +256,14 @@ def main():
     ap.add_argument('--root', default=os.path.join(os.path.dirname(__file__), '..'))
     ap.add_argument('--lib', action='append', default=[])
     ap.add_argument('--layout', help='take layers from this tree (for a flat core/)')
+    ap.add_argument('--nm', default='nm', help='the nm program (binutils)')
     ap.add_argument('what', choices=['check', 'report'])
     a = ap.parse_args()
     for lib in a.lib:
         if not os.path.exists(lib):
             print('layers.py: %s does not exist (build first)' % lib, file=sys.stderr)
             return 2
-    f = analyse(os.path.abspath(a.root), a.lib, a.layout and os.path.abspath(a.layout))
+    f = analyse(os.path.abspath(a.root), a.lib, a.layout and os.path.abspath(a.layout), a.nm)
     print('layers: %s' % (' < '.join(f['order'] or ['?'])))
     print('upward includes: %d, upward uses: %d, include cycles: %d, dependency cycles: %s'
           % (len(f['upward_includes']), len(f['upward_uses']), len(f['include_cycles']),
