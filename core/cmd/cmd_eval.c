@@ -44,6 +44,7 @@
 #include "rng.h"
 #include "rollout.h"
 #include "storage.h"
+#include "term.h"
 #include "trainer.h"
 #include "value.h"
 
@@ -83,8 +84,7 @@ const char gnarl_cmd_eval_usage[] =
 
 struct term {
 	struct gnarl_plugin_host *host;
-	const struct gnarl_reward_ops *ops;
-	void *inst;
+	struct gnarl_term *term;  /* the instance and its memory */
 	const char *name;
 	float weight;
 };
@@ -229,16 +229,17 @@ static int create_plugins(struct eval *ev, char err[GNARL_ERR_SIZE])
 	for (uint32_t k = 0; k < ev->K; k++) {
 		struct term *tm = &ev->terms[k];
 		e = gnarl_registry_get(ev->reg, GNARL_KIND_REWARD, k);
-		tm->ops = e->desc->ops.reward;
 		tm->name = e->name;
 		tm->weight = (float)gnarl_value_float(gnarl_value_get(e->section, "weight"), 1.0);
 		rc = gnarl_registry_host(e, &ctx, &tm->host, err);
 		if (rc)
 			return rc;
-		err[0] = '\0';
-		tm->inst = tm->ops->create(gnarl_plugin_host_table(tm->host), ev->P, err);
-		if (!tm->inst)
+		rc = gnarl_term_create(e->desc->ops.reward, gnarl_plugin_host_table(tm->host), ev->P,
+		                       &tm->term, err);
+		if (rc == GNARL_ECONFIG)
 			return gnarl_plugin_create_failed(e->lib, e->slot, err);
+		if (rc)
+			return gnarl_err_prefix(err, rc, "%s: ", e->slot);
 	}
 	return 0;
 }
@@ -375,7 +376,7 @@ static void start_episode(struct eval *ev, uint32_t n)
 	ev->ops->reset(ev->env, &ev->io, n, gnarl_rollout_reset_seed(ev->seed, n, ev->played[n]));
 	ev->played[n]++;
 	for (uint32_t k = 0; k < ev->K; k++)
-		ev->terms[k].ops->episode_start(ev->terms[k].inst, n, state_of(ev, n));
+		gnarl_term_episode_start(ev->terms[k].term, n, state_of(ev, n));
 	gnarl_episode_begin(ev->ep, n, state_of(ev, n));
 }
 
@@ -408,8 +409,7 @@ static bool step_env(struct eval *ev, uint32_t n)
 	total = ev->env_rewards[n];
 	for (uint32_t k = 0; k < ev->K; k++) {
 		float *out = ev->term_out + (size_t)k * ev->P;
-		ev->terms[k].ops->compute(ev->terms[k].inst, n, 1, ev->prev, ev->states,
-		                          ev->actions, out);
+		gnarl_term_compute(ev->terms[k].term, n, 1, ev->prev, ev->states, ev->actions, out);
 		out[n] *= ev->terms[k].weight;
 		total += out[n];
 	}
@@ -602,8 +602,7 @@ static void cleanup(struct eval *ev)
 {
 	gnarl_episode_free(ev->ep);
 	for (uint32_t k = 0; ev->terms && k < ev->K; k++) {
-		if (ev->terms[k].inst)
-			ev->terms[k].ops->destroy(ev->terms[k].inst);
+		gnarl_term_free(ev->terms[k].term);
 		gnarl_plugin_host_free(ev->terms[k].host);
 	}
 	free(ev->terms);

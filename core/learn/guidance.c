@@ -13,7 +13,7 @@
  * history; in_flight says whether a reply would still be used); a
  * suggestion's (group, room) is the env's current one, or it has already
  * been dropped; a source's `outstanding` is exact, because every request a
- * plugin accepted comes out of its poll once (plugin.h).
+ * plugin accepted comes out of its poll once (gnarl/plugin.h).
  */
 #include "guidance.h"
 
@@ -82,6 +82,8 @@ struct source {
 	uint64_t refused_step;    /* when (update count) */
 	uint64_t count[C_COUNT];
 	char gauge[C_COUNT + 1][96];
+	uint32_t stride;          /* bytes of each suggestion its poll writes */
+	unsigned char *replies;   /* (POLL_BATCH, stride): poll's out */
 	/* owned when opened from a registry */
 	struct gnarl_plugin_host *host;
 	bool owned;
@@ -115,7 +117,6 @@ struct gnarl_guidance {
 	uint8_t *last_ask;
 	struct gnarl_guidance_episode *ep_now, *ep_done;
 	uint64_t next_id;
-	struct gnarl_llm_suggestion replies[POLL_BATCH];
 };
 
 /* ---- setup ------------------------------------------------------------------ */
@@ -176,7 +177,9 @@ static int add_source(struct gnarl_guidance *g, const struct gnarl_guidance_sour
 	src->bonus_now = (float)s->alignment_bonus;
 	src->full_at = UINT32_MAX;
 	src->bonus = calloc(g->n ? g->n : 1, sizeof(*src->bonus));
-	if (!src->bonus)
+	src->stride = gnarl_plugin_suggestion_size(s->ops);
+	src->replies = malloc((size_t)POLL_BATCH * src->stride);
+	if (!src->bonus || !src->replies)
 		return GNARL_ENOMEM;
 	if (s->cache_ttl_steps) {
 		if (!(src->cache = malloc(CACHE_SIZE * sizeof(*src->cache))))
@@ -304,6 +307,7 @@ void gnarl_guidance_free(struct gnarl_guidance *g)
 		}
 		free(s->bonus);
 		free(s->cache);
+		free(s->replies);
 	}
 	free(g->pending);
 	free(g->framed);
@@ -562,10 +566,16 @@ static void poll_all(struct gnarl_guidance *g)
 		struct source *src = &g->src[k];
 		uint32_t got;
 
+		/* Read with the plugin's stride: its suggestions may be of
+		 * another minor's size (what this gnarl knows of each is read). */
 		do {
-			got = src->s.ops->poll(src->s.llm, g->replies, POLL_BATCH);
-			for (uint32_t i = 0; i < got; i++)
-				take_reply(g, k, &g->replies[i]);
+			got = src->s.ops->poll(src->s.llm, (void *)src->replies, POLL_BATCH);
+			for (uint32_t i = 0; i < got; i++) {
+				struct gnarl_llm_suggestion r = {0};
+				memcpy(&r, src->replies + (size_t)i * src->stride,
+				       src->stride < sizeof(r) ? src->stride : sizeof(r));
+				take_reply(g, k, &r);
+			}
 		} while (got == POLL_BATCH);
 	}
 }

@@ -6,7 +6,8 @@
  * step, every reward term's compute, the weighted total, episode
  * accounting, and for envs that finished: keep the final observation,
  * close the episode record, reset (seed from run seed, env, episode
- * number) and call every term's episode_start.  Nothing in a range reads
+ * number) and start every term's episode (its memory zeroed, then its
+ * episode_start: gnarl_term_episode_start).  Nothing in a range reads
  * another range's envs, so ranges may run on any thread in any order.
  *
  * With LLM guidance (G > 0 sources), the step is wrapped on the caller's
@@ -31,6 +32,7 @@
 #include "guidance.h"
 #include "pool.h"
 #include "rng.h"
+#include "term.h"
 
 struct gnarl_rollout {
 	uint32_t N, O, K, G, threads;         /* G: guidance terms, after the K */
@@ -71,8 +73,7 @@ static void start_episode(struct gnarl_rollout *r, uint32_t n)
 
 	r->ops->reset(r->env, &r->io, n, gnarl_rollout_reset_seed(r->seed, n, number));
 	for (uint32_t k = 0; k < r->K; k++)
-		if (r->rewards[k].ops->episode_start)
-			r->rewards[k].ops->episode_start(r->rewards[k].term, n, state_of(r, n));
+		gnarl_term_episode_start(r->rewards[k].term, n, state_of(r, n));
 	gnarl_episode_begin(r->episodes, n, state_of(r, n));
 }
 
@@ -86,8 +87,8 @@ static void step_range(struct gnarl_rollout *r, uint32_t first, uint32_t count)
 	for (uint32_t k = 0; k < r->K; k++) {
 		float *out = r->terms + (size_t)k * N;
 		const float w = r->rewards[k].weight;
-		r->rewards[k].ops->compute(r->rewards[k].term, first, count, r->prev, r->states,
-		                           r->io.actions, out);
+		gnarl_term_compute(r->rewards[k].term, first, count, r->prev, r->states, r->io.actions,
+		                   out);
 		for (uint32_t n = first; n < first + count; n++)
 			out[n] *= w;
 	}

@@ -20,6 +20,7 @@
 #include <gnarl/plugin.h>
 
 struct gnarl_pool;
+struct gnarl_term;
 struct gnarl_episode;
 struct gnarl_guidance;
 struct gnarl_episode_record;
@@ -27,8 +28,7 @@ struct gnarl_episode_record;
 /* One reward term.  All pointers borrowed; they must outlive the rollout. */
 struct gnarl_rollout_reward {
 	const char *name;                     /* "room_discovery" */
-	const struct gnarl_reward_ops *ops;
-	void *term;                           /* the plugin instance */
+	struct gnarl_term *term;              /* the instance and its memory (term.h) */
 	float weight;
 };
 

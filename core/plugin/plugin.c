@@ -44,8 +44,16 @@ __attribute__((format(printf, 3, 4))) static void fmt_path(char *buf, size_t siz
 struct gnarl_plugin_lib {
 	void *handle;
 	char *file;
-	const struct gnarl_plugin *desc;
+	const struct gnarl_plugin *desc; /* the plugin's, or &restrided */
+	struct gnarl_plugin restrided;   /* its copy when params had another stride */
+	struct gnarl_param *params;      /* owned: that copy's params */
 };
+
+/* The host reads arrays of these with the stride the plugin declares. */
+_Static_assert(sizeof(struct gnarl_param) == GNARL_PARAM_V1_SIZE,
+               "struct gnarl_param grew: tables of 1.0 plugins still have the old stride");
+_Static_assert(sizeof(struct gnarl_llm_suggestion) == GNARL_LLM_SUGGESTION_V1_SIZE,
+               "struct gnarl_llm_suggestion grew: 1.0 plugins still write the old size");
 
 /* Size of each kind's ops table in ABI 1.0: up to its last 1.0 member. */
 #define FN_SIZE sizeof(void (*)(void))
@@ -108,6 +116,7 @@ void gnarl_plugin_close(struct gnarl_plugin_lib *lib)
 {
 	if (!lib)
 		return;
+	free(lib->params);
 	free(lib->file);
 	free(lib);
 }
@@ -122,6 +131,20 @@ bool gnarl_plugin_term_has_state(const struct gnarl_reward_ops *ops)
 {
 	return ops->size >= offsetof(struct gnarl_reward_ops, load) + sizeof(ops->load) &&
 	       ops->save_size && ops->save && ops->load;
+}
+
+uint32_t gnarl_plugin_suggestion_size(const struct gnarl_llm_ops *ops)
+{
+	return GNARL_HAS(ops, struct gnarl_llm_ops, suggestion_size) && ops->suggestion_size
+	           ? ops->suggestion_size
+	           : GNARL_LLM_SUGGESTION_V1_SIZE;
+}
+
+/* The stride of d's params table. */
+static uint32_t param_size(const struct gnarl_plugin *d)
+{
+	return GNARL_HAS(d, struct gnarl_plugin, param_size) && d->param_size ? d->param_size
+	                                                                      : GNARL_PARAM_V1_SIZE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -141,11 +164,14 @@ static const char *missing_op(const struct gnarl_plugin *d)
 		           ? "state_size/save_state/load_state (all three or none)" : NULL;
 	}
 	case GNARL_KIND_REWARD: {
+		/* destroy and episode_start are optional since 1.1. */
 		const struct gnarl_reward_ops *o = d->ops.reward;
-		return !o->create ? "create" : !o->destroy ? "destroy"
-		       : !o->episode_start ? "episode_start" : !o->compute ? "compute"
+		bool has_memory = GNARL_HAS(o, struct gnarl_reward_ops, connect_memory);
+		return !o->create ? "create" : !o->compute ? "compute"
 		       : (!o->save_size != !o->save || !o->save != !o->load)
-		           ? "save_size/save/load (all three or none)" : NULL;
+		           ? "save_size/save/load (all three or none)"
+		       : (has_memory && !o->memory_size != !o->connect_memory)
+		           ? "memory_size/connect_memory (both or none)" : NULL;
 	}
 	case GNARL_KIND_LLM: {
 		const struct gnarl_llm_ops *o = d->ops.llm;
@@ -184,12 +210,52 @@ static int check_ops(const char *file, const struct gnarl_plugin *d, char err[GN
 	if (missing)
 		return gnarl_err(err, GNARL_EINVAL, "%s: plugin '%s': its %s ops lack %s (a %s "
 		                 "plugin must provide it)", file, d->name, kind, missing, kind);
+	if (d->kind == GNARL_KIND_LLM &&
+	    gnarl_plugin_suggestion_size(d->ops.llm) < GNARL_LLM_SUGGESTION_V1_SIZE)
+		return gnarl_err(err, GNARL_EVERSION, "%s: plugin '%s': its suggestions are %u "
+		                 "bytes, smaller than ABI 1.0's %d (set .suggestion_size = "
+		                 "sizeof(struct gnarl_llm_suggestion))", file, d->name,
+		                 gnarl_plugin_suggestion_size(d->ops.llm),
+		                 GNARL_LLM_SUGGESTION_V1_SIZE);
 	return 0;
 }
 
-static int check_desc(const char *file, const struct gnarl_plugin *d,
-                      enum gnarl_plugin_kind want, char err[GNARL_ERR_SIZE])
+/* A params table of another stride than this gnarl's (a plugin of a later
+ * minor whose struct gnarl_param grew) becomes a copy of today's structs
+ * (what this gnarl knows of each entry), behind a copy of the descriptor. */
+static int restride(struct gnarl_plugin_lib *lib, char err[GNARL_ERR_SIZE])
 {
+	const struct gnarl_plugin *d = lib->desc;
+	uint32_t stride = param_size(d);
+	const unsigned char *at = (const unsigned char *)d->params;
+	size_t n = 0;
+
+	if (stride < GNARL_PARAM_V1_SIZE)
+		return gnarl_err(err, GNARL_EVERSION, "%s: plugin '%s': its parameters are %u bytes "
+		                 "each, smaller than ABI 1.0's %zu (set .param_size = sizeof(struct "
+		                 "gnarl_param))", lib->file, d->name, stride,
+		                 (size_t)GNARL_PARAM_V1_SIZE);
+	if (stride == sizeof(struct gnarl_param) || !at)
+		return 0;
+	/* name is the first member: an entry's name is at its first byte. */
+	while (((const struct gnarl_param *)(const void *)(at + n * stride))->name)
+		n++;
+	lib->params = calloc(n + 1, sizeof(*lib->params));
+	if (!lib->params)
+		return gnarl_err(err, GNARL_ENOMEM, "%s: out of memory", lib->file);
+	for (size_t i = 0; i < n; i++)
+		memcpy(&lib->params[i], at + i * stride,
+		       stride < sizeof(*lib->params) ? stride : sizeof(*lib->params));
+	memcpy(&lib->restrided, d, d->size < sizeof(*d) ? d->size : sizeof(*d));
+	lib->restrided.params = lib->params;
+	lib->desc = &lib->restrided;
+	return 0;
+}
+
+static int check_desc(const char *file, struct gnarl_plugin_lib *lib, enum gnarl_plugin_kind want,
+                      char err[GNARL_ERR_SIZE])
+{
+	const struct gnarl_plugin *d = lib->desc;
 	unsigned major = d->abi_version >> 16, minor = d->abi_version & 0xffff;
 	char who[FILE_MAX + 64];
 	int rc;
@@ -216,10 +282,12 @@ static int check_desc(const char *file, const struct gnarl_plugin *d,
 		                 article(d->kind), gnarl_plugin_kind_name(d->kind), article(want),
 		                 gnarl_plugin_kind_name(want), kind_slot(d->kind));
 	rc = check_ops(file, d, err);
+	if (!rc)
+		rc = restride(lib, err);
 	if (rc)
 		return rc;
 	fmt_path(who, sizeof(who), "%s: plugin '%s'", file, d->name);
-	return gnarl_config_check_table(d->params, who, err);
+	return gnarl_config_check_table(lib->desc->params, who, err);
 }
 
 static int open_file(const char *file, enum gnarl_plugin_kind want,
@@ -252,7 +320,7 @@ static int open_file(const char *file, enum gnarl_plugin_kind want,
 		               file);
 		goto fail;
 	}
-	rc = check_desc(file, lib->desc, want, err);
+	rc = check_desc(file, lib, want, err);
 	if (rc)
 		goto fail;
 	*out = lib;

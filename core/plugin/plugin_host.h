@@ -44,6 +44,9 @@ const char *gnarl_plugin_kind_name(enum gnarl_plugin_kind kind);
  * hold its running episodes), a reward term's save_size/save/load. */
 bool gnarl_plugin_env_has_state(const struct gnarl_env_ops *ops);
 bool gnarl_plugin_term_has_state(const struct gnarl_reward_ops *ops);
+/* The size of the suggestions an llm plugin's poll writes (ABI 1.1's
+ * suggestion_size, else 1.0's): the stride of poll's `out`. */
+uint32_t gnarl_plugin_suggestion_size(const struct gnarl_llm_ops *ops);
 
 /* Call `each` for every loadable plugin in the search path (first hit per
  * name, as lookup would find it; sorted by name within a directory).  lib

@@ -39,6 +39,7 @@
 #include "safetensors.h"
 #include "saver.h"
 #include "storage.h"
+#include "term.h"
 #include "trainer.h"
 #include "value.h"
 
@@ -128,11 +129,20 @@ static uint32_t add_blobs(struct gnarl_resume *r, uint32_t n)
 		struct gnarl_resume_blob *b = &r->term_blobs[k];
 		int rc;
 
-		if (!gnarl_plugin_term_has_state(w->ops))
+		if (w->term->memory) {
+			memset(&r->tensors[n], 0, sizeof(r->tensors[n]));
+			r->tensors[n].name = r->term_memory_names[k];
+			r->tensors[n].dtype = GNARL_DTYPE_U8;
+			r->tensors[n].ndim = 2;
+			r->tensors[n].shape[0] = w->term->n_envs;
+			r->tensors[n].shape[1] = w->term->memory_size;
+			r->tensors[n++].data = w->term->memory;
+		}
+		if (!gnarl_plugin_term_has_state(w->term->ops))
 			continue;
-		rc = blob_fit(b, w->ops->save_size(w->term));
+		rc = blob_fit(b, w->term->ops->save_size(w->term->inst));
 		if (rc == 0)
-			rc = w->ops->save(w->term, b->data, b->size);
+			rc = w->term->ops->save(w->term->inst, b->data, b->size);
 		if (rc == 0)
 			u8_view(&r->tensors[n++], b->name, b->data, b->size);
 		else
@@ -443,9 +453,12 @@ static int label_terms(struct gnarl_resume *r)
 		else
 			snprintf(r->term_labels[k], sizeof(r->term_labels[k]), "%s", name);
 		snprintf(r->metric_names[k], sizeof(r->metric_names[k]), "reward/%s", name);
-		if (k < r->K)
+		if (k < r->K) {
 			snprintf(r->term_blobs[k].name, sizeof(r->term_blobs[k].name), "reward.%s",
 			         r->term_labels[k]);
+			snprintf(r->term_memory_names[k], sizeof(r->term_memory_names[k]),
+			         "reward.%s.memory", r->term_labels[k]);
+		}
 		len += strlen(r->term_labels[k]) + 1;
 	}
 	r->labels_text = malloc(len);
@@ -486,12 +499,13 @@ int gnarl_resume_create(struct gnarl_trainer *t, struct gnarl_config *cfg,
 	r->term_labels = calloc(r->C + 1, sizeof(*r->term_labels));
 	r->metric_names = calloc(r->C + 1, sizeof(*r->metric_names));
 	r->term_blobs = calloc(r->K + 1, sizeof(*r->term_blobs));
+	r->term_memory_names = calloc(r->K + 1, sizeof(*r->term_memory_names));
 	if (!r->run || !r->network || !r->tensors || !r->term_labels || !r->metric_names ||
-	    !r->term_blobs || label_terms(r) < 0) {
+	    !r->term_blobs || !r->term_memory_names || label_terms(r) < 0) {
 		gnarl_resume_free(r);
 		return gnarl_err(err, GNARL_ENOMEM, "out of memory");
 	}
-	if (gnarl_trainer_tensors(t, r->tensors, 0) + 8 + r->K > GNARL_RESUME_MAX_TENSORS) {
+	if (gnarl_trainer_tensors(t, r->tensors, 0) + 8 + 2 * r->K > GNARL_RESUME_MAX_TENSORS) {
 		gnarl_resume_free(r);
 		return gnarl_err(err, GNARL_EINVAL,
 		                 "checkpoint: more than %d tensors to save (a "
@@ -522,6 +536,7 @@ void gnarl_resume_free(struct gnarl_resume *r)
 	for (uint32_t k = 0; r->term_blobs && k < r->K; k++)
 		free(r->term_blobs[k].data);
 	free(r->term_blobs);
+	free(r->term_memory_names);
 	free(r->env_blob.data);
 	free(r->term_labels);
 	free(r->metric_names);

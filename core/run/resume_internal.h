@@ -52,11 +52,13 @@ struct gnarl_resume {
 	char why[GNARL_ERR_SIZE];     /* why a restore reset the envs */
 	struct gnarl_resume_blob env_blob;
 	struct gnarl_resume_blob *term_blobs; /* (K) */
+	char (*term_memory_names)[168];       /* (K) "reward.<label>.memory": the
+	                                         host memory of 1.1 terms */
 };
 
-/* Fill r->tensors with every view a checkpoint holds except the opaque
- * blobs (env.state, reward.<name>): the trainer's learner state, the
- * running episodes, the rollout's raw observations, the episode column
- * labels.  Returns the count. */
+/* Fill r->tensors with every view a checkpoint holds except the reward
+ * terms' memory and the opaque blobs (env.state, reward.<name>): the
+ * trainer's learner state, the running episodes, the rollout's raw
+ * observations, the episode column labels.  Returns the count. */
 uint32_t gnarl_resume_base_tensors(struct gnarl_resume *r);
 #endif /* GNARL_RESUME_INTERNAL_H */

@@ -26,6 +26,7 @@
 #include "rollout.h"
 #include "safetensors.h"
 #include "storage.h"
+#include "term.h"
 #include "trainer.h"
 #include "value.h"
 
@@ -266,8 +267,47 @@ static const char *run_root(const struct gnarl_resume *r)
 	return strcmp(root, ".") == 0 ? "" : root;
 }
 
+/* The name reward term k's plugin declares. */
+static const char *plugin_name(const struct gnarl_resume *r, uint32_t k)
+{
+	return gnarl_registry_get(gnarl_trainer_registry(r->t), GNARL_KIND_REWARD, k)->desc->name;
+}
+
+/* Term k's host memory (ABI 1.1) from the checkpoint: its tensor, or for
+ * checkpoints from before ABI 1.1 the blob its in-tree plugin wrote in its own
+ * framing, when that holds the same records.  true when loaded; false with
+ * a line saying why the term starts empty. */
+static bool load_memory(struct gnarl_resume *r, const struct gnarl_safetensors *sf, uint32_t k,
+                        const struct gnarl_rollout_reward *w)
+{
+	const struct gnarl_safetensors_entry *e = gnarl_safetensors_find(sf, r->term_memory_names[k]);
+	const struct gnarl_safetensors_entry *old = gnarl_safetensors_find(sf, r->term_blobs[k].name);
+	char err[GNARL_ERR_SIZE] = "";
+	int rc;
+
+	if (e && e->ndim == 2 && e->shape[0] != w->term->n_envs)
+		return false; /* another env count: every env starts an episode anyway */
+	if (e)
+		rc = e->dtype == GNARL_DTYPE_U8 && e->ndim == 2
+		         ? gnarl_term_set_memory(w->term, e->data, e->shape[0], e->shape[1], err)
+		         : gnarl_err(err, GNARL_ECORRUPT, "%s is not a (envs, bytes) U8 tensor",
+		                     e->name);
+	else if (old && old->dtype == GNARL_DTYPE_U8 && old->ndim == 1)
+		rc = gnarl_term_set_legacy_memory(w->term, plugin_name(r, k), old->data,
+		                                  (size_t)(old->end - old->begin), err);
+	else
+		rc = gnarl_err(err, GNARL_ENOENT, "the checkpoint holds none");
+	if (rc == 0)
+		return true;
+	gnarl_log(GNARL_LOG_INFO, "resume", "reward term '%s' starts with empty memory: %s",
+	          r->term_labels[k], err);
+	return false;
+}
+
 /* Give each reward term its saved memory, matched by name; fresh[k] is
- * set for terms that start empty (new, params changed, nothing saved). */
+ * set for terms that start empty (new, params changed, nothing saved).
+ * A term keeps its memory through ABI 1.1's host memory, through its own
+ * save/load (1.0), or both. */
 static void load_terms(struct gnarl_resume *r, const struct gnarl_resume_point *p,
                        const int32_t *map, bool *fresh)
 {
@@ -277,6 +317,7 @@ static void load_terms(struct gnarl_resume *r, const struct gnarl_resume_point *
 
 	for (uint32_t k = 0; k < r->K; k++) {
 		const struct gnarl_rollout_reward *w = gnarl_rollout_reward(ro, k);
+		const struct gnarl_reward_ops *ops = w->term->ops;
 		const struct gnarl_safetensors_entry *e =
 		    gnarl_safetensors_find(sf, r->term_blobs[k].name);
 		int rc;
@@ -289,7 +330,7 @@ static void load_terms(struct gnarl_resume *r, const struct gnarl_resume_point *
 			          r->term_labels[k]);
 			continue;
 		}
-		if (!gnarl_plugin_term_has_state(w->ops) || !e)
+		if (!gnarl_plugin_term_has_state(ops) && !w->term->memory)
 			continue;
 		if (term_params_changed(p->diff, r->term_labels[k])) {
 			gnarl_log(GNARL_LOG_INFO, "resume",
@@ -298,9 +339,15 @@ static void load_terms(struct gnarl_resume *r, const struct gnarl_resume_point *
 			          r->term_labels[k]);
 			continue;
 		}
+		if (w->term->memory && !load_memory(r, sf, k, w))
+			continue;
+		if (!gnarl_plugin_term_has_state(ops) || !e) {
+			fresh[k] = !w->term->memory;
+			continue;
+		}
 		err[0] = '\0';
 		rc = e->dtype == GNARL_DTYPE_U8 && e->ndim == 1
-		         ? w->ops->load(w->term, e->data, (size_t)(e->end - e->begin), err)
+		         ? ops->load(w->term->inst, e->data, (size_t)(e->end - e->begin), err)
 		         : GNARL_ECORRUPT;
 		if (rc < 0) {
 			gnarl_log(GNARL_LOG_WARN, "resume",
@@ -341,10 +388,10 @@ static int continue_envs(struct gnarl_resume *r, const struct gnarl_resume_point
 	states = gnarl_rollout_states(ro);
 	for (uint32_t k = 0; k < r->K; k++) {
 		const struct gnarl_rollout_reward *w = gnarl_rollout_reward(ro, k);
-		if (!fresh[k] || !w->ops->episode_start)
+		if (!fresh[k])
 			continue;
 		for (uint32_t n = 0; n < N; n++)
-			w->ops->episode_start(w->term, n, states ? &states[n] : NULL);
+			gnarl_term_episode_start(w->term, n, states ? &states[n] : NULL);
 	}
 	return 0;
 }

@@ -37,6 +37,7 @@
 #include "rollout.h"
 #include "storage.h"
 #include "summaries.h"
+#include "term.h"
 #include "trainer_sync.h"
 
 /* Streams of the run seed (the registry uses 1, 100+, 200+, 300+). */
@@ -47,8 +48,7 @@
 
 struct term {
 	struct gnarl_plugin_host *host;
-	const struct gnarl_reward_ops *ops;
-	void *inst;
+	struct gnarl_term *term;  /* the instance and its memory */
 	char metric[96];          /* "reward/<name>" */
 };
 
@@ -156,34 +156,18 @@ static int open_run_dir(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	return 0;
 }
 
-/* An instance of registry entry e: its host table, then ops->create. */
-static void *create_plugin(struct gnarl_trainer *t, const struct gnarl_registry_entry *e,
-                           struct gnarl_plugin_host **host, char err[GNARL_ERR_SIZE])
-{
-	const struct gnarl_host *h;
-	void *inst;
-
-	if (gnarl_registry_host(e, &t->ctx, host, err))
-		return NULL;
-	h = gnarl_plugin_host_table(*host);
-	err[0] = '\0';
-	if (e->desc->kind == GNARL_KIND_ENV)
-		inst = e->desc->ops.env->create(h, t->N, err);
-	else
-		inst = e->desc->ops.reward->create(h, t->N, err);
-	if (!inst)
-		gnarl_plugin_create_failed(e->lib, e->slot, err);
-	return inst;
-}
-
 static int create_plugins(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 {
 	const struct gnarl_registry_entry *e = gnarl_registry_env(t->reg);
+	int rc;
 
 	t->env_ops = e->desc->ops.env;
-	t->env = create_plugin(t, e, &t->env_host, err);
-	if (!t->env)
+	if (gnarl_registry_host(e, &t->ctx, &t->env_host, err))
 		return GNARL_ECONFIG;
+	err[0] = '\0';
+	t->env = t->env_ops->create(gnarl_plugin_host_table(t->env_host), t->N, err);
+	if (!t->env)
+		return gnarl_plugin_create_failed(e->lib, e->slot, err);
 	t->n_terms = (uint32_t)gnarl_registry_count(t->reg, GNARL_KIND_REWARD);
 	t->terms = calloc(t->n_terms + 1, sizeof(*t->terms));
 	t->rewards = calloc(t->n_terms + 1, sizeof(*t->rewards));
@@ -192,14 +176,17 @@ static int create_plugins(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	for (uint32_t i = 0; i < t->n_terms; i++) {
 		struct term *tm = &t->terms[i];
 		e = gnarl_registry_get(t->reg, GNARL_KIND_REWARD, i);
-		tm->ops = e->desc->ops.reward;
-		tm->inst = create_plugin(t, e, &tm->host, err);
-		if (!tm->inst)
+		if (gnarl_registry_host(e, &t->ctx, &tm->host, err))
 			return GNARL_ECONFIG;
+		rc = gnarl_term_create(e->desc->ops.reward, gnarl_plugin_host_table(tm->host), t->N,
+		                       &tm->term, err);
+		if (rc == GNARL_ECONFIG)
+			return gnarl_plugin_create_failed(e->lib, e->slot, err);
+		if (rc)
+			return gnarl_err_prefix(err, rc, "%s: ", e->slot);
 		snprintf(tm->metric, sizeof(tm->metric), "reward/%s", e->name);
 		t->rewards[i].name = e->name;
-		t->rewards[i].ops = tm->ops;
-		t->rewards[i].term = tm->inst;
+		t->rewards[i].term = tm->term;
 		t->rewards[i].weight = (float)gnarl_value_float(gnarl_value_get(e->section, "weight"),
 		                                                1.0);
 	}
@@ -485,8 +472,7 @@ void gnarl_trainer_free(struct gnarl_trainer *t)
 	gnarl_nn_free(t->nn);
 	gnarl_pool_free(t->pool);
 	for (uint32_t i = 0; t->terms && i < t->n_terms; i++) {
-		if (t->terms[i].inst)
-			t->terms[i].ops->destroy(t->terms[i].inst);
+		gnarl_term_free(t->terms[i].term);
 		gnarl_plugin_host_free(t->terms[i].host);
 	}
 	free(t->terms);
