@@ -129,9 +129,9 @@ int gnarl_term_set_legacy_memory(struct gnarl_term *t, const char *plugin, const
 		                 size, LEGACY_HEADER + (size_t)tail[1] + tail[2]);
 	if (tail[1] || !t->memory || tail[0] != t->n_envs ||
 	    tail[2] != (uint64_t)t->n_envs * t->memory_size)
-		return gnarl_err(err, GNARL_EINCOMPAT, "saved before ABI 1.1 (GRW1) as %u bytes for "
-		                 "%u envs, which this version does not read as its %u x %zu bytes",
-		                 tail[2], tail[0], t->n_envs, t->memory_size);
+		return gnarl_err(err, GNARL_EINCOMPAT, "it was saved before ABI 1.1 in a form this "
+		                 "version does not read (%u bytes for %u envs, not %u records of "
+		                 "%zu bytes)", tail[2], tail[0], t->n_envs, t->memory_size);
 	memcpy(t->memory, p + LEGACY_HEADER, tail[2]);
 	return 0;
 }
