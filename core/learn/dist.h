@@ -1,5 +1,5 @@
 /*
- * dist.h - data-parallel training across processes (DESIGN section 8):
+ * dist.h - data-parallel training across processes (docs/architecture.md):
  * `mpirun -n K gnarl train ...`.
  *
  * Every rank steps its own envs and computes gradients on its own

@@ -1,5 +1,5 @@
 /*
- * guidance.h - LLM guidance, the core's side (DESIGN section 6): when to
+ * guidance.h - LLM guidance, the core's side (docs/architecture.md): when to
  * ask the LLM plugins, what to do with their suggestions, and what they
  * pay.  Nothing here waits on the network: the plugins' request() and
  * poll() return at once, and a reply simply shows up in a later step.

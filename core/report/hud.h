@@ -1,5 +1,5 @@
 /*
- * hud.h - the web HUD (DESIGN section 9): a read-only HTTP server on its
+ * hud.h - the web HUD (docs/architecture.md): a read-only HTTP server on its
  * own thread (libmicrohttpd) that shows a run live: the curves of every
  * scalar of the last M iterations, per-term rewards, the current frame of
  * env 0 and the recent LLM suggestions.

@@ -1,5 +1,5 @@
 /*
- * resume.h - checkpoints of a training run (DESIGN section 7): what the
+ * resume.h - checkpoints of a training run (docs/architecture.md): what the
  * trainer saves, when, and how a new run continues from one.
  *
  * Saving.  gnarl_resume_create() attaches to a trainer; its hook saves a
@@ -8,8 +8,11 @@
  * every learner number (gnarl_trainer_tensors), the running episodes
  * (episode.running, episode.running_terms), the rollout's raw observations
  * (rollout.obs), the env plugin's state (env.state, when it has state
- * ops) and each reward term's saved memory (reward.<name>, when it has
- * save ops): U8 tensors hold the opaque blobs.  A failed save is logged
+ * ops) and each reward term's memory: the per-env memory the host keeps
+ * for it (reward.<name>.memory, N x bytes, ABI 1.1) and what its own save
+ * ops write (reward.<name>): U8 tensors hold the opaque blobs.  Memory
+ * saved before ABI 1.1 in the in-tree terms' own framing is read into the
+ * host's where it holds the same records (term.h).  A failed save is logged
  * and training goes on; the next due save (and the one at the end)
  * tries again, and nothing saved before is touched.
  *
