@@ -118,6 +118,15 @@ static void test_refusals(void **state)
 	assert_int_equal(open_err(FIX("fixture_badparams"), GNARL_KIND_REWARD, err), GNARL_EINVAL);
 	assert_string_equal(err, FIX("fixture_badparams") ": plugin 'fixture_badparams': "
 	                    "parameter 'rate': default: 2.0 is out of range (use a value <= 1)");
+	assert_int_equal(open_err(FIX("fixture_halfmemory"), GNARL_KIND_REWARD, err), GNARL_EINVAL);
+	assert_string_equal(err, FIX("fixture_halfmemory") ": plugin 'fixture_halfmemory': its "
+	                    "reward ops lack memory_size/connect_memory (both or none) (a reward "
+	                    "plugin must provide it)");
+	assert_int_equal(open_err(FIX("fixture_narrowparams"), GNARL_KIND_REWARD, err),
+	                 GNARL_EVERSION);
+	assert_string_equal(err, FIX("fixture_narrowparams") ": plugin 'fixture_narrowparams': its "
+	                    "parameters are 8 bytes each, smaller than ABI 1.0's 64 (set "
+	                    ".param_size = sizeof(struct gnarl_param))");
 	/* Wrong kind for the slot. */
 	assert_int_equal(open_err(FIX("fixture_llm"), GNARL_KIND_REWARD, err), GNARL_EKIND);
 	assert_string_equal(err, FIX("fixture_llm") ": plugin 'fixture_llm' is an llm plugin, but "
@@ -246,7 +255,7 @@ static void test_scan(void **state)
 	assert_string_equal(s.names, "fixture_createfail fixture_env fixture_llm fixture_reward "
 	                             "fixture_v10_rooms fixture_wideparams fixturemem ");
 	assert_int_equal(s.good, 7);
-	assert_int_equal(s.bad, 7);
+	assert_int_equal(s.bad, 9);
 	unsetenv("GNARL_PLUGIN_PATH");
 }
 
