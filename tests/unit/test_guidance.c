@@ -106,22 +106,20 @@ static const struct gnarl_llm_ops vision_ops = {
 	fake_request, fake_poll, sizeof(struct gnarl_llm_suggestion),
 };
 
-/* A plugin of a later minor whose suggestions grew a field: poll writes
- * elements of its own size (suggestion_size), which the host must read
- * with that stride. */
+/* A later minor's plugin whose suggestions grew a field: poll writes
+ * elements of its suggestion_size, and the host must read that stride. */
 struct wide_suggestion {
 	struct gnarl_llm_suggestion s;
-	uint64_t confidence;      /* the field this gnarl does not know */
+	uint64_t confidence;
 };
 
 static uint32_t wide_poll(void *llm, struct gnarl_llm_suggestion *out, uint32_t max)
 {
 	struct gnarl_llm_suggestion got[64];
-	struct wide_suggestion *wide = (struct wide_suggestion *)(void *)out;
 	uint32_t n = fake_poll(llm, got, max < 64 ? max : 64);
 
 	for (uint32_t i = 0; i < n; i++)
-		wide[i] = (struct wide_suggestion){got[i], 0xfeedfacecafebeefull};
+		((struct wide_suggestion *)(void *)out)[i] = (struct wide_suggestion){got[i], ~0ull};
 	return n;
 }
 
@@ -303,8 +301,7 @@ static void test_advice_and_ttl(void **unused)
 	free(f);
 }
 
-/* Suggestions wider than this gnarl's (a later minor's) arrive the same:
- * eight envs, each answered with its own action, all read right. */
+/* Eight envs, each told its own action by the wide plugin: all read right. */
 static void test_wide_suggestions(void **unused)
 {
 	struct fake *f = fake_new(0, 1, -1);
@@ -314,8 +311,7 @@ static void test_wide_suggestions(void **unused)
 	(void)unused;
 	world_init(&w, 8, &src, 1, 1);
 	step(&w);
-	assert_int_equal(f->n_req, 8);
-	for (uint32_t i = 0; i < f->nq; i++)  /* env n is told action n % A */
+	for (uint32_t i = 0; i < f->nq; i++)
 		f->q[i].s.action = (int32_t)(f->q[i].s.env % A);
 	step(&w);
 	for (uint32_t n = 0; n < 8; n++)
