@@ -22,7 +22,7 @@
 #include "error.h"
 
 /* GRW1: the private framing the in-tree reward terms saved their memory
- * in before ABI 1.1 (their plugins/rewards/reward_state.h): a 56-byte
+ * in before ABI 1.1 (the former plugins/rewards/reward_state.h): a 56-byte
  * header, then the run-level memory, then the episode memory of every
  * env. */
 #define LEGACY_MAGIC 0x31575247u /* "GRW1" */

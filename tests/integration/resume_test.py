@@ -292,7 +292,7 @@ def write_safetensors(path, entries):
 
 
 def grw1(name, n_envs, env_bytes):
-    """The framing of a term's memory before ABI 1.1 (plugins/rewards/reward_state.h)."""
+    """The framing of a term's memory before ABI 1.1 (the former plugins/rewards/reward_state.h)."""
     return struct.pack("<II32sIIII", 0x31575247, 1, name.encode(), 0, n_envs, 0,
                        len(env_bytes)) + env_bytes
 
