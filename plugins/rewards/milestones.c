@@ -6,164 +6,81 @@
  *
  * Which treasure ids and which group/room mean "sword", "key" and "Maku
  * Tree" are parameters too (the real game's by default), so the term runs
- * unchanged on the built-in overworld and on the cartridge.  Entry point:
- * gnarl_plugin_entry.  Invariants: a milestone already true in the state
- * an episode starts from is marked paid; the per-env masks reset at
- * episode_start; compute never allocates.
- * Checkpoints save the per-env masks (reward_state.h).
+ * unchanged on the built-in overworld and on the cartridge.  Memory: one
+ * mask per env of the milestones paid this episode; a milestone already
+ * true in the state an episode starts from is marked paid.
  */
-#include <stdio.h>
-#include <stdlib.h>
-
-#include <gnarl/plugin.h>
-
-#include "reward_state.h"
+#include <gnarl/reward.h>
 
 enum milestone { M_SWORD = 1, M_REACHED = 2, M_TALKED = 4, M_KEY = 8 };
 
-struct term {
-	float sword, reached, talked, key;
-	unsigned sword_id, key_id;
-	int32_t maku_group, maku_room;
-	uint32_t n_envs;
-	uint8_t *paid;         /* n_envs masks of enum milestone */
-};
+#define PARAMS(X)                                                                         \
+	X(float, sword, FLOAT, 200, -1e6, 1e6, "paid when the sword is obtained")             \
+	X(float, maku_reached, FLOAT, 100, -1e6, 1e6,                                         \
+	  "paid when the Maku Tree's screen is reached")                                      \
+	X(float, maku_talked, FLOAT, 500, -1e6, 1e6,                                          \
+	  "paid when a text box opens on the Maku Tree's screen")                             \
+	X(float, gnarled_key, FLOAT, 500, -1e6, 1e6, "paid when the Gnarled Key is obtained") \
+	X(unsigned, sword_treasure, INT, 5, 0, 127,                                           \
+	  "treasure id of the sword (or sword_level > 0)")                                    \
+	X(unsigned, key_treasure, INT, 66, 0, 127, "treasure id of the Gnarled Key (0x42)")   \
+	X(int32_t, maku_group, INT, 2, 0, 255, "group of the Maku Tree's screen")             \
+	X(int32_t, maku_room, INT, -1, -1, 255,                                               \
+	  "room of the Maku Tree's screen within maku_group; -1: any room of the group")
+GNARL_REWARD_PARAMS(PARAMS)
 
-#define REWARD(name, def, help)                                                                \
-	{name, GNARL_PARAM_FLOAT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX, def, -1e6, 1e6, help, \
-	 NULL}
-
-static const struct gnarl_param params[] = {
-	REWARD("sword", "200", "paid when the sword is obtained"),
-	REWARD("maku_reached", "100", "paid when the Maku Tree's screen is reached"),
-	REWARD("maku_talked", "500", "paid when a text box opens on the Maku Tree's screen"),
-	REWARD("gnarled_key", "500", "paid when the Gnarled Key is obtained"),
-	{"sword_treasure", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX, "5", 0, 127,
-	 "treasure id of the sword (or sword_level > 0)", NULL},
-	{"key_treasure", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX, "66", 0, 127,
-	 "treasure id of the Gnarled Key (0x42)", NULL},
-	{"maku_group", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX, "2", 0, 255,
-	 "group of the Maku Tree's screen", NULL},
-	{"maku_room", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX, "-1", -1, 255,
-	 "room of the Maku Tree's screen within maku_group; -1: any room of the group", NULL},
-	GNARL_PARAMS_END,
-};
-
-static bool has_sword(const struct term *t, const struct gnarl_game_state *s)
+static bool has_sword(const struct params *p, const struct gnarl_game_state *s)
 {
-	return s->sword_level > 0 || gnarl_has_treasure(s, t->sword_id);
+	return s->sword_level > 0 || gnarl_has_treasure(s, p->sword_treasure);
 }
 
-static bool at_maku(const struct term *t, const struct gnarl_game_state *s)
+static bool at_maku(const struct params *p, const struct gnarl_game_state *s)
 {
-	return s->group == t->maku_group && (t->maku_room < 0 || s->room == t->maku_room);
+	return s->group == p->maku_group && (p->maku_room < 0 || s->room == p->maku_room);
 }
 
-static void *create(const struct gnarl_host *host, uint32_t n_envs, char err[GNARL_ERR_SIZE])
+static void start(const struct params *p, void *memory, const struct gnarl_game_state *s)
 {
-	struct term *t = calloc(1, sizeof(*t));
-
-	if (!t)
-		goto oom;
-	t->sword = (float)gnarl_param_float(host, "sword", 200.0);
-	t->reached = (float)gnarl_param_float(host, "maku_reached", 100.0);
-	t->talked = (float)gnarl_param_float(host, "maku_talked", 500.0);
-	t->key = (float)gnarl_param_float(host, "gnarled_key", 500.0);
-	t->sword_id = (unsigned)gnarl_param_int(host, "sword_treasure", GNARL_TREASURE_SWORD);
-	t->key_id = (unsigned)gnarl_param_int(host, "key_treasure", GNARL_TREASURE_GNARLED_KEY);
-	t->maku_group = (int32_t)gnarl_param_int(host, "maku_group", GNARL_GROUP_MAKU_TREE);
-	t->maku_room = (int32_t)gnarl_param_int(host, "maku_room", -1);
-	t->n_envs = n_envs;
-	t->paid = calloc(n_envs ? n_envs : 1, 1);
-	if (!t->paid)
-		goto oom;
-	return t;
-oom:
-	snprintf(err, GNARL_ERR_SIZE, "milestones: out of memory for %u envs", n_envs);
-	free(t);
-	return NULL;
-}
-
-static void destroy(void *self)
-{
-	struct term *t = self;
-
-	if (!t)
-		return;
-	free(t->paid);
-	free(t);
-}
-
-static void episode_start(void *self, uint32_t index, const struct gnarl_game_state *s)
-{
-	struct term *t = self;
 	uint8_t m = 0;
 
-	if (has_sword(t, s))
+	if (has_sword(p, s))
 		m |= M_SWORD;
-	if (at_maku(t, s))
+	if (at_maku(p, s))
 		m |= M_REACHED;
-	if (at_maku(t, s) && s->text_active)
+	if (at_maku(p, s) && s->text_active)
 		m |= M_TALKED;
-	if (gnarl_has_treasure(s, t->key_id))
+	if (gnarl_has_treasure(s, p->key_treasure))
 		m |= M_KEY;
-	t->paid[index] = m;
+	*(uint8_t *)memory = m;
 }
 
-static void compute(void *self, uint32_t first, uint32_t count,
-                    const struct gnarl_game_state *prev, const struct gnarl_game_state *cur,
-                    const int32_t *actions, float *out)
+static float pay(const struct params *p, void *memory, const struct gnarl_game_state *prev,
+                 const struct gnarl_game_state *cur, int32_t action)
 {
-	struct term *t = self;
+	uint8_t *paid = memory, now = 0, fresh;
+	float r = 0.0f;
 
-	for (uint32_t i = first; i < first + count; i++) {
-		const struct gnarl_game_state *c = &cur[i];
-		uint8_t now = 0, fresh;
-		float r = 0.0f;
-		if (has_sword(t, c))
-			now |= M_SWORD;
-		if (at_maku(t, c))
-			now |= M_REACHED;
-		if (at_maku(t, c) && c->text_active && !prev[i].text_active)
-			now |= M_TALKED;
-		if (gnarl_has_treasure(c, t->key_id))
-			now |= M_KEY;
-		fresh = now & (uint8_t)~t->paid[i];
-		if (fresh & M_SWORD)
-			r += t->sword;
-		if (fresh & M_REACHED)
-			r += t->reached;
-		if (fresh & M_TALKED)
-			r += t->talked;
-		if (fresh & M_KEY)
-			r += t->key;
-		t->paid[i] |= fresh;
-		out[i] = r;
-	}
+	if (has_sword(p, cur))
+		now |= M_SWORD;
+	if (at_maku(p, cur))
+		now |= M_REACHED;
+	if (at_maku(p, cur) && cur->text_active && !prev->text_active)
+		now |= M_TALKED;
+	if (gnarl_has_treasure(cur, p->key_treasure))
+		now |= M_KEY;
+	fresh = now & (uint8_t)~*paid;
+	if (fresh & M_SWORD)
+		r += p->sword;
+	if (fresh & M_REACHED)
+		r += p->maku_reached;
+	if (fresh & M_TALKED)
+		r += p->maku_talked;
+	if (fresh & M_KEY)
+		r += p->gnarled_key;
+	*paid |= fresh;
+	return r;
 }
 
-RS_DENSE_OPS("milestones", paid)
-
-static const struct gnarl_reward_ops ops = {
-	.size = sizeof(struct gnarl_reward_ops),
-	.create = create,
-	.destroy = destroy,
-	.episode_start = episode_start,
-	.compute = compute,
-	.save_size = save_size,
-	.save = save,
-	.load = load,
-};
-
-static const struct gnarl_plugin descriptor = {
-	.abi_version = GNARL_ABI_VERSION,
-	.size = sizeof(struct gnarl_plugin),
-	.kind = GNARL_KIND_REWARD,
-	.name = "milestones",
-	.version = "1.0.0",
-	.summary = "pays once per episode for the sword, the Maku Tree (reached, talked) and the key",
-	.params = params,
-	.ops.reward = &ops,
-};
-
-GNARL_PLUGIN_ENTRY(&descriptor)
+GNARL_REWARD(milestones, "1.1.0",
+             "pays once per episode for the sword, the Maku Tree (reached, talked) and the key",
+             pay, start, sizeof(uint8_t))

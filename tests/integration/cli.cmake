@@ -15,7 +15,7 @@ function(gnarl_cli_test name rc regex)
   set_tests_properties(cli_${name} PROPERTIES ENVIRONMENT "${_cli_env}" LABELS cli)
 endfunction()
 
-gnarl_cli_test(version 0 "^gnarl [0-9]+\\.[0-9]+\\.[0-9]+ \\(plugin ABI 1\\.0\\)" --version)
+gnarl_cli_test(version 0 "^gnarl [0-9]+\\.[0-9]+\\.[0-9]+ \\(plugin ABI 1\\.1\\)" --version)
 gnarl_cli_test(help 0 "commands:" help)
 gnarl_cli_test(no_command 2 "usage: gnarl <command>")
 gnarl_cli_test(unknown_command 2 "unknown command 'frobnicate'" frobnicate)
@@ -79,7 +79,7 @@ set_tests_properties(cli_plugins_list PROPERTIES
   PASS_REGULAR_EXPRESSION "refused .*fixture_abi2.so: built for plugin ABI 2.0")
 gnarl_cli_test(plugins_list_json 0 "\"name\": \"fixture_env\"" plugins list --json)
 gnarl_cli_test(plugins_show 0 "bonus +float +1.5 +\\[0, 100\\]" plugins show fixture_reward)
-gnarl_cli_test(plugins_show_path 0 "fixture_env 0.0.1 \\(env plugin, ABI 1.0\\)"
+gnarl_cli_test(plugins_show_path 0 "fixture_env 0.0.1 \\(env plugin, ABI 1.1\\)"
   plugins show "${GNARL_FIXTURE_DIR}/fixture_env.so")
 gnarl_cli_test(plugins_show_json 0 "\"choices\": \\[" plugins show fixture_reward --json)
 gnarl_cli_test(plugins_show_missing 2 "plugin 'nope' not found" plugins show nope)

@@ -24,7 +24,7 @@
 
 #include "config.h"
 #include "gauges.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "registry.h"
 
 struct gb_harness {

@@ -6,7 +6,7 @@
 # (a program that prints numbers, run by hand).
 if(GNARL_HAVE_MICROHTTPD)
   add_executable(bench_hud "${CMAKE_CURRENT_SOURCE_DIR}/integration/hud_bench.c")
-  target_link_libraries(bench_hud PRIVATE gnarl_core)
+  target_link_libraries(bench_hud PRIVATE gnarl_core PkgConfig::CURL)
 
   if(GNARL_PYTHON AND TARGET overworld AND TARGET local AND TARGET llm_text)
     set(_hud_modes live errors)

@@ -2,14 +2,15 @@
 # gnarl binary, one ctest per mode of resume_test.py (see its docstring),
 # and the save/verify/load benchmark of the default network.
 if(GNARL_PYTHON)
-  foreach(_mode exact_cartpole exact_overworld reweight add_term num_envs reward_param
-                llm_probability episode_length refusals crash save_failure commands)
+  foreach(_mode exact_cartpole exact_overworld abi_1_0 legacy_memory reweight add_term num_envs
+                reward_param llm_probability episode_length refusals crash save_failure
+                commands)
     add_test(NAME resume_${_mode}
              COMMAND "${GNARL_PYTHON}" "${CMAKE_CURRENT_SOURCE_DIR}/integration/resume_test.py"
                      ${_mode} $<TARGET_FILE:gnarl> "${CMAKE_SOURCE_DIR}"
                      "${CMAKE_CURRENT_BINARY_DIR}/resume_${_mode}")
     set_tests_properties(resume_${_mode} PROPERTIES
-      ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
+      ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR};GNARL_FIXTURE_DIR=${GNARL_FIXTURE_DIR}"
       SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS "integration;resume")
   endforeach()
 endif()

@@ -12,6 +12,15 @@ Modes (each a handful of real `gnarl train` runs with tiny budgets):
                    the overworld cannot save its state)
   exact_gameboy    the same on the free test cartridge (under GNARL_EMULATOR), resumed
                    mid-episode (exit 77 without GNARL_TEST_ROM)
+  abi_1_0          the same with a reward term built against the frozen ABI 1.0
+                   header (tests/plugins/abi-1.0, its own save/load) next to a
+                   1.1 term (host memory): 1.0 plugins load, train and resume
+  legacy_memory    a checkpoint whose reward memory is in the framing the
+                   in-tree terms used before ABI 1.1 (GRW1 blobs, made here from a
+                   checkpoint of this gnarl): resumed, it continues exactly as
+                   the checkpoint it was made from; grid_exploration's old
+                   format (cell lists) is not read: that term starts empty,
+                   saying so in one line
   reweight         (a) room_discovery's weight 1.0 -> 1.5 (its 20 becomes 30)
   add_term         (b) dungeon_entry added, absent from the first run
   num_envs         (c) env.num_envs 5 -> 25
@@ -54,6 +63,9 @@ import subprocess
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import compare_models  # noqa: E402  (reads safetensors with struct/json)
 
 OW_SETS = ["env.num_envs=5", "ppo.rollout_steps=32", "ppo.minibatch_size=80",
            "ppo.epochs=2", "policy.hidden=[32, 32]", "env.params.max_steps=100",
@@ -105,14 +117,8 @@ def ckpt(ctx, run_name, it):
 
 
 def tensors(path):
-    """{name: (dtype, shape, bytes)} of a safetensors file, read with struct/json."""
-    blob = open(os.path.join(path, "model.safetensors"), "rb").read()
-    (n,) = struct.unpack_from("<Q", blob, 0)
-    head = json.loads(blob[8:8 + n])
-    head.pop("__metadata__", None)
-    data = blob[8 + n:]
-    return {k: (v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]])
-            for k, v in head.items()}
+    """{name: (dtype, shape, bytes)} of a checkpoint's model.safetensors."""
+    return compare_models.load(os.path.join(path, "model.safetensors"))
 
 
 def manifest(path):
@@ -294,6 +300,104 @@ def exact_gameboy(ctx):
     exact(ctx, os.path.join(ctx.src, "configs", "test-cartridge.yaml"), GB_SETS, "gameboy")
 
 
+def abi_1_0(ctx):
+    fixture = os.path.join(os.environ["GNARL_FIXTURE_DIR"], "fixture_v10_rooms.so")
+    sets = OW_SETS + ["rewards=[{plugin: %s, params: {new_room: 3}}, {plugin: movement}]"
+                      % fixture]
+    exact(ctx, ctx.ow, sets, "ABI 1.0 fixture")
+    t = tensors(ckpt(ctx, "part2", 20))
+    if "reward.fixture_v10_rooms" not in t or "reward.movement.memory" not in t:
+        fail("ABI 1.0 fixture: the checkpoint lacks the 1.0 term's blob or the 1.1 term's "
+             "memory: %r" % sorted(k for k in t if k.startswith("reward")))
+    log = open(os.path.join(ctx.work, "part2", "progress.csv")).readline()
+    if "reward/fixture_v10_rooms" not in log:
+        fail("ABI 1.0 fixture: no reward/fixture_v10_rooms column in progress.csv", log)
+
+
+def write_safetensors(path, entries):
+    """entries: [(name, dtype, shape, bytes)] in order, as gnarl lays them out."""
+    head, off = {"__metadata__": {"format": "pt"}}, 0
+    for name, dtype, shape, data in entries:
+        head[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(data)]}
+        off += len(data)
+    text = json.dumps(head, separators=(",", ":")).encode()
+    text += b" " * ((8 - (len(text) + 8) % 8) % 8)
+    blob = struct.pack("<Q", len(text)) + text + b"".join(e[3] for e in entries)
+    open(path, "wb").write(blob)
+    return blob
+
+
+def grw1(name, n_envs, env_bytes):
+    """The framing of a term's memory before ABI 1.1 (the former plugins/rewards/reward_state.h)."""
+    return struct.pack("<II32sIIII", 0x31575247, 1, name.encode(), 0, n_envs, 0,
+                       len(env_bytes)) + env_bytes
+
+
+def to_legacy(src, dst):
+    """A copy of checkpoint src with every reward.<term>.memory tensor replaced by
+    the blob the term saved before ABI 1.1: the same records for the dense terms, cell
+    lists for grid_exploration."""
+    shutil.copytree(src, dst)
+    blob = open(os.path.join(src, "model.safetensors"), "rb").read()
+    (n,) = struct.unpack_from("<Q", blob, 0)
+    head = json.loads(blob[8:8 + n])
+    head.pop("__metadata__", None)
+    data = blob[8 + n:]
+    entries = []
+    for name, v in sorted(head.items(), key=lambda kv: kv[1]["data_offsets"][0]):
+        b = data[v["data_offsets"][0]:v["data_offsets"][1]]
+        if name.startswith("reward.") and name.endswith(".memory"):
+            term = name[len("reward."):-len(".memory")]
+            envs, per = v["shape"]
+            if term == "grid_exploration":
+                lists = struct.pack("<I", 32)
+                for e in range(envs):
+                    words = struct.unpack_from("<%dI" % (per // 4), b, e * per)
+                    keys = [w - 1 for w in words[1:] if w]
+                    lists += struct.pack("<I%dI" % len(keys), len(keys), *keys)
+                b = grw1(term, envs, lists)
+            else:
+                b = grw1(term, envs, b)
+            entries.append(("reward." + term, "U8", [len(b)], b))
+        else:
+            entries.append((name, v["dtype"], v["shape"], b))
+    out = write_safetensors(os.path.join(dst, "model.safetensors"), entries)
+    m = manifest(dst)
+    m["files"]["model.safetensors"]["sha256"] = hashlib.sha256(out).hexdigest()
+    m["files"]["model.safetensors"]["size"] = len(out)
+    json.dump(m, open(os.path.join(dst, "manifest.json"), "w"))
+
+
+def legacy_memory(ctx):
+    config = without_term(ctx, "grid_exploration")
+    per = per_iter(OW_SETS)
+    common = OW_SETS + ["checkpoint.every=10", "ppo.total_steps=%d" % (20 * per)]
+    train(ctx, config, "part1", common, extra=["--stop-after", "10"])
+    old = os.path.join(ctx.work, "old_checkpoint")
+    to_legacy(ckpt(ctx, "part1", 10), old)
+    if not any(k.startswith("reward.") and not k.endswith(".memory") for k in tensors(old)):
+        fail("legacy_memory: the converted checkpoint holds no 0.1 blob")
+    train(ctx, config, "from_new", common, restore=ckpt(ctx, "part1", 10))
+    log = train(ctx, config, "from_old", common, restore=old)
+    if "starts with empty memory" in log or "envs continue their running episodes" not in log:
+        fail("legacy_memory: a term did not take its 0.1 memory", log)
+    a = open(os.path.join(ckpt(ctx, "from_new", 20), "model.safetensors"), "rb").read()
+    b = open(os.path.join(ckpt(ctx, "from_old", 20), "model.safetensors"), "rb").read()
+    if a != b:
+        fail("legacy_memory: resumed from the GRW1 framing, the run left the original's", log)
+    # grid_exploration's cell lists: one line, the term starts empty, the rest go on.
+    train(ctx, ctx.ow, "grid1", common, extra=["--stop-after", "10"])
+    old = os.path.join(ctx.work, "old_grid")
+    to_legacy(ckpt(ctx, "grid1", 10), old)
+    log = train(ctx, ctx.ow, "grid2", common[:-1] + ["ppo.total_steps=%d" % (11 * per)],
+                restore=old)
+    empty = [l for l in log.splitlines() if "starts with empty memory" in l]
+    if len(empty) != 1 or "grid_exploration" not in empty[0] or "before ABI 1.1" not in empty[0]:
+        fail("legacy_memory: expected one line about grid_exploration's old memory", log)
+    print("legacy_memory: GRW1 blobs of 5 terms resumed byte-identically (%d bytes); %s"
+          % (len(a), empty[0]))
+
+
 # ---- the use cases -----------------------------------------------------------
 
 
@@ -325,8 +429,7 @@ def add_term(ctx):
                  base_config=base, new_config=ctx.ow)
     if "reward/dungeon_entry" not in m["metrics"]:
         fail("(b): the resumed run's manifest has no reward/dungeon_entry metric")
-    if "reward.dungeon_entry" not in tensors(ckpt(ctx, "c", 5)) and \
-            "reward.room_discovery" in tensors(ckpt(ctx, "c", 5)):
+    if "reward.dungeon_entry.memory" not in tensors(ckpt(ctx, "c", 5)):
         fail("(b): the resumed run saves no memory of dungeon_entry")
 
 
@@ -840,7 +943,8 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     ctx = Ctx(gnarl, src, work)
-    modes = {f.__name__: f for f in (exact_cartpole, exact_overworld, exact_gameboy, reweight,
+    modes = {f.__name__: f for f in (exact_cartpole, exact_overworld, exact_gameboy, abi_1_0,
+                                     legacy_memory, reweight,
                                      add_term, num_envs, reward_param, llm_probability,
                                      episode_length, refusals, crash, save_failure,
                                      commands, s3)}

@@ -36,6 +36,10 @@ esac
 mkdir "$tmp/one"
 (cd "$tmp/src" && cc -shared -fPIC -o "$tmp/one/reward_rupees.so" reward_rupees.c $cflags)
 
+step "the same, strict: gnarl/reward.h compiles clean as C11 with every warning an error"
+(cd "$tmp/src" && cc -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Werror -shared -fPIC \
+  -o "$tmp/strict.so" reward_rupees.c $cflags)
+
 step "CMake: find_package(gnarl-plugin) + gnarl_add_plugin"
 "$cmake" -S "$tmp/src" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" \
   -DCMAKE_BUILD_TYPE=Release >"$tmp/cmake.log" 2>&1 || { cat "$tmp/cmake.log"; exit 1; }
@@ -53,7 +57,7 @@ for f in "$tmp/one/reward_rupees.so" "$so"; do
   for p in per_rupee spent_cost episode_cap; do
     grep -Eq "^  $p +float" "$tmp/show.txt" || { echo "parameter $p not listed" >&2; exit 1; }
   done
-  grep -q "reward_rupees 1.0.0 (reward plugin, ABI 1.0)" "$tmp/show.txt"
+  grep -q "reward_rupees 1.1.0 (reward plugin, ABI 1.1)" "$tmp/show.txt"
 done
 
 step "the install finds its own plugins and configs"

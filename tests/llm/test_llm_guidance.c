@@ -30,7 +30,7 @@
 #include "config.h"
 #include "gauges.h"
 #include "guidance.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "registry.h"
 #include "rng.h"
 

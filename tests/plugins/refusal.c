@@ -10,6 +10,8 @@
  *   fixture_shortops    ops table smaller than ABI 1.0's
  *   fixture_missingop   ops without compute
  *   fixture_badparams   a parameter whose default breaks its own range
+ *   fixture_halfmemory  memory_size without connect_memory (ABI 1.1)
+ *   fixture_narrowparams  param_size smaller than ABI 1.0's struct
  *   fixture_createfail  loads fine; create fails with its own message
  *                       unless the REQUIRED `answer` is 42
  */
@@ -75,6 +77,14 @@ static void compute(void *term, uint32_t first, uint32_t count,
 		out[i] = 0;
 }
 
+#if defined(DEFECT_halfmemory)
+static size_t memory_size(void *term)
+{
+	(void)term;
+	return 4;
+}
+#endif
+
 #if defined(DEFECT_noops)
 __attribute__((unused))
 #endif
@@ -89,6 +99,9 @@ static const struct gnarl_reward_ops ops = {
 	.episode_start = episode_start,
 #if !defined(DEFECT_missingop)
 	.compute = compute,
+#endif
+#if defined(DEFECT_halfmemory)
+	.memory_size = memory_size,
 #endif
 };
 
@@ -110,6 +123,11 @@ static const struct gnarl_plugin plugin = {
 	.params = params,
 #if !defined(DEFECT_noops)
 	.ops.reward = &ops,
+#endif
+#if defined(DEFECT_narrowparams)
+	.param_size = 8,
+#else
+	.param_size = sizeof(struct gnarl_param),
 #endif
 };
 

@@ -35,7 +35,7 @@
 #include <gnarl/plugin.h>
 
 #include "config.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "value.h"
 
 #include "../integration/gameboy_harness.h"

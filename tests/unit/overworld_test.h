@@ -22,7 +22,7 @@
 
 #include "config.h"
 #include "image.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "value.h"
 
 /* Work-RAM image offsets of the real game's addresses. */

@@ -1,5 +1,5 @@
 /*
- * test_console.c - core/console.c and the status line of core/log.c: the
+ * test_console.c - core/report/console.c and the status line of core/base/log.c: the
  * formats (durations, counts, the progress text), when an update is due
  * (plain lines at most every every_seconds, the first and last always),
  * and the bytes the status line writes: every line logged while it is up

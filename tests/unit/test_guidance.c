@@ -99,10 +99,33 @@ static void fake_destroy(void *llm)
 
 static const struct gnarl_llm_ops text_ops = {
 	sizeof(struct gnarl_llm_ops), 0, 0.02, 5.0, NULL, fake_destroy, fake_request, fake_poll,
+	sizeof(struct gnarl_llm_suggestion),
 };
 static const struct gnarl_llm_ops vision_ops = {
 	sizeof(struct gnarl_llm_ops), GNARL_LLM_WANTS_FRAME, 0.03, 50.0, NULL, fake_destroy,
-	fake_request, fake_poll,
+	fake_request, fake_poll, sizeof(struct gnarl_llm_suggestion),
+};
+
+/* A later minor's plugin whose suggestions grew a field: poll writes
+ * elements of its suggestion_size, and the host must read that stride. */
+struct wide_suggestion {
+	struct gnarl_llm_suggestion s;
+	uint64_t confidence;
+};
+
+static uint32_t wide_poll(void *llm, struct gnarl_llm_suggestion *out, uint32_t max)
+{
+	struct gnarl_llm_suggestion got[64];
+	uint32_t n = fake_poll(llm, got, max < 64 ? max : 64);
+
+	for (uint32_t i = 0; i < n; i++)
+		((struct wide_suggestion *)(void *)out)[i] = (struct wide_suggestion){got[i], ~0ull};
+	return n;
+}
+
+static const struct gnarl_llm_ops wide_ops = {
+	sizeof(struct gnarl_llm_ops), 0, 0.02, 5.0, NULL, fake_destroy, fake_request, wide_poll,
+	sizeof(struct wide_suggestion),
 };
 
 /* ---- a tiny world to step ------------------------------------------------------- */
@@ -274,6 +297,26 @@ static void test_advice_and_ttl(void **unused)
 	assert_int_equal(f->n_req, 2);
 	assert_int_equal((int)gauge(&w, "llm_text/suggestions"), 1);
 	assert_int_equal((int)gauge(&w, "llm_text/requests"), 2);
+	world_fini(&w);
+	free(f);
+}
+
+/* Eight envs, each told its own action by the wide plugin: all read right. */
+static void test_wide_suggestions(void **unused)
+{
+	struct fake *f = fake_new(0, 1, -1);
+	struct gnarl_guidance_source src = source("llm_text", &wide_ops, f, 1.0);
+	struct world w;
+
+	(void)unused;
+	world_init(&w, 8, &src, 1, 1);
+	step(&w);
+	for (uint32_t i = 0; i < f->nq; i++)
+		f->q[i].s.action = (int32_t)(f->q[i].s.env % A);
+	step(&w);
+	for (uint32_t n = 0; n < 8; n++)
+		check_advice(&w, n, (int32_t)(n % A), 0.0f);
+	assert_int_equal((int)gauge(&w, "llm_text/suggestions"), 8);
 	world_fini(&w);
 	free(f);
 }
@@ -751,6 +794,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_no_sources_zero_advice),
 		cmocka_unit_test(test_advice_and_ttl),
+		cmocka_unit_test(test_wide_suggestions),
 		cmocka_unit_test(test_expiry_room_change),
 		cmocka_unit_test(test_expiry_reset),
 		cmocka_unit_test(test_alignment_bonus),

@@ -1,7 +1,7 @@
 /*
  * test_overworld_state.c - resuming mid-episode exactly: the overworld
- * env's state_size/save_state/load_state and every reward term's
- * save_size/save/load, on the default config's env and terms (configs/
+ * env's state_size/save_state/load_state and every reward term's memory
+ * (the host's, ABI 1.1), on the default config's env and terms (configs/
  * env.yaml, made through the registry as the core makes them).  A game
  * saved mid-episode and loaded into fresh instances steps on, under the
  * same actions, to the same observations, game states (work RAM included),
@@ -19,8 +19,9 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "registry.h"
+#include "term.h"
 #include "value.h"
 
 #define MAX_TERMS 16
@@ -32,8 +33,7 @@ struct game {
 	struct gnarl_plugin_host *hosts[MAX_TERMS + 1];
 	const struct gnarl_env_ops *ops;
 	void *env;
-	const struct gnarl_reward_ops *term_ops[MAX_TERMS];
-	void *terms[MAX_TERMS];
+	struct gnarl_term *terms[MAX_TERMS];
 	float weights[MAX_TERMS];
 	uint32_t N, K, O;
 	float *obs, *env_rewards, *total, *out;
@@ -47,17 +47,21 @@ static void *make(struct game *g, const struct gnarl_registry_entry *e, uint32_t
 {
 	struct gnarl_host_context ctx = {.config = g->cfg, .world_size = 1};
 	char err[GNARL_ERR_SIZE] = "";
+	struct gnarl_term *term;
 	void *inst;
 
 	if (gnarl_registry_host(e, &ctx, &g->hosts[slot], err))
 		fail_msg("%s", err);
-	if (e->desc->kind == GNARL_KIND_ENV)
+	if (e->desc->kind == GNARL_KIND_ENV) {
 		inst = e->desc->ops.env->create(gnarl_plugin_host_table(g->hosts[slot]), g->N, err);
-	else
-		inst = e->desc->ops.reward->create(gnarl_plugin_host_table(g->hosts[slot]), g->N, err);
-	if (!inst)
+		if (!inst)
+			fail_msg("create %s: %s", e->slot, err);
+		return inst;
+	}
+	if (gnarl_term_create(e->desc->ops.reward, gnarl_plugin_host_table(g->hosts[slot]), g->N,
+	                      &term, err))
 		fail_msg("create %s: %s", e->slot, err);
-	return inst;
+	return term;
 }
 
 /* configs/env.yaml with `extra` --set overrides (NULL-terminated). */
@@ -84,7 +88,6 @@ static struct game *game_open(uint32_t N, const char *const *extra)
 	assert_true(g->K == 9);
 	for (uint32_t k = 0; k < g->K; k++) {
 		const struct gnarl_registry_entry *e = gnarl_registry_get(g->reg, GNARL_KIND_REWARD, k);
-		g->term_ops[k] = e->desc->ops.reward;
 		g->terms[k] = make(g, e, k);
 		g->weights[k] = (float)gnarl_value_float(gnarl_value_get(e->section, "weight"), 1.0);
 	}
@@ -107,7 +110,7 @@ static struct game *game_open(uint32_t N, const char *const *extra)
 static void game_close(struct game *g)
 {
 	for (uint32_t k = 0; k < g->K; k++)
-		g->term_ops[k]->destroy(g->terms[k]);
+		gnarl_term_free(g->terms[k]);
 	g->ops->destroy(g->env);
 	for (int i = 0; i <= MAX_TERMS; i++)
 		gnarl_plugin_host_free(g->hosts[i]);
@@ -125,7 +128,7 @@ static void start(struct game *g, uint32_t n, uint64_t seed)
 {
 	g->ops->reset(g->env, &g->io, n, seed);
 	for (uint32_t k = 0; k < g->K; k++)
-		g->term_ops[k]->episode_start(g->terms[k], n, &g->states[n]);
+		gnarl_term_episode_start(g->terms[k], n, &g->states[n]);
 }
 
 /* One step of every env with actions drawn from *r; envs that finish
@@ -142,7 +145,7 @@ static int game_step(struct game *g, uint64_t *r, int t)
 	g->ops->step(g->env, &g->io, 0, g->N);
 	memcpy(g->total, g->env_rewards, g->N * sizeof(float));
 	for (uint32_t k = 0; k < g->K; k++) {
-		g->term_ops[k]->compute(g->terms[k], 0, g->N, g->prev, g->states, g->actions, g->out);
+		gnarl_term_compute(g->terms[k], 0, g->N, g->prev, g->states, g->actions, g->out);
 		for (uint32_t n = 0; n < g->N; n++)
 			g->total[n] += g->weights[k] * g->out[n];
 	}
@@ -167,11 +170,12 @@ static void game_save(struct game *g, struct saved *s)
 	s->blob[0] = malloc(s->size[0]);
 	assert_int_equal(g->ops->save_state(g->env, s->blob[0], s->size[0]), 0);
 	for (uint32_t k = 0; k < g->K; k++) {
-		if (!g->term_ops[k]->save_size)
+		const struct gnarl_term *t = g->terms[k];
+		if (!t->memory)
 			continue;
-		s->size[1 + k] = g->term_ops[k]->save_size(g->terms[k]);
+		s->size[1 + k] = (size_t)t->n_envs * t->memory_size;
 		s->blob[1 + k] = malloc(s->size[1 + k]);
-		assert_int_equal(g->term_ops[k]->save(g->terms[k], s->blob[1 + k], s->size[1 + k]), 0);
+		memcpy(s->blob[1 + k], t->memory, s->size[1 + k]);
 	}
 }
 
@@ -183,8 +187,9 @@ static void game_load(struct game *g, const struct saved *s)
 		fail_msg("env load_state: %s", err);
 	for (uint32_t k = 0; k < g->K; k++)
 		if (s->blob[1 + k] &&
-		    g->term_ops[k]->load(g->terms[k], s->blob[1 + k], s->size[1 + k], err))
-			fail_msg("term %u load: %s", k, err);
+		    gnarl_term_set_memory(g->terms[k], s->blob[1 + k], g->N, g->terms[k]->memory_size,
+		                          err))
+			fail_msg("term %u memory: %s", k, err);
 }
 
 static void saved_free(struct saved *s)

@@ -19,8 +19,10 @@
 
 #include "config.h"
 #include "gauges.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "storage.h"
+#include "term.h"
+#include "value.h"
 
 #define FIX(name) GNARL_FIXTURE_DIR "/" name ".so"
 
@@ -99,7 +101,7 @@ static void test_refusals(void **state)
 	                    "gnarl_plugin_entry (declare it with GNARL_PLUGIN_ENTRY(&descriptor))");
 	assert_int_equal(open_err(FIX("fixture_abi2"), GNARL_KIND_REWARD, err), GNARL_EVERSION);
 	assert_string_equal(err, FIX("fixture_abi2") ": built for plugin ABI 2.0, but this gnarl "
-	                    "speaks ABI 1.0 (rebuild the plugin against this gnarl's SDK)");
+	                    "speaks ABI 1.1 (rebuild the plugin against this gnarl's SDK)");
 	assert_int_equal(open_err(FIX("fixture_short"), GNARL_KIND_REWARD, err), GNARL_EVERSION);
 	assert_non_null(strstr(err, FIX("fixture_short") ": its descriptor is 16 bytes, smaller "
 	                       "than ABI 1.0's"));
@@ -116,6 +118,15 @@ static void test_refusals(void **state)
 	assert_int_equal(open_err(FIX("fixture_badparams"), GNARL_KIND_REWARD, err), GNARL_EINVAL);
 	assert_string_equal(err, FIX("fixture_badparams") ": plugin 'fixture_badparams': "
 	                    "parameter 'rate': default: 2.0 is out of range (use a value <= 1)");
+	assert_int_equal(open_err(FIX("fixture_halfmemory"), GNARL_KIND_REWARD, err), GNARL_EINVAL);
+	assert_string_equal(err, FIX("fixture_halfmemory") ": plugin 'fixture_halfmemory': its "
+	                    "reward ops lack memory_size/connect_memory (both or none) (a reward "
+	                    "plugin must provide it)");
+	assert_int_equal(open_err(FIX("fixture_narrowparams"), GNARL_KIND_REWARD, err),
+	                 GNARL_EVERSION);
+	assert_string_equal(err, FIX("fixture_narrowparams") ": plugin 'fixture_narrowparams': its "
+	                    "parameters are 8 bytes each, smaller than ABI 1.0's 64 (set "
+	                    ".param_size = sizeof(struct gnarl_param))");
 	/* Wrong kind for the slot. */
 	assert_int_equal(open_err(FIX("fixture_llm"), GNARL_KIND_REWARD, err), GNARL_EKIND);
 	assert_string_equal(err, FIX("fixture_llm") ": plugin 'fixture_llm' is an llm plugin, but "
@@ -242,9 +253,9 @@ static void test_scan(void **state)
 	setenv("GNARL_PLUGIN_PATH", GNARL_FIXTURE_DIR, 1);
 	assert_int_equal(gnarl_plugin_scan_all(NULL, on_good, on_bad, &s, err), 0);
 	assert_string_equal(s.names, "fixture_createfail fixture_env fixture_llm fixture_reward "
-	                             "fixturemem ");
-	assert_int_equal(s.good, 5);
-	assert_int_equal(s.bad, 7);
+	                             "fixture_v10_rooms fixture_wideparams fixturemem ");
+	assert_int_equal(s.good, 7);
+	assert_int_equal(s.bad, 9);
 	unsetenv("GNARL_PLUGIN_PATH");
 }
 
@@ -324,6 +335,7 @@ static void test_run_put(void **state)
 	struct gnarl_plugin_lib *lib;
 	struct gnarl_plugin_host *ph;
 	struct gnarl_storage *st;
+	struct gnarl_run_dir run;
 	struct gnarl_host_context ctx = {0};
 	const struct gnarl_host *h;
 	char err[GNARL_ERR_SIZE], file[160], buf[16] = "";
@@ -335,8 +347,9 @@ static void test_run_put(void **state)
 	setenv("GNARL_PLUGIN_PATH", GNARL_BUILD_DIR "/plugins", 1);
 	assert_int_equal(gnarl_storage_open(NULL, tmp, &st, err), 0);
 	assert_int_equal(gnarl_plugin_open(FIX("fixture_reward"), 0, NULL, &lib, err), 0);
-	ctx.run_storage = st;
-	ctx.run_prefix = "myrun";
+	run = (struct gnarl_run_dir){st, "myrun"};
+	ctx.run_put = gnarl_storage_run_put;
+	ctx.run = &run;
 	assert_int_equal(gnarl_plugin_host_create(lib, NULL, &ctx, 0, "rewards.0", &ph, err), 0);
 	h = gnarl_plugin_host_table(ph);
 	assert_int_equal(h->run_put(h, "notes/a.txt", "hello", 5, err), 0);
@@ -351,6 +364,74 @@ static void test_run_put(void **state)
 	gnarl_plugin_close(lib);
 	gnarl_storage_close(st);
 	unsetenv("GNARL_PLUGIN_PATH");
+}
+
+/* What env 0 of a term made from lib with params `yaml` pays for a step
+ * from room 1 to room 2 after an episode started in room 1. */
+static float pay_once(struct gnarl_plugin_lib *lib, const char *yaml)
+{
+	struct gnarl_game_state s[2] = {{.size = GNARL_GAME_STATE_V1_SIZE, .room = 1},
+	                                {.size = GNARL_GAME_STATE_V1_SIZE, .room = 2}};
+	struct gnarl_plugin_host *ph;
+	struct gnarl_term *t;
+	struct gnarl_tree *params;
+	char err[GNARL_ERR_SIZE] = "";
+	int32_t action = 0;
+	float out = -1;
+
+	assert_int_equal(gnarl_tree_parse(yaml, strlen(yaml), "params", &params, err), 0);
+	if (gnarl_config_check_params(NULL, gnarl_tree_root(params), gnarl_plugin_desc(lib)->params,
+	                              "params", err) ||
+	    gnarl_plugin_host_create(lib, gnarl_tree_root(params), NULL, 1, "rewards.0", &ph, err) ||
+	    gnarl_term_create(gnarl_plugin_desc(lib)->ops.reward, gnarl_plugin_host_table(ph), 1, &t,
+	                      err))
+		fail_msg("%s", err);
+	assert_int_equal(t->memory_size, 0);
+	gnarl_term_episode_start(t, 0, &s[0]);
+	gnarl_term_compute(t, 0, 1, &s[0], &s[1], &action, &out);
+	gnarl_term_free(t);
+	gnarl_plugin_host_free(ph);
+	gnarl_tree_free(params);
+	return out;
+}
+
+/* Other minors of ABI 1: a plugin built against the frozen 1.0 header
+ * (tests/plugins/abi-1.0) and one of a later minor whose parameter
+ * entries are wider (param_size) load, and their tables read right. */
+static void test_other_minors(void **state)
+{
+	struct gnarl_plugin_lib *lib;
+	const struct gnarl_plugin *d;
+	char err[GNARL_ERR_SIZE];
+
+	(void)state;
+	assert_int_equal(gnarl_plugin_open(FIX("fixture_v10_rooms"), GNARL_KIND_REWARD, NULL, &lib,
+	                                   err), 0);
+	d = gnarl_plugin_desc(lib);
+	assert_int_equal(d->abi_version, 1u << 16);
+	assert_int_equal(d->size, GNARL_PLUGIN_V1_SIZE);
+	assert_int_equal(d->ops.reward->size,
+	                 offsetof(struct gnarl_reward_ops, load) + sizeof(void (*)(void)));
+	assert_string_equal(d->params[0].default_yaml, "3");
+	assert_null(d->params[1].name);
+	assert_true(pay_once(lib, "{}") == 3.0f);
+	assert_true(pay_once(lib, "{new_room: 8}") == 8.0f);
+	gnarl_plugin_close(lib);
+
+	assert_int_equal(gnarl_plugin_open(FIX("fixture_wideparams"), GNARL_KIND_REWARD, NULL, &lib,
+	                                   err), 0);
+	d = gnarl_plugin_desc(lib);
+	assert_string_equal(d->params[0].name, "speed");
+	assert_string_equal(d->params[0].default_yaml, "2.5");
+	assert_true(d->params[0].max == 10);
+	assert_string_equal(d->params[1].name, "count");
+	assert_string_equal(d->params[1].default_yaml, "7");
+	assert_string_equal(d->params[2].name, "mode");
+	assert_string_equal(d->params[2].choices, "a|b|c");
+	assert_null(d->params[3].name);
+	assert_true(pay_once(lib, "{}") == 17.5f);
+	assert_true(pay_once(lib, "{speed: 4, count: 2}") == 8.0f);
+	gnarl_plugin_close(lib);
 }
 
 static void test_create_fails(void **state)
@@ -399,6 +480,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_host_table, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_run_put, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_fails, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_minors, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

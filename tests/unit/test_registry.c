@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "plugin.h"
+#include "plugin_host.h"
 #include "registry.h"
 
 static char path[64];
@@ -224,7 +224,7 @@ static void test_errors(void **state)
 	snprintf(text, sizeof(text), "%sllm:\n  - plugin: fixture_abi2\n", head);
 	open_err(text, err);
 	assert_string_equal(err, "F:4:13: llm.0.plugin: " GNARL_FIXTURE_DIR "/fixture_abi2.so: "
-	                    "built for plugin ABI 2.0, but this gnarl speaks ABI 1.0 (rebuild the "
+	                    "built for plugin ABI 2.0, but this gnarl speaks ABI 1.1 (rebuild the "
 	                    "plugin against this gnarl's SDK)");
 	open_err("env: {plugin: fixture_env}\nrun: {storage: 'zzz://b/c'}\n", err);
 	assert_memory_equal(err, "F:2:16: run.storage: 'zzz://b/c' is stored by storage plugin "

@@ -2,8 +2,11 @@
  * test_rewards.c - the reward term plugins (plugins/rewards/, one .so per term), loaded
  * through the ABI with dlopen and fed hand-built state sequences: each
  * term's rule, its per-episode reset, its parameters, compute over
- * disjoint env ranges from two threads at once, and the checkpoint blobs'
- * refusals (exact resume is played in test_overworld_state.c).
+ * disjoint env ranges from two threads at once, and the memory the host
+ * keeps for them (ABI 1.1): which terms have it, that it carries an
+ * episode on, and that the blobs they saved before ABI 1.1 load into it (exact resume is
+ * played in test_overworld_state.c).  Instances are made and run the way
+ * the core does, through term.h.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -18,7 +21,8 @@
 #include <gnarl/plugin.h>
 
 #include "config.h"
-#include "plugin.h"
+#include "plugin_host.h"
+#include "term.h"
 #include "value.h"
 
 /* ------------------------------------------------------------------------ */
@@ -31,7 +35,7 @@ struct inst {
 	struct gnarl_plugin_host *host;
 	const struct gnarl_plugin *desc;
 	const struct gnarl_param *table;
-	void *self;
+	struct gnarl_term *term;
 	uint32_t n_envs;
 };
 
@@ -52,14 +56,14 @@ static void inst_open(struct inst *in, const char *name, const char *yaml, uint3
 	                             err))
 		fail_msg("%s", err);
 	in->n_envs = n_envs;
-	in->self = in->desc->ops.reward->create(gnarl_plugin_host_table(in->host), n_envs, err);
-	if (!in->self)
+	if (gnarl_term_create(in->desc->ops.reward, gnarl_plugin_host_table(in->host), n_envs,
+	                      &in->term, err))
 		fail_msg("create %s: %s", name, err);
 }
 
 static void inst_close(struct inst *in)
 {
-	in->desc->ops.reward->destroy(in->self);
+	gnarl_term_free(in->term);
 	gnarl_plugin_host_free(in->host);
 	gnarl_tree_free(in->params);
 	gnarl_plugin_close(in->lib);
@@ -98,7 +102,7 @@ static float step(struct inst *in, uint32_t env, struct gnarl_game_state *prev,
 		p[i] = c[i] = at(0, 0x77, 8, 8);
 	p[env] = *prev;
 	c[env] = next;
-	in->desc->ops.reward->compute(in->self, env, 1, p, c, actions, out);
+	gnarl_term_compute(in->term, env, 1, p, c, actions, out);
 	for (uint32_t i = 0; i < in->n_envs; i++)
 		if (i != env)
 			assert_true(out[i] == -1e9f);  /* rows outside the range untouched */
@@ -108,7 +112,7 @@ static float step(struct inst *in, uint32_t env, struct gnarl_game_state *prev,
 
 static void start(struct inst *in, uint32_t env, const struct gnarl_game_state *s)
 {
-	in->desc->ops.reward->episode_start(in->self, env, s);
+	gnarl_term_episode_start(in->term, env, s);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -454,10 +458,10 @@ static void *run_range(void *arg)
 	struct worker *w = arg;
 
 	for (uint32_t i = w->first; i < w->first + w->count; i++)
-		w->in->desc->ops.reward->episode_start(w->in->self, i, &w->tr->states[0][i]);
+		gnarl_term_episode_start(w->in->term, i, &w->tr->states[0][i]);
 	for (int t = 1; t <= CT; t++)
-		w->in->desc->ops.reward->compute(w->in->self, w->first, w->count, w->tr->states[t - 1],
-		                                 w->tr->states[t], w->tr->actions, w->out[t - 1]);
+		gnarl_term_compute(w->in->term, w->first, w->count, w->tr->states[t - 1],
+		                   w->tr->states[t], w->tr->actions, w->out[t - 1]);
 	return NULL;
 }
 
@@ -504,80 +508,151 @@ static void test_concurrent_ranges(void **unused)
 	free(tr);
 }
 
-/* Checkpoint memory: terms that remember have all three ops and the
- * stateless ones none; a blob loaded into an instance with another env
- * count leaves the episode memory as create made it (the host then starts
- * new episodes); another term's blob, a truncated one or another format
- * is refused and changes nothing. */
-static void test_saved_memory(void **unused)
+/* Earn something every term remembers in env 0 of `in`: a room, a cell,
+ * steps, the dungeon, a death, the sword. */
+static void earn(struct inst *in)
 {
-	static const char *const remember[] = {"room_discovery", "grid_exploration", "movement",
-	                                       "dungeon_entry",  "death",            "milestones"};
+	struct gnarl_game_state s = at(0, 0x10, 72, 72);
+
+	start(in, 0, &s);
+	s.dungeon = 0;
+	s.group = 4;
+	s.health = 0;
+	gnarl_set_treasure(&s, GNARL_TREASURE_SWORD);
+	step(in, 0, &s, at(4, 0x21, 40, 40));
+	s.dungeon = 0;
+	s.health = 0;
+	gnarl_set_treasure(&s, GNARL_TREASURE_SWORD);
+	step(in, 0, &s, s);
+}
+
+/* What env 0 of `in` is paid for three more steps that revisit what earn()
+ * earned: equal for two instances only if they remember the same. */
+static void replay(struct inst *in, float got[3])
+{
+	struct gnarl_game_state s = at(1, 0x50, 8, 8);
+
+	for (int t = 0; t < 3; t++) {
+		struct gnarl_game_state next = at(4, 0x21 + t, 40, 40);
+		next.dungeon = 0;
+		next.health = t == 0 ? 0 : 12;
+		gnarl_set_treasure(&next, GNARL_TREASURE_SWORD);
+		got[t] = step(in, 0, &s, next);
+	}
+}
+
+/* The framing of a term's memory before ABI 1.1 (the blob the in-tree
+ * terms saved in checkpoints): a 56-byte header, then every env's records. */
+static uint8_t *legacy_blob(const char *name, const struct gnarl_term *t, size_t *size)
+{
+	uint32_t head[2] = {0x31575247u, 1}, tail[3] = {t->n_envs, 0, 0};
+	size_t env = (size_t)t->n_envs * t->memory_size;
+	uint8_t *b = calloc(1, 56 + env);
+
+	assert_non_null(b);
+	tail[2] = (uint32_t)env;
+	memcpy(b, head, 8);
+	memcpy(b + 8, name, strlen(name));
+	memcpy(b + 44, tail, 12);
+	memcpy(b + 56, t->memory, env);
+	*size = 56 + env;
+	return b;
+}
+
+/* Set the episode-memory size a legacy blob's header states. */
+static void tail_bytes(uint8_t *blob, uint32_t env_bytes)
+{
+	memcpy(blob + 52, &env_bytes, 4);
+}
+
+/* Memory: terms that remember keep it in host memory (ABI 1.1) and have no
+ * save ops, the stateless ones have none.  Copied into another instance it
+ * carries the episode on (what a checkpoint does); a new episode forgets
+ * it; a blob saved before ABI 1.1 loads into it when it holds the same records,
+ * and is refused otherwise, changing nothing. */
+static void test_memory(void **unused)
+{
+	static const char *const remember[] = {"room_discovery", "movement", "dungeon_entry",
+	                                       "death",          "milestones", "grid_exploration"};
 	static const char *const stateless[] = {"combat", "health", "time_penalty"};
 	char err[GNARL_ERR_SIZE] = "";
 
 	for (size_t k = 0; k < sizeof(stateless) / sizeof(stateless[0]); k++) {
 		struct inst in;
 		inst_open(&in, stateless[k], NULL, 1);
+		assert_int_equal(in.term->memory_size, 0);
+		assert_null(in.term->memory);
 		assert_null(in.desc->ops.reward->save_size);
-		assert_null(in.desc->ops.reward->save);
-		assert_null(in.desc->ops.reward->load);
 		inst_close(&in);
 	}
 	for (size_t k = 0; k < sizeof(remember) / sizeof(remember[0]); k++) {
-		const struct gnarl_reward_ops *ops;
-		struct inst a, wide, fresh, other;
-		struct gnarl_game_state s = at(0, 0x10, 72, 72), w, f;
-		size_t size;
+		struct inst a, copy, fresh, old;
+		float from_a[3], from_copy[3], from_fresh[3], from_old[3];
 		uint8_t *blob;
+		size_t size;
 
 		inst_open(&a, remember[k], NULL, 2);
-		inst_open(&wide, remember[k], NULL, 3);
-		inst_open(&fresh, remember[k], NULL, 3);
-		inst_open(&other, k ? remember[0] : remember[1], NULL, 2);
-		ops = a.desc->ops.reward;
-		assert_non_null(ops->save_size);
-		start(&a, 0, &s);
-		/* Earn something every term remembers: a room, a cell, steps, the
-		 * dungeon, a death, the sword. */
-		s.dungeon = 0;
-		s.group = 4;
-		s.health = 0;
-		gnarl_set_treasure(&s, GNARL_TREASURE_SWORD);
-		step(&a, 0, &s, at(4, 0x21, 40, 40));
-		s.dungeon = 0;
-		s.health = 0;
-		gnarl_set_treasure(&s, GNARL_TREASURE_SWORD);
-		step(&a, 0, &s, s);
-		size = ops->save_size(a.self);
-		blob = malloc(size + 1);
-		assert_int_equal(ops->save(a.self, blob, size), 0);
-		/* Another env count: loads, episode memory as create left it (env
-		 * 0 replays what a's env 0 remembers and is paid as a fresh one). */
-		assert_int_equal(ops->load(wide.self, blob, size, err), 0);
-		w = f = at(0, 0x10, 72, 72);
-		for (int t = 0; t < 3; t++) {
-			struct gnarl_game_state next = at(4, 0x21 + t, 40, 40);
-			next.dungeon = 0;
-			next.health = t == 0 ? 0 : 12;
-			gnarl_set_treasure(&next, GNARL_TREASURE_SWORD);
-			assert_true(step(&wide, 0, &w, next) == step(&fresh, 0, &f, next));
-		}
-		/* The same blob into an instance of a's size does carry it. */
-		assert_int_equal(ops->load(a.self, blob, size, err), 0);
-		/* Refusals. */
-		assert_int_equal(ops->load(a.self, blob, size - 1, err), GNARL_ECORRUPT);
-		assert_int_equal(ops->load(a.self, blob, 10, err), GNARL_ECORRUPT);
-		assert_int_equal(other.desc->ops.reward->load(other.self, blob, size, err),
+		inst_open(&copy, remember[k], NULL, 2);
+		inst_open(&fresh, remember[k], NULL, 2);
+		inst_open(&old, remember[k], NULL, 2);
+		assert_true(a.term->memory_size > 0);
+		assert_null(a.desc->ops.reward->save_size);
+		earn(&a);
+		/* The checkpoint's copy carries the episode on. */
+		assert_int_equal(gnarl_term_set_memory(copy.term, a.term->memory, 2,
+		                                       a.term->memory_size, err), 0);
+		blob = legacy_blob(remember[k], a.term, &size);
+		replay(&a, from_a);
+		replay(&copy, from_copy);
+		replay(&fresh, from_fresh);
+		assert_memory_equal(from_a, from_copy, sizeof(from_a));
+		if (!memcmp(from_a, from_fresh, sizeof(from_a)))
+			fail_msg("%s: remembering changed nothing", remember[k]);
+		/* Another shape is refused and changes nothing. */
+		assert_int_equal(gnarl_term_set_memory(copy.term, a.term->memory, 3,
+		                                       a.term->memory_size, err), GNARL_EINCOMPAT);
+		assert_int_equal(gnarl_term_set_memory(copy.term, a.term->memory, 2,
+		                                       a.term->memory_size + 1, err), GNARL_EINCOMPAT);
+		/* A new episode forgets. */
+		struct gnarl_game_state s = at(0, 0x10, 72, 72);
+		start(&copy, 0, &s);
+		earn(&fresh);
+		earn(&copy);
+		replay(&fresh, from_fresh);
+		replay(&copy, from_copy);
+		assert_memory_equal(from_fresh, from_copy, sizeof(from_a));
+		/* A blob from before 1.1: another term's, a truncated one, one for
+		 * another env count are refused; the right one loads. */
+		assert_int_equal(gnarl_term_set_legacy_memory(old.term, "other", blob, size, err),
+		                 GNARL_EINCOMPAT);
+		assert_int_equal(gnarl_term_set_legacy_memory(old.term, remember[k], blob, size - 1, err),
 		                 GNARL_ECORRUPT);
-		assert_non_null(strstr(err, remember[k]));
-		blob[4] = 7;
-		assert_int_equal(ops->load(a.self, blob, size, err), GNARL_EVERSION);
+		assert_int_equal(gnarl_term_set_legacy_memory(old.term, remember[k], blob, 20, err),
+		                 GNARL_ECORRUPT);
+		blob[44] = 3;
+		assert_int_equal(gnarl_term_set_legacy_memory(old.term, remember[k], blob, size, err),
+		                 GNARL_EINCOMPAT);
+		blob[44] = 2;
+		if (!strcmp(remember[k], "grid_exploration")) {
+			/* Before 1.1 grid saved its cells as lists, not as today's
+			 * records: that blob is refused (the term starts empty). */
+			uint32_t lists[4] = {32, 1, 0x00100202u, 0};
+			tail_bytes(blob, sizeof(lists));
+			memcpy(blob + 56, lists, sizeof(lists));
+			assert_int_equal(gnarl_term_set_legacy_memory(old.term, remember[k], blob,
+			                                              56 + sizeof(lists), err),
+			                 GNARL_EINCOMPAT);
+		} else {
+			assert_int_equal(gnarl_term_set_legacy_memory(old.term, remember[k], blob, size,
+			                                              err), 0);
+			replay(&old, from_old);
+			assert_memory_equal(from_old, from_a, sizeof(from_a));
+		}
 		free(blob);
 		inst_close(&a);
-		inst_close(&wide);
+		inst_close(&copy);
 		inst_close(&fresh);
-		inst_close(&other);
+		inst_close(&old);
 	}
 }
 
@@ -637,7 +712,7 @@ int main(void)
 		cmocka_unit_test(test_death),           cmocka_unit_test(test_milestones),
 		cmocka_unit_test(test_time_penalty),    cmocka_unit_test(test_concurrent_ranges),
 		cmocka_unit_test(test_declarations),    cmocka_unit_test(test_misspelt_param),
-		cmocka_unit_test(test_saved_memory),
+		cmocka_unit_test(test_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include "pool.h"
 #include "rng.h"
 #include "rollout.h"
+#include "term.h"
 
 #define CARTPOLE GNARL_BUILD_DIR "/plugins/cartpole.so"
 
@@ -375,8 +376,9 @@ static void test_rewards_and_states(void **state)
 {
 	struct fake_env *env = fake_create(NULL, 3, NULL);
 	struct fake_term t1 = {0}, t2 = {0};
-	struct gnarl_rollout_reward terms[2] = {{"one", &term_ops, &t1, 2.0f},
-	                                        {"two", &term_ops, &t2, -0.5f}};
+	/* Instances made here, so terms without host memory filled by hand. */
+	struct gnarl_term g1 = {&term_ops, &t1, 3, 0, NULL}, g2 = {&term_ops, &t2, 3, 0, NULL};
+	struct gnarl_rollout_reward terms[2] = {{"one", &g1, 2.0f}, {"two", &g2, -0.5f}};
 	struct gnarl_rollout_config rc = {3, 4, 9, 1, 10};
 	struct gnarl_rollout *r;
 	char err[GNARL_ERR_SIZE];

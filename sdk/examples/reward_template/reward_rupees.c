@@ -13,111 +13,40 @@
  *         weight: 1.0
  *         params: {per_rupee: 2.0}
  *
- * The rules it follows (sdk/README.md has them all): one exported entry
- * returning a const descriptor; parameters declared, never parsed; memory
- * allocated in create, never in compute; nothing printed, everything
- * logged through the host.
+ * gnarl/reward.h writes the plugin around two things: the parameters
+ * (declared, never parsed: the host checks types and ranges and fills
+ * defaults, and `gnarl plugins show` prints them) and what one env's step
+ * pays.  What the term remembers per env (here: what the episode earned)
+ * is memory the host keeps: zeroed when an episode starts, saved in
+ * checkpoints.  sdk/README.md has the rules.
  */
-#include <stdio.h>
-#include <stdlib.h>
+#include <gnarl/reward.h>
 
-#include <gnarl/plugin.h>
+#define PARAMS(X)                                                                         \
+	X(float, per_rupee, FLOAT, 1.0, 0, 1000, "paid per rupee gained")                     \
+	X(float, spent_cost, FLOAT, 0.0, 0, 1e6, "charged per rupee spent (0: spending is free)") \
+	X(float, episode_cap, FLOAT, 0.0, 0, 1e9,                                             \
+	  "stop paying after this much per episode; 0: no cap")
+GNARL_REWARD_PARAMS(PARAMS)
 
-/* Every number the plugin uses is a declared parameter: the host checks
- * types and ranges, fills defaults, and `gnarl plugins show` prints this. */
-static const struct gnarl_param params[] = {
-	{.name = "per_rupee", .type = GNARL_PARAM_FLOAT, .default_yaml = "1.0",
-	 .flags = GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX, .min = 0, .max = 1000,
-	 .help = "paid per rupee gained"},
-	{.name = "spent_cost", .type = GNARL_PARAM_FLOAT, .default_yaml = "0.0",
-	 .flags = GNARL_PARAM_HAS_MIN, .min = 0,
-	 .help = "charged per rupee spent (0: spending is free)"},
-	{.name = "episode_cap", .type = GNARL_PARAM_FLOAT, .default_yaml = "null",
-	 .flags = GNARL_PARAM_HAS_MIN, .min = 0,
-	 .help = "stop paying after this much per episode; null: no cap"},
-	GNARL_PARAMS_END,
-};
-
-struct rupees {
-	float per_rupee, spent_cost, cap; /* cap < 0: none */
-	float *earned;                    /* per env, this episode */
-};
-
-static void *create(const struct gnarl_host *host, uint32_t n_envs, char err[GNARL_ERR_SIZE])
+/* The step path: no allocation, no failure, touches only this env's memory. */
+static float pay(const struct params *p, void *memory, const struct gnarl_game_state *prev,
+                 const struct gnarl_game_state *cur, int32_t action)
 {
-	struct rupees *r = calloc(1, sizeof(*r));
+	float *earned = memory;
+	int32_t delta = cur->rupees - prev->rupees;
+	float r = delta > 0 ? p->per_rupee * (float)delta : p->spent_cost * (float)delta;
 
-	if (!r || !(r->earned = calloc(n_envs, sizeof(*r->earned)))) {
-		free(r);
-		snprintf(err, GNARL_ERR_SIZE, "out of memory for %u envs", n_envs);
-		return NULL;
+	(void)action;
+	if (r > 0 && p->episode_cap > 0) {
+		float room = p->episode_cap - *earned;
+
+		r = r < room ? r : (room > 0 ? room : 0);
 	}
-	r->per_rupee = (float)gnarl_param_float(host, "per_rupee", 1.0);
-	r->spent_cost = (float)gnarl_param_float(host, "spent_cost", 0.0);
-	r->cap = (float)gnarl_param_float(host, "episode_cap", -1.0);
-	host->log(host, GNARL_LOG_INFO, "paying %g per rupee for %u envs",
-	          (double)r->per_rupee, n_envs);
+	if (r > 0)
+		*earned += r;
 	return r;
 }
 
-static void destroy(void *term)
-{
-	struct rupees *r = term;
-
-	if (r)
-		free(r->earned);
-	free(r);
-}
-
-static void episode_start(void *term, uint32_t index, const struct gnarl_game_state *state)
-{
-	struct rupees *r = term;
-
-	(void)state;
-	r->earned[index] = 0;
-}
-
-/* The step path: no allocation, no failure, touches only [first, first+count). */
-static void compute(void *term, uint32_t first, uint32_t count,
-                    const struct gnarl_game_state *prev, const struct gnarl_game_state *cur,
-                    const int32_t *actions, float *out)
-{
-	struct rupees *r = term;
-
-	(void)actions;
-	for (uint32_t i = first; i < first + count; i++) {
-		int32_t delta = cur[i].rupees - prev[i].rupees;
-		float pay = delta > 0 ? r->per_rupee * (float)delta : r->spent_cost * (float)delta;
-
-		if (pay > 0 && r->cap >= 0) {
-			float room = r->cap - r->earned[i];
-
-			pay = pay < room ? pay : (room > 0 ? room : 0);
-		}
-		if (pay > 0)
-			r->earned[i] += pay;
-		out[i] = pay;
-	}
-}
-
-static const struct gnarl_reward_ops ops = {
-	.size = sizeof(struct gnarl_reward_ops),
-	.create = create,
-	.destroy = destroy,
-	.episode_start = episode_start,
-	.compute = compute,
-	/* save_size/save/load: NULL, this term keeps nothing across episodes. */
-};
-
-static const struct gnarl_plugin plugin = {
-	.abi_version = GNARL_ABI_VERSION,
-	.size = sizeof(struct gnarl_plugin),
-	.kind = GNARL_KIND_REWARD,
-	.name = "reward_rupees",
-	.version = "1.0.0",
-	.summary = "example: pays for rupees gained, charges for rupees spent",
-	.params = params,
-	.ops.reward = &ops,
-};
-
-GNARL_PLUGIN_ENTRY(&plugin)
+GNARL_REWARD(reward_rupees, "1.1.0", "example: pays for rupees gained, charges for rupees spent",
+             pay, NULL, sizeof(float))

@@ -27,11 +27,16 @@
  *    allocates; step, compute, request and poll never allocate and return
  *    void or a count.
  *  - Every op of a kind's table is mandatory except those marked optional
- *    (a reward's save_size/save/load: all three or none); the host refuses
- *    a table with a mandatory op NULL, naming it.
+ *    (a reward's destroy, episode_start, save_size/save/load,
+ *    memory_size/connect_memory); the host refuses a table with a
+ *    mandatory op NULL, naming it.
+ *  - Arrays of structs that cross the boundary are read with the stride
+ *    their writer declares (param_size, suggestion_size), so those structs
+ *    can grow at the end too.
  *  - Plugins never write to stdout.  They log through the host.
  *
  * Headers of this SDK depend only on the C11 standard library.
+ * gnarl/reward.h builds a reward term on this header in a few lines.
  */
 #ifndef GNARL_PLUGIN_H
 #define GNARL_PLUGIN_H
@@ -49,9 +54,12 @@ extern "C" {
 #endif
 
 /* ABI version: major << 16 | minor.  A new minor only appends fields and
- * functions; a new major breaks and the host refuses old plugins. */
+ * functions; a new major breaks and the host refuses old plugins.
+ * 1.0: the first.  1.1: reward terms' destroy and episode_start optional,
+ * per-env memory kept by the host (memory_size, connect_memory),
+ * param_size and suggestion_size (array strides), GNARL_HAS. */
 #define GNARL_ABI_MAJOR 1
-#define GNARL_ABI_MINOR 0
+#define GNARL_ABI_MINOR 1
 #define GNARL_ABI_VERSION ((GNARL_ABI_MAJOR << 16) | GNARL_ABI_MINOR)
 
 /* Size of every error buffer passed across the boundary. */
@@ -62,6 +70,12 @@ extern "C" {
 #else
 #define GNARL_EXPORT __attribute__((visibility("default")))
 #endif
+
+/* Does the struct at p, which starts with its writer's `size`, hold
+ * `member`?  Read a member added in a later minor only when it does:
+ *     if (GNARL_HAS(host, struct gnarl_host, some_1_2_service)) ... */
+#define GNARL_HAS(p, type, member)                                           \
+	((p)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
 
 /* ------------------------------------------------------------------------ */
 /* Error codes.  0 is success; failures are negative GNARL_E* values.       */
@@ -152,7 +166,9 @@ enum gnarl_param_flags {
 	GNARL_PARAM_SECRET = 1 << 3,   /* never logged, redacted in copies */
 };
 
-/* One declared parameter.  Tables end with an entry whose name is NULL. */
+/* One declared parameter.  Tables end with an entry whose name is NULL.
+ * The host steps through a table by the descriptor's param_size (1.1), so
+ * this struct may grow at the end in a later minor. */
 struct gnarl_param {
 	const char *name;
 	enum gnarl_param_type type;
@@ -167,6 +183,10 @@ struct gnarl_param {
 };
 
 #define GNARL_PARAMS_END {0}
+
+/* Size of struct gnarl_param in ABI 1.0 (and 1.1), frozen: the stride of
+ * a table whose descriptor has no param_size. */
+#define GNARL_PARAM_V1_SIZE (offsetof(struct gnarl_param, choices) + sizeof(const char *))
 
 /* ------------------------------------------------------------------------ */
 /* Host services: one table per plugin instance, passed to `create`.        */
@@ -396,8 +416,11 @@ struct gnarl_reward_ops {
 	uint32_t size;
 	void *(*create)(const struct gnarl_host *host, uint32_t n_envs,
 	                char err[GNARL_ERR_SIZE]);
-	void (*destroy)(void *term);  /* accepts NULL */
-	/* Env `index` starts an episode in `state`: reset per-episode memory. */
+	/* Accepts NULL.  Optional since 1.1 (NULL: nothing to free). */
+	void (*destroy)(void *term);
+	/* Env `index` starts an episode in `state`: reset per-episode memory.
+	 * Optional since 1.1 (NULL: nothing to do beyond the host zeroing the
+	 * env's memory, see memory_size). */
 	void (*episode_start)(void *term, uint32_t index,
 	                      const struct gnarl_game_state *state);
 	/* For envs [first, first+count): out[i] = this term's unweighted reward
@@ -417,6 +440,21 @@ struct gnarl_reward_ops {
 	int (*save)(void *term, void *buf, size_t size);
 	int (*load)(void *term, const void *buf, size_t size,
 	            char err[GNARL_ERR_SIZE]);
+
+	/* ---- ABI 1.1 (read only when `size` covers them: GNARL_HAS) ---- */
+	/* Optional, both or none: per-env memory the host keeps for the term.
+	 * memory_size, called once after create, says how many bytes each env
+	 * needs (0: none).  The host allocates n_envs blocks of that size,
+	 * contiguous and aligned for any type (env i's at memory + i * size),
+	 * zeroes env i's block before each episode_start of env i, saves the
+	 * blocks in checkpoints and restores them on resume (or starts them
+	 * zeroed, with a new episode, when it cannot: another n_envs, new
+	 * params).  connect_memory hands the blocks over, once, before
+	 * episode_start or compute runs; they are the host's and valid until
+	 * destroy.  Plain data only (no pointers): the bytes are saved as they
+	 * are, little-endian (gnarl runs on little-endian machines). */
+	size_t (*memory_size)(void *term);
+	void (*connect_memory)(void *term, void *memory);
 };
 
 /* ------------------------------------------------------------------------ */
@@ -434,12 +472,19 @@ struct gnarl_llm_request {
 	const char *const *action_names; /* borrowed for the call */
 };
 
+/* One element of poll's `out` array.  The host reads the array with the
+ * stride the ops' suggestion_size declares (1.1), so this struct may grow
+ * at the end in a later minor. */
 struct gnarl_llm_suggestion {
 	uint32_t env;
 	int32_t action;                /* index into the env's action names;
 	                                  -1: the request failed */
 	uint64_t id;                   /* the request's id */
 };
+
+/* Size of struct gnarl_llm_suggestion in ABI 1.0 (and 1.1), frozen: the
+ * stride of an llm whose ops have no suggestion_size. */
+#define GNARL_LLM_SUGGESTION_V1_SIZE 16
 
 enum gnarl_llm_flags {
 	GNARL_LLM_WANTS_FRAME = 1 << 0, /* request needs the env's current frame */
@@ -463,6 +508,12 @@ struct gnarl_llm_ops {
 	 * the host knows the env has no request in flight any more. */
 	uint32_t (*poll)(void *llm, struct gnarl_llm_suggestion *out,
 	                 uint32_t max);
+
+	/* ---- ABI 1.1 ---- */
+	/* sizeof(struct gnarl_llm_suggestion) as the plugin was built: poll
+	 * writes elements of this size (0: GNARL_LLM_SUGGESTION_V1_SIZE).  The
+	 * host passes an array of max elements of it. */
+	uint32_t suggestion_size;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -526,6 +577,11 @@ struct gnarl_plugin {
 		const struct gnarl_llm_ops *llm;
 		const struct gnarl_storage_ops *storage;
 	} ops;
+
+	/* ---- ABI 1.1 ---- */
+	/* sizeof(struct gnarl_param) as the plugin was built: the stride of
+	 * `params` (0: GNARL_PARAM_V1_SIZE). */
+	uint32_t param_size;
 };
 
 /* Size of the 1.0 descriptor, frozen: the host refuses anything smaller. */

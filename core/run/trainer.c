@@ -1,0 +1,942 @@
+/*
+ * trainer.c - one process's training loop (see trainer.h).
+ *
+ * Entry points: gnarl_trainer_create (config -> plugins, network, PPO,
+ * rollout, run directory, metrics), gnarl_trainer_start/restored,
+ * gnarl_trainer_iterate (the hot loop), gnarl_trainer_report,
+ * gnarl_trainer_run.
+ *
+ * Invariants: everything is allocated in create; an iteration never
+ * allocates and never fails.  The run RNG (actions, minibatch shuffles)
+ * is used only on this thread, in a fixed order, and every env has its own
+ * seeded stream, so a run depends only on its seed and config (and,
+ * data-parallel, the process count: see sync()).
+ */
+#include "trainer.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "dist.h"
+#include "episode.h"
+#include "error.h"
+#include "gauges.h"
+#include "guidance.h"
+#include "hud.h"
+#include "log.h"
+#include "metrics.h"
+#include "nn.h"
+#include "plugin_host.h"
+#include "pool.h"
+#include "recorder.h"
+#include "registry.h"
+#include "rollout.h"
+#include "storage.h"
+#include "summaries.h"
+#include "term.h"
+#include "train_console.h"
+#include "trainer_sync.h"
+
+/* Streams of the run seed (the registry uses 1, 100+, 200+, 300+). */
+#define SEED_NETWORK 10
+#define SEED_RUN 11
+#define SEED_GUIDANCE 12
+#define SEED_RANK 0x72616e6b00000000ull /* + rank: a rank's own seed */
+
+struct term {
+	struct gnarl_plugin_host *host;
+	struct gnarl_term *term;  /* the instance and its memory */
+	char metric[96];          /* "reward/<name>" */
+};
+
+struct gnarl_trainer {
+	struct gnarl_config *cfg;
+	struct gnarl_trainer_options opts;
+	struct gnarl_registry *reg;
+	struct gnarl_gauges *gauges;
+	struct gnarl_storage *st;
+	char *run_prefix;
+	struct gnarl_run_dir run_dir; /* st and run_prefix, for plugins' run_put */
+	struct gnarl_host_context ctx;
+	struct gnarl_metrics *metrics;
+	struct gnarl_summaries *summaries; /* NULL: metrics.episodes off or no run dir */
+	struct gnarl_plugin_host *env_host;
+	const struct gnarl_env_ops *env_ops;
+	void *env;
+	struct term *terms;
+	struct gnarl_rollout_reward *rewards;
+	uint32_t n_terms;
+	struct gnarl_pool *pool;
+	struct gnarl_nn *nn;
+	struct gnarl_ppo *ppo;
+	struct gnarl_rollout *ro;
+	struct gnarl_guidance *guid; /* LLM guidance (no sources without `llm:`) */
+	struct gnarl_rng rng;
+	uint64_t iteration, env_steps, total_iters;
+	double start_time;        /* of this process's part of the run */
+	uint64_t start_steps;     /* env_steps then */
+	uint32_t N, T, learner_threads;
+	bool has_state, has_frames;
+	gnarl_trainer_hook_fn hook; /* after each report (checkpoints) */
+	void *hook_ctx;
+	struct gnarl_hud *hud;    /* web HUD (hud.port); NULL: off */
+	struct gnarl_train_console *console; /* progress on stderr; NULL: quiet or rank > 0 */
+	struct gnarl_recorder *rec; /* episode videos (video.every); NULL: off */
+	/* data-parallel */
+	struct gnarl_dist *dist;
+	int rank, world;
+	struct gnarl_trainer_sync *sync; /* NULL alone */
+	bool joined;
+	uint64_t updates;         /* minibatch updates of this process */
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const struct gnarl_value *key(const struct gnarl_trainer *t, const char *path)
+{
+	return gnarl_value_at(t->cfg->root, path);
+}
+
+static int64_t int_key(const struct gnarl_trainer *t, const char *path)
+{
+	return gnarl_value_int(key(t, path), 0);
+}
+
+static double float_key(const struct gnarl_trainer *t, const char *path)
+{
+	return gnarl_value_float(key(t, path), 0.0);
+}
+
+static bool bool_key(const struct gnarl_trainer *t, const char *path)
+{
+	return gnarl_value_bool(key(t, path), false);
+}
+
+/* ---- construction ------------------------------------------------------- */
+
+static int open_run_dir(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
+{
+	const char *root = gnarl_value_string(key(t, "run.storage"), "runs");
+	const char *name = gnarl_value_string(key(t, "run.name"), "run");
+	size_t len = strlen(name) + 2;
+	char *yaml, *k;
+	int rc;
+
+	t->run_prefix = malloc(len);
+	if (!t->run_prefix)
+		return gnarl_err(err, GNARL_ENOMEM, "out of memory");
+	snprintf(t->run_prefix, len, "%s/", name);
+	if (t->opts.no_run_dir)
+		return 0;
+	rc = gnarl_storage_open(t->cfg, root, &t->st, err);
+	if (rc)
+		return gnarl_err_prefix(err, rc, "run.storage: ");
+	if (t->rank != 0)
+		return 0; /* the others only write their episode summaries there */
+	yaml = gnarl_value_to_yaml(t->cfg->root, false);
+	k = malloc(len + 16);
+	if (!yaml || !k) {
+		free(yaml);
+		free(k);
+		return gnarl_err(err, GNARL_ENOMEM, "out of memory");
+	}
+	snprintf(k, len + 16, "%sconfig.yaml", t->run_prefix);
+	rc = gnarl_storage_put(t->st, k, yaml, strlen(yaml), err);
+	free(yaml);
+	free(k);
+	if (rc)
+		return gnarl_err_prefix(err, rc, "writing the run's config.yaml under %s: ", root);
+	return 0;
+}
+
+static int create_plugins(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
+{
+	const struct gnarl_registry_entry *e = gnarl_registry_env(t->reg);
+	int rc;
+
+	t->env_ops = e->desc->ops.env;
+	if (gnarl_registry_host(e, &t->ctx, &t->env_host, err))
+		return GNARL_ECONFIG;
+	err[0] = '\0';
+	t->env = t->env_ops->create(gnarl_plugin_host_table(t->env_host), t->N, err);
+	if (!t->env)
+		return gnarl_plugin_create_failed(e->lib, e->slot, err);
+	t->n_terms = (uint32_t)gnarl_registry_count(t->reg, GNARL_KIND_REWARD);
+	t->terms = calloc(t->n_terms + 1, sizeof(*t->terms));
+	t->rewards = calloc(t->n_terms + 1, sizeof(*t->rewards));
+	if (!t->terms || !t->rewards)
+		return gnarl_err(err, GNARL_ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < t->n_terms; i++) {
+		struct term *tm = &t->terms[i];
+		e = gnarl_registry_get(t->reg, GNARL_KIND_REWARD, i);
+		if (gnarl_registry_host(e, &t->ctx, &tm->host, err))
+			return GNARL_ECONFIG;
+		rc = gnarl_term_create(e->desc->ops.reward, gnarl_plugin_host_table(tm->host), t->N,
+		                       &tm->term, err);
+		if (rc == GNARL_ECONFIG)
+			return gnarl_plugin_create_failed(e->lib, e->slot, err);
+		if (rc)
+			return gnarl_err_prefix(err, rc, "%s: ", e->slot);
+		snprintf(tm->metric, sizeof(tm->metric), "reward/%s", e->name);
+		t->rewards[i].name = e->name;
+		t->rewards[i].term = tm->term;
+		t->rewards[i].weight = (float)gnarl_value_float(gnarl_value_get(e->section, "weight"),
+		                                                1.0);
+	}
+	return 0;
+}
+
+static int network_spec(struct gnarl_trainer *t, const struct gnarl_env_spaces *sp,
+                        struct gnarl_nn_spec *spec, char err[GNARL_ERR_SIZE])
+{
+	const struct gnarl_value *hidden = key(t, "policy.hidden");
+	const char *act = gnarl_value_string(key(t, "policy.activation"), "relu");
+	uint32_t B = (uint32_t)int_key(t, "ppo.minibatch_size");
+
+	memset(spec, 0, sizeof(*spec));
+	if (!hidden || hidden->type != GNARL_VALUE_LIST)
+		return gnarl_config_error(t->cfg, hidden, "policy.hidden", err,
+		                          "expected a list of layer widths");
+	spec->inputs = sp->obs_dim + sp->n_actions + 1;
+	spec->n_actions = sp->n_actions;
+	if (hidden->count > GNARL_NN_MAX_HIDDEN)
+		return gnarl_config_error(t->cfg, hidden, "policy.hidden", err,
+		                          "%zu layers; at most %d are supported", hidden->count,
+		                          GNARL_NN_MAX_HIDDEN);
+	spec->n_hidden = (uint32_t)hidden->count;
+	for (size_t i = 0; i < hidden->count; i++)
+		spec->hidden[i] = (uint32_t)gnarl_value_int(&hidden->items[i], 0);
+	spec->activation = !strcmp(act, "tanh") ? GNARL_NN_TANH : GNARL_NN_RELU;
+	spec->shared = bool_key(t, "policy.shared");
+	spec->max_batch = B > t->N ? B : t->N;
+	return 0;
+}
+
+static void ppo_config(struct gnarl_trainer *t, const struct gnarl_env_spaces *sp,
+                       struct gnarl_ppo_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->T = t->T;
+	c->N = t->N;
+	c->O_env = sp->obs_dim;
+	c->O = sp->obs_dim + sp->n_actions + 1;
+	c->epochs = (uint32_t)int_key(t, "ppo.epochs");
+	c->minibatch = (uint32_t)int_key(t, "ppo.minibatch_size");
+	c->learning_rate = float_key(t, "ppo.learning_rate");
+	c->lr_linear = !strcmp(gnarl_value_string(key(t, "ppo.lr_schedule"), ""), "linear");
+	c->gamma = float_key(t, "ppo.gamma");
+	c->gae_lambda = float_key(t, "ppo.gae_lambda");
+	c->clip_coef = float_key(t, "ppo.clip_coef");
+	c->value_clip = float_key(t, "ppo.value_clip");
+	c->ent_coef = float_key(t, "ppo.ent_coef");
+	c->vf_coef = float_key(t, "ppo.vf_coef");
+	c->max_grad_norm = float_key(t, "ppo.max_grad_norm");
+	c->target_kl = float_key(t, "ppo.target_kl"); /* null reads as 0: off */
+	c->norm_adv = bool_key(t, "ppo.norm_adv");
+	c->normalize_obs = bool_key(t, "ppo.normalize_obs");
+	c->normalize_reward = bool_key(t, "ppo.normalize_reward");
+	c->obs_clip = float_key(t, "ppo.obs_clip");
+	c->reward_clip = float_key(t, "ppo.reward_clip");
+	c->adam_eps = float_key(t, "ppo.adam_eps");
+	c->threads = t->learner_threads;
+	/* Worker 1 is idle while acting unless it steps envs. */
+	c->overlap_values = t->learner_threads >= 2 && int_key(t, "env.threads") <= 1;
+	c->dist = t->world > 1 ? t->dist : NULL; /* alone: the plain update, bit for bit */
+}
+
+/* ppo.blas_threads: 0 leaves OpenBLAS's default; with a separate actor
+ * and critic, 2 or more puts each network on its own thread (OpenBLAS
+ * then single-threaded per call, which suits these small products);
+ * otherwise it is OpenBLAS's thread count. */
+static void blas_threads(struct gnarl_trainer *t, bool shared)
+{
+	int64_t n = int_key(t, "ppo.blas_threads");
+
+	t->learner_threads = 1;
+	if (n >= 2 && !shared) {
+		t->learner_threads = 2;
+		openblas_set_num_threads(1);
+	} else if (n >= 1) {
+		openblas_set_num_threads((int)n);
+	}
+}
+
+/* The seed of what differs between ranks (env resets, actions and
+ * shuffles, LLM draws): rank 0 keeps the run seed, so one process under
+ * mpirun is a plain run. */
+static uint64_t rank_seed(const struct gnarl_trainer *t, uint64_t seed)
+{
+	return t->rank == 0 ? seed : gnarl_rng_derive(seed, SEED_RANK + (uint64_t)t->rank);
+}
+
+/* The web HUD: what the run is, and env 0's frames through a view of the
+ * env (*ops, *env on entry: the recorder's view or the env) that the
+ * rollout steps in its place (*ops, *env on return: unchanged when the
+ * HUD is off). */
+static int watch_hud(struct gnarl_trainer *t, const struct gnarl_env_spaces *sp,
+                     const struct gnarl_env_ops **ops, void **env, char err[GNARL_ERR_SIZE])
+{
+	const char *names[GNARL_GUIDANCE_MAX_SOURCES];
+	uint32_t ttl[GNARL_GUIDANCE_MAX_SOURCES], K = gnarl_guidance_count(t->guid);
+	int rc;
+
+	for (uint32_t k = 0; k < K && k < GNARL_GUIDANCE_MAX_SOURCES; k++) {
+		const struct gnarl_registry_entry *e = gnarl_registry_get(t->reg, GNARL_KIND_LLM, k);
+		names[k] = gnarl_guidance_name(t->guid, k);
+		ttl[k] = (uint32_t)gnarl_value_int(gnarl_value_get(e->section, "ttl"), 0);
+	}
+	struct gnarl_hud_run run = {gnarl_registry_env(t->reg)->name, t->N, t->T, t->total_iters,
+	                            sp->n_actions, sp->action_names, K, names, ttl};
+
+	rc = gnarl_hud_describe(t->hud, &run, err);
+	return rc ? rc : gnarl_hud_watch_env(t->hud, *ops, *env, t->N, ops, env, err);
+}
+
+static int build_learner(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_env_spaces sp = {0};
+	struct gnarl_nn_spec spec;
+	struct gnarl_ppo_config pc;
+	struct gnarl_rollout_config roc;
+	uint64_t seed = (uint64_t)int_key(t, "run.seed"), own = rank_seed(t, seed);
+	uint32_t env_threads = (uint32_t)int_key(t, "env.threads");
+	const struct gnarl_env_ops *env_ops;
+	void *env;
+	int rc;
+
+	t->env_ops->spaces(t->env, &sp);
+	t->has_state = sp.has_game_state;
+	t->has_frames = sp.has_frames;
+	rc = network_spec(t, &sp, &spec, err);
+	if (rc)
+		return rc;
+	blas_threads(t, spec.shared);
+	rc = gnarl_pool_create(env_threads > t->learner_threads ? env_threads : t->learner_threads,
+	                       &t->pool, err);
+	if (!rc)
+		rc = gnarl_nn_create(&spec, gnarl_rng_derive(seed, SEED_NETWORK), &t->nn, err);
+	if (rc)
+		return rc;
+	ppo_config(t, &sp, &pc);
+	rc = gnarl_ppo_create(&pc, t->nn, t->pool, &t->ppo, err);
+	if (rc)
+		return gnarl_err_prefix(err, GNARL_ECONFIG, "%s: ",
+		                        t->cfg->path ? t->cfg->path : "config");
+	struct gnarl_guidance_spec gs = {t->N, sp.n_actions, sp.action_names, sp.has_game_state,
+	                                 sp.has_frames, gnarl_rng_derive(own, SEED_GUIDANCE)};
+
+	rc = t->opts.no_guidance ? 0 : gnarl_guidance_open(t->reg, &t->ctx, &gs, &t->guid, err);
+	if (rc)
+		return rc;
+	roc = (struct gnarl_rollout_config){t->N, pc.O, own, env_threads, 100};
+	env_ops = t->env_ops;
+	env = t->env;
+	/* videos: rank 0 of a run with a run directory */
+	if (!t->opts.quiet && !t->opts.no_run_dir && t->rank == 0)
+		rc = gnarl_recorder_open(t->cfg, t->st, t->run_prefix, t->env_ops, t->env, t->N,
+		                         &env_ops, &env, &t->rec, err);
+	if (!rc)
+		rc = watch_hud(t, &sp, &env_ops, &env, err);
+	if (rc)
+		return rc;
+	rc = gnarl_rollout_create_guided(&roc, env_ops, env, t->rewards, t->n_terms, t->guid,
+	                                 t->pool, &t->ro, err);
+	if (rc)
+		return gnarl_err_prefix(err, rc, "env '%s': ", gnarl_registry_env(t->reg)->name);
+	gnarl_rng_seed(&t->rng, gnarl_rng_derive(own, SEED_RUN));
+	return 0;
+}
+
+/* Episode summaries (metrics.episodes) on a background writer. */
+static int open_summaries(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
+{
+	uint32_t k = gnarl_guidance_count(t->guid);
+	const char **names;
+	int rc;
+
+	/* metrics.episodes; ranks other than 0 have no metrics object */
+	if (!t->st || (t->metrics ? !gnarl_metrics_episodes(t->metrics)
+	                          : t->rank == 0 ||
+	                                !gnarl_value_bool(key(t, "metrics.episodes"), true)))
+		return 0;
+	names = calloc(t->n_terms + k + 1, sizeof(*names));
+	if (!names)
+		return gnarl_err(err, GNARL_ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < t->n_terms; i++)
+		names[i] = t->rewards[i].name;
+	for (uint32_t i = 0; i < k; i++)  /* the rollout's terms after the rewards' */
+		names[t->n_terms + i] = gnarl_guidance_name(t->guid, i);
+	rc = gnarl_summaries_create(t->st, t->run_prefix, (uint32_t)t->rank, names, t->n_terms + k,
+	                            GNARL_SUMMARIES_DEFAULT_CAPACITY, t->gauges, NULL,
+	                            &t->summaries, err);
+	free(names);
+	return rc;
+}
+
+/* Env steps of one iteration: every rank's. */
+static uint64_t batch(const struct gnarl_trainer *t)
+{
+	return (uint64_t)t->world * t->N * t->T;
+}
+
+/* Sizes that would only fail after the run directory exists. */
+static int check_sizes(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
+{
+	const struct gnarl_value *mb = key(t, "ppo.minibatch_size");
+	const struct gnarl_value *hidden = key(t, "policy.hidden");
+
+	if ((uint64_t)gnarl_value_int(mb, 0) > (uint64_t)t->N * t->T)
+		return gnarl_config_error(t->cfg, mb, "ppo.minibatch_size", err,
+		                          "%lld is larger than the batch (ppo.rollout_steps x "
+		                          "env.num_envs = %llu); lower it",
+		                          (long long)gnarl_value_int(mb, 0),
+		                          (unsigned long long)t->N * t->T);
+	if (hidden && hidden->type == GNARL_VALUE_LIST && hidden->count > GNARL_NN_MAX_HIDDEN)
+		return gnarl_config_error(t->cfg, hidden, "policy.hidden", err,
+		                          "%zu layers; at most %d are supported", hidden->count,
+		                          GNARL_NN_MAX_HIDDEN);
+	if (t->total_iters == 0)
+		return gnarl_config_error(t->cfg, key(t, "ppo.total_steps"), "ppo.total_steps", err,
+		                          "fewer steps than one rollout (ppo.rollout_steps x "
+		                          "env.num_envs%s = %llu); raise it",
+		                          t->world > 1 ? " x processes" : "",
+		                          (unsigned long long)batch(t));
+	return 0;
+}
+
+int gnarl_trainer_create(struct gnarl_config *cfg, const struct gnarl_trainer_options *opts,
+                         struct gnarl_trainer **out, char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_trainer *t;
+	uint64_t total;
+	int rc;
+
+	*out = NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return gnarl_err(err, GNARL_ENOMEM, "out of memory");
+	t->cfg = cfg;
+	if (opts)
+		t->opts = *opts;
+	t->dist = t->opts.dist;
+	t->rank = gnarl_dist_rank(t->dist);
+	t->world = gnarl_dist_size(t->dist);
+	t->N = (uint32_t)int_key(t, "env.num_envs");
+	t->T = (uint32_t)int_key(t, "ppo.rollout_steps");
+	total = t->opts.total_steps ? t->opts.total_steps : (uint64_t)int_key(t, "ppo.total_steps");
+	t->total_iters = total / batch(t);
+	rc = check_sizes(t, err);
+	if (!rc && !t->opts.quiet)
+		rc = gnarl_recorder_check(cfg, err);
+	if (!rc)
+		rc = gnarl_registry_open(cfg, &t->reg, err);
+	/* before the run directory: a port in use leaves none behind */
+	if (!rc && !t->opts.quiet && !t->opts.no_run_dir && t->rank == 0)
+		rc = gnarl_hud_open(cfg, &t->hud, err);
+	if (!rc)
+		rc = gnarl_gauges_create(&t->gauges);
+	if (!rc)
+		rc = open_run_dir(t, err);
+	if (rc)
+		goto fail;
+	t->run_dir = (struct gnarl_run_dir){t->st, t->run_prefix};
+	t->ctx = (struct gnarl_host_context){cfg, t->gauges, t->st ? gnarl_storage_run_put : NULL,
+	                                     &t->run_dir, t->rank, t->world};
+	rc = create_plugins(t, err);
+	if (!rc)
+		rc = build_learner(t, err);
+	if (!rc && t->world > 1)
+		rc = gnarl_trainer_sync_create(t->dist, t->n_terms + gnarl_guidance_count(t->guid),
+		                               &t->sync, err);
+	if (!rc && !t->opts.quiet && t->rank == 0)
+		rc = gnarl_metrics_create(gnarl_config_section(cfg, "metrics"), t->st, t->run_prefix,
+		                          t->st && strcmp(gnarl_storage_plugin_name(t->st), "local"),
+		                          &t->metrics, err);
+	if (!rc && t->metrics)
+		rc = gnarl_train_console_create(cfg, t->has_state, &t->console, err);
+	if (!rc)
+		rc = open_summaries(t, err);
+	if (rc)
+		goto fail;
+	*out = t;
+	return 0;
+fail:
+	if (rc == GNARL_ENOMEM && !err[0])
+		gnarl_err(err, rc, "out of memory");
+	gnarl_trainer_free(t);
+	return rc;
+}
+
+void gnarl_trainer_free(struct gnarl_trainer *t)
+{
+	if (!t)
+		return;
+	gnarl_rollout_free(t->ro);
+	gnarl_hud_free(t->hud);
+	gnarl_recorder_free(t->rec);
+	gnarl_guidance_free(t->guid);
+	gnarl_ppo_free(t->ppo);
+	gnarl_nn_free(t->nn);
+	gnarl_pool_free(t->pool);
+	for (uint32_t i = 0; t->terms && i < t->n_terms; i++) {
+		gnarl_term_free(t->terms[i].term);
+		gnarl_plugin_host_free(t->terms[i].host);
+	}
+	free(t->terms);
+	free(t->rewards);
+	if (t->env)
+		t->env_ops->destroy(t->env);
+	gnarl_plugin_host_free(t->env_host);
+	gnarl_summaries_free(t->summaries);
+	gnarl_train_console_free(t->console);
+	gnarl_metrics_free(t->metrics);
+	gnarl_storage_close(t->st);
+	free(t->run_prefix);
+	gnarl_gauges_free(t->gauges);
+	gnarl_registry_free(t->reg);
+	gnarl_trainer_sync_free(t->sync);
+	free(t);
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void reset_envs(struct gnarl_trainer *t)
+{
+	gnarl_rollout_reset_all(t->ro);
+	gnarl_ppo_set_obs(t->ppo, gnarl_rollout_obs(t->ro));
+	t->start_time = now();
+	t->start_steps = t->env_steps;
+}
+
+/* The console counts from here (a restored run: from its iteration). */
+static void start_console(struct gnarl_trainer *t)
+{
+	gnarl_train_console_start(t->console, t->iteration, t->total_iters, t->env_steps,
+	                          batch(t));
+}
+
+void gnarl_trainer_start(struct gnarl_trainer *t)
+{
+	const char *root = t->st ? gnarl_storage_root(t->st) : "";
+	size_t len = strlen(root);
+
+	reset_envs(t);
+	start_console(t);
+	if (!t->opts.quiet && t->rank == 0)
+		gnarl_log(GNARL_LOG_INFO, NULL,
+		          "starting fresh: %s%s%s, env %s x %u%s, %llu iterations of %llu steps", root,
+		          len && root[len - 1] != '/' ? "/" : "",
+		          t->st ? t->run_prefix : "(no run directory)",
+		          gnarl_registry_env(t->reg)->name, t->N,
+		          t->world > 1 ? " on each process" : "", (unsigned long long)t->total_iters,
+		          (unsigned long long)batch(t));
+}
+
+/* After a restore: the iterations left at this run's batch size (which
+ * may differ from the saved run's). */
+static void replan(struct gnarl_trainer *t)
+{
+	uint64_t total = t->opts.total_steps ? t->opts.total_steps
+	                                     : (uint64_t)int_key(t, "ppo.total_steps");
+
+	t->total_iters = t->iteration +
+	                 (total > t->env_steps ? (total - t->env_steps) / batch(t) : 0);
+}
+
+/* After a restore, data-parallel: see gnarl_trainer_sync_restored. */
+static void rejoin(struct gnarl_trainer *t)
+{
+	if (t->sync)
+		gnarl_trainer_sync_restored(t->sync, t->ppo, gnarl_rollout_episodes(t->ro), &t->rng);
+}
+
+/* Data-parallel, before the first iteration: the ranks' configs and
+ * starting weights (gnarl_trainer_sync_join).  Not in start or restored:
+ * the caller may still have to learn whether every rank got that far. */
+static void join(struct gnarl_trainer *t)
+{
+	if (t->sync && !t->joined)
+		gnarl_trainer_sync_join(t->sync, t->nn);
+	t->joined = true;
+}
+
+void gnarl_trainer_restored(struct gnarl_trainer *t)
+{
+	rejoin(t);
+	reset_envs(t);
+	replan(t);
+	start_console(t);
+}
+
+void gnarl_trainer_continued(struct gnarl_trainer *t)
+{
+	rejoin(t);
+	gnarl_rollout_forget_advice(t->ro);  /* saved with the run's own LLM settings */
+	gnarl_ppo_normalize_obs(t->ppo, gnarl_rollout_obs(t->ro), gnarl_ppo_buffer(t->ppo)->next_obs,
+	                        t->N, false);
+	t->start_time = now();
+	t->start_steps = t->env_steps;
+	replan(t);
+	start_console(t);
+}
+
+void gnarl_trainer_set_hook(struct gnarl_trainer *t, gnarl_trainer_hook_fn fn, void *ctx)
+{
+	t->hook = fn;
+	t->hook_ctx = ctx;
+}
+
+/* Episodes that ended in the last step: the window, the summaries. */
+static void finished(struct gnarl_trainer *t, struct gnarl_episode *ep)
+{
+	for (uint32_t n = 0; n < t->N; n++) {
+		struct gnarl_summaries_record sr = {.iteration = t->iteration + 1};
+		if (!gnarl_rollout_dones(t->ro)[n])
+			continue;
+		sr.ep = gnarl_rollout_record(t->ro, n);
+		if (n == 0)
+			gnarl_recorder_finished(t->rec, sr.ep->ret, sr.ep->length);
+		if (t->guid) {
+			struct gnarl_guidance_episode ge;
+
+			gnarl_guidance_finished(t->guid, n, &ge);
+			sr.llm_calls = ge.requests;
+			sr.llm_hits = ge.alignment_hits;
+		}
+		gnarl_episode_add(ep, sr.ep);
+		gnarl_summaries_push(t->summaries, &sr);
+	}
+}
+
+void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iteration *out)
+{
+	struct gnarl_ppo_buffer *b = gnarl_ppo_buffer(t->ppo);
+	struct gnarl_episode *ep = gnarl_rollout_episodes(t->ro);
+	const uint32_t N = t->N;
+	double t0, t1, t2, reduced = gnarl_dist_reduce_seconds(t->dist);
+
+	join(t);
+	t0 = now();
+	gnarl_hud_arm_frame(t->hud); /* env 0's frame in the first step, if due */
+	gnarl_recorder_arm(t->rec, t->iteration);
+	gnarl_guidance_set_iteration(t->guid, t->iteration);
+	gnarl_ppo_begin(t->ppo);
+	for (uint32_t s = 0; s < t->T; s++) {
+		gnarl_ppo_act(t->ppo, s, &t->rng);
+		if (gnarl_rollout_step(t->ro, b->actions + (size_t)s * N))
+			finished(t, ep);
+		gnarl_ppo_record(t->ppo, s, gnarl_rollout_rewards(t->ro), gnarl_rollout_dones(t->ro),
+		                 gnarl_rollout_obs(t->ro), gnarl_rollout_final_obs(t->ro));
+	}
+	t1 = now();
+	gnarl_ppo_finish(t->ppo);
+	t->iteration++;
+	gnarl_ppo_update(t->ppo,
+	                 gnarl_ppo_lr(gnarl_ppo_config(t->ppo), t->iteration, t->total_iters),
+	                 &t->rng, &out->ppo);
+	if (t->sync)
+		gnarl_trainer_sync_iteration(t->sync, t->ppo, t->nn, ep, t->iteration);
+	t2 = now();
+	t->updates += out->ppo.minibatches;
+	t->env_steps += batch(t);
+	out->iteration = t->iteration;
+	out->env_steps = t->env_steps;
+	out->rollout_seconds = t1 - t0;
+	out->learn_seconds = t2 - t1;
+	out->sps = (double)batch(t) / (t2 - t0);
+	out->allreduce_seconds = gnarl_dist_reduce_seconds(t->dist) - reduced;
+}
+
+/* A scalar of the iteration: metrics and the HUD. */
+static void put(struct gnarl_trainer *t, const char *name, double value)
+{
+	gnarl_metrics_set(t->metrics, name, value);
+	gnarl_hud_set(t->hud, name, value);
+}
+
+static void put_gauge(void *ctx, const char *name, double value)
+{
+	put(ctx, name, value);
+}
+
+/* A video the recorder finished: TensorBoard, the HUD, a line. */
+static void take_video(struct gnarl_trainer *t, const struct gnarl_trainer_iteration *it)
+{
+	struct gnarl_recorder_video v;
+
+	if (!gnarl_recorder_poll(t->rec, &v))
+		return;
+	if (v.error) {
+		gnarl_log(GNARL_LOG_WARN, "video", "the episode video of iteration %llu is lost: %s",
+		          (unsigned long long)v.iteration, v.error);
+		return;
+	}
+	if (v.gif && gnarl_metrics_add_image(t->metrics, "video/episode", it->env_steps,
+	                                     GNARL_FRAME_WIDTH, GNARL_FRAME_HEIGHT, v.gif,
+	                                     v.gif_len))
+		gnarl_log(GNARL_LOG_WARN, "video", "out of memory: the GIF is not in TensorBoard");
+	gnarl_hud_video(t->hud, v.iteration, v.mime, v.data, v.len);
+	if (isnan(v.ret))
+		gnarl_log(GNARL_LOG_INFO, "video", "%s: %llu frames of an episode (cut at "
+		          "video.max_frames)", v.uri, (unsigned long long)v.frames);
+	else
+		gnarl_log(GNARL_LOG_INFO, "video", "%s: an episode of %llu steps, return %.1f",
+		          v.uri, (unsigned long long)v.frames - 1, v.ret);
+}
+
+static void hud_commit(struct gnarl_trainer *t, const struct gnarl_trainer_iteration *it)
+{
+	const struct gnarl_ppo_config *pc = gnarl_ppo_config(t->ppo);
+	struct gnarl_hud_iteration hi = {it->iteration, it->env_steps, gnarl_rollout_obs(t->ro),
+	                                 pc->O, pc->O_env};
+
+	gnarl_hud_commit(t->hud, &hi);
+}
+
+int gnarl_trainer_report(struct gnarl_trainer *t, const struct gnarl_trainer_iteration *it,
+                         char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_metrics *m = t->metrics;
+	struct gnarl_episode_means e;
+	const struct gnarl_ppo_stats *p = &it->ppo;
+	int rc;
+
+	if (!m)
+		return 0;
+	gnarl_trainer_episode_means(t, &e);
+	/* As CleanRL's SPS: steps over wall time since the start, reporting
+	 * included. */
+	put(t, "sps", (double)(it->env_steps - t->start_steps) /
+	              (now() - t->start_time));
+	put(t, "ep_return_mean", e.count ? e.ret : NAN);
+	put(t, "ep_len_mean", e.count ? e.length : NAN);
+	put(t, "episodes", (double)gnarl_trainer_episodes(t));
+	put(t, "policy_loss", p->policy_loss);
+	put(t, "value_loss", p->value_loss);
+	put(t, "entropy", p->entropy);
+	put(t, "approx_kl", p->approx_kl);
+	put(t, "clipfrac", p->clipfrac);
+	put(t, "explained_variance", p->explained_variance);
+	put(t, "lr", p->lr);
+	if (t->world > 1)
+		put(t, "allreduce_ms", 1e3 * it->allreduce_seconds);
+	for (uint32_t i = 0; i < t->n_terms; i++)
+		put(t, t->terms[i].metric, e.count ? e.terms[i] : NAN);
+	for (uint32_t i = 0; i < gnarl_guidance_count(t->guid); i++) {
+		char name[96];
+
+		snprintf(name, sizeof(name), "reward/%s", gnarl_guidance_name(t->guid, i));
+		put(t, name, e.count ? e.terms[t->n_terms + i] : NAN);
+	}
+	gnarl_guidance_publish(t->guid);
+	if (t->has_state) {
+		put(t, "rooms_discovered", e.count ? e.rooms : NAN);
+		put(t, "dungeons_entered", e.count ? e.dungeons : NAN);
+		put(t, "enemies_killed", e.count ? e.enemies_killed : NAN);
+		put(t, "milestones", e.count ? e.milestones : NAN);
+	}
+	/* One snapshot of the gauges (plugins' threads move them) for both:
+	 * the HUD shows what progress.csv holds. */
+	gnarl_gauges_each(t->gauges, put_gauge, t);
+	take_video(t, it);
+	hud_commit(t, it);
+	rc = gnarl_metrics_flush(m, it->iteration, it->env_steps, err);
+	gnarl_train_console_iteration(t->console, m, it->iteration, it->env_steps);
+	return rc;
+}
+
+bool gnarl_trainer_done(const struct gnarl_trainer *t)
+{
+	return t->iteration >= t->total_iters;
+}
+
+/* Stop now?  Data-parallel, every rank must answer the same: a signal
+ * may reach one rank only, or the ranks between different iterations. */
+static bool stopping(struct gnarl_trainer *t, volatile sig_atomic_t *stop)
+{
+	return t->sync ? gnarl_trainer_sync_stop(t->sync, stop) : stop && *stop;
+}
+
+int gnarl_trainer_run(struct gnarl_trainer *t, volatile sig_atomic_t *stop,
+                      char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_trainer_iteration it;
+	int rc = 0;
+
+	join(t);
+	while (!gnarl_trainer_done(t) && !stopping(t, stop)) {
+		gnarl_trainer_iterate(t, &it);
+		/* A failed metrics upload is kept and retried (metrics.h), a row
+		 * that could not be added is lost: a warning, never the run (a
+		 * store that is down must not stop training). */
+		if (gnarl_trainer_report(t, &it, err))
+			gnarl_log(GNARL_LOG_WARN, NULL, "%s", err);
+		if (t->hook)
+			t->hook(t->hook_ctx, t, &it);
+	}
+	gnarl_train_console_stop(t->console);
+	if (t->sync && !t->opts.quiet)
+		gnarl_trainer_sync_report(t->sync, t->nn, t->ppo, t->iteration, t->updates);
+	if (stop && *stop && !t->opts.quiet && t->rank == 0)
+		gnarl_log(GNARL_LOG_INFO, NULL, "stopped by a signal after iteration %llu (%llu env "
+		                                "steps)",
+		          (unsigned long long)t->iteration, (unsigned long long)t->env_steps);
+	/* Summaries are best effort: a store that cannot take them costs a
+	 * warning, not the run. */
+	if (gnarl_summaries_flush(t->summaries, 30000, err))
+		gnarl_log(GNARL_LOG_WARN, NULL, "episode summaries: %s", err);
+	if (t->metrics)
+		rc = gnarl_metrics_sync(t->metrics, err);
+	return rc;
+}
+
+/* ---- state and parts ---------------------------------------------------- */
+
+static void u64_tensor(struct gnarl_tensor *t, const char *name, void *data, uint64_t n)
+{
+	memset(t, 0, sizeof(*t));
+	t->name = name;
+	t->dtype = GNARL_DTYPE_U64;
+	t->ndim = n ? 1 : 0;
+	t->shape[0] = n;
+	t->data = data;
+}
+
+uint32_t gnarl_trainer_tensors(struct gnarl_trainer *t, struct gnarl_tensor *out,
+                               uint32_t max)
+{
+	uint32_t n = 0, k;
+
+	k = gnarl_nn_tensors(t->nn, out, max);
+	n += k;
+	k = gnarl_ppo_tensors(t->ppo, out + (n < max ? n : max), n < max ? max - n : 0);
+	n += k;
+	k = gnarl_episode_tensors(gnarl_rollout_episodes(t->ro), out + (n < max ? n : max),
+	                          n < max ? max - n : 0);
+	n += k;
+	if (n < max)
+		u64_tensor(&out[n], "trainer.rng", t->rng.s, 4);
+	n++;
+	if (n < max)
+		u64_tensor(&out[n], "trainer.iteration", &t->iteration, 0);
+	n++;
+	if (n < max)
+		u64_tensor(&out[n], "trainer.env_steps", &t->env_steps, 0);
+	n++;
+	return n;
+}
+
+uint64_t gnarl_trainer_iteration_count(const struct gnarl_trainer *t)
+{
+	return t->iteration;
+}
+
+uint64_t gnarl_trainer_env_steps(const struct gnarl_trainer *t)
+{
+	return t->env_steps;
+}
+
+uint64_t gnarl_trainer_episodes(const struct gnarl_trainer *t)
+{
+	uint64_t n;
+
+	return gnarl_trainer_sync_episodes(t->sync, &n, NULL)
+	           ? n
+	           : gnarl_episode_total(gnarl_rollout_episodes(t->ro));
+}
+
+void gnarl_trainer_episode_means(struct gnarl_trainer *t, struct gnarl_episode_means *out)
+{
+	if (!gnarl_trainer_sync_episodes(t->sync, NULL, out))
+		gnarl_episode_means(gnarl_rollout_episodes(t->ro), out);
+}
+
+int gnarl_trainer_rank(const struct gnarl_trainer *t)
+{
+	return t->rank;
+}
+
+int gnarl_trainer_world_size(const struct gnarl_trainer *t)
+{
+	return t->world;
+}
+
+uint64_t gnarl_trainer_total_iterations(const struct gnarl_trainer *t)
+{
+	return t->total_iters;
+}
+
+const struct gnarl_registry *gnarl_trainer_registry(const struct gnarl_trainer *t)
+{
+	return t->reg;
+}
+
+struct gnarl_guidance *gnarl_trainer_guidance(struct gnarl_trainer *t)
+{
+	return t->guid;
+}
+
+struct gnarl_nn *gnarl_trainer_nn(struct gnarl_trainer *t)
+{
+	return t->nn;
+}
+
+struct gnarl_ppo *gnarl_trainer_ppo(struct gnarl_trainer *t)
+{
+	return t->ppo;
+}
+
+struct gnarl_rollout *gnarl_trainer_rollout(struct gnarl_trainer *t)
+{
+	return t->ro;
+}
+
+struct gnarl_rng *gnarl_trainer_rng(struct gnarl_trainer *t)
+{
+	return &t->rng;
+}
+
+struct gnarl_storage *gnarl_trainer_storage(struct gnarl_trainer *t)
+{
+	return t->st;
+}
+
+const char *gnarl_trainer_run_prefix(const struct gnarl_trainer *t)
+{
+	return t->run_prefix;
+}
+
+struct gnarl_metrics *gnarl_trainer_metrics(struct gnarl_trainer *t)
+{
+	return t->metrics;
+}
+
+struct gnarl_train_console *gnarl_trainer_console(struct gnarl_trainer *t)
+{
+	return t->console;
+}
+
+bool gnarl_trainer_has_frames(const struct gnarl_trainer *t)
+{
+	return t->has_frames;
+}
+
+uint32_t gnarl_trainer_learner_threads(const struct gnarl_trainer *t)
+{
+	int blas = openblas_get_num_threads();
+
+	if (t->learner_threads > 1)
+		return t->learner_threads;
+	return blas > 1 ? (uint32_t)blas : 1;
+}
