@@ -89,11 +89,13 @@ static int host_run_put(const struct gnarl_host *host, const char *key, const vo
 	if (!key || !*key || key[0] == '/')
 		return gnarl_err(err, GNARL_EINVAL, "%s: run_put: bad key '%s' (relative, "
 		                 "'/'-separated)", h->desc->name, key ? key : "(null)");
-	n = strlen(h->run_prefix) + strlen(key) + 2;
-	full = malloc(n);
+	n = strlen(h->run_prefix);
+	full = malloc(n + strlen(key) + 2);
 	if (!full)
 		return gnarl_err(err, GNARL_ENOMEM, "%s: run_put: out of memory", h->desc->name);
-	snprintf(full, n, "%s%s%s", h->run_prefix, *h->run_prefix ? "/" : "", key);
+	/* The trainer's run prefix ends in '/' ("name/"); a bare one may not. */
+	snprintf(full, n + strlen(key) + 2, "%s%s%s", h->run_prefix,
+	         n && h->run_prefix[n - 1] != '/' ? "/" : "", key);
 	rc = gnarl_storage_put(h->ctx.run_storage, full, data, len, err);
 	free(full);
 	return rc;
