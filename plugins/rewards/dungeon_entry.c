@@ -1,6 +1,7 @@
 /*
  * dungeon_entry.c - reward term: the first step inside each dungeon
- * (state.dungeon >= 0) in an episode pays `reward`.
+ * (state.dungeon >= 0) in an episode pays `reward` (once the screen has
+ * settled: not during a GNARL_STATE_TRANSITION).
  *
  * Entry point: gnarl_plugin_entry.  Dungeon indices 0..63 are tracked in a
  * per-env bit set; an episode that starts inside a dungeon has that one
@@ -76,7 +77,8 @@ static void compute(void *self, uint32_t first, uint32_t count,
 	struct term *t = self;
 
 	for (uint32_t i = first; i < first + count; i++) {
-		uint64_t bit = dungeon_bit(&cur[i]);
+		/* Mid-transition: paid when Link stands in the dungeon. */
+		uint64_t bit = cur[i].flags & GNARL_STATE_TRANSITION ? 0 : dungeon_bit(&cur[i]);
 		out[i] = bit && !(t->entered[i] & bit) ? t->reward : 0.0f;
 		t->entered[i] |= bit;
 	}

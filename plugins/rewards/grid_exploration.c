@@ -6,8 +6,10 @@
  * Entry point: gnarl_plugin_entry.  Cells are keyed by (group, room, x /
  * cell_size, y / cell_size) in a per-env open-addressing set sized from
  * `max_cells`; once an episode has visited that many cells, further cells
- * pay nothing.  Invariants: the sets clear at episode_start; compute
- * touches only its envs' sets and never allocates.
+ * pay nothing, and so do steps of a screen transition
+ * (GNARL_STATE_TRANSITION: x, y may be the last room's).  Invariants: the
+ * sets clear at episode_start; compute touches only its envs' sets and
+ * never allocates.
  * Checkpoints save the cell size and each env's cells as a list
  * (reward_state.h); loaded under another cell_size, the cells are dropped.
  */
@@ -119,8 +121,12 @@ static void compute(void *self, uint32_t first, uint32_t count,
 {
 	struct term *t = self;
 
+	/* Mid-transition x, y may still be the last room's: no cell then. */
 	for (uint32_t i = first; i < first + count; i++)
-		out[i] = insert(t, i, cell_key(&cur[i], t->cell)) ? t->new_cell : 0.0f;
+		out[i] = !(cur[i].flags & GNARL_STATE_TRANSITION) &&
+		                 insert(t, i, cell_key(&cur[i], t->cell))
+		             ? t->new_cell
+		             : 0.0f;
 }
 
 /* ---- checkpoints: the cell size, then per env its count and its keys --- */

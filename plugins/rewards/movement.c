@@ -2,7 +2,7 @@
  * movement.c - reward term: Link's position changed (another pixel
  * position or another room) pays `reward` times a freshness scale; a step
  * that leaves him where he was (walking into a wall, NOP, a closed text
- * box) pays nothing.
+ * box, a screen transition) pays nothing.
  *
  * The scale falls linearly from `fresh_scale`, for a room Link has just
  * entered for the first time this episode, to `stale_scale` once he has
@@ -104,7 +104,8 @@ static void compute(void *self, uint32_t first, uint32_t count,
 	for (uint32_t i = first; i < first + count; i++) {
 		uint32_t *n = &t->envs[i].in_room[room_key(&cur[i])];
 		double f = *n < t->stale_steps ? *n / t->stale_steps : 1.0;
-		out[i] = moved(&prev[i], &cur[i])
+		/* A transition moves the screen, not Link. */
+		out[i] = moved(&prev[i], &cur[i]) && !(cur[i].flags & GNARL_STATE_TRANSITION)
 		             ? t->reward * (float)(t->fresh + (t->stale - t->fresh) * f)
 		             : 0.0f;
 		if (*n < UINT32_MAX)

@@ -9,7 +9,8 @@
  * 0xff): groups reuse room numbers, so the room alone never names a
  * screen.  Invariants: per-env tables (last step each room was occupied)
  * reset at episode_start; compute touches only its envs' rows and never
- * allocates.
+ * allocates.  Steps of a screen transition (GNARL_STATE_TRANSITION) pay
+ * nothing and do not count: a room pays once Link stands in it.
  * Checkpoints save the per-env tables (reward_state.h).
  */
 #include <stdio.h>
@@ -94,12 +95,21 @@ static void compute(void *self, uint32_t first, uint32_t count,
 {
 	struct term *t = self;
 
+	(void)prev;
 	for (uint32_t i = first; i < first + count; i++) {
 		struct env_rooms *e = &t->envs[i];
 		unsigned k = room_key(&cur[i]);
 		float r = 0.0f;
+
+		/* Mid-transition the room may be the next one before Link is:
+		 * such steps do not count, and the room pays when he is in it. */
+		if (cur[i].flags & GNARL_STATE_TRANSITION) {
+			out[i] = 0.0f;
+			continue;
+		}
 		e->step++;
-		if (k != room_key(&prev[i])) {
+		/* last[k] == step: Link was in k at the previous counted step. */
+		if (e->last[k] != e->step) {
 			if (e->last[k] == 0) {
 				r = t->new_room;
 			} else {
