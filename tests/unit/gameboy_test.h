@@ -134,6 +134,8 @@ static inline void check_against_ram(const struct gnarl_game_state *s)
 	assert_non_null(w);
 	assert_int_equal(s->ram_size, 32768);
 	assert_int_equal(s->size, GNARL_GAME_STATE_V1_SIZE);
+	/* wScrollMode $CD00: 1 when the screen is still. */
+	assert_int_equal(s->flags, W0(w, 0xCD00) != 1 ? GNARL_STATE_TRANSITION : 0);
 	assert_int_equal(s->group, W0(w, 0xCC49));
 	assert_int_equal(s->room, W0(w, 0xCC4C));
 	assert_int_equal(s->dungeon, dungeon);
@@ -160,13 +162,14 @@ static inline void check_against_ram(const struct gnarl_game_state *s)
 /* The cartridge under libmgba directly, as a user plays it in mGBA.         */
 
 #ifdef GNARL_TEST_ROM
-/* Play the cartridge like a user in mGBA: boot, START, walk into room $12. */
+/* Play the cartridge like a user in mGBA: boot, START, walk into room $12
+ * and wait there until the screen transition is over. */
 static inline struct mCore *play_to_room_12(uint32_t *video)
 {
 	struct mCore *c = mCoreCreate(mPLATFORM_GB);
 	struct mCoreOptions o = {.skipBios = true, .mute = true};
-	const uint32_t seq[] = {0, 8, 0, 16};
-	const int frames[] = {60, 8, 30, 80};
+	const uint32_t seq[] = {0, 8, 0, 16, 0};
+	const int frames[] = {60, 8, 30, 80, 40};
 
 	assert_non_null(c);
 	assert_true(c->init(c));
@@ -177,7 +180,7 @@ static inline struct mCore *play_to_room_12(uint32_t *video)
 	c->setVideoBuffer(c, (color_t *)video, GNARL_FRAME_WIDTH);
 	assert_true(c->loadROM(c, VFileOpen(GNARL_TEST_ROM, O_RDONLY)));
 	c->reset(c);
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < 5; k++) {
 		c->setKeys(c, seq[k]);
 		for (int f = 0; f < frames[k]; f++)
 			c->runFrame(c);

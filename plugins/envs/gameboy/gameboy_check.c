@@ -13,7 +13,7 @@
  *      direction 0-3, 1 <= max_health <= 80, 0 <= health <= max_health,
  *      BCD fields hold decimal digits, season 0-3, sword level 0-4, keys
  *      0-99, and Link in control (no text box, no menu, screen still);
- *   2. each direction held for two steps from the start state moves Link
+ *   2. each direction held for 32 frames from the start state moves Link
  *      that way or not at all (never back, little sideways: the game slides
  *      him round corners), sets `direction` to it, and each axis moves for
  *      one of its two directions (a probe where Link was hit proves
@@ -34,7 +34,7 @@
 #include "emu.h"
 #include "gameboy.h"
 
-#define PROBE_STEPS 2
+#define PROBE_FRAMES 32
 #define SIDEWAYS_PX 12
 #define MOVED_PX 4
 #define EDGE_FRAMES 240
@@ -224,52 +224,71 @@ static int check_ranges(struct checker *k)
 	return 0;
 }
 
+/* Is the tile next to Link's in direction d open (free and in the room)?
+ * Without a collision map every direction counts as open. */
+static bool open_ahead(const struct checker *k, int d)
+{
+	const struct gb_ram_map *m = k->c->map;
+	int width, height, tx, ty;
+
+	if (!m->has_collisions)
+		return true;
+	gnarl_gameboy_ram_room_size(m, wram(k), &width, &height);
+	tx = (k->s.x >> 4) + dirs[d].dx;
+	ty = (k->s.y >> 4) + dirs[d].dy;
+	return tx >= 0 && ty >= 0 && tx < width && ty < height &&
+	       wram(k)[m->coll_offset + ty * m->coll_stride + tx] == 0;
+}
+
 /* 2. Each direction from the start state. */
 static int check_directions(struct checker *k)
 {
 	const struct gb_ram_map *m = k->c->map;
 	const struct gnarl_host *h = k->c->host;
-	bool moved[2] = {false, false}, probed[2] = {false, false};
+	bool moved[2] = {false, false}, expected[2] = {false, false};
 	int last[2] = {0, 0};
 
 	if (!m->field[GB_F_X].present || !m->field[GB_F_Y].present)
 		return 0;
 	for (int d = 0; d < 4 && !k->rc; d++) {
 		int x0, y0, room0, dx, dy, along, side, axis = dirs[d].dx ? 0 : 1;
+		bool open;
 
 		load_start(k);
 		x0 = k->s.x;
 		y0 = k->s.y;
 		room0 = k->s.room;
-		if (run(k, dirs[d].key, PROBE_STEPS * k->c->step_frames) || settle(k))
+		open = open_ahead(k, d);
+		if (run(k, dirs[d].key, PROBE_FRAMES) || settle(k))
 			return k->rc;
 		if (m->field[GB_F_DIRECTION].present && k->s.direction != dirs[d].code)
 			return bad(k, GB_F_DIRECTION, "reads %d after holding %s for %d frames; the "
 			           "game's code for %s is %d", k->s.direction, dirs[d].name,
-			           PROBE_STEPS * k->c->step_frames, dirs[d].name, dirs[d].code);
+			           PROBE_FRAMES, dirs[d].name, dirs[d].code);
 		if (k->s.room != room0 || k->hit)
 			continue; /* through an edge, or knocked back: proves nothing here */
 		dx = k->s.x - x0;
 		dy = k->s.y - y0;
 		along = axis == 0 ? dx * dirs[d].dx : dy * dirs[d].dy;
 		side = axis == 0 ? dy : dx;
-		probed[axis] = true;
-		last[axis] = axis == 0 ? x0 : y0;
 		if (along < 0)
 			return bad(k, axis == 0 ? GB_F_X : GB_F_Y, "holding %s for %d frames from the "
 			           "start state took it from %d to %d, the wrong way", dirs[d].name,
-			           PROBE_STEPS * k->c->step_frames, axis == 0 ? x0 : y0,
+			           PROBE_FRAMES, axis == 0 ? x0 : y0,
 			           axis == 0 ? k->s.x : k->s.y);
 		if (side < -SIDEWAYS_PX || side > SIDEWAYS_PX)
 			return bad(k, axis == 0 ? GB_F_Y : GB_F_X, "holding %s took it from %d to %d, "
 			           "sideways to the way Link was sent", dirs[d].name,
 			           axis == 0 ? y0 : x0, axis == 0 ? k->s.y : k->s.x);
+		/* Only an open tile ahead makes standing still evidence. */
+		expected[axis] |= open;
 		moved[axis] |= along >= MOVED_PX;
+		last[axis] = axis == 0 ? x0 : y0;
 	}
 	for (int axis = 0; axis < 2; axis++)
-		if (probed[axis] && !moved[axis])
+		if (expected[axis] && !moved[axis])
 			return bad(k, axis == 0 ? GB_F_X : GB_F_Y, "stayed %d while %s and %s were held "
-			           "from the start state: not Link's %s (or Link is walled in there)",
+			           "from the start state with open tiles ahead: not Link's %s",
 			           last[axis], axis == 0 ? "RIGHT" : "UP", axis == 0 ? "LEFT" : "DOWN",
 			           axis == 0 ? "x" : "y");
 	if (k->c->full)
