@@ -20,13 +20,15 @@ endforeach()
 
 # The tests play the cartridge themselves too (to make mGBA save states),
 # so they link libmgba besides dlopen'ing gameboy.so.
-foreach(_t gameboy gameboy_reset gameboy_state)
+# Boot files' end states are cached in the build tree, not in ~/.cache.
+set(_gb_env "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR};GNARL_CACHE_DIR=${CMAKE_BINARY_DIR}/test-cache")
+foreach(_t gameboy gameboy_reset gameboy_state gameboy_boot gameboy_map)
   if(TARGET test_${_t} AND _gb_ready)
     add_dependencies(test_${_t} ${_gb_plugins})
     target_compile_definitions(test_${_t} PRIVATE GNARL_TEST_ROM="${GNARL_TEST_ROM}")
     target_include_directories(test_${_t} PRIVATE "${MGBA_INCLUDE_DIR}")
     target_link_libraries(test_${_t} PRIVATE ${MGBA_LIBRARY})
-    set_tests_properties(unit_${_t} PROPERTIES LABELS "unit;gameboy")
+    set_tests_properties(unit_${_t} PROPERTIES LABELS "unit;gameboy" ENVIRONMENT "${_gb_env}")
   endif()
 endforeach()
 
@@ -44,7 +46,7 @@ if(_gb_ready)
   add_test(NAME integration_gameboy_bench
            COMMAND gameboy_bench --frames 2000 --steps 100 --envs 4 --json)
   set_tests_properties(integration_gameboy_bench PROPERTIES
-    ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
+    ENVIRONMENT "${_gb_env}"
     PASS_REGULAR_EXPRESSION "\"env_sps\": [0-9]+"
     LABELS "integration;gameboy")
 endif()
@@ -53,13 +55,13 @@ endif()
 # `gnarl gb peek` end to end, and a short `gnarl train` run whose
 # room_discovery and combat terms must pay out.
 if(_gb_ready AND GNARL_PYTHON)
-  foreach(_mode peek train)
+  foreach(_mode peek check train)
     add_test(NAME integration_gameboy_${_mode}
              COMMAND "${GNARL_PYTHON}" "${CMAKE_CURRENT_SOURCE_DIR}/integration/gameboy_cli.py"
                      ${_mode} $<TARGET_FILE:gnarl> "${CMAKE_SOURCE_DIR}"
                      "${CMAKE_CURRENT_BINARY_DIR}/gameboy_${_mode}")
     set_tests_properties(integration_gameboy_${_mode} PROPERTIES
-      ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR};GNARL_TEST_ROM=${GNARL_TEST_ROM}"
+      ENVIRONMENT "${_gb_env};GNARL_TEST_ROM=${GNARL_TEST_ROM}"
       TIMEOUT 300 LABELS "integration;gameboy")
   endforeach()
 endif()
@@ -72,6 +74,6 @@ if(_gb_ready AND GNARL_PYTHON)
                    exact_gameboy $<TARGET_FILE:gnarl> "${CMAKE_SOURCE_DIR}"
                    "${CMAKE_CURRENT_BINARY_DIR}/resume_exact_gameboy")
   set_tests_properties(resume_exact_gameboy PROPERTIES
-    ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR};GNARL_TEST_ROM=${GNARL_TEST_ROM}"
+    ENVIRONMENT "${_gb_env};GNARL_TEST_ROM=${GNARL_TEST_ROM}"
     SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS "integration;resume;gameboy")
 endif()

@@ -49,6 +49,17 @@
 
 enum { NOP, UP, DOWN, LEFT, RIGHT, BTN_A, BTN_B };
 
+/* Write text to path (a test's temporary file). */
+static inline void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+
 /* ------------------------------------------------------------------------ */
 /* Opening env instances the trainer's way (tests/integration/gameboy_harness.h). */
 
@@ -99,6 +110,19 @@ static inline void gb_run(struct gb_harness *g, uint32_t i, const char *seq)
 	}
 }
 
+/* Opening one env fails, the error holding want1 and want2 (when given). */
+static inline void expect_open_error(const char *config, const char *const *sets, int n_sets,
+                                     const char *want1, const char *want2)
+{
+	struct gb_harness g;
+	char err[GNARL_ERR_SIZE];
+
+	assert_int_not_equal(gb_open(&g, 1, config, sets, n_sets, err), 0);
+	if (!strstr(err, want1) || (want2 && !strstr(err, want2)))
+		fail_msg("error '%s' lacks '%s' / '%s'", err, want1, want2 ? want2 : "");
+	gb_harness_close(&g);
+}
+
 #define SKIP_WITHOUT_ROM()                                                    \
 	do {                                                                      \
 		if (!rom_available())                                                 \
@@ -109,6 +133,8 @@ static inline bool rom_available(void)
 {
 #ifdef GNARL_TEST_ROM
 	setenv("GNARL_TEST_ROM", GNARL_TEST_ROM, 1);
+	/* Boot files' end states go to the build tree, not ~/.cache. */
+	setenv("GNARL_CACHE_DIR", GNARL_BUILD_DIR "/test-cache", 0);
 	return true;
 #else
 	return false;
