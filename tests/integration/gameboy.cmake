@@ -77,3 +77,17 @@ if(_gb_ready AND GNARL_PYTHON)
     ENVIRONMENT "${_gb_env};GNARL_TEST_ROM=${GNARL_TEST_ROM}"
     SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS "integration;resume;gameboy")
 endif()
+
+# The real game, opt-in (tests/integration/real_rom.py): with GNARL_OOS_ROM
+# set to the user's own Oracle of Seasons image, only the ROM is needed to
+# reach free play, the self-check passes, the Hero's Cave is a large room;
+# unset, the test prints one line and is skipped.  CI never sets it.
+if(TARGET gameboy AND GNARL_PYTHON)
+  add_test(NAME realrom_oracle_of_seasons
+           COMMAND "${GNARL_PYTHON}" "${CMAKE_CURRENT_SOURCE_DIR}/integration/real_rom.py"
+                   $<TARGET_FILE:gnarl> "${CMAKE_SOURCE_DIR}"
+                   "${CMAKE_CURRENT_BINARY_DIR}/realrom")
+  set_tests_properties(realrom_oracle_of_seasons PROPERTIES
+    ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
+    SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS "integration;gameboy;realrom")
+endif()

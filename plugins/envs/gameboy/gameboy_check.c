@@ -40,6 +40,7 @@
 #define EDGE_FRAMES 240
 #define TILE_FRAMES 64
 #define SETTLE_STEPS 64
+#define SETTLE_FRAMES 16
 #define MAX_PATH 64
 
 static const char *const field_names[GB_F_COUNT] = {
@@ -405,23 +406,20 @@ static int check_edge(struct checker *k, int dir, bool *crossed)
 			       dirs[exit].name, k->s.x, k->s.y, path[i][0], path[i][1]);
 			return k->rc;
 		}
-	for (int f = 0; f < EDGE_FRAMES && !k->rc; f++) {
-		int x = k->s.x, y = k->s.y;
-
+	for (int f = 0, still = 0, x = k->s.x, y = k->s.y; f < EDGE_FRAMES && !k->rc; f++) {
 		run(k, dirs[exit].key, 1);
 		flagged |= (k->s.flags & GNARL_STATE_TRANSITION) != 0;
 		if (k->s.room != room0 || k->s.group != group0)
 			break;
-		/* The screen changed (a transition came and went, or Link jumped
-		 * to the other side) and the room did not. */
-		if ((flagged && !(k->s.flags & GNARL_STATE_TRANSITION)) ||
-		    abs(k->s.x - x) > width * 8 || abs(k->s.y - y) > height * 8)
+		/* The screen changed (a transition came and went, and the screen
+		 * has been still since SETTLE_FRAMES: the game's warps blink between
+		 * their stages, and clear Link's object on the way) and the room
+		 * did not. */
+		still = flagged && !(k->s.flags & GNARL_STATE_TRANSITION) ? still + 1 : 0;
+		if (still >= SETTLE_FRAMES)
 			return bad(k, GB_F_ROOM, "stayed $%02X while Link went out through the %s edge "
 			           "(x %d, y %d -> x %d, y %d%s)", room0, dirs[exit].name, x, y, k->s.x,
 			           k->s.y, flagged ? ", a screen transition" : "");
-		if ((exit == 1 && k->s.x >= width * 16 + 8) || (exit == 2 && k->s.y >= height * 16 + 8))
-			return bad(k, GB_F_ROOM, "stayed $%02X while Link walked out of the room's %s "
-			           "edge (x %d, y %d)", room0, dirs[exit].name, k->s.x, k->s.y);
 	}
 	if (k->rc)
 		return k->rc;
