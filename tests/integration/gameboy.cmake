@@ -62,7 +62,7 @@ if(_gb_ready AND GNARL_PYTHON)
                      "${CMAKE_CURRENT_BINARY_DIR}/gameboy_${_mode}")
     set_tests_properties(integration_gameboy_${_mode} PROPERTIES
       ENVIRONMENT "${_gb_env};GNARL_TEST_ROM=${GNARL_TEST_ROM}"
-      TIMEOUT 300 LABELS "integration;gameboy")
+      TIMEOUT 900 LABELS "integration;gameboy")
   endforeach()
 endif()
 

@@ -451,7 +451,7 @@ int gnarl_gameboy_boot_load(const char *path, const char *param,
 {
 	FILE *f = fopen(path, "rb");
 	char *text = NULL;
-	long n;
+	long n = 0;
 	int rc;
 
 	*out = NULL;
