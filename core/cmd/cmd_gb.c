@@ -1,7 +1,10 @@
 /*
  * cmd_gb.c - `gnarl gb peek`: play env 0 of the config's env for a few
  * frames (or a given action sequence) and print its decoded game state,
- * so a user can check a RAM map against a running game.
+ * so a user can check a RAM map against a running game; `--save-state`
+ * keeps the state reached as a start state.  `gnarl gb check`: the env's
+ * full self-check of its RAM map (the gameboy env's self_check: full) and
+ * the start state's fields.
  *
  * peek creates the env the way the trainer does (registry, plugin host, one
  * env), resets it with the seed training gives env 0's first episode (or
@@ -11,23 +14,30 @@
  * hold a `ram_map` (the gameboy env) and the state lends its work RAM, also
  * with its address and the raw bytes there, read here independently of the
  * plugin's decoder, plus the room's collision map and the enabled enemy
- * slots.  --png writes the last frame.  The episode stopping (death, time
- * limit) ends the play there, and the output says so.
+ * slots (gb_view.c).  --png writes the last frame; --save-state the env's
+ * saved state of its one env (its state ops: for the gameboy env a gnarl
+ * state file, loadable as env.params.save_state).  The episode stopping
+ * (death, time limit) ends the play there, and the output says so.
  *
  * Entry point: gnarl_cmd_gb (registered in cli.c).  Exit codes: 0; 2 for a
  * bad command line, config, plugin or RAM map (the env refuses it at
- * create); 1 otherwise (an env without game state, a PNG that cannot be
- * written).
+ * create; a self-check that fails); 1 otherwise (an env without game
+ * state, a PNG or state that cannot be written).
  */
 #include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
 #include "error.h"
 #include "gauges.h"
+#include "gb_view.h"
 #include "image.h"
 #include "plugin_host.h"
 #include "registry.h"
@@ -38,13 +48,19 @@ int gnarl_cmd_gb(int argc, char **argv);
 
 const char gnarl_cmd_gb_usage[] =
     "usage: gnarl gb peek [-c FILE] [--set KEY=VALUE]... [--frames N] [--actions LIST]\n"
-    "                     [--seed N] [--png FILE] [--json]\n"
+    "                     [--seed N] [--png FILE] [--save-state FILE] [--json]\n"
+    "       gnarl gb check [-c FILE] [--set KEY=VALUE]... [--json]\n"
     "\n"
-    "Start env 0 of the config's env (the gameboy env: your cartridge), play it,\n"
-    "and print the decoded game state: every field with its value and, for an env\n"
-    "with a ram_map, the address and the raw bytes in work RAM next to it, the\n"
+    "peek: start env 0 of the config's env (the gameboy env: your cartridge), play\n"
+    "it, and print the decoded game state: every field with its value and, for an\n"
+    "env with a ram_map, the address and the raw bytes in work RAM next to it, the\n"
     "room's collision map and the enabled enemy slots.  Use it to check a RAM map\n"
-    "against a running game before training on it.\n"
+    "against a running game before training on it, and to make start states.\n"
+    "\n"
+    "check: run the env's whole self-check of its RAM map on the running game\n"
+    "(every field in range, the joypad moving Link the right way, each reachable\n"
+    "screen edge changing the room) and print the start state's fields.  A field\n"
+    "that fails is named with its address and what was seen; the exit code is 2.\n"
     "\n"
     "  -c FILE          the config (default configs/env.yaml, else the installed one)\n"
     "  --set KEY=VALUE  override any key (--set env.params.save_state=my.ss)\n"
@@ -55,6 +71,9 @@ const char gnarl_cmd_gb_usage[] =
     "  --seed N         reset seed (default: the one training gives env 0's first\n"
     "                   episode)\n"
     "  --png FILE       write the last frame as a 160x144 PNG\n"
+    "  --save-state FILE  write the state reached: a start state for\n"
+    "                   env.params.save_state (the gameboy env: a gnarl state file\n"
+    "                   naming the emulator backend and the cartridge)\n"
     "  --json           print one JSON object on stdout\n";
 
 #define MAX_ACTIONS 1000000L
@@ -62,7 +81,8 @@ const char gnarl_cmd_gb_usage[] =
 struct peek {
 	struct gnarl_cli_opts o;
 	long frames;
-	const char *actions, *png;
+	const char *actions, *png, *save;
+	bool check;
 	bool has_seed;
 	uint64_t seed;
 
@@ -104,7 +124,7 @@ static int parse_args(int argc, char **argv, struct peek *p)
 		if (rc > 0)
 			continue;
 		if ((!strcmp(a, "--frames") || !strcmp(a, "--actions") || !strcmp(a, "--png") ||
-		     !strcmp(a, "--seed")) && i + 1 >= argc)
+		     !strcmp(a, "--seed") || !strcmp(a, "--save-state")) && i + 1 >= argc)
 			return gnarl_cli_usage_error("gb", "%s needs a value", a);
 		if (!strcmp(a, "--frames")) {
 			char *end;
@@ -117,6 +137,8 @@ static int parse_args(int argc, char **argv, struct peek *p)
 			p->actions = argv[++i];
 		} else if (!strcmp(a, "--png")) {
 			p->png = argv[++i];
+		} else if (!strcmp(a, "--save-state")) {
+			p->save = argv[++i];
 		} else if (!strcmp(a, "--seed")) {
 			char *end;
 
@@ -134,9 +156,13 @@ static int parse_args(int argc, char **argv, struct peek *p)
 		}
 	}
 	if (!verb)
-		return gnarl_cli_usage_error("gb", "say what to do: peek");
-	if (strcmp(verb, "peek"))
-		return gnarl_cli_usage_error("gb", "unknown subcommand '%s' (only peek)", verb);
+		return gnarl_cli_usage_error("gb", "say what to do: peek or check");
+	if (strcmp(verb, "peek") && strcmp(verb, "check"))
+		return gnarl_cli_usage_error("gb", "unknown subcommand '%s' (peek or check)", verb);
+	p->check = !strcmp(verb, "check");
+	if (p->check && (p->actions || p->frames >= 0 || p->png || p->save || p->has_seed))
+		return gnarl_cli_usage_error("gb", "check takes -c, --set and --json only (it checks "
+		                             "from the start state)");
 	return 0;
 }
 
@@ -213,18 +239,53 @@ static int parse_actions(struct peek *p)
 /* ------------------------------------------------------------------------ */
 /* The env.                                                                 */
 
-static int open_env(struct peek *p)
+static bool declares(const struct gnarl_plugin *d, const char *param)
 {
-	char err[GNARL_ERR_SIZE] = "";
-	struct gnarl_host_context ctx = {0};
+	for (const struct gnarl_param *q = d->params; q && q->name; q++)
+		if (!strcmp(q->name, param))
+			return true;
+	return false;
+}
+
+static int load(struct peek *p, char err[GNARL_ERR_SIZE])
+{
 	int rc = gnarl_cli_load_config(&p->o, &p->cfg);
 
 	if (rc)
 		return rc;
-	if ((rc = gnarl_registry_open(p->cfg, &p->reg, err)) ||
-	    (rc = gnarl_gauges_create(&p->gauges)))
+	if ((rc = gnarl_registry_open(p->cfg, &p->reg, err)))
 		return gnarl_cli_fail(rc == GNARL_ENOENT ? GNARL_ECONFIG : rc, "%s", err);
 	p->entry = gnarl_registry_env(p->reg);
+	return 0;
+}
+
+/* check: the config again, with the env's self-check made full. */
+static int load_for_check(struct peek *p, char err[GNARL_ERR_SIZE])
+{
+	if (!declares(p->entry->desc, "self_check"))
+		return gnarl_cli_fail(GNARL_EUNSUPPORTED, "gnarl gb check: env '%s' has no "
+		                      "self-check of a RAM map (the gameboy env has)",
+		                      p->entry->desc->name);
+	if (p->o.n_sets >= GNARL_CLI_MAX_SETS)
+		return gnarl_cli_fail(GNARL_EINVAL, "gnarl gb check: too many --set options");
+	p->o.sets[p->o.n_sets++] = "env.params.self_check=full";
+	gnarl_registry_free(p->reg);
+	gnarl_config_free(p->cfg);
+	p->reg = NULL;
+	p->cfg = NULL;
+	return load(p, err);
+}
+
+static int open_env(struct peek *p)
+{
+	char err[GNARL_ERR_SIZE] = "";
+	struct gnarl_host_context ctx = {0};
+	int rc = load(p, err);
+
+	if (rc || (p->check && (rc = load_for_check(p, err))))
+		return rc;
+	if ((rc = gnarl_gauges_create(&p->gauges)))
+		return gnarl_cli_fail(rc, "out of memory");
 	ctx = (struct gnarl_host_context){.config = p->cfg, .gauges = p->gauges,
 	                                  .world_size = 1};
 	if ((rc = gnarl_registry_host(p->entry, &ctx, &p->host, err)))
@@ -281,56 +342,11 @@ static void play(struct peek *p)
 /* ------------------------------------------------------------------------ */
 /* Reading the RAM map (the gameboy env's `ram_map` param).                 */
 
-/* Where a map entry's bytes are in the work-RAM image (bank 0 at 0, bank
- * n at n * 0x1000), as the gameboy env lays it out. */
-struct loc {
-	long address;
-	int bank;
-	size_t offset;
-};
-
-static bool locate(const struct gnarl_value *entry, size_t ram_size, long extra, long width,
-                   struct loc *out)
-{
-	const struct gnarl_value *a = gnarl_value_get(entry, "address");
-	const struct gnarl_value *b = gnarl_value_get(entry, "bank");
-	long address = -1;
-
-	if (a && a->type == GNARL_VALUE_INT) {
-		address = (long)a->as.i;
-	} else if (a && a->type == GNARL_VALUE_STRING) {
-		const char *s = a->as.s + (a->as.s[0] == '$');
-		char *end;
-
-		if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-			s += 2;
-		address = *s ? strtol(s, &end, 16) : -1;
-		if (*s && *end)
-			address = -1;
-	}
-	if (address < 0xC000 || address > 0xDFFF)
-		return false;
-	out->address = address;
-	out->bank = address < 0xD000 ? 0 : (int)gnarl_value_int(b, 1);
-	out->offset = address < 0xD000 ? (size_t)(address - 0xC000)
-	                               : (size_t)out->bank * 0x1000 + (size_t)(address - 0xD000);
-	out->offset += (size_t)extra;
-	return out->bank >= 0 && out->bank < 8 && out->offset + (size_t)width <= ram_size;
-}
-
 static void hex_bytes(const uint8_t *p, long n, char *buf, size_t size)
 {
 	buf[0] = '\0';
 	for (long i = 0; i < n && strlen(buf) + 4 < size; i++)
 		snprintf(buf + strlen(buf), size - strlen(buf), "%s%02X", i ? " " : "", p[i]);
-}
-
-static void address_text(const struct loc *l, char *buf, size_t size)
-{
-	if (l->bank > 0)
-		snprintf(buf, size, "$%04lX bank %d", l->address, l->bank);
-	else
-		snprintf(buf, size, "$%04lX", l->address);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -376,7 +392,7 @@ static const struct field *field_named(const char *name)
 /* One row: where the field's bytes are and what they hold ("" if unmapped). */
 struct row {
 	bool mapped;
-	struct loc l;
+	struct gnarl_gb_loc l;
 	char address[32], raw[64], notes[96];
 };
 
@@ -394,7 +410,7 @@ static void describe(const struct peek *p, const struct gnarl_value *map, const 
 	memset(r, 0, sizeof(*r));
 	if (!e || !p->state.ram)
 		return;
-	if (!locate(e, p->state.ram_size, 0, width, &r->l)) {
+	if (!gnarl_gb_view_locate(e, p->state.ram_size, 0, width, &r->l)) {
 		snprintf(r->raw, sizeof(r->raw), "?");
 		snprintf(r->notes, sizeof(r->notes), "address outside the work RAM image");
 		return;
@@ -406,8 +422,8 @@ static void describe(const struct peek *p, const struct gnarl_value *map, const 
 
 		snprintf(r->notes, sizeof(r->notes), "entry %s = %lld of %ld from $%04lX",
 		         idx->as.s, (long long)i, count, r->l.address);
-		if (i < 0 || i >= count || !locate(e, p->state.ram_size, (long)i, width, &r->l)) {
-			address_text(&r->l, r->address, sizeof(r->address));
+		if (i < 0 || i >= count || !gnarl_gb_view_locate(e, p->state.ram_size, (long)i, width, &r->l)) {
+			gnarl_gb_view_address(&r->l, r->address, sizeof(r->address));
 			snprintf(r->raw, sizeof(r->raw), "-");
 			n = strlen(r->notes);
 			snprintf(r->notes + n, sizeof(r->notes) - n, ": none, decodes as 0");
@@ -415,7 +431,7 @@ static void describe(const struct peek *p, const struct gnarl_value *map, const 
 		}
 		r->l.address += (long)i;  /* the byte an indexed entry reads */
 	}
-	address_text(&r->l, r->address, sizeof(r->address));
+	gnarl_gb_view_address(&r->l, r->address, sizeof(r->address));
 	hex_bytes(p->state.ram + r->l.offset, width, r->raw, sizeof(r->raw));
 	n = strlen(r->notes);
 	if (strcmp(enc, "binary") || width > 1 || none >= 0)
@@ -439,74 +455,6 @@ static void treasure_text(const struct gnarl_game_state *s, char *buf, size_t si
 }
 
 /* ------------------------------------------------------------------------ */
-/* Collision map and enemy slots.                                           */
-
-struct grid {
-	bool ok;
-	struct loc l;
-	long stride, width, height;
-};
-
-static struct grid collision_grid(const struct peek *p, const struct gnarl_value *map)
-{
-	const struct gnarl_value *e = gnarl_value_get(map, "collisions");
-	struct grid g = {0};
-
-	if (!e || !p->state.ram)
-		return g;
-	g.stride = (long)gnarl_value_int(gnarl_value_get(e, "stride"), 16);
-	g.width = (long)gnarl_value_int(gnarl_value_get(e, "width"), 10);
-	g.height = (long)gnarl_value_int(gnarl_value_get(e, "height"), 8);
-	g.ok = g.stride > 0 && g.width > 0 && g.height > 0 && g.height <= 64 &&
-	       g.width <= g.stride && locate(e, p->state.ram_size, 0, g.stride * g.height, &g.l);
-	return g;
-}
-
-struct slots {
-	bool ok;
-	struct loc l;
-	long stride, count;
-};
-
-static struct slots enemy_slots(const struct peek *p, const struct gnarl_value *map)
-{
-	const struct gnarl_value *e = gnarl_value_get(map, "enemies");
-	struct slots s = {0};
-
-	if (!e || !p->state.ram)
-		return s;
-	s.stride = (long)gnarl_value_int(gnarl_value_get(e, "stride"), 0x100);
-	s.count = (long)gnarl_value_int(gnarl_value_get(e, "count"), 16);
-	s.ok = s.stride >= 0x0E && s.count > 0 && s.count <= 16 &&
-	       locate(e, p->state.ram_size, 0, s.stride * (s.count - 1) + 0x0E, &s.l);
-	return s;
-}
-
-static const uint8_t *slot_bytes(const struct peek *p, const struct slots *s, long k)
-{
-	return p->state.ram + s->l.offset + (size_t)(k * s->stride);
-}
-
-/* Row y of the grid as characters: # solid, . open, L Link, E an enemy. */
-static void grid_row(const struct peek *p, const struct grid *g, const struct slots *s,
-                     long y, char *out)
-{
-	const uint8_t *row = p->state.ram + g->l.offset + (size_t)(y * g->stride);
-
-	for (long x = 0; x < g->width; x++)
-		out[x] = row[x] ? '#' : '.';
-	out[g->width] = '\0';
-	for (long k = 0; s->ok && k < s->count; k++) {
-		const uint8_t *e = slot_bytes(p, s, k);
-
-		if (e[0] && e[0x0B] >> 4 == y && e[0x0D] >> 4 < g->width)
-			out[e[0x0D] >> 4] = 'E';
-	}
-	if (p->state.y >> 4 == y && p->state.x >= 0 && p->state.x >> 4 < g->width)
-		out[p->state.x >> 4] = 'L';
-}
-
-/* ------------------------------------------------------------------------ */
 /* Output.                                                                  */
 
 static const char *ended_text(const struct peek *p)
@@ -524,12 +472,15 @@ static void print_gauge(void *ctx, const char *name, double value)
 
 static void print_text(const struct peek *p, const struct gnarl_value *map)
 {
-	struct grid g = collision_grid(p, map);
-	struct slots s = enemy_slots(p, map);
+	struct gnarl_gb_grid g = gnarl_gb_view_grid(map, &p->state);
+	struct gnarl_gb_slots s = gnarl_gb_view_slots(map, &p->state);
 	char tre[600], addr[32];
 	struct row r;
 	int treasures = 0, gauges = 0;
 
+	if (p->check)
+		printf("self-check of the RAM map passed (the env's log above says what was "
+		       "checked); the start state:\n\n");
 	printf("env %s (%s), seed %llu: %llu step%s, frame %llu%s%s%s\n", p->entry->desc->name,
 	       p->cfg->path ? p->cfg->path : "defaults", (unsigned long long)p->seed,
 	       (unsigned long long)p->steps, p->steps == 1 ? "" : "s",
@@ -550,13 +501,14 @@ static void print_text(const struct peek *p, const struct gnarl_value *map)
 	printf("%-16s %8d  %-14s %s\n%-16s %8s  obtained: %s\n", "treasures", treasures,
 	       r.address, r.raw, "", "", tre);
 	if (g.ok) {
-		address_text(&g.l, addr, sizeof(addr));
-		printf("\ncollisions at %s, %ld x %ld tiles, %ld bytes per row (# solid, . open, "
-		       "L Link, E enemy; raw bytes right):\n", addr, g.width, g.height, g.stride);
+		gnarl_gb_view_address(&g.l, addr, sizeof(addr));
+		printf("\ncollisions at %s, %ld x %ld tiles%s, %ld bytes per row (%s; raw bytes "
+		       "right):\n", addr, g.width, g.height, g.sized ? " (the game's size)" : "",
+		       g.stride, GNARL_GB_VIEW_LEGEND);
 		for (long y = 0; y < g.height; y++) {
 			char line[80], hex[200];
 
-			grid_row(p, &g, &s, y, line);
+			gnarl_gb_view_row(&p->state, &g, &s, y, line);
 			hex_bytes(p->state.ram + g.l.offset + (size_t)(y * g.stride), g.stride, hex,
 			          sizeof(hex));
 			printf("  %-16s %s\n", line, hex);
@@ -565,11 +517,11 @@ static void print_text(const struct peek *p, const struct gnarl_value *map)
 	if (s.ok) {
 		int shown = 0;
 
-		address_text(&s.l, addr, sizeof(addr));
+		gnarl_gb_view_address(&s.l, addr, sizeof(addr));
 		printf("\nenemy slots at %s, %ld slots 0x%lX bytes apart (enabled ones: +00 "
 		       "enabled, +01 id, +0B y, +0D x):\n", addr, s.count, s.stride);
 		for (long k = 0; k < s.count; k++) {
-			const uint8_t *e = slot_bytes(p, &s, k);
+			const uint8_t *e = gnarl_gb_view_slot(&p->state, &s, k);
 
 			if (!e[0])
 				continue;
@@ -586,6 +538,8 @@ static void print_text(const struct peek *p, const struct gnarl_value *map)
 		printf("  none\n");
 	if (p->png)
 		printf("\nlast frame written to %s\n", p->png);
+	if (p->save)
+		printf("state written to %s (use it as env.params.save_state)\n", p->save);
 }
 
 static void json_gauge(void *ctx, const char *name, double value)
@@ -611,8 +565,8 @@ static json_t *row_json(json_t *o, const struct row *r)
 
 static int print_json(const struct peek *p, const struct gnarl_value *map)
 {
-	struct grid g = collision_grid(p, map);
-	struct slots s = enemy_slots(p, map);
+	struct gnarl_gb_grid g = gnarl_gb_view_grid(map, &p->state);
+	struct gnarl_gb_slots s = gnarl_gb_view_slots(map, &p->state);
 	json_t *j = json_object(), *f = json_object(), *t = json_array(), *o, *a;
 	char addr[32];
 	struct row r;
@@ -624,6 +578,10 @@ static int print_json(const struct peek *p, const struct gnarl_value *map)
 	json_object_set_new(j, "frame", json_integer((json_int_t)p->state.frame));
 	json_object_set_new(j, "episode_ended",
 	                    p->ended ? json_string(ended_text(p)) : json_false());
+	if (p->check)
+		json_object_set_new(j, "self_check", json_string("passed"));
+	if (p->save)
+		json_object_set_new(j, "saved_state", json_string(p->save));
 	for (size_t k = 0; k < N_FIELDS; k++) {
 		describe(p, map, fields[k].name, 1, &r);
 		o = json_object();
@@ -639,7 +597,7 @@ static int print_json(const struct peek *p, const struct gnarl_value *map)
 	json_object_set_new(f, "treasures", row_json(o, &r));
 	json_object_set_new(j, "fields", f);
 	if (g.ok) {
-		address_text(&g.l, addr, sizeof(addr));
+		gnarl_gb_view_address(&g.l, addr, sizeof(addr));
 		o = json_object();
 		a = json_array();
 		json_object_set_new(o, "address", json_string(addr));
@@ -649,7 +607,7 @@ static int print_json(const struct peek *p, const struct gnarl_value *map)
 		for (long y = 0; y < g.height; y++) {
 			char line[80];
 
-			grid_row(p, &g, &s, y, line);
+			gnarl_gb_view_row(&p->state, &g, &s, y, line);
 			json_array_append_new(a, json_string(line));
 		}
 		json_object_set_new(o, "rows", a);
@@ -658,7 +616,7 @@ static int print_json(const struct peek *p, const struct gnarl_value *map)
 	if (s.ok) {
 		a = json_array();
 		for (long k = 0; k < s.count; k++) {
-			const uint8_t *e = slot_bytes(p, &s, k);
+			const uint8_t *e = gnarl_gb_view_slot(&p->state, &s, k);
 
 			if (!e[0])
 				continue;
@@ -688,6 +646,47 @@ static int write_png(const char *path, const uint8_t *rgb)
 	return rc ? gnarl_cli_fail(rc, "--png: %s", err) : 0;
 }
 
+/* The env's saved state of its one env, written atomically to --save-state. */
+static int save_state(const struct peek *p)
+{
+	char err[GNARL_ERR_SIZE], *tmp = malloc(strlen(p->save) + 16);
+	size_t n;
+	void *buf = NULL;
+	FILE *f = NULL;
+	int rc;
+
+	if (!tmp)
+		return gnarl_cli_fail(GNARL_ENOMEM, "out of memory");
+	if (p->ops->size < offsetof(struct gnarl_env_ops, load_state) + sizeof(p->ops->load_state) ||
+	    !p->ops->state_size || !p->ops->save_state) {
+		free(tmp);
+		return gnarl_cli_fail(GNARL_EUNSUPPORTED, "--save-state: env '%s' cannot save its "
+		                      "state", p->entry->desc->name);
+	}
+	n = p->ops->state_size(p->env);
+	buf = malloc(n ? n : 1);
+	if (!buf || (rc = p->ops->save_state(p->env, buf, n))) {
+		rc = gnarl_cli_fail(buf ? rc : GNARL_ENOMEM, "--save-state: env '%s' could not save "
+		                    "its state", p->entry->desc->name);
+		goto done;
+	}
+	snprintf(tmp, strlen(p->save) + 16, "%s.tmp%ld", p->save, (long)getpid());
+	f = fopen(tmp, "wb");
+	if (!f || fwrite(buf, 1, n, f) != n || fclose(f) || rename(tmp, p->save)) {
+		snprintf(err, sizeof(err), "--save-state: cannot write '%s': %s", p->save,
+		         strerror(errno));
+		if (f)
+			remove(tmp);
+		rc = gnarl_cli_fail(GNARL_EIO, "%s", err);
+		goto done;
+	}
+	rc = 0;
+done:
+	free(buf);
+	free(tmp);
+	return rc;
+}
+
 static void close_env(struct peek *p)
 {
 	if (p->env)
@@ -714,7 +713,7 @@ int gnarl_cmd_gb(int argc, char **argv)
 		map = gnarl_value_get(p.entry->params, "ram_map");
 		if (map && map->type != GNARL_VALUE_MAP)
 			map = NULL;
-		if (!p.png || !(rc = write_png(p.png, p.frame)))
+		if ((!p.png || !(rc = write_png(p.png, p.frame))) && (!p.save || !(rc = save_state(&p))))
 			rc = p.o.json ? print_json(&p, map) : (print_text(&p, map), GNARL_EXIT_OK);
 	}
 	close_env(&p);

@@ -2,6 +2,8 @@
  * episode.c - per-env episode accumulators and the window of finished
  * episodes behind ep_return_mean and friends (see episode.h).
  *
+ * Rooms and dungeons are counted from states without GNARL_STATE_TRANSITION
+ * (mid-transition the room may be the next one before Link is).
  * Rooms are a 2048-bit set per env keyed by (group & 7) << 8 | (room &
  * 255): every group of Oracle of Seasons fits, and a bit set needs no
  * allocation and no probing on the step path.  Dungeons are a 64-bit set
@@ -159,7 +161,8 @@ void gnarl_episode_step(struct gnarl_episode *e, uint32_t env, float total,
 	sl->length++;
 	for (uint32_t k = 0; k < e->n_terms; k++)
 		sum[k] += terms[k * stride];
-	if (state && sl->has_state)
+	/* Mid-transition the room may not be Link's yet: counted once he is. */
+	if (state && sl->has_state && !(state->flags & GNARL_STATE_TRANSITION))
 		visit(sl, state);
 }
 

@@ -1,6 +1,7 @@
 /*
  * dungeon_entry.c - reward term: the first step inside each dungeon
- * (state.dungeon >= 0) in an episode pays `reward`.
+ * (state.dungeon >= 0) in an episode pays `reward` (once the screen has
+ * settled: not during a GNARL_STATE_TRANSITION).
  *
  * Memory: one bit set per env of the dungeons 0..63 entered this episode;
  * an episode that starts inside a dungeon has that one marked as entered
@@ -28,7 +29,9 @@ static void start(const struct params *p, void *memory, const struct gnarl_game_
 static float pay(const struct params *p, void *memory, const struct gnarl_game_state *prev,
                  const struct gnarl_game_state *cur, int32_t action)
 {
-	uint64_t *entered = memory, bit = dungeon_bit(cur);
+	/* Mid-transition: paid when Link stands in the dungeon. */
+	uint64_t *entered = memory;
+	uint64_t bit = cur->flags & GNARL_STATE_TRANSITION ? 0 : dungeon_bit(cur);
 	float r = bit && !(*entered & bit) ? p->reward : 0.0f;
 
 	*entered |= bit;

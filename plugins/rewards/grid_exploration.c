@@ -6,7 +6,9 @@
  * Cells are keyed by (group, room, x / cell_size, y / cell_size).  Memory:
  * per env, the number of cells visited this episode, then an
  * open-addressing set of them (key + 1, 0 empty) sized from `max_cells`;
- * once an episode has visited that many cells, further cells pay nothing.
+ * once an episode has visited that many cells, further cells pay nothing,
+ * and so do steps of a screen transition (GNARL_STATE_TRANSITION: x, y may
+ * be the last room's).
  */
 #include <gnarl/reward.h>
 
@@ -68,6 +70,9 @@ static void start(const struct params *p, void *memory, const struct gnarl_game_
 static float pay(const struct params *p, void *memory, const struct gnarl_game_state *prev,
                  const struct gnarl_game_state *cur, int32_t action)
 {
+	/* Mid-transition x, y may still be the last room's: no cell then. */
+	if (cur->flags & GNARL_STATE_TRANSITION)
+		return 0.0f;
 	return insert(p, memory, cell_key(cur, p->cell_size)) ? p->new_cell : 0.0f;
 }
 

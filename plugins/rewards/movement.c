@@ -2,7 +2,7 @@
  * movement.c - reward term: Link's position changed (another pixel
  * position or another room) pays `reward` times a freshness scale; a step
  * that leaves him where he was (walking into a wall, NOP, a closed text
- * box) pays nothing.
+ * box, a screen transition) pays nothing.
  *
  * The scale falls linearly from `fresh_scale`, for a room Link has just
  * entered for the first time this episode, to `stale_scale` once he has
@@ -45,7 +45,8 @@ static float pay(const struct params *p, void *memory, const struct gnarl_game_s
 	struct env_steps *e = memory;
 	uint32_t *n = &e->in_room[room_key(cur)];
 	double f = *n < p->stale_steps ? *n / p->stale_steps : 1.0;
-	float r = moved(prev, cur)
+	/* A transition moves the screen, not Link. */
+	float r = moved(prev, cur) && !(cur->flags & GNARL_STATE_TRANSITION)
 	              ? p->reward * (float)(p->fresh_scale + (p->stale_scale - p->fresh_scale) * f)
 	              : 0.0f;
 

@@ -7,14 +7,16 @@
  *
  * Rooms are keyed by (group & 7, room & 0xff): groups reuse room numbers,
  * so the room alone never names a screen.  Memory: per env, the last step
- * each room was occupied this episode.
+ * each room was occupied this episode.  Steps of a screen transition
+ * (GNARL_STATE_TRANSITION) pay nothing and do not count: the room may be
+ * the next one before Link is, so a room pays once he stands in it.
  */
 #include <gnarl/reward.h>
 
 #define ROOM_KEYS (8 * 256)
 
 struct env_rooms {
-	uint32_t step;              /* transitions seen this episode */
+	uint32_t step;              /* steps counted this episode */
 	uint32_t last[ROOM_KEYS];   /* 1 + last step spent in the room, 0: never */
 };
 
@@ -46,8 +48,12 @@ static float pay(const struct params *p, void *memory, const struct gnarl_game_s
 	unsigned k = room_key(cur);
 	float r = 0.0f;
 
+	if (cur->flags & GNARL_STATE_TRANSITION)
+		return 0.0f;
 	e->step++;
-	if (k != room_key(prev)) {
+	/* last[k] == step: Link was in k at the previous counted step (prev
+	 * may be a transition's, so it cannot say). */
+	if (e->last[k] != e->step) {
 		if (e->last[k] == 0) {
 			r = p->new_room;
 		} else {

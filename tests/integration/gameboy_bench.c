@@ -12,11 +12,16 @@
  * real game from a gameplay state).
  *
  * Measures, in CPU seconds of the measuring thread (the machine is shared):
- *   raw_fps          libmgba alone, no video buffer, same button sequence
+ *   raw_fps          libmgba alone, no video buffer, same button sequence,
+ *                    from the test cartridge's start (its own boot)
  *   raw_fps_plugin   the plugin's own measurement (measure_raw_fps, gauge
- *                    gameboy/raw_fps), what `gnarl bench` reports
+ *                    gameboy/raw_fps) from the config's episode start: the
+ *                    baseline of env_over_raw, so any --config (the real
+ *                    game) compares the env with libmgba on the same state
  *   raw_render_fps   libmgba alone, rendering every frame
- *   env_sps/env_fps  the plugin, 1 env, no frame requested
+ *   env_sps/env_fps  the plugin, 1 env, no frame requested; frames are
+ *                    counted from state.frame (a step waiting out a text box
+ *                    or a transition runs more than frames_per_action)
  *   env_fps_frameskip   the plugin in render: frameskip mode
  *   env_fps_frames   the plugin, every step's frame requested
  *   reset_us         one reset (a state load; reset_noop_max is 0 throughout,
@@ -148,25 +153,33 @@ static void on_gauge(void *ctx, const char *name, double value)
 		*(double *)ctx = value;
 }
 
-/* Steps per CPU second of env 0 with the bench's action sequence. */
-static double env_sps(struct gb_harness *e, long steps, bool frames)
+/* Steps per CPU second of env 0 with the bench's action sequence; *fps
+ * the emulated frames per CPU second (from state.frame). */
+static double env_sps(struct gb_harness *e, long steps, bool frames, double *fps)
 {
-	uint64_t r = 1;
-	double t0 = cpu_now();
+	uint64_t r = 1, emulated = 0, last = e->states[0].frame;
+	double t0 = cpu_now(), t;
 
 	e->want[0] = frames;
 	for (long s = 0; s < steps; s++) {
 		e->actions[0] = next_action(&r);
 		e->ops->step(e->env, &e->io, 0, 1);
-		if (e->dones[0])
+		emulated += e->states[0].frame - last;
+		last = e->states[0].frame;
+		if (e->dones[0]) {
 			e->ops->reset(e->env, &e->io, 0, (uint64_t)s);
+			last = e->states[0].frame;
+		}
 	}
 	e->want[0] = 0;
-	return (double)steps / (cpu_now() - t0);
+	t = cpu_now() - t0;
+	*fps = (double)emulated / t;
+	return (double)steps / t;
 }
 
 struct emu_result {
 	double raw_plugin, sps, sps_fs, sps_frames, reset_us, save_us, load_us, rss_per_env;
+	double fps, fps_fs, fps_frames;  /* emulated frames/s, waits included */
 	size_t state_bytes;
 };
 
@@ -203,8 +216,8 @@ static void measure(const char *config, const char *emulator, long frames, long 
 
 	env_open(&e, config, emulator, 1, "auto", frames);
 	gnarl_gauges_each(e.gauges, on_gauge, &r->raw_plugin);
-	r->sps = env_sps(&e, steps, false);
-	r->sps_frames = env_sps(&e, steps / 4, true);
+	r->sps = env_sps(&e, steps, false, &r->fps);
+	r->sps_frames = env_sps(&e, steps / 4, true, &r->fps_frames);
 	t0 = cpu_now();
 	for (int k = 0; k < 10000; k++)
 		e.ops->reset(e.env, &e.io, 0, (uint64_t)k);
@@ -212,7 +225,7 @@ static void measure(const char *config, const char *emulator, long frames, long 
 	state_times(&e, r);
 	gb_harness_close(&e);
 	env_open(&e, config, emulator, 1, "frameskip", 0);
-	r->sps_fs = env_sps(&e, steps, false);
+	r->sps_fs = env_sps(&e, steps, false, &r->fps_fs);
 	gb_harness_close(&e);
 
 	rss0 = rss_kb();
@@ -288,9 +301,9 @@ int main(int argc, char **argv)
 			       "\"%s%sreset_us\": %.2f, \"%s%sstate_bytes\": %zu, "
 			       "\"%s%ssave_us\": %.2f, \"%s%sload_us\": %.2f, "
 			       "\"%s%srss_per_env_kb\": %.0f",
-			       p, u, r->raw_plugin, p, u, r->sps, p, u, r->sps * FPA, p, u,
-			       r->sps_fs * FPA, p, u, r->sps_frames * FPA, p, u,
-			       r->sps * FPA / r->raw_plugin, p, u, r->reset_us, p, u, r->state_bytes,
+			       p, u, r->raw_plugin, p, u, r->sps, p, u, r->fps, p, u,
+			       r->fps_fs, p, u, r->fps_frames, p, u,
+			       r->fps / r->raw_plugin, p, u, r->reset_us, p, u, r->state_bytes,
 			       p, u, r->save_us, p, u, r->load_us, p, u, r->rss_per_env);
 		}
 		printf("}\n");
@@ -304,11 +317,11 @@ int main(int argc, char **argv)
 		printf("--- %s\n", names[k]);
 		printf("emulator alone (plugin's gauge): %8.0f frames/s\n", r->raw_plugin);
 		printf("env, no frames requested:    %8.0f steps/s  %8.0f frames/s  (%.1f%% of "
-		       "alone)\n", r->sps, r->sps * FPA, 100.0 * r->sps * FPA / r->raw_plugin);
+		       "alone)\n", r->sps, r->fps, 100.0 * r->fps / r->raw_plugin);
 		printf("env, render: frameskip:      %8.0f steps/s  %8.0f frames/s\n", r->sps_fs,
-		       r->sps_fs * FPA);
+		       r->fps_fs);
 		printf("env, every frame requested:  %8.0f steps/s  %8.0f frames/s\n",
-		       r->sps_frames, r->sps_frames * FPA);
+		       r->sps_frames, r->fps_frames);
 		printf("reset (state load):          %8.2f us\n", r->reset_us);
 		printf("state: %zu bytes, save %.2f us, load %.2f us (one env, env state ops)\n",
 		       r->state_bytes, r->save_us, r->load_us);

@@ -11,6 +11,9 @@ Usage: gameboy_cli.py MODE GNARL SOURCE_DIR WORKDIR
          shows address and bytes; the overworld (no RAM map) works; a missing
          ROM, a bad RAM map, an unknown action, an env without game state and
          a bad command line fail with the documented exit codes and messages.
+  check  `gnarl gb check`: passes on the cartridge's map, walking every edge of
+         the start room; a wrong address exits 2 naming the field and its
+         address (and stops any other use of the env the same way).
   train  `gnarl train -c configs/test-cartridge.yaml` on a small budget: exit
          0; config.yaml, progress.csv, the event file and episode summaries
          written; one CSV row per iteration up to the budget; the
@@ -125,7 +128,10 @@ def peek(gnarl, source, work):
 
     png = os.path.join(work, "room12.png")
     d = peek_json(gnarl, cart, still, "--actions", "RIGHT*5, nop", "--png", png)
-    check(d["steps"] == 6 and d["frame"] == 96, "6 steps of 16 frames: %r" % d["frame"])
+    # The step through the edge waits out the 24-frame screen transition in
+    # whole steps (wait_for_control): two more steps' worth of frames.
+    check(d["steps"] == 6 and d["frame"] == 96 + 32, "6 steps of 16 frames and the "
+          "transition's 32: %r" % d["frame"])
     check(d["fields"]["room"]["value"] == 0x12, "five steps right reach room $12")
     check_fields(d)
     rows = d["collisions"]["rows"]
@@ -187,8 +193,56 @@ def peek(gnarl, source, work):
     p = run(gnarl, "gb", "-c", cart, expect=2)
     check("peek" in p.stderr, "no subcommand")
     p = run(gnarl, "gb", "--help")
-    check("usage: gnarl gb peek" in p.stdout, "help")
+    check("usage: gnarl gb peek" in p.stdout and "gnarl gb check" in p.stdout, "help")
+
+    # The large room: 15 x 11 tiles at the game's size, typed tiles.
+    d = peek_json(gnarl, cart, still, "--actions", "UP*8,LEFT,UP*3,RIGHT*9")
+    rows = d["collisions"]["rows"]
+    check(d["fields"]["room"]["value"] == 6 and len(rows) == 11 and
+          all(len(r) == 15 for r in rows), "the large room's map: %r" % rows)
+    check(rows[2][3] == "~" and rows[5][5] == "=" and rows[2][10] == "+",
+          "water, bridge and half walls: %r" % rows)
+    d = peek_json(gnarl, cart, still, "--actions", "UP*8,LEFT")
+    check(d["collisions"]["rows"][2][3:5] == "DD", "the cave door: %r" % d["collisions"])
+
+    # --save-state: the state reached, loadable as env.params.save_state.
+    state = os.path.join(work, "room12.gbstate")
+    d = peek_json(gnarl, cart, still, "--actions", "RIGHT*5,NOP*2", "--save-state", state)
+    check(d["saved_state"] == state and os.path.getsize(state) > 70000, "state written")
+    e = peek_json(gnarl, cart, still, "--set", "env.params.save_state=" + state)
+    check(e["fields"]["room"]["value"] == 0x12 and
+          e["fields"]["x"]["value"] == d["fields"]["x"]["value"],
+          "the saved state is the start: %r" % e["fields"]["room"])
+    p = run(gnarl, "gb", "peek", "-c", cart, "--save-state", "/nonexistent/dir/x.gbstate",
+            expect=1)
+    check("cannot write '/nonexistent/dir/x.gbstate'" in p.stderr, p.stderr)
     print("peek: OK")
+
+
+def check_cmd(gnarl, source, work):
+    """`gnarl gb check`: the full self-check; a wrong address exits 2."""
+    cart = os.path.join(source, "configs", "test-cartridge.yaml")
+    p = run(gnarl, "gb", "check", "-c", cart)
+    check("self-check of the RAM map passed" in p.stdout, p.stdout)
+    for edge in ("UP", "RIGHT", "DOWN", "LEFT"):
+        check("out through the %s edge of room $11" % edge in p.stderr,
+              "edge %s not walked:\n%s" % (edge, p.stderr))
+    d = json.loads(run(gnarl, "gb", "check", "-c", cart, "--json").stdout)
+    check(d["self_check"] == "passed" and d["fields"]["room"]["value"] == 0x11, "json")
+    for key, needle in [("x.address=0xD00C", "x ($D00C bank 1)"),
+                        ("room.address=0xCC4D", "room ($CC4D)"),
+                        ("transition.idle=0", "transition ($CD00)")]:
+        p = run(gnarl, "gb", "check", "-c", cart, "--set", "env.params.ram_map." + key,
+                expect=2)
+        check(needle in p.stderr and "self-check of params.ram_map failed" in p.stderr,
+              "%s: %s" % (key, p.stderr))
+        # and the same at the start of any run of the env
+        run(gnarl, "gb", "peek", "-c", cart, "--set", "env.params.ram_map." + key, expect=2)
+    p = run(gnarl, "gb", "check", "-c", os.path.join(source, "configs", "env.yaml"), expect=1)
+    check("has no self-check" in p.stderr, p.stderr)
+    p = run(gnarl, "gb", "check", "-c", cart, "--actions", "UP", expect=2)
+    check("check takes -c, --set and --json only" in p.stderr, p.stderr)
+    print("check: OK")
 
 
 # --------------------------------------------------------------------------
@@ -260,7 +314,7 @@ def main():
         raise SystemExit("GNARL_TEST_ROM is not set")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    {"peek": peek, "train": train}[mode](gnarl, source, work)
+    {"peek": peek, "check": check_cmd, "train": train}[mode](gnarl, source, work)
 
 
 if __name__ == "__main__":

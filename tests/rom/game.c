@@ -12,14 +12,22 @@
  * The game: a title screen waits for START.  Link (16x16 sprite) walks 1
  * pixel per frame with the D-pad through a 3x3 overworld (group 0, rooms
  * $00-$22, room = row * 16 + column) whose screens change at openings in the
- * edges.  A cave door in room $01 leads into a two-room dungeon (group 4,
- * rooms $05 and $04, dungeon index 0).  Rooms marked 'E' hold an enemy
- * (object slot $D080) that walks towards Link; touching it costs half a
- * heart, B swings the sword in Link's direction and kills it (kill counter
- * +1, rupees +1).  At 0 health the death counter rises and Link starts again
- * in room $11 with full health.  The sword (treasure $05) lies in room $10
- * and a small key in room $04.  START opens and closes a menu ($CBCB);
- * picking up the sword opens a "text box" ($CBA0) for 60 frames.
+ * edges.  A cave door in room $01 leads into a three-room dungeon (group 4,
+ * rooms $05, $04 and the large room $06, dungeon index 0).  Rooms (world.h)
+ * have typed collisions as the real game's: quarter-tile masks, water that
+ * hurts, bridges.  Rooms marked 'E' hold an enemy (object slot $D080) that
+ * walks towards Link; touching it costs half a heart, B swings the sword in
+ * Link's direction and kills it (kill counter +1, rupees +1).  At 0 health
+ * the death counter rises and Link starts again in room $11 with full
+ * health.  The sword (treasure $05) lies in room $10 and a small key in
+ * room $04.  START opens and closes a menu ($CBCB); picking up the sword
+ * opens a "text box" ($CBA0) that A closes.
+ *
+ * Like the real game: a screen transition ($CD00 wScrollMode 8 while the
+ * screen scrolls, 2 through a door, 1 when still) changes the room first
+ * and Link's x/y only TRANSITION_FRAMES later (x runs on past the edge in
+ * between); the room's size is at $CD0A/$CD0B (8-pixel units) and
+ * $CC4A says "large"; a large room scrolls with Link.
  *
  * Invariants: the main loop does one game frame per VBlank (HALT in
  * between); VRAM is written only in VBlank or with the LCD off; WRAM bank 1
@@ -77,6 +85,10 @@
 #define W_ROOM 0xCC4C
 #define W_SEASON 0xCC4E
 #define W_DUNGEON 0xCC55
+#define W_LARGE 0xCC4A       /* wRoomIsLarge */
+#define W_SCROLL 0xCD00      /* wScrollMode: 1 still, 8 scrolling, 2 door */
+#define W_ROOM_W 0xCD0A      /* wRoomWidth, 8-pixel units */
+#define W_ROOM_H 0xCD0B      /* wRoomHeight */
 #define W_COLLISIONS 0xCE00  /* 16 bytes per row */
 #define W_LAYOUT 0xCF00
 #define W_LINK 0xD000        /* bank 1 */
@@ -101,49 +113,22 @@
 #define START_ROOM 0x11
 #define DUNGEON_GROUP 4
 #define DUNGEON_ENTRY_ROOM 0x05
+#define TRANSITION_FRAMES 24
+#define DOOR_FRAMES 16
 
-/* Layout codes kept in $CF00 (and what the map strings spell). */
+/* Layout codes kept in $CF00 (what the map strings spell, world.h). */
 #define L_FLOOR 0
 #define L_WALL 1
 #define L_DOOR 2
 #define L_SWORD 3
 #define L_KEY 4
+#define L_WATER 5
+#define L_BRIDGE 6
+#define L_WALL_TOP 7   /* wall in the top half of the metatile */
+#define L_WALL_BOT 8   /* wall in the bottom half */
 
 #include "gfx.h"
-
-/* ------------------------------------------------------------------ */
-/* The world: 10x8 metatiles of 16x16 pixels per room.                */
-
-struct room_def {
-	uint8_t group, room;
-	const char *map;   /* 80 chars: # wall . floor D door S sword K key E enemy */
-};
-
-static const struct room_def rooms[] = {
-	{0, 0x00, "##########" "#........#" "#.##..E..#" "#.##......"
-	          "#........." "#...##...#" "#........#" "####..####"},
-	{0, 0x01, "##########" "#.####...#" "#.#DD#...#" ".........."
-	          ".........." "#......#.#" "#........#" "####..####"},
-	{0, 0x02, "##########" "#........#" "#..##....#" "...##....#"
-	          ".........#" "#......#.#" "#........#" "####..####"},
-	{0, 0x10, "####..####" "#........#" "#.#....#.#" "#........."
-	          "#.S......." "#........#" "#.#....#.#" "####..####"},
-	{0, 0x11, "####..####" "#........#" "#.##..##.#" ".........."
-	          ".........." "#.##..##.#" "#........#" "####..####"},
-	{0, 0x12, "####..####" "#........#" "#..#..#..#" "......E..#"
-	          ".........#" "#..#..#..#" "#........#" "####..####"},
-	{0, 0x20, "####..####" "#........#" "#.#...##.#" "#.#......."
-	          "#........." "#...#....#" "#........#" "##########"},
-	{0, 0x21, "####..####" "#........#" "#.#.E..#.#" ".........."
-	          ".........." "#.#....#.#" "#........#" "##########"},
-	{0, 0x22, "####..####" "#........#" "#.##..##.#" ".........#"
-	          ".........#" "#.##..##.#" "#........#" "##########"},
-	{4, 0x05, "##########" "#........#" "#.#....#.#" "......E..#"
-	          ".........#" "#.#....#.#" "#........#" "####DD####"},
-	{4, 0x04, "##########" "#........#" "#.K....#.#" "#........."
-	          "#...E....." "#.#....#.#" "#........#" "##########"},
-};
-#define N_ROOMS (sizeof(rooms) / sizeof(rooms[0]))
+#include "world.h"
 
 /* ------------------------------------------------------------------ */
 /* The cartridge's own state (C globals at $C100, zeroed by crt0).    */
@@ -156,6 +141,12 @@ static uint8_t room_dirty, hud_dirty, hud_pending;
 static uint8_t hud_tiles[20];  /* the HUD's top row, drawn in VBlank */
 static uint8_t key_taken;
 static uint8_t frame;
+static uint8_t room_w, room_h;       /* metatiles */
+static uint8_t cam_x, cam_y;         /* scroll of a large room */
+static uint8_t trans_timer;          /* a transition is running */
+static int8_t trans_dx, trans_dy;    /* Link's drift past the edge meanwhile */
+static uint8_t trans_x, trans_y;     /* where he appears when it ends */
+static uint8_t entry_x, entry_y;     /* where he came into this room */
 
 void wait_vblank(void);        /* crt0.s */
 void oam_dma(void);            /* crt0.s: SHADOW_OAM -> OAM, in VBlank */
@@ -200,13 +191,23 @@ static int16_t absdiff(int16_t a, int16_t b)
 	return a > b ? a - b : b - a;
 }
 
-/* Is the room pixel (px, py) in a wall?  Outside the room is open: that is
- * where Link walks through an edge opening into the next screen. */
+/* Is the room pixel (px, py) in a wall?  Collision bytes as the real game
+ * has them: below $10 a mask of the metatile's quarters (bit 0
+ * bottom-right, 1 bottom-left, 2 top-right, 3 top-left), $10 water and
+ * $11-$1F bridges walkable.  Outside the room is open: that is where Link
+ * walks through an edge opening into the next screen. */
 static uint8_t solid(int16_t px, int16_t py)
 {
-	if (px < 0 || px >= 160 || py < 0 || py >= 128)
+	uint8_t c, bit;
+	if (px < 0 || px >= (int16_t)(room_w << 4) || py < 0 || py >= (int16_t)(room_h << 4))
 		return 0;
-	return RAM8(W_COLLISIONS + ((py >> 4) << 4) + (px >> 4)) != 0;
+	c = RAM8(W_COLLISIONS + ((py >> 4) << 4) + (px >> 4));
+	if (c >= 0x20)
+		return 1;
+	if (c >= 0x10)
+		return 0;
+	bit = (uint8_t)(((py & 8) ? 0 : 2) + ((px & 8) ? 0 : 1));
+	return (c >> bit) & 1;
 }
 
 /* An 8x8 box centred on (x, y), as Link and the enemy use against walls. */
@@ -218,219 +219,12 @@ static uint8_t blocked(int16_t x, int16_t y)
 
 static uint8_t layout_at(int16_t x, int16_t y)
 {
-	if (x < 0 || x >= 160 || y < 0 || y >= 128)
+	if (x < 0 || x >= (int16_t)(room_w << 4) || y < 0 || y >= (int16_t)(room_h << 4))
 		return L_FLOOR;
 	return RAM8(W_LAYOUT + ((y >> 4) << 4) + (x >> 4));
 }
 
-/* ------------------------------------------------------------------ */
-/* Video.                                                             */
-
-static void load_tiles(void)
-{
-	volatile uint8_t *dst = VRAM_TILES;
-	uint8_t t, row, px;
-	for (t = 0; t < N_TILES; t++) {
-		const char *src = tiles[t];
-		for (row = 0; row < 8; row++) {
-			uint8_t lo = 0, hi = 0;
-			for (px = 0; px < 8; px++) {
-				uint8_t v = (uint8_t)(*src++ - '0');
-				lo = (uint8_t)((lo << 1) | (v & 1));
-				hi = (uint8_t)((hi << 1) | (v >> 1));
-			}
-			*dst++ = lo;
-			*dst++ = hi;
-		}
-	}
-}
-
-static void load_palettes(void)
-{
-	uint8_t p, c;
-	BGP = 0xE4;
-	OBP0 = 0xE4;
-	OBP1 = 0xE4;
-	BCPS = 0x80;
-	for (p = 0; p < 5; p++)
-		for (c = 0; c < 4; c++) {
-			BCPD = (uint8_t)bg_palettes[p][c];
-			BCPD = (uint8_t)(bg_palettes[p][c] >> 8);
-		}
-	OCPS = 0x80;
-	for (p = 0; p < 3; p++)
-		for (c = 0; c < 4; c++) {
-			OCPD = (uint8_t)obj_palettes[p][c];
-			OCPD = (uint8_t)(obj_palettes[p][c] >> 8);
-		}
-}
-
-/* Write tile t with palette pal at map cell (col, row); LCD off or VBlank. */
-static void put_tile(uint8_t col, uint8_t row, uint8_t t, uint8_t pal)
-{
-	volatile uint8_t *cell = VRAM_MAP + ((uint16_t)row << 5) + col;
-	if (cgb) {
-		VBK = 1;
-		*cell = pal;
-		VBK = 0;
-	}
-	*cell = t;
-}
-
-static void draw_room(void)
-{
-	uint8_t r, c, t, pal;
-	uint8_t dungeon = RAM8(W_GROUP) == DUNGEON_GROUP;
-	for (r = 0; r < 8; r++)
-		for (c = 0; c < 10; c++) {
-			switch (RAM8(W_LAYOUT + (r << 4) + c)) {
-			case L_WALL:
-				t = dungeon ? T_DWALL : T_WALL;
-				pal = dungeon ? 2 : 0;
-				break;
-			case L_DOOR:
-				t = T_DOOR;
-				pal = dungeon ? 2 : 0;
-				break;
-			case L_SWORD:
-				t = T_SWORD;
-				pal = dungeon ? 4 : 3;
-				break;
-			case L_KEY:
-				t = T_KEY;
-				pal = dungeon ? 4 : 3;
-				break;
-			default:
-				t = dungeon ? T_DFLOOR : T_FLOOR;
-				pal = dungeon ? 2 : 0;
-				break;
-			}
-			put_tile((uint8_t)(c << 1), (uint8_t)((r << 1) + 2), t, pal);
-			put_tile((uint8_t)((c << 1) + 1), (uint8_t)((r << 1) + 2), t, pal);
-			put_tile((uint8_t)(c << 1), (uint8_t)((r << 1) + 3), t, pal);
-			put_tile((uint8_t)((c << 1) + 1), (uint8_t)((r << 1) + 3), t, pal);
-		}
-}
-
-/* The HUD row as tile ids, computed outside VBlank. */
-static void compute_hud(void)
-{
-	uint8_t i, health = RAM8(W_HEALTH), hearts = RAM8(W_MAX_HEALTH) >> 2;
-	uint8_t lo = RAM8(W_RUPEES), hi = RAM8(W_RUPEES + 1);
-	for (i = 0; i < 20; i++)
-		hud_tiles[i] = T_BLANK;
-	for (i = 0; i < 5; i++) {
-		uint8_t t = T_BLANK;
-		if (i < hearts) {
-			uint8_t full = (uint8_t)((i + 1) << 2);
-			if (health >= full)
-				t = T_HEART;
-			else if (health + 2 >= full)
-				t = T_HALF;
-			else
-				t = T_EMPTY;
-		}
-		hud_tiles[i + 1] = t;
-	}
-	hud_tiles[12] = T_RUPEE;
-	hud_tiles[13] = (uint8_t)(T_DIGIT0 + (hi & 0x0F));
-	hud_tiles[14] = (uint8_t)(T_DIGIT0 + (lo >> 4));
-	hud_tiles[15] = (uint8_t)(T_DIGIT0 + (lo & 0x0F));
-	if (RAM8(W_SWORD))
-		hud_tiles[17] = T_SWORD;
-	if (RAM8(W_KEYS))
-		hud_tiles[18] = T_KEY;
-	hud_tiles[19] = (uint8_t)(T_DIGIT0 + (RAM8(W_KEYS) % 10));
-}
-
-static void clear_screen(void)
-{
-	uint8_t r, c;
-	for (r = 0; r < 18; r++)
-		for (c = 0; c < 20; c++)
-			put_tile(c, r, T_BLANK, 1);
-}
-
-/* One 8x8 sprite; y and x are screen pixels of its top-left corner. */
-static void put_sprite(uint8_t i, int16_t y, int16_t x, uint8_t t, uint8_t attr)
-{
-	volatile uint8_t *o = SHADOW_OAM + (i << 2);
-	o[0] = (uint8_t)(y + 16);
-	o[1] = (uint8_t)(x + 8);
-	o[2] = t;
-	o[3] = attr;
-}
-
-static void hide_sprite(uint8_t i)
-{
-	SHADOW_OAM[i << 2] = 0;
-}
-
-/* A 16x16 object centred on room pixel (x, y), mirrored left/right. */
-static void put_object(uint8_t i, int16_t x, int16_t y, uint8_t top, uint8_t pal)
-{
-	int16_t sy = y - 8 + 16, sx = x - 8;
-	uint8_t attr = (uint8_t)(pal | (pal ? 0x10 : 0));
-	put_sprite(i, sy, sx, top, attr);
-	put_sprite((uint8_t)(i + 1), sy, sx + 8, top, (uint8_t)(attr | 0x20));
-	put_sprite((uint8_t)(i + 2), sy + 8, sx, (uint8_t)(top + 1), attr);
-	put_sprite((uint8_t)(i + 3), sy + 8, sx + 8, (uint8_t)(top + 1),
-	           (uint8_t)(attr | 0x20));
-}
-
-static void draw_sprites(void)
-{
-	int16_t x = RAM8(W_LINK + O_X), y = RAM8(W_LINK + O_Y);
-	uint8_t i;
-	if (invuln && (frame & 4))
-		for (i = 0; i < 4; i++)
-			hide_sprite(i);
-	else
-		put_object(0, x, y, T_LINK_TOP, 0);
-	if (RAM8(W_ENEMY + O_ENABLED))
-		put_object(4, RAM8(W_ENEMY + O_X), RAM8(W_ENEMY + O_Y), T_ENEMY_TOP, 1);
-	else
-		for (i = 4; i < 8; i++)
-			hide_sprite(i);
-	if (swing) {
-		uint8_t d = RAM8(W_LINK + O_DIR);
-		int16_t sy = y - 4 + 16, sx = x - 4;
-		if (d == DIR_UP)
-			put_sprite(8, sy - 12, sx, T_BLADE_V, 0x12);
-		else if (d == DIR_DOWN)
-			put_sprite(8, sy + 12, sx, T_BLADE_V, 0x52);
-		else if (d == DIR_LEFT)
-			put_sprite(8, sy, sx - 12, T_BLADE_H, 0x32);
-		else
-			put_sprite(8, sy, sx + 12, T_BLADE_H, 0x12);
-	} else {
-		hide_sprite(8);
-	}
-}
-
-/* Everything the screen needs, once per VBlank, prepared beforehand: the
- * sprites by DMA, the HUD row as plain tile ids.  A new room is drawn with
- * the LCD off (a blank frame, like a screen transition). */
-static void vblank_update(void)
-{
-	uint8_t c;
-	oam_dma();
-	if (room_dirty) {
-		LCDC = 0;
-		for (c = 0; c < 20; c++) {
-			put_tile(c, 0, hud_tiles[c], 1);
-			put_tile(c, 1, T_BLANK, 1);
-		}
-		draw_room();
-		LCDC = LCDC_ON;
-		room_dirty = 0;
-		hud_pending = 0;
-	} else if (hud_pending) {
-		for (c = 0; c < 20; c++)
-			VRAM_MAP[c] = hud_tiles[c];
-		hud_pending = 0;
-	}
-}
+#include "video.h"
 
 /* ------------------------------------------------------------------ */
 /* Rooms.                                                             */
@@ -444,32 +238,46 @@ static const struct room_def *find_room(uint8_t group, uint8_t room)
 	return 0;
 }
 
-/* Fill collisions ($CE00) and layout ($CF00) from the room's map, spawn its
- * enemy, and ask for a redraw.  Rows are 16 bytes apart, as in the real
- * game; columns 10-15 and rows 8-11 stay 0. */
+/* Fill collisions ($CE00) and layout ($CF00) from the room's map, set the
+ * room's size, spawn its enemy, and ask for a redraw.  Rows are 16 bytes
+ * apart, as in the real game; what a room does not cover stays 0. */
 static void load_room(const struct room_def *def)
 {
 	const char *m = def->map;
-	uint8_t r, c, code;
+	uint8_t r, c, code, coll;
 	uint16_t i;
 	for (i = 0; i < 0xC0; i++) {
 		RAM8(W_COLLISIONS + i) = 0;
 		RAM8(W_LAYOUT + i) = 0;
 	}
 	RAM8(W_ENEMY + O_ENABLED) = 0;
-	for (r = 0; r < 8; r++)
-		for (c = 0; c < 10; c++) {
+	room_w = def->width;
+	room_h = def->height;
+	for (r = 0; r < room_h; r++)
+		for (c = 0; c < room_w; c++) {
 			char ch = *m++;
 			code = L_FLOOR;
-			if (ch == '#')
+			coll = 0;
+			if (ch == '#') {
 				code = L_WALL;
-			else if (ch == 'D')
-				code = L_DOOR;
-			else if (ch == 'S' && !(RAM8(W_TREASURES) & (1 << TREASURE_SWORD)))
+				coll = 0x0F;
+			} else if (ch == '^' || ch == 'D') {
+				code = ch == '^' ? L_WALL_TOP : L_DOOR;
+				coll = 0x0C;
+			} else if (ch == '_' || ch == 'd') {
+				code = ch == '_' ? L_WALL_BOT : L_DOOR;
+				coll = 0x03;
+			} else if (ch == '~') {
+				code = L_WATER;
+				coll = 0x10;
+			} else if (ch == '=') {
+				code = L_BRIDGE;
+				coll = 0x19;
+			} else if (ch == 'S' && !(RAM8(W_TREASURES) & (1 << TREASURE_SWORD))) {
 				code = L_SWORD;
-			else if (ch == 'K' && !key_taken)
+			} else if (ch == 'K' && !key_taken) {
 				code = L_KEY;
-			else if (ch == 'E') {
+			} else if (ch == 'E') {
 				RAM8(W_ENEMY + O_ENABLED) = 1;
 				RAM8(W_ENEMY + O_ID) = ENEMY_ID;
 				RAM8(W_ENEMY + O_DIR) = DIR_DOWN;
@@ -477,10 +285,13 @@ static void load_room(const struct room_def *def)
 				RAM8(W_ENEMY + O_X) = (uint8_t)((c << 4) + 8);
 			}
 			RAM8(W_LAYOUT + (r << 4) + c) = code;
-			RAM8(W_COLLISIONS + (r << 4) + c) = code == L_WALL ? 0x0F : 0;
+			RAM8(W_COLLISIONS + (r << 4) + c) = coll;
 		}
 	RAM8(W_GROUP) = def->group;
 	RAM8(W_ROOM) = def->room;
+	RAM8(W_LARGE) = room_w > 10;
+	RAM8(W_ROOM_W) = (uint8_t)(room_w << 1);
+	RAM8(W_ROOM_H) = (uint8_t)(room_h << 1);
 	if (def->group == DUNGEON_GROUP) {
 		RAM8(W_DUNGEON) = 0;
 	} else {
@@ -488,6 +299,8 @@ static void load_room(const struct room_def *def)
 		RAM8(W_SEASON) = def->room & 0x0F;   /* one season per column */
 	}
 	swing = 0;
+	cam_x = 0;
+	cam_y = 0;
 	room_dirty = 1;
 	hud_dirty = 1;
 }
@@ -497,26 +310,57 @@ static void place_link(int16_t x, int16_t y, uint8_t dir)
 	RAM8(W_LINK + O_X) = (uint8_t)x;
 	RAM8(W_LINK + O_Y) = (uint8_t)y;
 	RAM8(W_LINK + O_DIR) = dir;
+	entry_x = (uint8_t)x;
+	entry_y = (uint8_t)y;
 }
 
-/* Move to room r of the current group if it exists; else stay put. */
-static uint8_t go_room(uint8_t r, int16_t x, int16_t y)
+/* Start a transition into room def: the room (and its map) changes now,
+ * Link appears at (x, y) after `frames` frames, drifting (dx, dy) a frame
+ * meanwhile, as the real game's x runs on past the edge. */
+static void start_transition(const struct room_def *def, int16_t x, int16_t y, int8_t dx,
+                             int8_t dy, uint8_t frames, uint8_t mode)
+{
+	/* First: loading the room takes longer than a frame, and the screen
+	 * is changing from its first byte. */
+	RAM8(W_SCROLL) = mode;
+	load_room(def);
+	trans_x = (uint8_t)x;
+	trans_y = (uint8_t)y;
+	trans_dx = dx;
+	trans_dy = dy;
+	trans_timer = frames;
+}
+
+/* One frame of a running transition; at its end Link is in the room. */
+static void run_transition(void)
+{
+	RAM8(W_LINK + O_X) = (uint8_t)(RAM8(W_LINK + O_X) + trans_dx);
+	RAM8(W_LINK + O_Y) = (uint8_t)(RAM8(W_LINK + O_Y) + trans_dy);
+	if (--trans_timer)
+		return;
+	place_link(trans_x, trans_y, RAM8(W_LINK + O_DIR));
+	RAM8(W_SCROLL) = 1;
+}
+
+/* Scroll to room r of the current group if it exists; else stay put. */
+static uint8_t go_room(uint8_t r, int16_t x, int16_t y, int8_t dx, int8_t dy)
 {
 	const struct room_def *def = find_room(RAM8(W_GROUP), r);
 	if (!def)
 		return 0;
-	load_room(def);
-	RAM8(W_LINK + O_X) = (uint8_t)x;
-	RAM8(W_LINK + O_Y) = (uint8_t)y;
+	start_transition(def, x, y, dx, dy, TRANSITION_FRAMES, 8);
 	return 1;
 }
 
 static void start_life(void)
 {
+	RAM8(W_SCROLL) = 2;        /* a fade: the room loads over frames */
 	RAM8(W_HEALTH) = RAM8(W_MAX_HEALTH);
 	load_room(find_room(0, START_ROOM));
 	place_link(80, 64, DIR_DOWN);
 	invuln = 0;
+	trans_timer = 0;
+	RAM8(W_SCROLL) = 1;
 	hud_dirty = 1;
 }
 
@@ -569,19 +413,24 @@ static void move_link(void)
 		return;
 	x += dx;
 	y += dy;
-	if (y < 4 && go_room((uint8_t)(RAM8(W_ROOM) - 16), x, 123))
+	/* The next room's side, 4 pixels in, after a scroll. */
+	if (y < 4 && go_room((uint8_t)(RAM8(W_ROOM) - 16), x, 123, 0, -1))
 		return;
-	if (y > 124 && go_room((uint8_t)(RAM8(W_ROOM) + 16), x, 4))
+	if (y > (int16_t)(room_h << 4) - 4 &&
+	    go_room((uint8_t)(RAM8(W_ROOM) + 16), x, 4, 0, 1))
 		return;
-	if (x < 4 && go_room((uint8_t)(RAM8(W_ROOM) - 1), 155, y))
+	if (x < 4 && go_room((uint8_t)(RAM8(W_ROOM) - 1), 155, y, -1, 0))
 		return;
-	if (x > 156 && go_room((uint8_t)(RAM8(W_ROOM) + 1), 4, y))
+	if (x > (int16_t)(room_w << 4) - 4 && go_room((uint8_t)(RAM8(W_ROOM) + 1), 4, y, 1, 0))
 		return;
-	if (x < 0 || x > 159 || y < 0 || y > 127)
+	if (x < 0 || x >= (int16_t)(room_w << 4) || y < 0 || y >= (int16_t)(room_h << 4))
 		return;                /* an opening with no room behind it */
 	RAM8(W_LINK + O_X) = (uint8_t)x;
 	RAM8(W_LINK + O_Y) = (uint8_t)y;
 }
+
+/* Water under Link's centre: half a heart, and back where he came in. */
+static uint8_t hurt(uint8_t amount);
 
 /* Doors and items under Link's centre. */
 static void tile_events(void)
@@ -590,18 +439,20 @@ static void tile_events(void)
 	uint16_t cell = W_LAYOUT + ((y >> 4) << 4) + (x >> 4);
 	uint8_t code = layout_at(x, y);
 	if (code == L_DOOR) {
-		if (RAM8(W_GROUP) == DUNGEON_GROUP) {
-			load_room(find_room(0, 0x01));
-			place_link(64, 56, DIR_DOWN);
-		} else {
-			load_room(find_room(DUNGEON_GROUP, DUNGEON_ENTRY_ROOM));
-			place_link(80, 104, DIR_UP);
-		}
+		/* Group and room change now, Link's x/y after the fade. */
+		if (RAM8(W_GROUP) == DUNGEON_GROUP)
+			start_transition(find_room(0, 0x01), 64, 56, 0, 0, DOOR_FRAMES, 2);
+		else
+			start_transition(find_room(DUNGEON_GROUP, DUNGEON_ENTRY_ROOM), 80, 104, 0, 0,
+			                 DOOR_FRAMES, 2);
+	} else if (code == L_WATER) {
+		if (!hurt(2))
+			place_link(entry_x, entry_y, RAM8(W_LINK + O_DIR));
 	} else if (code == L_SWORD) {
 		RAM8(W_TREASURES) |= 1 << TREASURE_SWORD;
 		RAM8(W_SWORD) = 1;
-		RAM8(W_TEXT) = 1;
-		text_timer = 60;
+		RAM8(W_TEXT) = 1;      /* open until A, after a moment */
+		text_timer = 16;
 		RAM8(cell) = L_FLOOR;
 		room_dirty = 1;
 	} else if (code == L_KEY) {
@@ -610,6 +461,13 @@ static void tile_events(void)
 		RAM8(cell) = L_FLOOR;
 		room_dirty = 1;
 	}
+}
+
+/* Can a box at (x, y) stand there, 8 pixels clear of the room's edges? */
+static uint8_t inside(int16_t x, int16_t y)
+{
+	return !blocked(x, y) && x >= 8 && x <= (int16_t)(room_w << 4) - 8 && y >= 8 &&
+	       y <= (int16_t)(room_h << 4) - 8;
 }
 
 static void update_enemy(void)
@@ -629,14 +487,14 @@ static void update_enemy(void)
 		nx += dx > 0 ? 1 : (dx < 0 ? -1 : 0);
 	else
 		ny += dy > 0 ? 1 : -1;
-	if (blocked(nx, ny) || nx < 8 || nx > 152 || ny < 8 || ny > 120) {
+	if (!inside(nx, ny)) {
 		nx = ex;               /* try the other axis */
 		ny = ey;
 		if (absdiff(dx, 0) >= absdiff(dy, 0))
 			ny += dy > 0 ? 1 : (dy < 0 ? -1 : 0);
 		else
 			nx += dx > 0 ? 1 : (dx < 0 ? -1 : 0);
-		if (blocked(nx, ny) || nx < 8 || nx > 152 || ny < 8 || ny > 120)
+		if (!inside(nx, ny))
 			return;
 	}
 	RAM8(W_ENEMY + O_X) = (uint8_t)nx;
@@ -675,7 +533,7 @@ static void knock_back(int16_t dx, int16_t dy)
 	uint8_t i;
 	for (i = 0; i < 16; i++) {
 		int16_t nx = x + dx, ny = y + dy;
-		if (blocked(nx, ny) || nx < 8 || nx > 152 || ny < 8 || ny > 120)
+		if (!inside(nx, ny))
 			break;
 		x = nx;
 		y = ny;
@@ -684,25 +542,32 @@ static void knock_back(int16_t dx, int16_t dy)
 	RAM8(W_LINK + O_Y) = (uint8_t)y;
 }
 
+/* Lose amount quarter hearts; at 0 the death counter rises and Link starts
+ * again.  Returns 1 when he died. */
+static uint8_t hurt(uint8_t amount)
+{
+	uint8_t health = RAM8(W_HEALTH);
+	health = health > amount ? health - amount : 0;
+	RAM8(W_HEALTH) = health;
+	hud_dirty = 1;
+	if (health)
+		return 0;
+	bcd_inc(W_DEATHS);
+	start_life();
+	return 1;
+}
+
 static void enemy_contact(void)
 {
 	int16_t dx, dy;
-	uint8_t health;
 	if (!RAM8(W_ENEMY + O_ENABLED) || invuln)
 		return;
 	dx = (int16_t)RAM8(W_LINK + O_X) - RAM8(W_ENEMY + O_X);
 	dy = (int16_t)RAM8(W_LINK + O_Y) - RAM8(W_ENEMY + O_Y);
 	if (absdiff(dx, 0) >= 12 || absdiff(dy, 0) >= 12)
 		return;
-	health = RAM8(W_HEALTH);
-	health = health > 2 ? health - 2 : 0;
-	RAM8(W_HEALTH) = health;
-	hud_dirty = 1;
-	if (health == 0) {
-		bcd_inc(W_DEATHS);
-		start_life();
+	if (hurt(2))
 		return;
-	}
 	invuln = 48;
 	if (absdiff(dx, 0) >= absdiff(dy, 0))
 		knock_back(dx >= 0 ? 1 : -1, 0);
@@ -717,6 +582,10 @@ static void game_frame(void)
 	pad = read_pad();
 	pressed = pad & (uint8_t)~pad_prev;
 	frame++;
+	if (trans_timer) {
+		run_transition();   /* the joypad is not read meanwhile */
+		return;
+	}
 	if (RAM8(W_MENU)) {
 		if (pressed & PAD_START)
 			RAM8(W_MENU) = 0;
@@ -726,8 +595,10 @@ static void game_frame(void)
 		RAM8(W_MENU) = 1;
 		return;
 	}
-	if (text_timer) {
-		if (--text_timer == 0)
+	if (RAM8(W_TEXT)) {
+		if (text_timer)
+			text_timer--;
+		else if (pressed & PAD_A)
 			RAM8(W_TEXT) = 0;
 		return;
 	}
@@ -799,6 +670,7 @@ void main(void)
 		wait_vblank();
 		vblank_update();
 		game_frame();
+		follow_link();
 		draw_sprites();
 		if (hud_dirty) {
 			compute_hud();

@@ -53,6 +53,17 @@
 
 enum { NOP, UP, DOWN, LEFT, RIGHT, BTN_A, BTN_B };
 
+/* Write text to path (a test's temporary file). */
+static inline void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+
 /* ------------------------------------------------------------------------ */
 /* Opening env instances the trainer's way (tests/integration/gameboy_harness.h). */
 
@@ -126,6 +137,19 @@ static inline void gb_run(struct gb_harness *g, uint32_t i, const char *seq)
 	}
 }
 
+/* Opening one env fails, the error holding want1 and want2 (when given). */
+static inline void expect_open_error(const char *config, const char *const *sets, int n_sets,
+                                     const char *want1, const char *want2)
+{
+	struct gb_harness g;
+	char err[GNARL_ERR_SIZE];
+
+	assert_int_not_equal(gb_open(&g, 1, config, sets, n_sets, err), 0);
+	if (!strstr(err, want1) || (want2 && !strstr(err, want2)))
+		fail_msg("error '%s' lacks '%s' / '%s'", err, want1, want2 ? want2 : "");
+	gb_harness_close(&g);
+}
+
 #define SKIP_WITHOUT_ROM()                                                    \
 	do {                                                                      \
 		if (!rom_available() || !emulator_available(test_emulator()))         \
@@ -136,6 +160,8 @@ static inline bool rom_available(void)
 {
 #ifdef GNARL_TEST_ROM
 	setenv("GNARL_TEST_ROM", GNARL_TEST_ROM, 1);
+	/* Boot files' end states go to the build tree, not ~/.cache. */
+	setenv("GNARL_CACHE_DIR", GNARL_BUILD_DIR "/test-cache", 0);
 	return true;
 #else
 	return false;
@@ -189,6 +215,8 @@ static inline void check_against_ram(const struct gnarl_game_state *s)
 	assert_non_null(w);
 	assert_int_equal(s->ram_size, 32768);
 	assert_int_equal(s->size, GNARL_GAME_STATE_V1_SIZE);
+	/* wScrollMode $CD00: 1 when the screen is still. */
+	assert_int_equal(s->flags, W0(w, 0xCD00) != 1 ? GNARL_STATE_TRANSITION : 0);
 	assert_int_equal(s->group, W0(w, 0xCC49));
 	assert_int_equal(s->room, W0(w, 0xCC4C));
 	assert_int_equal(s->dungeon, dungeon);
@@ -215,13 +243,14 @@ static inline void check_against_ram(const struct gnarl_game_state *s)
 /* The cartridge under libmgba directly, as a user plays it in mGBA.         */
 
 #ifdef GNARL_TEST_ROM
-/* Play the cartridge like a user in mGBA: boot, START, walk into room $12. */
+/* Play the cartridge like a user in mGBA: boot, START, walk into room $12
+ * and wait there until the screen transition is over. */
 static inline struct mCore *play_to_room_12(uint32_t *video)
 {
 	struct mCore *c = mCoreCreate(mPLATFORM_GB);
 	struct mCoreOptions o = {.skipBios = true, .mute = true};
-	const uint32_t seq[] = {0, 8, 0, 16};
-	const int frames[] = {60, 8, 30, 80};
+	const uint32_t seq[] = {0, 8, 0, 16, 0};
+	const int frames[] = {60, 8, 30, 80, 40};
 
 	assert_non_null(c);
 	assert_true(c->init(c));
@@ -232,7 +261,7 @@ static inline struct mCore *play_to_room_12(uint32_t *video)
 	c->setVideoBuffer(c, (color_t *)video, GNARL_FRAME_WIDTH);
 	assert_true(c->loadROM(c, VFileOpen(GNARL_TEST_ROM, O_RDONLY)));
 	c->reset(c);
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < 5; k++) {
 		c->setKeys(c, seq[k]);
 		for (int f = 0; f < frames[k]; f++)
 			c->runFrame(c);
@@ -304,12 +333,12 @@ static inline bool same_emulator_state(const uint8_t *a, const uint8_t *b, size_
 }
 
 /* The emulator's own state of env 0 in a checkpoint buffer of the env
- * (gameboy.c: a 56-byte header, then per env 16 bytes of counters and the
- * emulator's state). */
+ * (gameboy_state.c: a 128-byte header, then per env 16 bytes of counters
+ * and the emulator's state). */
 static inline const uint8_t *emulator_state_of(const uint8_t *buf, size_t *size)
 {
 	*size = (size_t)gnarl_get_u64(buf + 16);
-	return buf + 56 + 16;
+	return buf + 128 + 16;
 }
 
 /* The same place as save_room_12_mgba (boot, START, 80 frames walking

@@ -87,6 +87,35 @@ static void test_from_states(void **state_)
 	gnarl_episode_free(e);
 }
 
+/* Mid-transition states (GNARL_STATE_TRANSITION) count no room or
+ * dungeon: the room may be the next one before Link is there. */
+static void test_transition_counts_nothing(void **state_)
+{
+	struct gnarl_episode *e;
+	struct gnarl_episode_record rec;
+	char err[GNARL_ERR_SIZE];
+	struct gnarl_game_state s0 = state(0, 5, -1, 0), mid = state(0, 6, -1, 0);
+	struct gnarl_game_state door = state(4, 1, 0, 0);
+
+	(void)state_;
+	mid.flags = GNARL_STATE_TRANSITION;
+	door.flags = GNARL_STATE_TRANSITION;
+	assert_int_equal(gnarl_episode_create(1, 0, 10, &e, err), 0);
+	gnarl_episode_begin(e, 0, &s0);
+	gnarl_episode_step(e, 0, 0.0f, 0.0f, NULL, 1, &mid);  /* scrolled back: never in 6 */
+	gnarl_episode_step(e, 0, 0.0f, 0.0f, NULL, 1, &s0);
+	gnarl_episode_step(e, 0, 0.0f, 0.0f, NULL, 1, &door);
+	gnarl_episode_end(e, 0, GNARL_DONE_TRUNCATED, &rec);
+	assert_int_equal(rec.rooms, 1);
+	assert_int_equal(rec.dungeons, 0);
+	mid.flags = 0;                                       /* settled in room 6 */
+	gnarl_episode_begin(e, 0, &s0);
+	gnarl_episode_step(e, 0, 0.0f, 0.0f, NULL, 1, &mid);
+	gnarl_episode_end(e, 0, GNARL_DONE_TRUNCATED, &rec);
+	assert_int_equal(rec.rooms, 2);
+	gnarl_episode_free(e);
+}
+
 static void test_without_state(void **state_)
 {
 	struct gnarl_episode *e;
@@ -175,6 +204,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_from_states),
+	    cmocka_unit_test(test_transition_counts_nothing),
 	    cmocka_unit_test(test_without_state),
 	    cmocka_unit_test(test_window),
 	};

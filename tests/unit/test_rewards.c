@@ -248,6 +248,55 @@ static void test_dungeon_entry(void **unused)
 	inst_close(&in);
 }
 
+/* While the screen changes (GNARL_STATE_TRANSITION) the room may be the
+ * next one and x, y the last one's: no term pays for rooms, cells,
+ * movement or a dungeon then; the room pays once Link stands in it. */
+static struct gnarl_game_state moving(struct gnarl_game_state s)
+{
+	s.flags = GNARL_STATE_TRANSITION;
+	return s;
+}
+
+static void test_transitions_pay_nothing(void **unused)
+{
+	struct inst in;
+	struct gnarl_game_state s = at(0, 0x10, 152, 72), d0 = at(4, 0x31, 152, 72);
+
+	d0.dungeon = 0;
+	inst_open(&in, "room_discovery", NULL, 1);
+	start(&in, 0, &s);
+	assert_float_equal(step(&in, 0, &s, moving(at(0, 0x11, 160, 72))), 0.0, 0);
+	assert_float_equal(step(&in, 0, &s, moving(at(0, 0x11, 168, 72))), 0.0, 0);
+	assert_float_equal(step(&in, 0, &s, at(0, 0x11, 8, 72)), 20.0, 1e-6);
+	assert_float_equal(step(&in, 0, &s, at(0, 0x11, 24, 72)), 0.0, 0);
+	/* Into the next room's transition and straight back: nothing. */
+	assert_float_equal(step(&in, 0, &s, moving(at(0, 0x12, 168, 72))), 0.0, 0);
+	assert_float_equal(step(&in, 0, &s, at(0, 0x11, 152, 72)), 0.0, 0);
+	inst_close(&in);
+
+	inst_open(&in, "grid_exploration", NULL, 1);
+	s = at(0, 0x10, 152, 72);
+	start(&in, 0, &s);
+	assert_float_equal(step(&in, 0, &s, moving(at(0, 0x11, 168, 72))), 0.0, 0);
+	assert_float_equal(step(&in, 0, &s, moving(at(0, 0x11, 40, 40))), 0.0, 0);
+	assert_float_equal(step(&in, 0, &s, at(0, 0x11, 8, 72)), 5.0, 1e-6);
+	inst_close(&in);
+
+	inst_open(&in, "movement", NULL, 1);
+	s = at(0, 0x10, 152, 72);
+	start(&in, 0, &s);
+	assert_float_equal(step(&in, 0, &s, moving(at(0, 0x11, 168, 72))), 0.0, 0);
+	assert_true(step(&in, 0, &s, at(0, 0x11, 8, 72)) > 0.0f);
+	inst_close(&in);
+
+	inst_open(&in, "dungeon_entry", NULL, 1);
+	s = at(0, 0x10, 72, 72);
+	start(&in, 0, &s);
+	assert_float_equal(step(&in, 0, &s, moving(d0)), 0.0, 0);
+	assert_float_equal(step(&in, 0, &s, d0), 200.0, 1e-6);
+	inst_close(&in);
+}
+
 static void test_combat(void **unused)
 {
 	struct inst in;
@@ -711,6 +760,7 @@ int main(void)
 		cmocka_unit_test(test_combat),          cmocka_unit_test(test_health),
 		cmocka_unit_test(test_death),           cmocka_unit_test(test_milestones),
 		cmocka_unit_test(test_time_penalty),    cmocka_unit_test(test_concurrent_ranges),
+		cmocka_unit_test(test_transitions_pay_nothing),
 		cmocka_unit_test(test_declarations),    cmocka_unit_test(test_misspelt_param),
 		cmocka_unit_test(test_memory),
 	};

@@ -6,32 +6,43 @@
  * (gameboy_ram.c).
  *
  * Entry: gnarl_plugin_entry -> descriptor `gameboy` (ops: create, destroy,
- * spaces, reset, step).
+ * spaces, reset, step, state ops).
  *
- * Lifecycle.  create builds env 0's emulator, reaches the episode start (the
- * config's save_state, or boot_frames frames + START + start_frames frames)
- * and keeps it as one raw emulator state in memory, plus the frame showing
- * it.  Env 0's emulator then proves that its states restore exactly
- * (gb_emu_check_exact), or create refuses it.  Every env then starts from
- * that state; reset is a state load (µs),
- * never an emulator rebuild, followed by 0..reset_noop_max frames with no
- * button drawn from the reset seed (the emulator being deterministic,
- * that is what makes parallel envs start apart; the same seed gives the
- * same episode start).  A step holds the action's buttons for
- * frames_per_action frames, releases them for release_frames, decodes the
- * game state, and writes the observation.  The episode terminates when the
- * death counter rises and is truncated at max_steps.
+ * Lifecycle.  create reads the cartridge (gameboy_rom.c), builds env 0's
+ * emulator and brings it to the episode start: the config's save_state, or
+ * its boot file replayed from power-on (gameboy_start.c, with a cache), and
+ * keeps that as one raw emulator state in memory, plus the frame showing
+ * it; a copy goes to the run directory (gameboy/start.gbstate).  Env 0's
+ * emulator then proves that its states restore exactly
+ * (gb_emu_check_exact), or create refuses it.  Unless
+ * self_check is off, the RAM map is then checked on the running game
+ * (gameboy_check.c) and a failure stops create.  Every env starts from the
+ * start state; reset is a state load (µs), never an emulator rebuild,
+ * followed by 0..reset_noop_max frames with no button drawn from the reset
+ * seed (the emulator being deterministic, that is what makes parallel envs
+ * start apart).
+ *
+ * A step holds the action's buttons for frames_per_action frames, releases
+ * them for release_frames; then, while a text box is open or the screen is
+ * changing (the map's text_active and transition entries), it runs more
+ * whole steps' worth of frames, with A pressed for the first half of each
+ * while text is open (advance_text), up to wait_for_control of them: the
+ * agent's next decision comes when the game listens again.  The episode
+ * terminates when the death counter rises and is truncated at max_steps.
  *
  * Frames.  Nothing is rendered unless io->want_frame asks.  In `auto` mode
- * the emulator renders only the last frame of a step that wants a frame;
- * `frameskip` mode (also the fallback of an emulator that cannot render on
- * request) renders the last frame of every step, its phase aligned to the
- * steps at power-on.
+ * the emulator renders only the last frame of a step (and of each waiting
+ * step) that wants a frame; `frameskip` mode (also the fallback of an
+ * emulator that cannot render on request) renders the last frame of every
+ * step, its phase aligned to the steps at power-on: waits and no-op frames
+ * come in whole steps there.
  *
  * Speed.  create publishes gauge gameboy/frames_per_step (frames_per_action
  * + release_frames) and, with measure_raw_fps > 0, gameboy/raw_fps: the
  * emulator alone on a throw-away instance without video, the baseline of
- * the env's frames/s in benchmarks.
+ * the env's frames/s in benchmarks; each reset of env 0 publishes
+ * gameboy/wait_share, the share of its last episode's frames spent waiting
+ * for control.
  *
  * Invariants: each emulator is touched by one thread at a time (the host
  * steps disjoint ranges); the step path neither allocates nor fails; the
@@ -44,7 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <strings.h>
 #include <time.h>
 
 #include <gnarl/plugin.h>
@@ -52,13 +63,9 @@
 #include "emu.h"
 #include "gameboy.h"
 
-#define GB_N_ACTIONS 7
-#define START_HOLD_FRAMES 8
-#define MAX_ROM_SIZE (8u << 20)
+#define MAX_ACTIONS 32
 
 /* Defaults, shared by the parameter table and the fallbacks of reads. */
-#define DEF_BOOT_FRAMES 600
-#define DEF_START_FRAMES 120
 #define DEF_FPA 16
 #define DEF_RELEASE 0
 #define DEF_MAX_STEPS 4096
@@ -67,22 +74,16 @@
 #define DEF_NOOP_MAX 30
 #define DEF_EMULATOR "libmgba"
 #define EXACT_CHECK_FRAMES 64
+#define DEF_WAIT 64
 #define STR_(x) #x
 #define STR(x) STR_(x)
-
-static const char *const action_names[GB_N_ACTIONS] = {
-	"NOP", "UP", "DOWN", "LEFT", "RIGHT", "A", "B",
-};
-
-static const uint32_t action_keys[GB_N_ACTIONS] = {
-	0, GB_KEY_UP, GB_KEY_DOWN, GB_KEY_LEFT, GB_KEY_RIGHT, GB_KEY_A, GB_KEY_B,
-};
 
 struct gb_env {
 	struct gb_emu *emu;     /* owned */
 	uint32_t steps;
 	int32_t deaths;         /* death counter after the last step */
 	uint64_t frames;        /* frames since the episode started */
+	uint64_t waited;        /* of them, frames waiting for control */
 };
 
 struct gameboy {
@@ -94,10 +95,16 @@ struct gameboy {
 	uint32_t obs_dim;
 	char *rom_path;         /* owned, resolved against config_dir */
 	char *emulator;         /* owned: libmgba, a core's name, or its resolved path */
+	struct gb_rom rom;
 	const char *model;      /* borrowed param */
 	int fpa, release, max_steps;
 	int noop_max;           /* reset_noop_max */
+	int wait_steps;         /* wait_for_control */
+	bool advance_text;
 	bool terminate_on_death;
+	uint32_t n_actions;
+	const char *action_names[MAX_ACTIONS]; /* borrowed params */
+	uint32_t action_keys[MAX_ACTIONS];
 	bool on_request;        /* the emulators render only requested frames */
 	void *start_state;      /* owned; the emulator's raw state of the episode start */
 	size_t state_size;
@@ -115,15 +122,33 @@ static const struct gnarl_param gameboy_params[] = {
 	 "the standard libretro folder) or the path to its .so (relative to the config)",
 	 NULL},
 	{"save_state", GNARL_PARAM_STRING, 0, 0, "null", 0, 0,
-	 "episode start: the emulator's own state file (libmgba: a raw state or a .ss "
-	 "saved in mGBA; a libretro core: its raw state), relative to the config; "
-	 "null boots the ROM and presses START", NULL},
-	{"boot_frames", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX,
-	 STR(DEF_BOOT_FRAMES), 0, 1e7,
-	 "without save_state: frames run after power-on before START is pressed", NULL},
-	{"start_frames", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX,
-	 STR(DEF_START_FRAMES), 0, 1e7,
-	 "without save_state: frames run after START before the episode starts", NULL},
+	 "episode start: a gnarl state (gnarl gb peek --save-state, a run's "
+	 "gameboy/start.gbstate) or the emulator's own (libmgba: mGBA's .ss; a libretro "
+	 "core: its raw state), relative to the config; wins over boot", NULL},
+	{"boot", GNARL_PARAM_STRING, 0, 0, "null", 0, 0,
+	 "without save_state: a boot file replayed from power-on to the episode start "
+	 "(configs/oracle-of-seasons.boot), relative to the config", NULL},
+	{"boot_stop", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX, "0", 0, 1e6,
+	 "replay the boot file's lines before this one only (to look at the game "
+	 "there with gnarl gb peek); 0: all", NULL},
+	{"boot_cache", GNARL_PARAM_BOOL, 0, 0, "true", 0, 0,
+	 "keep the boot file's end state in GNARL_CACHE_DIR (else $XDG_CACHE_HOME/gnarl, "
+	 "~/.cache/gnarl), keyed by cartridge, file, backend and model", NULL},
+	{"actions", GNARL_PARAM_LIST, GNARL_PARAM_STRING, 0,
+	 "[NOP, UP, DOWN, LEFT, RIGHT, A, B]", 0, 0,
+	 "the agent's actions: NOP first, then buttons (A B SELECT START RIGHT LEFT UP "
+	 "DOWN) or combinations (UP+A)", NULL},
+	{"wait_for_control", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX,
+	 STR(DEF_WAIT), 0, 100000,
+	 "while a text box is open or the screen changes after a step, run up to this many "
+	 "more steps' worth of frames before the agent decides again; 0: never wait", NULL},
+	{"advance_text", GNARL_PARAM_BOOL, 0, 0, "true", 0, 0,
+	 "while waiting on a text box, press A for the first half of each step (closes "
+	 "text; picks a question's first answer)", NULL},
+	{"self_check", GNARL_PARAM_STRING, 0, 0, "quick", 0, 0,
+	 "check the RAM map on the running game at create: quick (ranges, the four "
+	 "directions, a screen edge), full (every reachable edge, a report of each field; "
+	 "gnarl gb check), off", "quick|full|off"},
 	{"frames_per_action", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX,
 	 STR(DEF_FPA), 1, 600, "frames each action's buttons are held", NULL},
 	{"release_frames", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX,
@@ -131,11 +156,13 @@ static const struct gnarl_param gameboy_params[] = {
 	{"max_steps", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX,
 	 STR(DEF_MAX_STEPS), 1, 1e9, "steps before an episode is truncated", NULL},
 	{"model", GNARL_PARAM_STRING, 0, 0, "CGB", 0, 0,
-	 "hardware model forced for a dual-mode cartridge (mGBA's cgb.hybridModel)",
+	 "hardware model for a dual-mode cartridge (header $143 = $80); a colour-only "
+	 "one ($C0, Oracle of Seasons) refuses DMG, MGB and SGB",
 	 "CGB|AGB|DMG|MGB|SGB"},
 	{"ram_map", GNARL_PARAM_MAP, 0, GNARL_PARAM_REQUIRED, NULL, 0, 0,
 	 "game-state field -> {address, bank, width, encoding, none, index}, plus "
-	 "collisions and enemies (see configs/oracle-of-seasons.yaml)", NULL},
+	 "collisions, doors, transition and enemies (see configs/oracle-of-seasons.yaml)",
+	 NULL},
 	{"collision_window", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX,
 	 STR(DEF_WINDOW), 1, 31,
 	 "odd width of the square of collision tiles around Link in the observation",
@@ -161,10 +188,7 @@ static const struct gnarl_param gameboy_params[] = {
 	GNARL_PARAMS_END,
 };
 
-static int fail(char err[GNARL_ERR_SIZE], int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char err[GNARL_ERR_SIZE], int code, const char *fmt, ...)
+int gnarl_gameboy_fail(char err[GNARL_ERR_SIZE], int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -173,6 +197,8 @@ static int fail(char err[GNARL_ERR_SIZE], int code, const char *fmt, ...)
 	va_end(ap);
 	return code;
 }
+
+#define fail gnarl_gameboy_fail
 
 /* path made absolute against the config's directory; owned. */
 static char *resolve(const struct gnarl_host *host, const char *path)
@@ -190,24 +216,43 @@ static char *resolve(const struct gnarl_host *host, const char *path)
 	return out;
 }
 
-/* A Game Boy ROM's header checksum (byte 0x14D over 0x134-0x14C), which
- * the console's boot ROM checks and mGBA, skipping it, does not. */
-static int check_rom_header(const char *path, char err[GNARL_ERR_SIZE])
+/* One action: "NOP" or buttons joined by '+'. */
+static int parse_action(const struct gnarl_value *v, uint32_t *keys, char err[GNARL_ERR_SIZE])
 {
-	uint8_t h[0x150], sum = 0;
-	FILE *f = fopen(path, "rb");
-	size_t n = f ? fread(h, 1, sizeof(h), f) : 0;
+	char bad[64];
 
-	if (f)
-		fclose(f);
-	if (n != sizeof(h))
-		return fail(err, GNARL_EIO, "params.rom: cannot read the header of '%s'", path);
-	for (int i = 0x134; i <= 0x14C; i++)
-		sum = (uint8_t)(sum - h[i] - 1);
-	if (sum != h[0x14D])
-		return fail(err, GNARL_ECONFIG, "params.rom: '%s' is not a Game Boy ROM image "
-		            "(header checksum at 0x14D is 0x%02X, the header sums to 0x%02X)",
-		            path, h[0x14D], sum);
+	*keys = 0;
+	if (!strcasecmp(v->as.s, "NOP"))
+		return 0;
+	if (gnarl_gameboy_buttons(v->as.s, keys, bad, sizeof(bad)))
+		return fail(err, GNARL_ECONFIG, "params.actions (line %d): '%s' is not a button (A B "
+		            "SELECT START RIGHT LEFT UP DOWN, joined by '+', or NOP)", v->line, bad);
+	return 0;
+}
+
+static int read_actions(struct gameboy *g, char err[GNARL_ERR_SIZE])
+{
+	const struct gnarl_value *list = g->host->param(g->host, "actions");
+	int rc;
+
+	if (!list || list->count == 0 || list->count > MAX_ACTIONS)
+		return fail(err, GNARL_ECONFIG, "params.actions: give 1 to %d actions (NOP first)",
+		            MAX_ACTIONS);
+	for (size_t a = 0; a < list->count; a++) {
+		if ((rc = parse_action(&list->items[a], &g->action_keys[a], err)))
+			return rc;
+		g->action_names[a] = list->items[a].as.s;
+		for (size_t b = 0; b < a; b++)
+			if (g->action_keys[b] == g->action_keys[a])
+				return fail(err, GNARL_ECONFIG, "params.actions (line %d): '%s' presses "
+				            "the same buttons as '%s'", list->items[a].line,
+				            list->items[a].as.s, g->action_names[b]);
+	}
+	if (g->action_keys[0] != 0)
+		return fail(err, GNARL_ECONFIG, "params.actions (line %d): the first action must be "
+		            "NOP (no button; gnarl's tools play it as 'do nothing')",
+		            list->items[0].line);
+	g->n_actions = (uint32_t)list->count;
 	return 0;
 }
 
@@ -217,7 +262,6 @@ static int read_params(struct gameboy *g, char err[GNARL_ERR_SIZE])
 	const char *rom = gnarl_param_string(h, "rom", NULL);
 	const char *render = gnarl_param_string(h, "render", "auto");
 	const char *emulator = gnarl_param_string(h, "emulator", DEF_EMULATOR);
-	struct stat st;
 	int rc;
 
 	if (!rom || !*rom)
@@ -226,26 +270,25 @@ static int read_params(struct gameboy *g, char err[GNARL_ERR_SIZE])
 	g->rom_path = resolve(h, rom);
 	if (!g->rom_path)
 		return fail(err, GNARL_ENOMEM, "out of memory");
-	if (stat(g->rom_path, &st) != 0 || !S_ISREG(st.st_mode))
-		return fail(err, GNARL_ENOENT, "params.rom: cannot open '%s': %s (gnarl ships "
-		            "no ROM: point params.rom at your own cartridge image; a relative "
-		            "path is relative to the config's directory)", g->rom_path,
-		            errno ? strerror(errno) : "not a regular file");
-	if (st.st_size < 0x150 || (uint64_t)st.st_size > MAX_ROM_SIZE)
-		return fail(err, GNARL_ECONFIG, "params.rom: '%s' is %lld bytes: not a Game "
-		            "Boy ROM (0x150 bytes to 8 MiB)", g->rom_path,
-		            (long long)st.st_size);
-	if ((rc = check_rom_header(g->rom_path, err)))
+	if ((rc = gnarl_gameboy_rom_read(g->rom_path, &g->rom, err)))
 		return rc;
 	/* A core given by path is found relative to the config, like the ROM. */
 	g->emulator = strchr(emulator, '/') ? resolve(h, emulator) : strdup(emulator);
 	if (!g->emulator)
 		return fail(err, GNARL_ENOMEM, "out of memory");
 	g->model = gnarl_param_string(h, "model", "CGB");
+	if (gnarl_gameboy_rom_colour_only(&g->rom) && strcmp(g->model, "CGB") &&
+	    strcmp(g->model, "AGB"))
+		return fail(err, GNARL_ECONFIG, "params.model: %s, but \"%s\" is a Game Boy Color "
+		            "cartridge only (header byte 0x143 = 0x%02X): it runs in colour on a "
+		            "CGB or AGB and not at all on a %s; set model: CGB", g->model,
+		            g->rom.title, g->rom.cgb, g->model);
 	g->fpa = (int)gnarl_param_int(h, "frames_per_action", DEF_FPA);
 	g->release = (int)gnarl_param_int(h, "release_frames", DEF_RELEASE);
 	g->max_steps = (int)gnarl_param_int(h, "max_steps", DEF_MAX_STEPS);
 	g->noop_max = (int)gnarl_param_int(h, "reset_noop_max", DEF_NOOP_MAX);
+	g->wait_steps = (int)gnarl_param_int(h, "wait_for_control", DEF_WAIT);
+	g->advance_text = gnarl_param_bool(h, "advance_text", true);
 	g->terminate_on_death = gnarl_param_bool(h, "terminate_on_death", true);
 	g->on_request = strcmp(render, "frameskip") != 0;
 	g->shape.window = (uint32_t)gnarl_param_int(h, "collision_window", DEF_WINDOW);
@@ -254,8 +297,9 @@ static int read_params(struct gameboy *g, char err[GNARL_ERR_SIZE])
 		return fail(err, GNARL_ECONFIG, "params.collision_window: %u is even: use an "
 		            "odd width so the window is centred on Link", g->shape.window);
 	g->obs_dim = gnarl_gameboy_ram_obs_dim(&g->shape);
-	rc = gnarl_gameboy_ram_parse(h->param(h, "ram_map"), &g->map, err);
-	return rc;
+	if ((rc = read_actions(g, err)))
+		return rc;
+	return gnarl_gameboy_ram_parse(h->param(h, "ram_map"), &g->map, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -294,40 +338,33 @@ static void copy_frame(const struct gb_env *e, uint8_t *out)
 	e->emu->ops->frame(e->emu, out);
 }
 
-/* Bring env 0 to the episode start: the user's state, or a boot. */
+/* Bring env 0 to the episode start: the user's state, or a boot file. */
 static int reach_start(struct gameboy *g, struct gb_env *e, char err[GNARL_ERR_SIZE])
 {
 	const struct gnarl_host *h = g->host;
 	const char *state = gnarl_param_string(h, "save_state", NULL);
-	const struct gb_emu_ops *op = e->emu->ops;
+	const char *boot = gnarl_param_string(h, "boot", NULL);
+	struct gb_start_spec spec = {
+		.host = h,
+		.rom = &g->rom,
+		.model = g->model,
+		.boot_stop = (int)gnarl_param_int(h, "boot_stop", 0),
+		.cache = gnarl_param_bool(h, "boot_cache", true),
+	};
+	char *state_path = state && *state ? resolve(h, state) : NULL;
+	char *boot_path = !state_path && boot && *boot ? resolve(h, boot) : NULL;
+	int rc;
 
-	if (state && *state) {
-		char *path = resolve(h, state);
-		int rc;
-
-		if (!path)
-			return fail(err, GNARL_ENOMEM, "out of memory");
-		rc = op->load_state_file(e->emu, path, "params.save_state", err);
-		if (!rc)
-			h->log(h, GNARL_LOG_INFO, "episodes start from save state %s", path);
-		free(path);
-		return rc;
+	if ((state && *state && !state_path) || (!state_path && boot && *boot && !boot_path))
+		rc = fail(err, GNARL_ENOMEM, "out of memory");
+	else {
+		spec.save_state = state_path;
+		spec.boot = boot_path;
+		rc = gnarl_gameboy_start_reach(&spec, e->emu, err);
 	}
-	int boot = (int)gnarl_param_int(h, "boot_frames", DEF_BOOT_FRAMES);
-	int after = (int)gnarl_param_int(h, "start_frames", DEF_START_FRAMES);
-
-	h->log(h, GNARL_LOG_INFO, "no save_state: booting the ROM for %d frames, pressing "
-	       "START, then %d frames (set params.save_state to start from your own state)",
-	       boot, after);
-	for (int i = 0; i < boot; i++)
-		op->run_frame(e->emu, false);
-	op->set_keys(e->emu, GB_KEY_START);
-	for (int i = 0; i < START_HOLD_FRAMES; i++)
-		op->run_frame(e->emu, false);
-	op->set_keys(e->emu, 0);
-	for (int i = 0; i < after; i++)
-		op->run_frame(e->emu, false);
-	return 0;
+	free(state_path);
+	free(boot_path);
+	return rc;
 }
 
 /* Power-cycle an emulator and put it at the start state, with the
@@ -372,6 +409,55 @@ static int capture_start(struct gameboy *g, struct gb_env *e, char err[GNARL_ERR
 	return 0;
 }
 
+static void state_id(const struct gameboy *g, struct gb_state_id *id)
+{
+	id->backend = g->envs[0].emu->name;
+	id->rom_md5 = g->rom.md5;
+	id->rom_title = g->rom.title;
+	id->state_size = g->state_size;
+}
+
+/* A copy of the start state in the run directory, loadable as
+ * save_state: the run can be repeated or moved without its boot file.
+ * Outside training (gnarl gb, eval) there is no run: nothing to do. */
+static void store_start(struct gameboy *g)
+{
+	const struct gnarl_host *h = g->host;
+	char err[GNARL_ERR_SIZE];
+	struct gb_state_id id;
+	void *blob = NULL;
+	size_t size;
+	int rc;
+
+	state_id(g, &id);
+	rc = gnarl_gameboy_start_blob(&id, g->start_state, &blob, &size, err);
+	if (!rc)
+		rc = h->run_put(h, "gameboy/start.gbstate", blob, size, err);
+	if (rc && rc != GNARL_EUNSUPPORTED)
+		h->log(h, GNARL_LOG_WARN, "the start state is not stored with the run: %s", err);
+	free(blob);
+}
+
+/* The RAM map on the running game, from the start state, on env 0's
+ * emulator (which then enters the start state again). */
+static int self_check(struct gameboy *g, char err[GNARL_ERR_SIZE])
+{
+	const char *mode = gnarl_param_string(g->host, "self_check", "quick");
+	struct gb_check_spec c = {
+		.host = g->host,
+		.map = &g->map,
+		.step_frames = g->fpa + g->release,
+		.full = !strcmp(mode, "full"),
+		.start = g->start_state,
+	};
+	int rc;
+
+	if (!strcmp(mode, "off"))
+		return 0;
+	rc = gnarl_gameboy_check_run(&c, g->envs[0].emu, err);
+	return rc ? rc : env_enter_start(g, &g->envs[0], err);
+}
+
 /* A small deterministic generator (splitmix64): plugins link nothing of
  * gnarl, so they carry their own. */
 static uint64_t mix64(uint64_t z)
@@ -412,7 +498,7 @@ static int measure_raw_fps(struct gameboy *g, long frames, double *fps,
 	t0 = thread_seconds();
 	for (long f = 0; f < frames; f++) {
 		if (f % g->fpa == 0)
-			e.emu->ops->set_keys(e.emu, action_keys[(r = mix64(r)) % GB_N_ACTIONS]);
+			e.emu->ops->set_keys(e.emu, g->action_keys[(r = mix64(r)) % g->n_actions]);
 		e.emu->ops->run_frame(e.emu, false);
 	}
 	t = thread_seconds() - t0;
@@ -487,8 +573,9 @@ static void *gameboy_create(const struct gnarl_host *host, uint32_t n_envs,
 	if ((rc = open_first(g, err)) || (rc = capture_start(g, &g->envs[0], err)) ||
 	    (rc = gb_emu_check_exact(g->envs[0].emu, g->start_state, EXACT_CHECK_FRAMES,
 	                             err)) ||
-	    (rc = env_enter_start(g, &g->envs[0], err)))
+	    (rc = env_enter_start(g, &g->envs[0], err)) || (rc = self_check(g, err)))
 		goto fail_g;
+	store_start(g);
 	for (uint32_t i = 1; i < n_envs; i++)
 		if ((rc = env_open(g, &g->envs[i], true, err)) ||
 		    (rc = env_enter_start(g, &g->envs[i], err)))
@@ -505,10 +592,11 @@ static void *gameboy_create(const struct gnarl_host *host, uint32_t n_envs,
 		          "the episode start, no video)", g->envs[0].emu->name, fps,
 		          (long long)raw);
 	}
-	host->log(host, GNARL_LOG_INFO, "%u envs on %s under %s (model %s, %d+%d frames "
-	          "per action, %zu-byte start state, render %s)", n_envs, g->rom_path,
-	          g->envs[0].emu->name, g->model,
-	          g->fpa, g->release, g->state_size,
+	host->log(host, GNARL_LOG_INFO, "%u envs on %s (\"%s\"%s%s, md5 %s; %s, model %s, "
+	          "%d+%d frames per action, %u actions, %zu-byte start state, render %s)",
+	          n_envs, g->rom_path, g->rom.title, g->rom.known ? ": " : "",
+	          g->rom.known ? g->rom.known : "", g->rom.md5, g->envs[0].emu->name,
+	          g->model, g->fpa, g->release, g->n_actions, g->state_size,
 	          g->on_request ? "on request" : "every step's last frame");
 	return g;
 
@@ -523,8 +611,8 @@ static void gameboy_spaces(void *env, struct gnarl_env_spaces *out)
 
 	out->size = sizeof(*out);
 	out->obs_dim = g->obs_dim;
-	out->n_actions = GB_N_ACTIONS;
-	out->action_names = action_names;
+	out->n_actions = g->n_actions;
+	out->action_names = g->action_names;
 	out->has_frames = true;
 	out->has_game_state = true;
 }
@@ -583,15 +671,44 @@ static void gameboy_reset(void *env, const struct gnarl_env_io *io, uint32_t ind
 	int k = noop_frames(g, seed);
 	bool want = io->want_frame && io->want_frame[index] && io->frames;
 
+	if (index == 0 && e->frames > 0)
+		g->host->metric(g->host, "gameboy/wait_share", (double)e->waited / (double)e->frames);
 	e->emu->ops->load_state(e->emu, g->start_state);
 	if (k > 0)
 		run_frames(g, e, 0, k, want && g->on_request);
 	e->steps = 0;
 	e->frames = (uint64_t)k;
+	e->waited = 0;
 	publish(g, e, io, index, k > 0 ? NULL : g->start_frame);
 	if (k > 0 && want)
 		copy_frame(e, io->frames + (size_t)index * GNARL_FRAME_BYTES);
 	e->deaths = io->states[index].deaths;
+}
+
+/* Has the game stopped listening to the joypad for now? */
+static bool lost_control(const struct gameboy *g, const uint8_t *wram, bool *text)
+{
+	*text = gnarl_gameboy_ram_text_open(&g->map, wram);
+	return *text || gnarl_gameboy_ram_in_transition(&g->map, wram);
+}
+
+/* One step of env e: the action, then whole steps' worth of frames while
+ * the game is not listening (a text box, a screen transition). */
+static void play_step(struct gameboy *g, struct gb_env *e, uint32_t keys, bool wake)
+{
+	int step = g->fpa + g->release, half = step / 2;
+	bool text;
+
+	run_frames(g, e, keys, g->fpa, wake && g->release == 0);
+	if (g->release > 0)
+		run_frames(g, e, 0, g->release, wake);
+	e->frames += (uint64_t)step;
+	for (int w = 0; w < g->wait_steps && lost_control(g, env_wram(e), &text); w++) {
+		run_frames(g, e, text && g->advance_text ? GB_KEY_A : 0, half, false);
+		run_frames(g, e, 0, step - half, wake);
+		e->frames += (uint64_t)step;
+		e->waited += (uint64_t)step;
+	}
 }
 
 static void gameboy_step(void *env, const struct gnarl_env_io *io, uint32_t first,
@@ -602,16 +719,12 @@ static void gameboy_step(void *env, const struct gnarl_env_io *io, uint32_t firs
 	for (uint32_t i = first; i < first + count; i++) {
 		struct gb_env *e = &g->envs[i];
 		int32_t a = io->actions[i];
-		uint32_t keys = a >= 0 && a < GB_N_ACTIONS ? action_keys[a] : 0;
+		uint32_t keys = a >= 0 && (uint32_t)a < g->n_actions ? g->action_keys[a] : 0;
 		bool want = io->want_frame && io->want_frame[i] && io->frames;
-		bool wake = want && g->on_request;
 		uint8_t done = 0;
 
-		run_frames(g, e, keys, g->fpa, wake && g->release == 0);
-		if (g->release > 0)
-			run_frames(g, e, 0, g->release, wake);
+		play_step(g, e, keys, want && g->on_request);
 		e->steps++;
-		e->frames += (uint64_t)(g->fpa + g->release);
 		if (want)
 			copy_frame(e, io->frames + (size_t)i * GNARL_FRAME_BYTES);
 		publish(g, e, io, i, NULL);
@@ -627,47 +740,29 @@ static void gameboy_step(void *env, const struct gnarl_env_io *io, uint32_t firs
 }
 
 /* ------------------------------------------------------------------------ */
-/* The running episodes, for checkpoints: a header (magic, version, env
- * count, bytes of one emulator's state, the emulator's name), then per env
- * its counters and the emulator's own state of its machine (CPU, memory,
- * video, timers).  Only whole steps are saved, so in frameskip mode the
- * renderer's phase (set when the emulator entered the start state) stays
- * on step boundaries.  Version 1 (gnarl before the libretro backend) had
- * no name, and its states are libmgba's raw state alone: the cartridge
- * RAM the libmgba backend now appends stays as it is, as it did then. */
-
-#define GB_STATE_MAGIC 0x54534247u /* "GBST" */
-#define GB_STATE_VERSION 2u
-#define GB_STATE_HEADER_V1 24
-#define GB_STATE_HEADER (GB_STATE_HEADER_V1 + GB_EMU_NAME_SIZE)
-#define GB_ENV_HEADER 16
-
-static size_t state_bytes(const struct gameboy *g, size_t header, size_t per_env)
-{
-	return header + (size_t)g->n * (GB_ENV_HEADER + per_env);
-}
+/* The running episodes, for checkpoints: a gnarl state blob
+ * (gameboy_state.c: backend, cartridge, sizes), per env its counters and
+ * the emulator's own state (CPU, memory, video, timers).  Only whole steps
+ * are saved, so in frameskip mode the renderer's phase (set when the
+ * emulator entered the start state) stays on step boundaries. */
 
 static size_t gameboy_state_size(void *env)
 {
 	struct gameboy *g = env;
 
-	return state_bytes(g, GB_STATE_HEADER, g->state_size);
+	return gnarl_gameboy_state_size(g->n, g->state_size);
 }
 
 static int gameboy_save_state(void *env, void *buf, size_t size)
 {
 	struct gameboy *g = env;
+	struct gb_state_id id;
 	uint8_t *p = buf;
 
 	if (size != gameboy_state_size(env))
 		return GNARL_EINVAL;
-	gnarl_put_u32(p, GB_STATE_MAGIC);
-	gnarl_put_u32(p + 4, GB_STATE_VERSION);
-	gnarl_put_u32(p + 8, g->n);
-	gnarl_put_u32(p + 12, 0);
-	gnarl_put_u64(p + 16, g->state_size);
-	memset(p + GB_STATE_HEADER_V1, 0, GB_EMU_NAME_SIZE);
-	memcpy(p + GB_STATE_HEADER_V1, g->envs[0].emu->name, strlen(g->envs[0].emu->name));
+	state_id(g, &id);
+	gnarl_gameboy_state_put_header(p, &id, g->n);
 	p += GB_STATE_HEADER;
 	for (uint32_t i = 0; i < g->n; i++) {
 		struct gb_env *e = &g->envs[i];
@@ -682,50 +777,23 @@ static int gameboy_save_state(void *env, void *buf, size_t size)
 	return 0;
 }
 
-/* The header of a saved state: 0 and the offset of its first env, or a
- * message saying why this env cannot continue those episodes. */
-static int check_header(const struct gameboy *g, const uint8_t *p, size_t size,
-                        size_t *header, size_t *per_env, char err[GNARL_ERR_SIZE])
-{
-	const char *mine = g->envs[0].emu->name;
-	char saved[GB_EMU_NAME_SIZE + 1] = "libmgba";
-	uint32_t version = size >= GB_STATE_HEADER_V1 ? gnarl_get_u32(p + 4) : 0;
-
-	if (size < GB_STATE_HEADER_V1 || gnarl_get_u32(p) != GB_STATE_MAGIC ||
-	    (version != 1 && version != GB_STATE_VERSION) ||
-	    (version == GB_STATE_VERSION && size < GB_STATE_HEADER))
-		return fail(err, GNARL_ECORRUPT, "not a saved state of this gameboy env (%zu bytes)",
-		            size);
-	*header = version == 1 ? GB_STATE_HEADER_V1 : GB_STATE_HEADER;
-	if (version == GB_STATE_VERSION)
-		memcpy(saved, p + GB_STATE_HEADER_V1, GB_EMU_NAME_SIZE);
-	if (strcmp(saved, mine))
-		return fail(err, GNARL_EINCOMPAT, "saved state of episodes under the emulator "
-		            "%s; this env runs %s: set params.emulator: %s to continue them (the "
-		            "two emulators' states do not convert)", saved, mine, saved);
-	*per_env = (size_t)gnarl_get_u64(p + 16);
-	if (gnarl_get_u32(p + 8) != g->n ||
-	    (*per_env != g->state_size && !(version == 1 && *per_env < g->state_size)) ||
-	    size != state_bytes(g, *header, *per_env))
-		return fail(err, GNARL_EINCOMPAT,
-		            "saved state of %u envs with %llu-byte %s states; this env has %u with "
-		            "%zu-byte states (another version of %s, or another model?)",
-		            gnarl_get_u32(p + 8), (unsigned long long)gnarl_get_u64(p + 16), saved,
-		            g->n, g->state_size, mine);
-	return 0;
-}
-
 static int gameboy_load_state(void *env, const struct gnarl_env_io *io, const void *buf,
                               size_t size, char err[GNARL_ERR_SIZE])
 {
 	struct gameboy *g = env;
 	const uint8_t *p = buf;
-	size_t header = GB_STATE_HEADER, per_env = g->state_size;
+	struct gb_state_id id;
+	uint32_t n;
+	size_t header, per_env;
 	uint8_t *whole = NULL;
 	int rc;
 
-	if ((rc = check_header(g, p, size, &header, &per_env, err)))
+	state_id(g, &id);
+	if ((rc = gnarl_gameboy_state_check_header(buf, size, &id, "the saved env state", &n,
+	                                           &header, &per_env, err)))
 		return rc;
+	if (n != g->n)
+		return fail(err, GNARL_EINCOMPAT, "saved state of %u envs; this env has %u", n, g->n);
 	if (per_env < g->state_size && !(whole = malloc(g->state_size)))
 		return fail(err, GNARL_ENOMEM, "out of memory");
 	p += header;
@@ -746,6 +814,7 @@ static int gameboy_load_state(void *env, const struct gnarl_env_io *io, const vo
 		e->steps = gnarl_get_u32(p);
 		e->deaths = (int32_t)gnarl_get_u32(p + 4);
 		e->frames = gnarl_get_u64(p + 8);
+		e->waited = 0;
 		publish(g, e, io, i, NULL);
 		e->deaths = io->states[i].deaths;
 		p += GB_ENV_HEADER + per_env;

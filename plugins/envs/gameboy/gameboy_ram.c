@@ -15,12 +15,17 @@
  *     dungeon: {address: 0xCC55, none: 0xFF}         # $FF decodes as -1
  *     keys:    {address: 0xC66E, index: dungeon, count: 16}  # keys[dungeon]
  *     treasures: {address: 0xC692, width: 16}        # a bitset, copied
- *     collisions: {address: 0xCE00, stride: 16, width: 10, height: 8}
+ *     collisions: {address: 0xCE00, stride: 16, width: 10, height: 8,
+ *                  width_at: 0xCD0A, height_at: 0xCD0B, unit_px: 8}
+ *                                                    # the room's size from the game
+ *     doors: {address: 0xCF00, tiles: {0: [0xE6, 0xE7], 3: [0x34]}}
+ *                                                    # layout tiles that warp, by group
+ *     transition: {address: 0xCD00, idle: 1}         # the screen is changing unless 1
  *     enemies: {address: 0xD080, bank: 1, stride: 0x100, count: 16}
  * Addresses are integers or "$CC49"/"0xCC49" strings.  Multi-byte values
  * are little-endian; BCD holds two decimal digits per byte.
  *
- * The observation (O = 28 + W*W + 4*K floats; W = collision_window,
+ * The observation (O = 28 + 4*W*W + 4*K floats; W = collision_window,
  * K = enemy_slots):
  *   0  x / 256             1  y / 256
  *   2-5 direction one-hot (up, right, down, left)
@@ -35,8 +40,15 @@
  *   25 (x mod 16) / 16     26 (y mod 16) / 16 (position within the tile)
  *   27 elapsed share of the episode's step limit
  *   28.. collision window: W x W tiles centred on Link's tile, row-major
- *        from the top-left; 1 = solid (non-zero collision byte) or outside
- *        the room, 0 = open
+ *        from the top-left, in four planes of W*W floats each:
+ *        blocked  share of the tile Link cannot enter (gnarl_gameboy_ram_tile:
+ *                 quarter-tile masks $01-$0F count a quarter each; bridges
+ *                 and stairs $11-$1F their solid pixel rows or columns;
+ *                 $FF and unknown values 1)
+ *        hazard   1 on a hole, water or lava ($10: Link can walk in and fall)
+ *        door     1 on a layout tile that warps (the map's doors entry)
+ *        outside  1 beyond the room's edge (where Link leaves the screen;
+ *                 nothing else is set there)
  *   then K nearest enabled enemies (by |dx| + |dy|, ties by slot), each
  *        present (1), dx / 160, dy / 128 (enemy minus Link), id / 255;
  *        zeros when fewer are present
@@ -57,7 +69,7 @@ static const char *const field_names[GB_F_COUNT] = {
 #define KNOWN_ENTRIES                                                          \
 	"group, room, dungeon, x, y, direction, health, max_health, rupees, keys, " \
 	"sword_level, enemies_killed, deaths, text_active, menu_open, season, "    \
-	"treasures, collisions, enemies"
+	"treasures, collisions, doors, transition, enemies"
 
 /* ------------------------------------------------------------------------ */
 /* Parsing                                                                  */
@@ -253,14 +265,34 @@ static int parse_field(int f, const struct gnarl_value *node, struct gb_ram_map 
 	return 0;
 }
 
+/* An optional address key of an entry: 0 absent, else its image offset. */
+static int optional_byte(const char *entry, const struct gnarl_value *node, const char *key,
+                         bool *present, uint16_t *offset, char err[GNARL_ERR_SIZE])
+{
+	const struct gnarl_value *v = gnarl_value_get(node, key);
+	char name[64];
+	long address;
+	int rc;
+
+	*present = v != NULL;
+	if (!v)
+		return 0;
+	snprintf(name, sizeof(name), "%s.%s", entry, key);
+	if ((rc = get_address(name, v, &address, err)))
+		return rc;
+	return locate(name, v, address, NULL, 1, offset, err);
+}
+
 static int parse_collisions(const struct gnarl_value *node, struct gb_ram_map *m,
                             char err[GNARL_ERR_SIZE])
 {
 	const struct gnarl_value *v;
-	long address, stride = 16, width = 10, height = 8;
+	long address, stride = 16, width = 10, height = 8, unit = 8, region_end;
+	bool has_w, has_h;
 	int rc;
 
-	if ((rc = check_keys("collisions", node, "address|bank|stride|width|height", err)))
+	if ((rc = check_keys("collisions", node, "address|bank|stride|width|height|width_at|"
+	                     "height_at|unit_px", err)))
 		return rc;
 	if (!(v = gnarl_value_get(node, "address")))
 		return fail(err, "collisions", node, "address is missing (e.g. 0xCE00)");
@@ -275,14 +307,116 @@ static int parse_collisions(const struct gnarl_value *node, struct gb_ram_map *m
 	if ((v = gnarl_value_get(node, "height")) &&
 	    (rc = get_int("collisions", v, "height", 1, 64, &height, err)))
 		return rc;
+	if ((v = gnarl_value_get(node, "unit_px")) &&
+	    (rc = get_int("collisions", v, "unit_px", 1, 16, &unit, err)))
+		return rc;
 	rc = locate("collisions", node, address, gnarl_value_get(node, "bank"),
 	            stride * (height - 1) + width, &m->coll_offset, err);
 	if (rc)
 		return rc;
+	if ((rc = optional_byte("collisions", node, "width_at", &has_w, &m->coll_width_offset,
+	                        err)) ||
+	    (rc = optional_byte("collisions", node, "height_at", &has_h, &m->coll_height_offset,
+	                        err)))
+		return rc;
+	if (has_w != has_h)
+		return fail(err, "collisions", node, "width_at and height_at go together (the "
+		            "game's room width and height, such as 0xCD0A and 0xCD0B)");
+	region_end = address >= 0xD000 ? 0xE000 : 0xD000;
 	m->coll_stride = (uint8_t)stride;
 	m->coll_width = (uint8_t)width;
 	m->coll_height = (uint8_t)height;
+	/* A room of 16-pixel tiles has at most 16 rows (large rooms: 11). */
+	m->coll_max_height = (uint8_t)((region_end - address) / stride < 16
+	                               ? (region_end - address) / stride : 16);
+	if (m->coll_max_height < height)
+		return fail(err, "collisions", node, "height %ld does not fit before 0x%lX", height,
+		            region_end);
+	m->coll_sized = has_w;
+	m->coll_unit = (uint8_t)unit;
 	m->has_collisions = true;
+	return 0;
+}
+
+/* doors: {address: LAYOUT, tiles: {GROUP: [TILE, ...], ...}} */
+static int parse_doors(const struct gnarl_value *node, struct gb_ram_map *m,
+                       char err[GNARL_ERR_SIZE])
+{
+	const struct gnarl_value *v, *tiles;
+	long address, tile = 0, rows;
+	int rc;
+
+	if ((rc = check_keys("doors", node, "address|bank|tiles", err)))
+		return rc;
+	if (!(v = gnarl_value_get(node, "address")))
+		return fail(err, "doors", node, "address is missing (the room layout, e.g. 0xCF00)");
+	if ((rc = get_address("doors", v, &address, err)))
+		return rc;
+	if (!m->has_collisions)
+		return fail(err, "doors", node, "needs a collisions entry (the layout has the "
+		            "collision map's geometry)");
+	/* The layout shares the collision map's rows: no more of them than
+	 * fit in its own region. */
+	rows = ((address >= 0xD000 ? 0xE000 : 0xD000) - address) / m->coll_stride;
+	if (rows < m->coll_height)
+		return fail(err, "doors", node, "the layout at 0x%lX has room for %ld rows of %u "
+		            "bytes, the collision map %u", address, rows, m->coll_stride,
+		            m->coll_height);
+	if (rows < m->coll_max_height)
+		m->coll_max_height = (uint8_t)rows;
+	rc = locate("doors", node, address, gnarl_value_get(node, "bank"),
+	            (long)m->coll_stride * m->coll_max_height, &m->doors.offset, err);
+	if (rc)
+		return rc;
+	tiles = gnarl_value_get(node, "tiles");
+	if (!tiles || tiles->type != GNARL_VALUE_MAP)
+		return fail(err, "doors", tiles ? tiles : node, "tiles must be a map of group: "
+		            "[tile, ...] (e.g. tiles: {0: [0xE6, 0xE7]})");
+	for (size_t g = 0; g < tiles->count; g++) {
+		const struct gnarl_value *list = &tiles->items[g];
+		char *end;
+		long group = strtol(tiles->keys[g], &end, 10);
+
+		if (!*tiles->keys[g] || *end || group < 0 || group > 7)
+			return fail(err, "doors", list, "tiles: '%s' is not a group 0-7",
+			            tiles->keys[g]);
+		if (list->type != GNARL_VALUE_LIST)
+			return fail(err, "doors", list, "tiles.%ld must be a list of tile numbers",
+			            group);
+		for (size_t k = 0; k < list->count; k++) {
+			if ((rc = get_int("doors", &list->items[k], "a tile", 0, 255, &tile, err)))
+				return rc;
+			m->doors.tiles[group][tile / 8] |= (uint8_t)(1u << (tile % 8));
+		}
+	}
+	m->has_doors = true;
+	return 0;
+}
+
+static int parse_transition(const struct gnarl_value *node, struct gb_ram_map *m,
+                            char err[GNARL_ERR_SIZE])
+{
+	const struct gnarl_value *v;
+	long address, idle = 0;
+	int rc;
+
+	if ((rc = check_keys("transition", node, "address|bank|idle", err)))
+		return rc;
+	if (!(v = gnarl_value_get(node, "address")))
+		return fail(err, "transition", node, "address is missing (e.g. 0xCD00)");
+	if ((rc = get_address("transition", v, &address, err)))
+		return rc;
+	if (!(v = gnarl_value_get(node, "idle")))
+		return fail(err, "transition", node, "idle is missing: the byte's value while "
+		            "the screen is still (e.g. idle: 1)");
+	if ((rc = get_int("transition", v, "idle", 0, 255, &idle, err)))
+		return rc;
+	rc = locate("transition", node, address, gnarl_value_get(node, "bank"), 1,
+	            &m->transition_offset, err);
+	if (rc)
+		return rc;
+	m->transition_idle = (uint8_t)idle;
+	m->has_transition = true;
 	return 0;
 }
 
@@ -328,6 +462,7 @@ int gnarl_gameboy_ram_parse(const struct gnarl_value *map, struct gb_ram_map *ou
 		return fail(err, NULL, map, "must be a map of field: {address: ...} entries");
 	for (size_t k = 0; k < map->count; k++)
 		if (field_index(map->keys[k]) < 0 && strcmp(map->keys[k], "collisions") &&
+		    strcmp(map->keys[k], "doors") && strcmp(map->keys[k], "transition") &&
 		    strcmp(map->keys[k], "enemies"))
 			return fail(err, map->keys[k], &map->items[k], "unknown field (known: "
 			            KNOWN_ENTRIES ")");
@@ -345,10 +480,78 @@ int gnarl_gameboy_ram_parse(const struct gnarl_value *map, struct gb_ram_map *ou
 	if (gnarl_value_get(map, "collisions") &&
 	    (rc = parse_collisions(gnarl_value_get(map, "collisions"), out, err)))
 		return rc;
+	if (gnarl_value_get(map, "doors") &&
+	    (rc = parse_doors(gnarl_value_get(map, "doors"), out, err)))
+		return rc;
+	if (gnarl_value_get(map, "transition") &&
+	    (rc = parse_transition(gnarl_value_get(map, "transition"), out, err)))
+		return rc;
 	if (gnarl_value_get(map, "enemies") &&
 	    (rc = parse_enemies(gnarl_value_get(map, "enemies"), out, err)))
 		return rc;
 	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The room                                                                 */
+
+void gnarl_gameboy_ram_room_size(const struct gb_ram_map *m, const uint8_t *wram, int *width,
+                                 int *height)
+{
+	int w = m->coll_width, h = m->coll_height;
+
+	if (m->coll_sized) {
+		int gw = wram[m->coll_width_offset] * m->coll_unit / 16;
+		int gh = wram[m->coll_height_offset] * m->coll_unit / 16;
+
+		/* Zero while a room loads; never past the map's memory. */
+		if (gw >= 1 && gw <= m->coll_stride && gh >= 1 && gh <= m->coll_max_height) {
+			w = gw;
+			h = gh;
+		}
+	}
+	*width = w;
+	*height = h;
+}
+
+bool gnarl_gameboy_ram_text_open(const struct gb_ram_map *m, const uint8_t *wram)
+{
+	const struct gb_field_spec *f = &m->field[GB_F_TEXT_ACTIVE];
+
+	return f->present && f->index < 0 && wram[f->offset] != 0;
+}
+
+bool gnarl_gameboy_ram_in_transition(const struct gb_ram_map *m, const uint8_t *wram)
+{
+	return m->has_transition && wram[m->transition_offset] != m->transition_idle;
+}
+
+/* Link's collision masks for $10-$1F: bit rows (or columns) of the tile
+ * that are solid, from checkGivenCollision_allowHoles; $10 (holes, water,
+ * lava) lets him walk in. */
+static const uint8_t special_masks[16] = {
+	0x00, 0xC3, 0x03, 0xC0, 0x00, 0xC3, 0xC3, 0x00,
+	0x00, 0xC3, 0x03, 0xC0, 0xC0, 0xC1, 0xFF, 0x00,
+};
+
+struct gb_tile gnarl_gameboy_ram_tile(uint8_t c)
+{
+	struct gb_tile t = {0};
+
+	if (c < 0x10)
+		t.blocked = (float)__builtin_popcount(c) / 4.0f; /* quarter tiles */
+	else if (c < 0x20)
+		t.blocked = (float)__builtin_popcount(special_masks[c - 0x10]) / 8.0f;
+	else
+		t.blocked = 1.0f;   /* $FF screen boundary, and anything unknown */
+	t.hazard = c == 0x10;
+	return t;
+}
+
+bool gnarl_gameboy_ram_door(const struct gb_ram_map *m, int group, uint8_t t)
+{
+	return m->has_doors && group >= 0 && group < 8 &&
+	       (m->doors.tiles[group][t / 8] >> (t % 8)) & 1u;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -401,7 +604,7 @@ void gnarl_gameboy_ram_decode(const struct gb_ram_map *m, const uint8_t *wram,
 		enemies += wram[m->enemy_offset + i * m->enemy_stride] != 0;
 
 	s->size = GNARL_GAME_STATE_V1_SIZE;
-	s->flags = 0;
+	s->flags = gnarl_gameboy_ram_in_transition(m, wram) ? GNARL_STATE_TRANSITION : 0;
 	s->group = vals[GB_F_GROUP];
 	s->room = vals[GB_F_ROOM];
 	s->dungeon = vals[GB_F_DUNGEON];
@@ -427,7 +630,7 @@ void gnarl_gameboy_ram_decode(const struct gb_ram_map *m, const uint8_t *wram,
 
 uint32_t gnarl_gameboy_ram_obs_dim(const struct gb_obs_shape *shape)
 {
-	return GB_OBS_FIXED + shape->window * shape->window +
+	return GB_OBS_FIXED + GB_OBS_TILE_PLANES * shape->window * shape->window +
 	       GB_OBS_PER_ENEMY * shape->enemy_slots;
 }
 
@@ -467,22 +670,33 @@ static void obs_fields(const struct gnarl_game_state *s, float time_frac, float 
 	o[27] = unit(time_frac);
 }
 
+/* Four planes of w x w (blocked, hazard, door, outside) around Link. */
 static void obs_window(const struct gb_ram_map *m, uint32_t w, const uint8_t *wram,
                        const struct gnarl_game_state *s, float *o)
 {
-	int r = (int)w / 2, tx = s->x >> 4, ty = s->y >> 4;
+	int r = (int)w / 2, tx = s->x >> 4, ty = s->y >> 4, width, height;
+	size_t plane = (size_t)w * w;
 
-	if (!m->has_collisions) {
-		memset(o, 0, (size_t)w * w * sizeof(*o));
+	memset(o, 0, GB_OBS_TILE_PLANES * plane * sizeof(*o));
+	if (!m->has_collisions)
 		return;
-	}
+	gnarl_gameboy_ram_room_size(m, wram, &width, &height);
 	for (int dy = 0; dy < (int)w; dy++)
 		for (int dx = 0; dx < (int)w; dx++) {
-			int cx = tx + dx - r, cy = ty + dy - r;
-			bool solid = cx < 0 || cy < 0 || cx >= m->coll_width || cy >= m->coll_height ||
-			             wram[m->coll_offset + cy * m->coll_stride + cx] != 0;
+			int cx = tx + dx - r, cy = ty + dy - r, at = dy * (int)w + dx;
+			size_t cell = (size_t)cy * m->coll_stride + (size_t)cx;
+			struct gb_tile t;
 
-			o[dy * (int)w + dx] = solid ? 1.0f : 0.0f;
+			if (cx < 0 || cy < 0 || cx >= width || cy >= height) {
+				o[3 * plane + at] = 1.0f;
+				continue;
+			}
+			t = gnarl_gameboy_ram_tile(wram[m->coll_offset + cell]);
+			o[at] = t.blocked;
+			o[plane + at] = t.hazard ? 1.0f : 0.0f;
+			o[2 * plane + at] =
+			    gnarl_gameboy_ram_door(m, s->group, wram[m->doors.offset + cell]) ? 1.0f
+			                                                                       : 0.0f;
 		}
 }
 
@@ -525,5 +739,5 @@ void gnarl_gameboy_ram_obs(const struct gb_ram_map *m, const struct gb_obs_shape
 	obs_fields(s, time_frac, obs);
 	obs_window(m, shape->window, wram, s, obs + GB_OBS_FIXED);
 	obs_enemies(m, shape->enemy_slots, wram, s,
-	            obs + GB_OBS_FIXED + shape->window * shape->window);
+	            obs + GB_OBS_FIXED + GB_OBS_TILE_PLANES * shape->window * shape->window);
 }

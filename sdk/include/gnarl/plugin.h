@@ -262,9 +262,19 @@ enum gnarl_direction {
 
 #define GNARL_GAME_STATE_SIZE 256
 
+/* Bits of gnarl_game_state.flags.  A 1.0 writer leaves flags 0. */
+enum gnarl_state_flags {
+	/* The screen is changing (scrolling to the next room, a fade through a
+	 * door, a room loading): `group`/`room` may already name the next room
+	 * while x and y are still the last room's (or neither is final).
+	 * Reward terms and the host credit no room, cell or position of a
+	 * state with this flag; they resume at the next state without it. */
+	GNARL_STATE_TRANSITION = 1u << 0,
+};
+
 struct gnarl_game_state {
 	uint32_t size;             /* bytes the writer filled: offsetof(end) */
-	uint32_t flags;            /* reserved, 0 */
+	uint32_t flags;            /* enum gnarl_state_flags; unknown bits: ignore */
 	uint64_t frame;            /* frames (or steps) since power-on/reset */
 	int32_t group;             /* 0 overworld, 1 Subrosia, 2 Maku Tree, 3 indoors, 4-5 dungeons */
 	int32_t room;              /* room within the group; (group, room) names a screen */
