@@ -87,6 +87,15 @@ static void sleep_ms(long ms)
 		;
 }
 
+/* The server's words go into a log line: control bytes (a newline, a
+ * terminal escape) from a broken or hostile reply become '?'. */
+static void printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 /* The final failure of rq as a GNARL_E* code and a message. */
 static int explain(struct s3_store *s, const struct s3_request *rq, const struct s3_reply *rp,
                    const char *what, char err[GNARL_ERR_SIZE])
@@ -106,6 +115,7 @@ static int explain(struct s3_store *s, const struct s3_request *rq, const struct
 		snprintf(said, sizeof(said), "%s", code);
 	else
 		snprintf(said, sizeof(said), "HTTP %ld", rp->status);
+	printable(said);
 	/* No answer, or a 2xx cut short: the transfer's error is the story. */
 	if (rp->status == 0 || (rp->curl_rc != CURLE_OK && rp->status / 100 == 2)) {
 		const char *why = rp->curl_err[0] ? rp->curl_err : curl_easy_strerror(rp->curl_rc);
