@@ -16,6 +16,7 @@
  */
 #include "hud.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -77,9 +78,31 @@ static int alloc_state(struct gnarl_hud *h)
 	return 0;
 }
 
+/* Whether bind only reaches this machine (127.0.0.0/8, ::1, localhost).
+ * What is not an address at all counts as loopback here: listening on it
+ * fails with its own message. */
+static bool is_loopback(const char *bind)
+{
+	unsigned char a[16];
+
+	if (!strcmp(bind, "localhost"))
+		return true;
+	if (inet_pton(AF_INET, bind, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, bind, a) == 1) {
+		static const unsigned char one[16] = {[15] = 1};
+		static const unsigned char v4[12] = {[10] = 0xff, [11] = 0xff};
+
+		return !memcmp(a, one, 16) || (!memcmp(a, v4, 12) && a[12] == 127);
+	}
+	return true;
+}
+
 int gnarl_hud_create(const struct gnarl_hud_config *cfg, struct gnarl_hud **out,
                      char err[GNARL_ERR_SIZE])
 {
+	const char *bind = cfg->bind ? cfg->bind : "127.0.0.1";
+	bool token = cfg->token && cfg->token[0];
 	struct gnarl_hud *h;
 	int rc;
 
@@ -88,6 +111,12 @@ int gnarl_hud_create(const struct gnarl_hud_config *cfg, struct gnarl_hud **out,
 		return gnarl_err(err, GNARL_EUNSUPPORTED, "this gnarl was built without "
 		                 "libmicrohttpd, so it has no web HUD: set hud.port to 0, or "
 		                 "install libmicrohttpd-dev and rebuild");
+	if (!token && !cfg->public && !is_loopback(bind))
+		return gnarl_err(err, GNARL_EINVAL, "hud: %s reaches beyond this machine and the HUD "
+		                 "has no token, so anyone who can reach the port would see the run: "
+		                 "set hud.token (at least 16 characters, e.g. token: "
+		                 "${GNARL_HUD_TOKEN}), or hud.public: true to serve it to anyone, or "
+		                 "bind 127.0.0.1 and forward the port (ssh -L)", bind);
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return gnarl_err(err, GNARL_ENOMEM, "hud: out of memory");
@@ -98,10 +127,11 @@ int gnarl_hud_create(const struct gnarl_hud_config *cfg, struct gnarl_hud **out,
 	h->S = cfg->series ? cfg->series : GNARL_HUD_SERIES;
 	h->max_streams = cfg->max_streams ? cfg->max_streams : GNARL_HUD_STREAMS;
 	h->port = cfg->port;
-	snprintf(h->bind, sizeof(h->bind), "%s", cfg->bind ? cfg->bind : "127.0.0.1");
+	snprintf(h->bind, sizeof(h->bind), "%s", bind);
 	h->title = strdup(cfg->title ? cfg->title : "gnarl");
+	h->token = token ? strdup(cfg->token) : NULL;
 	h->page = gnarl_hud_page(&h->page_len);
-	rc = h->title && h->page ? alloc_state(h) : GNARL_ENOMEM;
+	rc = h->title && h->page && (h->token || !token) ? alloc_state(h) : GNARL_ENOMEM;
 	if (rc) {
 		gnarl_err(err, rc, "hud: out of memory for %u iterations of %u scalars", h->M, h->S);
 		goto fail;
@@ -121,10 +151,13 @@ int gnarl_hud_open(const struct gnarl_config *cfg, struct gnarl_hud **out,
 {
 	const struct gnarl_value *port = gnarl_value_at(cfg->root, "hud.port");
 	const struct gnarl_value *bind = gnarl_value_at(cfg->root, "hud.bind");
+	const struct gnarl_value *token = gnarl_value_at(cfg->root, "hud.token");
 	struct gnarl_hud_config c = {
 	    .bind = gnarl_value_string(bind, "127.0.0.1"),
 	    .port = (uint16_t)gnarl_value_int(port, 0),
 	    .title = gnarl_value_string(gnarl_value_at(cfg->root, "run.name"), "gnarl"),
+	    .token = gnarl_value_string(token, NULL),
+	    .public = gnarl_value_bool(gnarl_value_at(cfg->root, "hud.public"), false),
 	};
 	char why[GNARL_ERR_SIZE];
 	const char *msg;
@@ -133,6 +166,12 @@ int gnarl_hud_open(const struct gnarl_config *cfg, struct gnarl_hud **out,
 	*out = NULL;
 	if (c.port == 0)
 		return 0;
+	/* An empty token (an unset ${GNARL_HUD_TOKEN:-}) is no token. */
+	if (c.token && c.token[0] && strlen(c.token) < GNARL_HUD_TOKEN_MIN)
+		return gnarl_config_error(cfg, token, "hud.token", err, "the token has %zu "
+		                          "characters: use at least %d (e.g. the output of "
+		                          "`openssl rand -hex 16`)", strlen(c.token),
+		                          GNARL_HUD_TOKEN_MIN);
 	rc = gnarl_hud_create(&c, out, why);
 	if (rc == 0 || rc == GNARL_ENOMEM)
 		return rc ? gnarl_err(err, rc, "%s", why) : 0;
@@ -180,6 +219,7 @@ void gnarl_hud_free(struct gnarl_hud *h)
 	free_strings(h->source_names, h->K);
 	free(h->source_ttl);
 	free(h->title);
+	free(h->token);
 	free(h->page);
 	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->lock);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "error.h"
@@ -149,6 +150,8 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "2");
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"gnarl\"");
 	ok = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ok;
@@ -593,6 +596,34 @@ static enum MHD_Result api_events(struct gnarl_hud *h, struct MHD_Connection *c)
 
 /* ---- dispatch ------------------------------------------------------------- */
 
+/* a == b in time that depends only on b's length (the token's), so the
+ * time of a refusal tells nothing of how much of a guess was right. */
+static bool same_secret(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	unsigned char d = na != nb;
+
+	for (size_t i = 0; i < nb; i++)
+		d |= (unsigned char)(a[i < na ? i : na] ^ b[i]);
+	return d == 0;
+}
+
+/* With a token, a request carries it as "Authorization: Bearer <token>"
+ * (scripts) or "?token=<token>" (the page, which reads it from its own
+ * URL and adds it to every request it makes). */
+static bool authorized(const struct gnarl_hud *h, struct MHD_Connection *c)
+{
+	const char *auth, *q;
+
+	if (!h->token)
+		return true;
+	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (auth && !strncasecmp(auth, "Bearer ", 7) && same_secret(auth + 7, h->token))
+		return true;
+	q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+	return q && same_secret(q, h->token);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **req_cls)
@@ -603,6 +634,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	(void)upload;
 	(void)upload_size; /* a body on a GET is ignored: the answer is queued first */
 	(void)req_cls;
+	if (!authorized(h, c))
+		return send_text(c, MHD_HTTP_UNAUTHORIZED, "this HUD needs its token (hud.token): "
+		                 "open /?token=<token>, or send Authorization: Bearer <token>\n");
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		                 "the HUD is read-only: GET and HEAD only\n");

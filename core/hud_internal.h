@@ -77,6 +77,7 @@ struct gnarl_hud {
 	uint32_t M, S, max_streams;
 	uint16_t port;
 	char bind[64];
+	char *token;                        /* NULL: none; secret: never sent or logged */
 	char *title;
 	char *page;
 	size_t page_len;
