@@ -36,10 +36,19 @@ struct block {
 	alignas(max_align_t) unsigned char data[];
 };
 
+/* Where the parser read the key of a map item (messages about a key
+ * point at it, not at its value, which may start lines later). */
+struct key_pos {
+	const struct gnarl_value *item;
+	int line, column;
+};
+
 struct gnarl_tree {
 	struct block *blocks;
 	char *name;
 	struct gnarl_value root;
+	struct key_pos *keys; /* malloc'ed: one per parsed map item */
+	size_t n_keys, cap_keys;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -76,6 +85,7 @@ void gnarl_tree_free(struct gnarl_tree *t)
 		next = b->next;
 		free(b);
 	}
+	free(t->keys);
 	free(t->name);
 	free(t);
 }
@@ -109,6 +119,18 @@ struct gnarl_value *gnarl_tree_root(struct gnarl_tree *t)
 const char *gnarl_tree_name(const struct gnarl_tree *t)
 {
 	return t ? t->name : NULL;
+}
+
+bool gnarl_tree_key_position(const struct gnarl_tree *t, const struct gnarl_value *item,
+                             int *line, int *column)
+{
+	for (size_t k = t ? t->n_keys : 0; k-- > 0;)
+		if (t->keys[k].item == item) {
+			*line = t->keys[k].line;
+			*column = t->keys[k].column;
+			return true;
+		}
+	return false;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -348,6 +370,7 @@ struct parser {
 struct vec {
 	struct gnarl_value *items;
 	char **keys;
+	int (*at)[2]; /* each key's line and column */
 	size_t n, cap;
 };
 
@@ -374,12 +397,13 @@ static int next_event(struct parser *p, yaml_event_t *ev)
 	                 p->yp.context ? ", " : "", p->yp.context ? p->yp.context : "");
 }
 
-static int vec_push(struct vec *v, char *key, struct gnarl_value **slot)
+static int vec_push(struct vec *v, char *key, yaml_mark_t key_at, struct gnarl_value **slot)
 {
 	if (v->n == v->cap) {
 		size_t cap = v->cap ? v->cap * 2 : 8;
 		struct gnarl_value *items = realloc(v->items, cap * sizeof(*items));
 		char **keys;
+		int(*at)[2];
 
 		if (!items)
 			return GNARL_ENOMEM;
@@ -388,11 +412,38 @@ static int vec_push(struct vec *v, char *key, struct gnarl_value **slot)
 		if (!keys)
 			return GNARL_ENOMEM;
 		v->keys = keys;
+		at = realloc(v->at, cap * sizeof(*at));
+		if (!at)
+			return GNARL_ENOMEM;
+		v->at = at;
 		v->cap = cap;
 	}
 	memset(&v->items[v->n], 0, sizeof(v->items[0]));
 	v->keys[v->n] = key;
+	v->at[v->n][0] = (int)key_at.line + 1;
+	v->at[v->n][1] = (int)key_at.column + 1;
 	*slot = &v->items[v->n++];
+	return 0;
+}
+
+/* Remember where the keys of map items[0..n) were read. */
+static int note_keys(struct gnarl_tree *t, const struct gnarl_value *items, int (*at)[2],
+                     size_t n)
+{
+	if (t->n_keys + n > t->cap_keys) {
+		size_t cap = t->cap_keys ? t->cap_keys : 64;
+		struct key_pos *k;
+
+		while (cap < t->n_keys + n)
+			cap *= 2;
+		k = realloc(t->keys, cap * sizeof(*k));
+		if (!k)
+			return GNARL_ENOMEM;
+		t->keys = k;
+		t->cap_keys = cap;
+	}
+	for (size_t i = 0; i < n; i++)
+		t->keys[t->n_keys++] = (struct key_pos){&items[i], at[i][0], at[i][1]};
 	return 0;
 }
 
@@ -408,7 +459,7 @@ static int vec_finish(struct parser *p, struct vec *v, struct gnarl_value *out, 
 		memcpy(items, v->items, v->n * sizeof(*items));
 	if (map) {
 		keys = gnarl_tree_alloc(p->t, v->n * sizeof(*keys));
-		if (!keys)
+		if (!keys || note_keys(p->t, items, v->at, v->n))
 			return GNARL_ENOMEM;
 		if (v->n)
 			memcpy(keys, v->keys, v->n * sizeof(*keys));
@@ -492,6 +543,7 @@ static int parse_collection(struct parser *p, yaml_event_t *start, struct gnarl_
 	for (;;) {
 		struct gnarl_value *slot;
 		char *key = NULL;
+		yaml_mark_t key_at = {0};
 
 		if ((rc = next_event(p, &ev)))
 			break;
@@ -509,11 +561,12 @@ static int parse_collection(struct parser *p, yaml_event_t *start, struct gnarl_
 				break;
 			}
 			key = gnarl_tree_strdup(p->t, (const char *)ev.data.scalar.value);
+			key_at = ev.start_mark;
 			for (size_t k = 0; key && k < v.n; k++)
 				if (!strcmp(v.keys[k], key)) {
 					rc = gnarl_err(p->err, GNARL_ECONFIG,
 					               "%s: duplicate key '%s' (first at line %d; "
-					               "keep one)", at, key, v.items[k].line);
+					               "keep one)", at, key, v.at[k][0]);
 					break;
 				}
 			yaml_event_delete(&ev);
@@ -522,7 +575,7 @@ static int parse_collection(struct parser *p, yaml_event_t *start, struct gnarl_
 			if (rc || (rc = next_event(p, &ev)))
 				break;
 		}
-		rc = vec_push(&v, key, &slot);
+		rc = vec_push(&v, key, key_at, &slot);
 		if (!rc)
 			rc = parse_node(p, &ev, slot);
 		yaml_event_delete(&ev);
@@ -534,6 +587,7 @@ static int parse_collection(struct parser *p, yaml_event_t *start, struct gnarl_
 		rc = vec_finish(p, &v, out, map);
 	free(v.items);
 	free(v.keys);
+	free(v.at);
 	return rc;
 }
 
