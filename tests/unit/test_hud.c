@@ -264,8 +264,8 @@ static void test_page(void **state)
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.type, "text/html; charset=utf-8");
 	assert_non_null(strstr(r.body, "<canvas"));
-	assert_non_null(strstr(r.body, "new EventSource('/api/events'"));
-	assert_non_null(strstr(r.body, "fetch('/api/metrics')"));
+	assert_non_null(strstr(r.body, "new EventSource(api('/api/events'"));
+	assert_non_null(strstr(r.body, "fetch(api('/api/metrics'))"));
 	/* self-contained: nothing is loaded from elsewhere */
 	assert_null(strstr(r.body, "http://"));
 	assert_null(strstr(r.body, "https://"));
@@ -563,6 +563,7 @@ static void test_bind(void **state)
 	/* addresses that are not this machine's, or not addresses */
 	c.port = 0;
 	c.bind = "192.0.2.1";  /* TEST-NET-1 */
+	c.public = true;       /* (without it, or a token, refused before: test_hud_token) */
 	assert_int_equal(gnarl_hud_create(&c, &h2, err), GNARL_EINVAL);
 	assert_non_null(strstr(err, "192.0.2.1 is not an address of this machine"));
 	c.bind = "example.invalid";
