@@ -102,6 +102,9 @@ static int connect_hud(void)
 		perror("fuzz_hud_http: connect");
 		abort();
 	}
+	/* Close with a reset: a million connections in TIME_WAIT would use
+	 * up the ephemeral ports (a campaign's connect then fails). */
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0}, sizeof(struct linger));
 	return fd;
 }
 

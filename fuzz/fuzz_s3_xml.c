@@ -16,6 +16,7 @@
  * never holds the secret key; every listed key is a string; escaping and
  * decoding are inverses.
  */
+#define _GNU_SOURCE /* memmem */
 #include "fuzz.h"
 
 #include <stdlib.h>
@@ -99,7 +100,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = s3_call(&s, &rq, &rp, "put", err);
 	if (rc != 0) {
 		FUZZ_CHECK(err[0], "a failed call without a message");
-		FUZZ_CHECK(!strstr(err, SECRET), "the secret key is in a message: %s", err);
+		/* (unless the server itself sent it: the fuzzer finds the
+		 * string in this very comparison) */
+		FUZZ_CHECK(!strstr(err, SECRET) || memmem(in_body, in_len, SECRET, strlen(SECRET)),
+		           "the secret key is in a message: %s", err);
 		for (const char *c = err; *c; c++)
 			FUZZ_CHECK((unsigned char)*c >= 0x20 && *c != 0x7f,
 			           "a control byte 0x%02x from the server in the message: %s",
