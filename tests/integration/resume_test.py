@@ -55,6 +55,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cannot_run import cannot_run  # noqa: E402
+
 OW_SETS = ["env.num_envs=5", "ppo.rollout_steps=32", "ppo.minibatch_size=80",
            "ppo.epochs=2", "policy.hidden=[32, 32]", "env.params.max_steps=100",
            "metrics.episodes=false", "checkpoint.every=1", "ppo.blas_threads=1",
@@ -212,8 +215,8 @@ def exact(ctx, config, sets, label):
     train(ctx, config, "straight", common)
     log1 = train(ctx, config, "part1", common, extra=["--stop-after", "10"])
     if "env.state" not in tensors(ckpt(ctx, "part1", 10)):
-        print("%s: the env saved no state: exactness needs env state ops" % label)
-        sys.exit(77)
+        fail("%s: the env saved no state: exactness needs env state ops, which every "
+             "in-tree env has" % label)
     log2 = train(ctx, config, "part2", common, restore=ckpt(ctx, "part1", 10))
     if "envs continue their running episodes" not in log2 or first_iteration(log2) != 11:
         fail("%s: resumed run did not continue at iteration 11" % label, log2)
@@ -253,8 +256,7 @@ def exact_overworld(ctx):
 def exact_gameboy(ctx):
     """The same on the free test cartridge under libmgba (GNARL_TEST_ROM)."""
     if not os.path.exists(os.environ.get("GNARL_TEST_ROM", "")):
-        print("no test cartridge (GNARL_TEST_ROM)")
-        sys.exit(77)
+        cannot_run("no test cartridge (GNARL_TEST_ROM)")
     exact(ctx, os.path.join(ctx.src, "configs", "test-cartridge.yaml"), GB_SETS, "gameboy")
 
 
@@ -685,16 +687,14 @@ class Proxy:
 def s3_env():
     path = os.environ.get("GNARL_S3_ENV")
     if not path or not os.path.exists(path):
-        print("SKIP: GNARL_S3_ENV is not set (run through ctest, which starts the fixture)")
-        sys.exit(77)
+        cannot_run("GNARL_S3_ENV is not set (run through ctest, which starts the fixture)")
     env = {}
     for line in open(path):
         if "=" in line:
             k, v = line.strip().split("=", 1)
             env[k] = shlex.split(v)[0] if v else ""
     if "GNARL_S3_SKIP" in env:
-        print("SKIP: " + env["GNARL_S3_SKIP"])
-        sys.exit(77)
+        cannot_run(env["GNARL_S3_SKIP"])
     return env
 
 

@@ -9,7 +9,7 @@
  * each test program uses a part of it.
  *
  * Built without libmgba or sdcc (GNARL_TEST_ROM undefined), every test
- * skips (SKIP_WITHOUT_ROM).
+ * skips (SKIP_WITHOUT_ROM), or fails under CI=true.
  */
 #ifndef GNARL_TEST_GAMEBOY_H
 #define GNARL_TEST_GAMEBOY_H
@@ -34,6 +34,7 @@
 #include "plugin.h"
 #include "value.h"
 
+#include "../cannot_run.h"
 #include "../integration/gameboy_harness.h"
 
 #ifdef GNARL_TEST_ROM
@@ -101,6 +102,9 @@ static inline void gb_run(struct gb_harness *g, uint32_t i, const char *seq)
 
 #define SKIP_WITHOUT_ROM()                                                    \
 	do {                                                                      \
+		if (!rom_available() && gnarl_test_on_ci())                           \
+			fail_msg("no test cartridge (libmgba and sdcc are needed; "       \
+			         "CI=true: the gameboy tests must run)");                 \
 		if (!rom_available())                                                 \
 			skip();                                                           \
 	} while (0)
