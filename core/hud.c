@@ -32,10 +32,12 @@
 /* Frames while someone looks: at most this many per second. */
 #define FRAME_INTERVAL_S 0.25
 
-double gnarl_hud_now(void)
+double gnarl_hud_now(const struct gnarl_hud *h)
 {
 	struct timespec ts;
 
+	if (h->clock)
+		return h->clock(h->clock_ctx);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
@@ -130,6 +132,8 @@ int gnarl_hud_create(const struct gnarl_hud_config *cfg, struct gnarl_hud **out,
 	snprintf(h->bind, sizeof(h->bind), "%s", bind);
 	h->title = strdup(cfg->title ? cfg->title : "gnarl");
 	h->token = token ? strdup(cfg->token) : NULL;
+	h->clock = cfg->clock;
+	h->clock_ctx = cfg->clock_ctx;
 	h->page = gnarl_hud_page(&h->page_len);
 	rc = h->title && h->page && (h->token || !token) ? alloc_state(h) : GNARL_ENOMEM;
 	if (rc) {
@@ -432,7 +436,7 @@ bool gnarl_hud_arm_frame(struct gnarl_hud *h)
 
 	if (!h || !h->has_frames || h->view.armed)
 		return false;
-	t = gnarl_hud_now();
+	t = gnarl_hud_now(h);
 	ms = atomic_load_explicit(&h->frames_wanted_until, memory_order_relaxed);
 	if (h->last_frame > 0 &&
 	    (t - h->last_frame < FRAME_INTERVAL_S || (double)ms < t * 1000.0))

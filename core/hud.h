@@ -60,6 +60,11 @@ struct gnarl_hud_config {
 	                          Bearer, or ?token=); NULL or "": none.  Copied,
 	                          never logged or sent. */
 	bool public;           /* serve a non-loopback bind without a token */
+	double (*clock)(void *ctx); /* monotonic seconds for the frame timing;
+	                               NULL: the system's (tests pass their own,
+	                               called from the trainer's and the server's
+	                               threads) */
+	void *clock_ctx;
 };
 
 /* What the run is, for the page (all copied; every field optional). */

@@ -175,7 +175,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, struct text *t)
 static void want_frames(struct gnarl_hud *h)
 {
 	atomic_store_explicit(&h->frames_wanted_until,
-	                      (int64_t)(gnarl_hud_now() * 1000.0) + WANT_FRAMES_MS,
+	                      (int64_t)(gnarl_hud_now(h) * 1000.0) + WANT_FRAMES_MS,
 	                      memory_order_relaxed);
 }
 

@@ -78,6 +78,8 @@ struct gnarl_hud {
 	uint16_t port;
 	char bind[64];
 	char *token;                        /* NULL: none; secret: never sent or logged */
+	double (*clock)(void *ctx);         /* NULL: CLOCK_MONOTONIC */
+	void *clock_ctx;
 	char *title;
 	char *page;
 	size_t page_len;
@@ -152,7 +154,7 @@ void gnarl_hud_http_stop(struct gnarl_hud *h);
  * ENOMEM. */
 char *gnarl_hud_page(size_t *len);
 
-/* Monotonic seconds. */
-double gnarl_hud_now(void);
+/* Monotonic seconds: the config's clock, else the system's. */
+double gnarl_hud_now(const struct gnarl_hud *h);
 
 #endif /* GNARL_HUD_INTERNAL_H */

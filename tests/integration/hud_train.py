@@ -23,6 +23,7 @@ Usage: hud_train.py MODE GNARL CONFIG WORKDIR [CHROMIUM]
 import csv
 import json
 import os
+import queue
 import re
 import shutil
 import signal
@@ -310,11 +311,50 @@ def errors(gnarl, config, work):
     print("errors: ok")
 
 
+def clients_of(port):
+    """Remote ports of the established TCP connections to 127.0.0.1:port
+    (Linux's /proc/net/tcp)."""
+    out = set()
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        f = line.split()
+        local, remote, state = f[1], f[2], f[3]
+        if state == "01" and int(local.split(":")[1], 16) == port:
+            out.add(int(remote.split(":")[1], 16))
+    return out
+
+
+def stop_when_streaming(t, port, done):
+    """SIGINT the run once the page follows it: a connection (the page's
+    event stream) has stayed open across two iterations, then two more
+    iterations have been sent on it.  Ordered by iterations, not by a clock,
+    so a slow machine only makes it later."""
+    seen = {}
+    while not done.is_set() and t.proc.poll() is None:
+        while True:  # the progress lines so far (the end stays queued for finish)
+            try:
+                line = t.q.get_nowait()
+            except queue.Empty:
+                break
+            if line is None:
+                t.q.put(None)
+                return
+            t.lines.append(line)
+            if line.startswith("iter "):
+                t._progress(line)
+        it = t.iter
+        for c in clients_of(port):
+            seen.setdefault(c, it)
+        if any(it - first >= 4 and c in clients_of(port) for c, first in seen.items()):
+            t.proc.send_signal(signal.SIGINT)
+            return
+        done.wait(0.05)
+
+
 def chromium_on_run(gnarl, config, work, name, chromium, action):
     """Run `action` (a Chromium flag) on the page of a run that trains; the
     event stream keeps the page loading, so the run is stopped (SIGINT)
-    a few seconds after Chromium started, which ends the stream.  Returns
-    Chromium's stdout."""
+    once the page has followed it for a few iterations, which ends the
+    stream.  Returns Chromium's stdout."""
     port = free_port()
     t = Train(train_args(gnarl, config, work, name, port))
     flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -324,14 +364,16 @@ def chromium_on_run(gnarl, config, work, name, chromium, action):
              "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
              "--window-size=1400,1000", "--virtual-time-budget=3000", action,
              "http://127.0.0.1:%d/" % port]
+    done = threading.Event()
     try:
         t.until_iteration(3)
-        stop = threading.Timer(8.0, lambda: t.proc.send_signal(signal.SIGINT))
-        stop.start()
+        stopper = threading.Thread(target=stop_when_streaming, args=(t, port, done),
+                                   daemon=True)
+        stopper.start()
         out = subprocess.run(flags, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              text=True, timeout=DEADLINE_S).stdout
-        stop.cancel()
     finally:
+        done.set()
         if t.proc.poll() is None:
             t.finish()
         t.proc.wait()

@@ -161,20 +161,21 @@ static void test_retry_after_beyond_deadline(void **unused)
 {
 	struct gnarl_game_state st;
 	struct inst in;
-	double t0;
 
 	(void)unused;
-	/* Retry-After 30 s with a 1 s deadline: give up now, do not sleep on it. */
+	/* Retry-After 30 s with a 1 s deadline: give up now, do not sleep on it
+	 * (nor wait for the deadline: that would count a retry and a timeout). */
 	fx_control("{\"script\": [{\"kind\": \"status\", \"status\": 429, \"retry_after\": 30}], "
 	        "\"default\": {\"kind\": \"action\", \"action\": \"UP\"}, \"clear_log\": true}");
 	fx_inst_init(&in, "llm_text");
 	th_set_int(&in.th, "timeout_ms", 1000);
 	fx_inst_create(&in);
 	fx_state_init(&st);
-	t0 = th_now_ms();
 	assert_int_equal(fx_submit(&in, 0, 1, &st, -1), 0);
 	assert_true(fx_wait_metric(&in, "failures", 1, 5000));
-	assert_true(th_now_ms() - t0 < 900);
+	assert_int_equal((int)fx_metric(&in, "retries"), 0);
+	assert_int_equal((int)fx_metric(&in, "timeouts"), 0);
+	assert_int_equal((int)fx_metric(&in, "http_errors"), 1);
 	fx_expect_failed(&in, 0, 1);
 	assert_int_equal(llm_server_requests(&fx_server), 1);
 	fx_inst_fini(&in);
@@ -313,6 +314,8 @@ static void test_in_flight_cap(void **unused)
 /* What a hammer run saw. */
 struct hammer {
 	int accepted, suggestions, failures;
+	int max_out;               /* most requests accepted and not yet back, after a poll */
+	int empty_polls_out;       /* polls that gave nothing while requests were out */
 	double max_request_ms, max_poll_ms;
 	uint8_t seen[1 << 16];     /* times each request id came out of poll */
 };
@@ -363,6 +366,10 @@ static void hammer(struct inst *in, int ms, int drain_ms, struct hammer *h)
 		got = in->ops->poll(in->llm, sug, 16);
 		t2 = th_now_ms();
 		hammer_take(h, sug, got, accepted);
+		if (h->accepted - h->suggestions - h->failures > h->max_out)
+			h->max_out = h->accepted - h->suggestions - h->failures;
+		if (got == 0 && h->accepted > h->suggestions + h->failures)
+			h->empty_polls_out++;
 		if (t1 - t0 > h->max_request_ms)
 			h->max_request_ms = t1 - t0;
 		if (t2 - t1 > h->max_poll_ms)
@@ -393,10 +400,12 @@ static void test_slow_server_never_stalls(void **unused)
 	              h.max_poll_ms);
 	assert_true(h.accepted >= 8);
 	assert_int_equal(h.suggestions, h.accepted);
-	/* A blocking call would take the server's 500 ms; bench_llm reports the
-	 * real distribution (tens of ns; ms-long outliers are preemption). */
-	assert_true(h.max_request_ms < 400);
-	assert_true(h.max_poll_ms < 400);
+	/* Never waiting, shown by order, not by a clock: several requests were
+	 * out at once (a request() that waited for its reply would leave none
+	 * out), and poll() came back empty while they were (one that waited
+	 * would always bring a reply).  bench_llm measures the calls' times. */
+	assert_true(h.max_out >= 2);
+	assert_true(h.empty_polls_out >= 1);
 	fx_inst_fini(&in);
 }
 
@@ -427,8 +436,6 @@ static void test_dead_endpoint(void **unused)
 	assert_true(fx_metric(&in, "busy") >= 1);
 	assert_int_equal((int)fx_metric(&in, "successes"), 0);
 	assert_int_equal(th_log_count(&in.th, "circuit breaker open"), 1);
-	assert_true(h.max_request_ms < 400);
-	assert_true(h.max_poll_ms < 400);
 	fx_inst_fini(&in);
 }
 
@@ -436,11 +443,12 @@ static void test_destroy_in_flight(void **unused)
 {
 	struct gnarl_game_state st;
 	struct inst in;
-	double t0, took;
 
 	(void)unused;
+	/* The server holds every reply until the test releases them: destroy
+	 * returning at all shows it waited for none. */
 	fx_control("{\"script\": [], \"default\": {\"kind\": \"action\", \"action\": \"UP\", "
-	        "\"delay_ms\": 5000}, \"clear_log\": true}");
+	        "\"hold\": true}, \"clear_log\": true}");
 	fx_inst_init(&in, "llm_vision");
 	th_set_int(&in.th, "max_in_flight", 6);
 	th_set_int(&in.th, "timeout_ms", 20000);
@@ -449,12 +457,11 @@ static void test_destroy_in_flight(void **unused)
 	for (int i = 0; i < 6; i++)
 		assert_int_equal(fx_submit(&in, (uint32_t)i % 4, (uint64_t)i, &st, -1), 0);
 	assert_true(llm_server_wait_requests(&fx_server, 6, 5000));
-	t0 = th_now_ms();
 	in.ops->destroy(in.llm);
-	took = th_now_ms() - t0;
 	in.llm = NULL;
-	print_message("destroy with 6 requests in flight: %.3f ms\n", took);
-	assert_true(took < 1000);  /* the server holds each for 5000 ms */
+	assert_int_equal(llm_server_count(&fx_server, "answered"), 0);
+	fx_control("{\"release\": true, \"default\": {\"kind\": \"action\", \"action\": "
+	           "\"UP\"}}");
 	fx_inst_fini(&in);
 }
 
@@ -462,21 +469,21 @@ static void test_destroy_waiting_retry(void **unused)
 {
 	struct gnarl_game_state st;
 	struct inst in;
-	double t0;
 
 	(void)unused;
+	/* A retry ten minutes away, longer than ctest lets this test run:
+	 * destroy returning at all shows it did not wait for it. */
 	fx_control("{\"script\": [], \"default\": {\"kind\": \"status\", \"status\": 429, "
-	        "\"retry_after\": 10}, \"clear_log\": true}");
+	        "\"retry_after\": 590}, \"clear_log\": true}");
 	fx_inst_init(&in, "llm_text");
-	th_set_int(&in.th, "timeout_ms", 60000);
+	th_set_int(&in.th, "timeout_ms", 600000);
 	fx_inst_create(&in);
 	fx_state_init(&st);
 	assert_int_equal(fx_submit(&in, 0, 1, &st, -1), 0);
 	assert_true(fx_wait_metric(&in, "retries", 1, 5000));
-	t0 = th_now_ms();
 	in.ops->destroy(in.llm);
 	in.llm = NULL;
-	assert_true(th_now_ms() - t0 < 1000);
+	assert_int_equal(llm_server_requests(&fx_server), 1);
 	fx_inst_fini(&in);
 }
 
