@@ -11,7 +11,9 @@
  *   breaker  opens after N failures (logged once), refuses calls, a failed
  *            probe reopens quietly, closes (logged once) when answers return
  *   flow     in-flight cap, request() never stalls on a slow or dead
- *            endpoint, destroy with requests in flight returns promptly
+ *            endpoint, destroy with requests in flight does not wait
+ *   broken   replies cut short, in invalid UTF-8, or of 64 MiB: a counter
+ *            each, the next request answered, memory bounded
  * Each group starts its own server and stops it by PID.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -487,6 +489,75 @@ static void test_destroy_waiting_retry(void **unused)
 	fx_inst_fini(&in);
 }
 
+/* ---- broken replies ------------------------------------------------------ */
+
+/* Peak resident memory of this process (kB). */
+static long peak_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmHWM:", 6))
+			kb = strtol(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* The server answers the first request with `behaviour`: it costs one
+ * `counter` and a failed request, and the next request is answered as
+ * usual (nothing stuck, nothing half-kept). */
+static void broken_reply(const char *behaviour, const char *counter)
+{
+	struct gnarl_llm_suggestion sug;
+	struct gnarl_game_state st;
+	struct inst in;
+	char ctl[512];
+
+	snprintf(ctl, sizeof(ctl), "{\"script\": [%s], \"default\": {\"kind\": \"action\", "
+	         "\"action\": \"LEFT\"}, \"clear_log\": true}", behaviour);
+	fx_control(ctl);
+	fx_inst_init(&in, "llm_text");
+	th_set_int(&in.th, "max_retries", 0);
+	fx_inst_create(&in);
+	fx_state_init(&st);
+	assert_int_equal(fx_submit(&in, 0, 1, &st, -1), 0);
+	assert_true(fx_wait_metric(&in, counter, 1, 30000));
+	fx_expect_failed(&in, 0, 1);
+	assert_int_equal((int)fx_metric(&in, "successes"), 0);
+	assert_int_equal(fx_submit(&in, 1, 2, &st, -1), 0);
+	assert_true(fx_wait_suggestion(&in, &sug, 30000));
+	assert_int_equal(sug.id, 2);
+	assert_int_equal(sug.action, LEFT);
+	fx_inst_fini(&in);
+}
+
+static void test_cut_reply(void **unused)
+{
+	(void)unused;
+	broken_reply("{\"kind\": \"cut\"}", "transport_errors");
+}
+
+static void test_invalid_utf8(void **unused)
+{
+	(void)unused;
+	broken_reply("{\"kind\": \"bad_utf8\"}", "parse_failures");
+}
+
+/* 64 MiB of reply: the plugin stops reading at its 1 MiB cap, so this
+ * process's peak memory moves by far less than the reply. */
+static void test_huge_reply(void **unused)
+{
+	long before = peak_kb();
+
+	(void)unused;
+	broken_reply("{\"kind\": \"huge\", \"mb\": 64}", "transport_errors");
+	print_message("peak RSS %ld kB before a 64 MiB reply, %ld kB after\n", before, peak_kb());
+	assert_true(before > 0 && peak_kb() - before < 16 * 1024);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest retry[] = {
@@ -510,6 +581,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_destroy_in_flight),
 		cmocka_unit_test(test_destroy_waiting_retry),
 	};
+	const struct CMUnitTest broken[] = {
+		cmocka_unit_test(test_cut_reply),
+		cmocka_unit_test(test_invalid_utf8),
+		cmocka_unit_test(test_huge_reply),
+	};
 	const char *group = argc > 1 ? argv[1] : "";
 
 #define RUN(name)                                                                             \
@@ -522,7 +598,8 @@ int main(int argc, char **argv)
 	RUN(retry)
 	RUN(breaker)
 	RUN(flow)
+	RUN(broken)
 #undef RUN
-	fprintf(stderr, "usage: %s wire|parse|retry|breaker|flow\n", argv[0]);
+	fprintf(stderr, "usage: %s wire|parse|retry|breaker|flow|broken\n", argv[0]);
 	return 2;
 }
