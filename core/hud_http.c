@@ -41,7 +41,10 @@
 
 #define PING_S 15          /* keep-alive comment on an idle stream */
 #define TIMEOUT_S 30       /* a connection that moves no data is closed */
-#define CONNECTIONS 32     /* at once, streams included */
+#define CONNECTIONS 64     /* at once, streams included */
+#define PER_ADDRESS 16     /* from one address: a slow client (slowloris)
+                              or a crowd behind one address cannot take
+                              every connection */
 #define WANT_FRAMES_MS 30000 /* frames are rendered this long after a look */
 
 bool gnarl_hud_available(void)
@@ -789,8 +792,8 @@ int gnarl_hud_http_start(struct gnarl_hud *h, char err[GNARL_ERR_SIZE])
 	h->daemon = MHD_start_daemon(
 	    flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, h->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TIMEOUT_S,
-	    MHD_OPTION_END);
+	    (unsigned)CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_ADDRESS,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TIMEOUT_S, MHD_OPTION_END);
 	if (!h->daemon) {
 		close(h->listen_fd);
 		h->listen_fd = -1;
