@@ -594,18 +594,29 @@ struct scan {
 	uint64_t next;
 };
 
-/* A key "<dir>episodes_<first>-<last>.jsonl": continue after <last>. */
+/* A key "<dir>episodes_<first>-<last>.jsonl" as write_next names them
+ * (SEQ_DIGITS digits each): continue after <last>.  Anything else in the
+ * directory (another tool's object, "-1", a 20-digit number that would
+ * wrap next to 0) is not a batch and is ignored. */
 static int scan_key(void *ctx, const char *key, uint64_t size)
 {
+	static const char head[] = "episodes_", tail[] = ".jsonl";
 	struct scan *sc = ctx;
-	const char *base = strrchr(key, '/');
-	unsigned long long first, last;
-	int end = 0;
+	const char *base = strrchr(key, '/'), *p;
+	uint64_t last = 0;
 
 	(void)size;
 	base = base ? base + 1 : key;
-	if (sscanf(base, "episodes_%llu-%llu.jsonl%n", &first, &last, &end) == 2 && end > 0 &&
-	    base[end] == '\0' && last >= sc->next)
+	if (strlen(base) != sizeof(head) - 1 + 2 * SEQ_DIGITS + 1 + sizeof(tail) - 1 ||
+	    strncmp(base, head, sizeof(head) - 1) || base[sizeof(head) - 1 + SEQ_DIGITS] != '-' ||
+	    strcmp(base + sizeof(head) + 2 * SEQ_DIGITS, tail))
+		return 0;
+	for (p = base + sizeof(head) - 1; p < base + sizeof(head) - 1 + 2 * SEQ_DIGITS + 1; p++)
+		if (p != base + sizeof(head) - 1 + SEQ_DIGITS && (*p < '0' || *p > '9'))
+			return 0;
+	for (p = base + sizeof(head) + SEQ_DIGITS; p < base + sizeof(head) + 2 * SEQ_DIGITS; p++)
+		last = last * 10 + (uint64_t)(*p - '0');
+	if (last >= sc->next)
 		sc->next = last + 1;
 	return 0;
 }

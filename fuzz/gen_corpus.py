@@ -7,6 +7,9 @@ the HUD page makes), nothing from the real game.
 
     fuzz/gen_corpus.py build            # everything; the S3 seeds need the
                                         # Ceph binaries (tests/s3/start.sh)
+    fuzz/gen_corpus.py build run_listing   # only some: runs, configs, llm_prompts,
+                                        # llm_replies, hud_requests, run_listing,
+                                        # s3_replies
 
 Deterministic where gnarl is (seeded runs on one thread); files are named
 by what they are, so a regenerated corpus shows as a small diff.  Also
@@ -186,6 +189,35 @@ def hud_requests():
         seed("hud_http", name + ".txt", r + "\n")
 
 
+def run_listing(build, tmp):
+    """A run root as a store lists it (key, and the content of what gnarl
+    reads back: pointers, tags, manifests), the run renamed `run`."""
+    gnarl(build, ["train", "-c", os.path.join(ROOT, "configs/cartpole.yaml"),
+                  "--set", "ppo.total_steps=2048", "--set", "policy.hidden=[4]",
+                  "--set", "run.name=run", "--set", "run.storage=lst",
+                  "--set", "checkpoint.every=1", "--set", "checkpoint.keep_last=1000",
+                  "--set", "metrics.episodes=true", "--set", "ppo.blas_threads=1"], tmp)
+    gnarl(build, ["checkpoints", "tag", "lst/run/checkpoints/checkpoint_000002", "best"], tmp)
+    lines = []
+    top = os.path.join(tmp, "lst")
+    for d, _, files in sorted(os.walk(top)):
+        for f in sorted(files):
+            key = os.path.relpath(os.path.join(d, f), top)
+            if f in ("latest", "manifest.json") or "/tags/" in "/" + key:
+                lines.append(key + "\t" + read(os.path.join(d, f), "r").replace("\n", "\\n"))
+            else:
+                lines.append(key)
+    seed("run_listing", "cartpole-run.txt", "\n".join(lines) + "\n")
+    seed("run_listing", "hostile-names.txt",
+         "run/checkpoints/checkpoint_99999999999999999999999/manifest.json\t{}\n"
+         "run/checkpoints/checkpoint_000007/manifest.json\t{\"metrics\": {}}\n"
+         "run/checkpoints/checkpoint_/manifest.json\n"
+         "run/checkpoints/latest\tcheckpoint_000007\n"
+         "run/tags/best\tcheckpoints/../../etc\n"
+         "run/workers/worker_0/episodes_000000000000-999999999999.jsonl\n"
+         "run/workers/worker_0/episodes_-1-18446744073709551615.jsonl\n")
+
+
 def s3_replies(tmp):
     """Replies of the real Ceph gateway: listings, errors, an upload id."""
     sys.path.insert(0, os.path.join(ROOT, "tests/integration"))
@@ -227,16 +259,18 @@ def s3_replies(tmp):
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) < 2:
         sys.exit(__doc__)
     build = os.path.abspath(sys.argv[1])
+    only = set(sys.argv[2:])
+    steps = [("runs", lambda t: runs(build, t)), ("configs", lambda t: configs(build, t)),
+             ("llm_prompts", lambda t: llm_prompts(build, t)), ("llm_replies", llm_replies),
+             ("hud_requests", lambda t: hud_requests()),
+             ("run_listing", lambda t: run_listing(build, t)), ("s3_replies", s3_replies)]
     with tempfile.TemporaryDirectory(prefix="gnarl-corpus-") as tmp:
-        runs(build, tmp)
-        configs(build, tmp)
-        llm_prompts(build, tmp)
-        llm_replies(tmp)
-        hud_requests()
-        s3_replies(tmp)
+        for name, step in steps:
+            if not only or name in only:
+                step(tmp)
     print("gen_corpus: seeds in", CORPUS)
 
 
