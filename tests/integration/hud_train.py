@@ -519,7 +519,10 @@ def chromium_on_run(gnarl, config, work, name, chromium, action):
              "http://127.0.0.1:%d/" % port]
     done = threading.Event()
     try:
-        t.until_iteration(3)
+        # Curves need finished episodes (ep_return_mean and the reward
+        # terms are null before) and two points: then open the page.
+        t.wait_for("a finished episode", lambda l: l.startswith("iter ") and " | return " in l)
+        t.iterations(2, "two iterations with episodes")
         stopper = threading.Thread(target=stop_when_streaming, args=(t, port, done),
                                    daemon=True)
         stopper.start()
