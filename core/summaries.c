@@ -714,6 +714,9 @@ static int start(struct gnarl_summaries *s, char err[GNARL_ERR_SIZE])
 		return gnarl_err(err, GNARL_ENOMEM, "episode summaries: out of memory");
 	}
 	s->sync_ok = true;
+	/* The gauges exist from the start: progress.csv's first row, which
+	 * fixes its columns, may come before the writer's first look. */
+	publish(s);
 	rc = pthread_create(&s->thread, NULL, writer_main, s);
 	if (rc != 0)
 		return gnarl_err(err, GNARL_EIO,

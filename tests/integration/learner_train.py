@@ -201,10 +201,12 @@ def bench(gnarl, config, work):
         if not (isinstance(j.get(k), (int, float)) and math.isfinite(j[k]) and j[k] > 0):
             raise SystemExit("bench: %s = %r" % (k, j.get(k)))
     # Consistent: the whole loop is no faster than either of its parts alone,
-    # nor than the FLOP bound (a quarter of slack: the parts are measured at
-    # other moments of a shared machine); the rollout is a share of it.
+    # nor than the FLOP bound; the rollout is a share of it.  The parts are
+    # measured at other moments, on a machine others share: under a load of
+    # 30 the end to end came out at 1.3x the learner alone, so a factor 2 of
+    # slack (a loop that skipped the learner would be ~25x faster).
     parts = min(j["env_sps"], j["learner_sps"], j["flop_bound_sps"])
-    if j["end_to_end_sps"] > 1.25 * parts or not 0 < j["rollout_share"] < 1 or \
+    if j["end_to_end_sps"] > 2 * parts or not 0 < j["rollout_share"] < 1 or \
             j["steps"] < 20000 or not math.isfinite(j["final_return_mean"]):
         raise SystemExit("bench: inconsistent figures: %s" % json.dumps(j))
     # CleanRL's network with the advice block (7 inputs): 18560 FLOP forward,
