@@ -122,8 +122,10 @@ static void send_all(int fd, const char *p, size_t n)
 	}
 }
 
-/* Read until the server closes, a stream's first event arrived, or it has
- * been quiet for 2 s (a stream with nothing to say). */
+/* Read until the server closes (every reply but a stream's: the request
+ * says Connection: close) or, for an event stream, until its first message
+ * has come.  The wait is long: on a loaded machine a reply can pause for
+ * seconds, and a reply cut by the harness would fail the JSON oracle. */
 static size_t read_reply(int fd)
 {
 	size_t len = 0;
@@ -132,8 +134,10 @@ static size_t read_reply(int fd)
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		ssize_t r;
 
-		if (poll(&p, 1, 2000) <= 0)
-			break;
+		if (poll(&p, 1, 60000) <= 0) {
+			fprintf(stderr, "fuzz_hud_http: no reply for 60 s (%zu bytes so far)\n", len);
+			abort(); /* a hung server is a finding */
+		}
 		r = recv(fd, reply + len, REPLY_MAX - len, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
