@@ -10,6 +10,9 @@
  *    `latest`, then retention; storage puts are atomic, so every state a
  *    crash can leave has `latest` naming a checkpoint with a manifest whose
  *    checksums match.
+ *  - a failed PUT may have landed (its reply was lost): a checkpoint is
+ *    saved exactly when its manifest is in the store, so a failed manifest
+ *    PUT is read back before it is called lost.
  *  - retention removes a checkpoint's manifest before its other files, so
  *    a half-removed checkpoint is no checkpoint; it never removes the one
  *    just saved.
@@ -258,41 +261,101 @@ int gnarl_checkpoint_encode(const struct gnarl_tensor *t, size_t n,
 	return 0;
 }
 
+int gnarl_checkpoint_landed(struct gnarl_storage *st, const char *run_prefix, const char *name,
+                            const char *manifest, char err[GNARL_ERR_SIZE])
+{
+	char *key = gnarl_checkpoint_join3(run_prefix ? run_prefix : "", "checkpoints", name);
+	char *full = key ? gnarl_checkpoint_join(key, MANIFEST_FILE) : NULL, *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!full) {
+		rc = gnarl_err(err, GNARL_ENOMEM, "checkpoint: out of memory");
+		goto out;
+	}
+	rc = gnarl_storage_get(st, full, (void **)&text, &len, err);
+	if (rc == GNARL_ENOENT)
+		rc = 0;
+	else if (rc == 0)
+		rc = !manifest || (len == strlen(manifest) && memcmp(text, manifest, len) == 0);
+out:
+	free(text);
+	free(full);
+	free(key);
+	return rc;
+}
+
+/* The manifest's PUT failed: did it land anyway?  Decides what the write
+ * reports (err gets what was found). */
+static int manifest_failed(struct gnarl_storage *st, const char *run,
+                           const struct gnarl_checkpoint_encoded *ck, const char *dir, int rc,
+                           struct gnarl_checkpoint_written *out, char err[GNARL_ERR_SIZE])
+{
+	char why[GNARL_ERR_SIZE], check[GNARL_ERR_SIZE];
+	int landed;
+
+	snprintf(why, sizeof(why), "%s", err);
+	landed = gnarl_checkpoint_landed(st, run, ck->name, ck->manifest, check);
+	if (landed == 1) {
+		gnarl_log(GNARL_LOG_WARN, "checkpoint", "%s: the store failed the manifest's write "
+		          "(%s), but reading it back shows it landed whole: the checkpoint is saved",
+		          dir, why);
+		return 0;
+	}
+	if (landed == 0)
+		return gnarl_err(err, rc, "%s (read back: its manifest is not in the store, so the "
+		                 "checkpoint does not exist)", why);
+	if (out)
+		out->unconfirmed = true;
+	return gnarl_err(err, rc, "%s (and reading the manifest back failed too, so whether it "
+	                 "landed is not known yet: %s)", why, check);
+}
+
 int gnarl_checkpoint_write(struct gnarl_storage *st, const char *run_prefix,
                            const struct gnarl_checkpoint_encoded *ck,
-                           const struct gnarl_checkpoint_retention *keep, char **out_uri,
-                           char err[GNARL_ERR_SIZE])
+                           const struct gnarl_checkpoint_retention *keep,
+                           struct gnarl_checkpoint_written *out, char err[GNARL_ERR_SIZE])
 {
 	const char *run = run_prefix ? run_prefix : "";
 	char *dir = gnarl_checkpoint_join3(run, "checkpoints", ck->name), *key = NULL;
 	int rc = GNARL_ENOMEM;
 
-	if (out_uri)
-		*out_uri = NULL;
+	if (out)
+		*out = (struct gnarl_checkpoint_written){0};
 	if (!dir)
 		goto fail;
 	rc = same_exists(st, dir, ck->sha256, err);
 	if (rc < 0)
 		goto fail;
 	if (rc == 0) {
+		/* A failed model PUT needs no check: without a manifest there
+		 * is no checkpoint, whatever landed. */
 		key = gnarl_checkpoint_join(dir, MODEL_FILE);
 		rc = key ? gnarl_storage_put(st, key, ck->model, ck->model_len, err) : GNARL_ENOMEM;
 		free(key);
 		key = gnarl_checkpoint_join(dir, MANIFEST_FILE);
-		if (rc == 0)
+		if (rc == 0) {
 			rc = key ? gnarl_storage_put(st, key, ck->manifest, strlen(ck->manifest), err)
 			         : GNARL_ENOMEM;
+			if (rc < 0 && rc != GNARL_ENOMEM)
+				rc = manifest_failed(st, run, ck, dir, rc, out, err);
+		}
 		if (rc < 0)
 			goto fail;
 	}
-	rc = move_latest(st, run, ck->name, err);
-	if (rc < 0)
-		goto fail;
-	if (keep && gnarl_checkpoint_prune(st, run, ck->name, keep, err) < 0)
-		gnarl_log(GNARL_LOG_WARN, "checkpoint", "retention after saving %s: %s", dir, err);
-	if (out_uri && !(*out_uri = gnarl_checkpoint_uri_of(st, dir))) {
+	/* Whole now: a failure from here on leaves it saved. */
+	if (out && !(out->uri = gnarl_checkpoint_uri_of(st, dir))) {
 		rc = GNARL_ENOMEM;
 		goto fail;
+	}
+	rc = move_latest(st, run, ck->name, err);
+	if (rc < 0) {
+		gnarl_log(GNARL_LOG_WARN, "checkpoint", "%s is saved, but `latest` still names an "
+		          "earlier checkpoint: moving it failed: %s", dir, err);
+		if (out)
+			out->latest_stale = true;
+	} else if (keep && gnarl_checkpoint_prune(st, run, ck->name, keep, err) < 0) {
+		gnarl_log(GNARL_LOG_WARN, "checkpoint", "retention after saving %s: %s", dir, err);
 	}
 	rc = 0;
 	goto out;
@@ -300,6 +363,10 @@ fail:
 	if (rc == GNARL_ENOMEM)
 		gnarl_err(err, rc, "checkpoint: out of memory");
 	gnarl_err_prefix(err, rc, "saving checkpoint %s: ", dir ? dir : ck->name);
+	if (out) {
+		free(out->uri);
+		out->uri = NULL;
+	}
 out:
 	free(key);
 	free(dir);
@@ -313,14 +380,20 @@ int gnarl_checkpoint_save(struct gnarl_storage *st, const char *run_prefix,
                           char err[GNARL_ERR_SIZE])
 {
 	struct gnarl_checkpoint_encoded *ck;
+	struct gnarl_checkpoint_written w;
 	int rc;
 
 	if (out_uri)
 		*out_uri = NULL;
+
 	rc = gnarl_checkpoint_encode(t, n, info, &ck, err);
 	if (rc == 0)
-		rc = gnarl_checkpoint_write(st, run_prefix, ck, keep, out_uri, err);
+		rc = gnarl_checkpoint_write(st, run_prefix, ck, keep, &w, err);
 	gnarl_checkpoint_encoded_free(ck);
+	if (rc == 0 && out_uri)
+		*out_uri = w.uri;
+	else if (rc == 0)
+		free(w.uri);
 	return rc;
 }
 
@@ -456,10 +529,23 @@ static int verify_file(struct gnarl_checkpoint *ck, const char *name, json_t *de
 		goto out;
 	}
 	rc = gnarl_hash_sha256_hex(*data, *len, sha, err);
-	if (rc == 0 && strcmp(sha, want) != 0)
-		rc = gnarl_err(err, GNARL_ECORRUPT, "checksum mismatch in %s/%s: its SHA-256 is %s "
-		               "but the manifest says %s: the file is corrupt or was modified",
-		               ck->uri, name, sha, want);
+	if (rc == 0 && strcmp(sha, want) != 0) {
+		/* Bytes can be damaged on the way (a remote store): once more
+		 * before the file is called corrupt. */
+		free(*data);
+		*data = NULL;
+		rc = gnarl_storage_get(ck->st, key, data, len, err);
+		if (rc == 0)
+			rc = gnarl_hash_sha256_hex(*data, *len, sha, err);
+		if (rc == 0 && strcmp(sha, want) == 0)
+			gnarl_log(GNARL_LOG_WARN, "checkpoint", "%s/%s did not match the manifest's "
+			          "SHA-256 as read, and does read again: it was damaged in transit",
+			          ck->uri, name);
+		else if (rc == 0)
+			rc = gnarl_err(err, GNARL_ECORRUPT, "checksum mismatch in %s/%s: its SHA-256 "
+			               "is %s but the manifest says %s (read twice): the file is "
+			               "corrupt or was modified", ck->uri, name, sha, want);
+	}
 out:
 	if (rc < 0) {
 		free(*data);

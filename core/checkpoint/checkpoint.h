@@ -90,8 +90,9 @@ struct gnarl_checkpoint_retention {
  * (may be NULL) receives the checkpoint's URI (owned, free()).  The same
  * iteration saved again with the same tensors succeeds without rewriting;
  * with other tensors it is GNARL_EEXIST.  A storage failure returns its
- * error and leaves `latest` where it was; a retention failure only logs a
- * warning (the checkpoint is saved). */
+ * error and leaves `latest` where it was; once the manifest is in place
+ * the checkpoint is saved, and a failure to move `latest` or of retention
+ * only logs a warning. */
 int gnarl_checkpoint_save(struct gnarl_storage *st, const char *run_prefix,
                           const struct gnarl_tensor *t, size_t n,
                           const struct gnarl_manifest_info *info,
@@ -116,10 +117,33 @@ struct gnarl_checkpoint_encoded {
 int gnarl_checkpoint_encode(const struct gnarl_tensor *t, size_t n,
                             const struct gnarl_manifest_info *info,
                             struct gnarl_checkpoint_encoded **out, char err[GNARL_ERR_SIZE]);
+
+/* What a write did beyond its return code.  A store can fail a request it
+ * carried out (the reply was lost, or came too late): after a failed
+ * manifest PUT the write reads the manifest back, and a checkpoint whose
+ * manifest landed whole is saved (logged as such). */
+struct gnarl_checkpoint_written {
+	char *uri;          /* saved: the checkpoint's URI (owned, free()) */
+	bool unconfirmed;   /* failed while its manifest was being put, and the
+	                       store could not be asked whether it landed:
+	                       gnarl_checkpoint_landed() later says */
+	bool latest_stale;  /* saved, but moving `latest` failed: `latest` still
+	                       names an earlier checkpoint (writing the same
+	                       checkpoint again moves it) */
+};
+
+/* out may be NULL.  The same codes as gnarl_checkpoint_save. */
 int gnarl_checkpoint_write(struct gnarl_storage *st, const char *run_prefix,
                            const struct gnarl_checkpoint_encoded *ck,
-                           const struct gnarl_checkpoint_retention *keep, char **out_uri,
-                           char err[GNARL_ERR_SIZE]);
+                           const struct gnarl_checkpoint_retention *keep,
+                           struct gnarl_checkpoint_written *out, char err[GNARL_ERR_SIZE]);
+
+/* Whether checkpoint `name` ("checkpoint_000060") of run `run_prefix` is in
+ * the store: its manifest is there, holding exactly `manifest` when that
+ * is not NULL (the manifest is written last, so then the checkpoint is
+ * whole).  1 yes, 0 no, < 0 the store could not tell (err says why). */
+int gnarl_checkpoint_landed(struct gnarl_storage *st, const char *run_prefix, const char *name,
+                            const char *manifest, char err[GNARL_ERR_SIZE]);
 void gnarl_checkpoint_encoded_free(struct gnarl_checkpoint_encoded *ck); /* accepts NULL */
 
 /* The manifest of an opened checkpoint (borrowed from it). */

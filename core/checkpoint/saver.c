@@ -1,14 +1,15 @@
 /*
  * saver.c - the checkpoint writer's thread (see saver.h).
  *
- * Entry points: gnarl_saver_create/submit/drain/next/free.
+ * Entry points: gnarl_saver_create/submit/drain/settle/next/free.
  *
  * Invariants: everything below `lock` is shared; the thread holds the
  * lock only to take `waiting` and to queue an outcome, never while it
  * talks to the store.  `busy` is true from the moment the thread takes a
  * checkpoint until its outcome is queued, so drain's "nothing busy,
  * nothing waiting" means every outcome is in.  `changed` is broadcast
- * whenever `waiting` is taken or an outcome is queued.
+ * whenever `waiting` is taken or an outcome is queued.  The checkpoints in
+ * doubt (`doubts`) belong to the thread alone.
  */
 #include "saver.h"
 
@@ -17,7 +18,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "checkpoint_internal.h"
 #include "error.h"
+
+/* A checkpoint whose write failed without telling whether it landed. */
+struct doubt {
+	uint64_t iteration;
+	char name[32];
+	char *manifest; /* the text written: what landing means */
+};
 
 struct gnarl_saver {
 	struct gnarl_storage *st;
@@ -30,7 +39,10 @@ struct gnarl_saver {
 	pthread_cond_t changed; /* from the thread: see the top */
 	struct gnarl_checkpoint_encoded *waiting;
 	bool busy, quit;
+	bool settle;  /* to the thread: ask about the doubts now */
 	bool failing; /* the last write failed */
+	struct doubt doubts[GNARL_SAVER_DOUBTS]; /* the thread's */
+	uint32_t n_doubts;
 	struct gnarl_saver_outcome done[GNARL_SAVER_OUTCOMES];
 	uint32_t head, count; /* ring of unread outcomes */
 };
@@ -58,12 +70,77 @@ static void push_outcome(struct gnarl_saver *s, const struct gnarl_saver_outcome
 /* The waiting checkpoint, skipped (lock held). */
 static void skip_waiting(struct gnarl_saver *s)
 {
-	struct gnarl_saver_outcome o = {
-	    GNARL_SAVER_SKIPPED, s->waiting->iteration, NULL, 0, s->waiting->encode_seconds, ""};
+	struct gnarl_saver_outcome o = {.result = GNARL_SAVER_SKIPPED,
+	                                .iteration = s->waiting->iteration,
+	                                .encode_seconds = s->waiting->encode_seconds};
 
 	push_outcome(s, &o);
 	gnarl_checkpoint_encoded_free(s->waiting);
 	s->waiting = NULL;
+}
+
+/* Remember ck's checkpoint as in doubt (thread only); a full list gives
+ * up its oldest. */
+static void doubt(struct gnarl_saver *s, const struct gnarl_checkpoint_encoded *ck)
+{
+	struct doubt *d;
+
+	if (s->n_doubts == GNARL_SAVER_DOUBTS) {
+		struct gnarl_saver_outcome o = {.result = GNARL_SAVER_LOST,
+		                                .iteration = s->doubts[0].iteration};
+
+		snprintf(o.err, sizeof(o.err), "no longer asked about (more than %d checkpoints in "
+		         "doubt): look for %s/manifest.json in the store", GNARL_SAVER_DOUBTS,
+		         s->doubts[0].name);
+		free(s->doubts[0].manifest);
+		memmove(s->doubts, s->doubts + 1, (GNARL_SAVER_DOUBTS - 1) * sizeof(*s->doubts));
+		s->n_doubts--;
+		pthread_mutex_lock(&s->lock);
+		push_outcome(s, &o);
+		pthread_mutex_unlock(&s->lock);
+	}
+	d = &s->doubts[s->n_doubts];
+	d->iteration = ck->iteration;
+	snprintf(d->name, sizeof(d->name), "%s", ck->name);
+	d->manifest = strdup(ck->manifest);
+	if (d->manifest)
+		s->n_doubts++;
+}
+
+/* Ask the store about each checkpoint in doubt (thread only, lock not
+ * held); queue what it answers. */
+static void ask_doubts(struct gnarl_saver *s)
+{
+	uint32_t kept = 0;
+	bool down = false;
+
+	for (uint32_t i = 0; i < s->n_doubts; i++) {
+		struct doubt *d = &s->doubts[i];
+		struct gnarl_saver_outcome o = {.iteration = d->iteration};
+		/* One unanswered question is enough: each costs the retries. */
+		int rc = down ? GNARL_EIO
+		              : gnarl_checkpoint_landed(s->st, s->run, d->name, d->manifest, o.err);
+		char *key;
+
+		down = rc < 0;
+		if (rc < 0) {
+			s->doubts[kept++] = *d;
+			continue;
+		}
+		o.result = rc ? GNARL_SAVER_LANDED : GNARL_SAVER_LOST;
+		if (rc) {
+			key = gnarl_checkpoint_join3(s->run, "checkpoints", d->name);
+			o.uri = key ? gnarl_checkpoint_uri_of(s->st, key) : NULL;
+			free(key);
+		} else {
+			snprintf(o.err, sizeof(o.err), "its manifest is not in the store");
+		}
+		free(d->manifest);
+		pthread_mutex_lock(&s->lock);
+		push_outcome(s, &o);
+		pthread_mutex_unlock(&s->lock);
+	}
+	s->n_doubts = kept;
 }
 
 static void *saver_main(void *arg)
@@ -73,12 +150,21 @@ static void *saver_main(void *arg)
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		struct gnarl_checkpoint_encoded *ck;
-		struct gnarl_saver_outcome o = {GNARL_SAVER_SAVED, 0, NULL, 0, 0, ""};
+		struct gnarl_saver_outcome o = {.result = GNARL_SAVER_SAVED};
+		struct gnarl_checkpoint_written w;
 		double t0;
 		int rc;
 
-		while (!s->waiting && !s->quit)
+		while (!s->waiting && !s->quit && !s->settle)
 			pthread_cond_wait(&s->wake, &s->lock);
+		if (s->settle) {
+			pthread_mutex_unlock(&s->lock);
+			ask_doubts(s);
+			pthread_mutex_lock(&s->lock);
+			s->settle = false;
+			pthread_cond_broadcast(&s->changed);
+			continue;
+		}
 		if (!s->waiting)
 			break;
 		ck = s->waiting;
@@ -88,16 +174,29 @@ static void *saver_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 
 		t0 = now();
-		rc = gnarl_checkpoint_write(s->st, s->run, ck, &s->keep, &o.uri, o.err);
-		o.result = rc == 0 ? GNARL_SAVER_SAVED : GNARL_SAVER_FAILED;
+		rc = gnarl_checkpoint_write(s->st, s->run, ck, &s->keep, &w, o.err);
+		o.result = rc == 0 ? GNARL_SAVER_SAVED
+		           : w.unconfirmed ? GNARL_SAVER_UNCONFIRMED
+		                           : GNARL_SAVER_FAILED;
+		o.uri = w.uri;
+		o.latest_stale = w.latest_stale;
 		o.iteration = ck->iteration;
 		o.seconds = now() - t0;
 		o.encode_seconds = ck->encode_seconds;
+		if (w.unconfirmed)
+			doubt(s, ck);
 		gnarl_checkpoint_encoded_free(ck);
 
 		pthread_mutex_lock(&s->lock);
 		push_outcome(s, &o);
 		s->failing = rc != 0;
+		/* The store works again: it can say what became of the doubts
+		 * (still busy, so a drain waits for these answers too). */
+		if (rc == 0 && s->n_doubts) {
+			pthread_mutex_unlock(&s->lock);
+			ask_doubts(s);
+			pthread_mutex_lock(&s->lock);
+		}
 		s->busy = false;
 		pthread_cond_broadcast(&s->changed);
 	}
@@ -154,6 +253,18 @@ void gnarl_saver_drain(struct gnarl_saver *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void gnarl_saver_settle(struct gnarl_saver *s)
+{
+	pthread_mutex_lock(&s->lock);
+	while (s->busy || s->waiting)
+		pthread_cond_wait(&s->changed, &s->lock);
+	s->settle = true;
+	pthread_cond_signal(&s->wake);
+	while (s->settle)
+		pthread_cond_wait(&s->changed, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
+
 bool gnarl_saver_next(struct gnarl_saver *s, struct gnarl_saver_outcome *out)
 {
 	bool got;
@@ -182,6 +293,8 @@ void gnarl_saver_free(struct gnarl_saver *s)
 	pthread_join(s->thread, NULL);
 	for (uint32_t i = 0; i < s->count; i++)
 		free(s->done[(s->head + i) % GNARL_SAVER_OUTCOMES].uri);
+	for (uint32_t i = 0; i < s->n_doubts; i++)
+		free(s->doubts[i].manifest);
 	pthread_cond_destroy(&s->changed);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);

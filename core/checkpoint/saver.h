@@ -17,6 +17,11 @@
  * the owner, who reads it on its own thread with gnarl_saver_next() and
  * does the logging.
  *
+ * A failed write may have landed (core/checkpoint.h): one whose manifest
+ * could not be read back is UNCONFIRMED, and the thread asks the store
+ * again after each write that works (and at gnarl_saver_settle), queuing
+ * LANDED or LOST for it then.
+ *
  * Threads: create, submit, drain, next and free are called by one thread
  * (the trainer's); the storage plugin is called from the saver's thread
  * (storage ops may be called from several threads at once: sdk/README.md).
@@ -37,18 +42,28 @@ struct gnarl_saver;
 /* What became of one checkpoint. */
 enum gnarl_saver_result {
 	GNARL_SAVER_SAVED,
-	GNARL_SAVER_FAILED,  /* err says why; `latest` did not move */
-	GNARL_SAVER_SKIPPED, /* replaced by a newer one while the store failed */
+	GNARL_SAVER_FAILED,      /* not in the store; err says why; `latest` did not move */
+	GNARL_SAVER_SKIPPED,     /* replaced by a newer one while the store failed */
+	GNARL_SAVER_UNCONFIRMED, /* failed, and whether its manifest landed is not
+	                            known: LANDED or LOST follows */
+	GNARL_SAVER_LANDED,      /* an UNCONFIRMED one is in the store, whole */
+	GNARL_SAVER_LOST,        /* an UNCONFIRMED one is not (or is no longer
+	                            asked about: err says which) */
 };
 
 struct gnarl_saver_outcome {
 	enum gnarl_saver_result result;
 	uint64_t iteration;
-	char *uri;                /* SAVED: the checkpoint (owned by the reader) */
-	double seconds;           /* SAVED, FAILED: time writing it */
+	char *uri;                /* SAVED, LANDED: the checkpoint (owned by the reader) */
+	bool latest_stale;        /* SAVED: `latest` could not be moved to it */
+	double seconds;           /* SAVED, FAILED, UNCONFIRMED: time writing it */
 	double encode_seconds;    /* time encoding it (on the owner's thread) */
-	char err[GNARL_ERR_SIZE]; /* FAILED */
+	char err[GNARL_ERR_SIZE]; /* FAILED, UNCONFIRMED, LOST */
 };
+
+/* Checkpoints in doubt asked about again; past it the oldest is given up
+ * (reported LOST, saying so). */
+#define GNARL_SAVER_DOUBTS 16
 
 /* Outcomes kept until read; past it the oldest are forgotten (the owner
  * reads them every iteration). */
@@ -64,6 +79,9 @@ int gnarl_saver_create(struct gnarl_storage *st, const char *run,
 void gnarl_saver_submit(struct gnarl_saver *s, struct gnarl_checkpoint_encoded *ck);
 /* Wait until every checkpoint handed over is written or has failed. */
 void gnarl_saver_drain(struct gnarl_saver *s);
+/* Ask the store now about every UNCONFIRMED checkpoint and wait for the
+ * answers (queued as outcomes; those it still cannot answer stay). */
+void gnarl_saver_settle(struct gnarl_saver *s);
 /* Pop the oldest unread outcome into *out; false when there is none. */
 bool gnarl_saver_next(struct gnarl_saver *s, struct gnarl_saver_outcome *out);
 /* Wait for the checkpoint being written, skip one that waits, stop the

@@ -186,6 +186,7 @@ static int unknown_key(const struct gnarl_config *cfg, const struct gnarl_value 
 	const char *best = NULL;
 	size_t best_d = (size_t)-1, len = strlen(key);
 	char known[600] = "";
+	struct gnarl_value at = *v;
 
 	if (ref && !strncmp(ref->use, "nothing: ", 9))
 		return gnarl_config_error(cfg, v, path, err, "unknown key: %s is %s %s: gnarl needs "
@@ -207,6 +208,9 @@ static int unknown_key(const struct gnarl_config *cfg, const struct gnarl_value 
 			strcat(known, p->name);
 		}
 	}
+	/* Point at the key itself: its value may start lines later. */
+	if (cfg && gnarl_tree_key_position(cfg->tree, v, &at.line, &at.column))
+		v = &at;
 	if (best && (best_d <= 2 || best_d <= len / 3) && best_d < len)
 		return gnarl_config_error(cfg, v, path, err, "unknown key (did you mean '%s'?)",
 		                          best);

@@ -5,7 +5,8 @@
  *
  * Every key is declared somewhere.  An unknown key, a wrong type or an
  * out-of-range value is a GNARL_ECONFIG error whose message reads
- *     configs/env.yaml:12:5: ppo.gama: unknown key (did you mean 'gamma'?)
+ *     configs/env.yaml:12:3: ppo.gama: unknown key (did you mean 'gamma'?)
+ * (an unknown key is located at the key, anything else at the value)
  * A value that came from the command line says where instead:
  *     --set ppo.gamma=2: ppo.gamma: 2 is out of range (must be between 0 and 1)
  *

@@ -146,7 +146,14 @@ static const struct gnarl_param hud_params[] = {
 	 NULL},
 	{"bind", GNARL_PARAM_STRING, 0, 0, "127.0.0.1", 0, 0,
 	 "address the HUD listens on: 127.0.0.1 (this machine only), or 0.0.0.0 / :: for "
-	 "every interface (anyone who can reach the port sees the run)", NULL},
+	 "every interface (then hud.token or hud.public is required)", NULL},
+	{"token", GNARL_PARAM_STRING, 0, GNARL_PARAM_SECRET, "null", 0, 0,
+	 "a secret of at least 16 characters every request must carry (open "
+	 "http://HOST:PORT/?token=...); write ${GNARL_HUD_TOKEN} to keep it out of the file",
+	 NULL},
+	{"public", GNARL_PARAM_BOOL, 0, 0, "false", 0, 0,
+	 "serve a non-loopback hud.bind without a token: anyone who can reach the port sees "
+	 "the run", NULL},
 	GNARL_PARAMS_END,
 };
 

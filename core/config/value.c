@@ -263,6 +263,7 @@ struct parser {
 struct vec {
 	struct gnarl_value *items;
 	char **keys;
+	int (*at)[2]; /* each key's line and column */
 	size_t n, cap;
 };
 
@@ -289,12 +290,13 @@ static int next_event(struct parser *p, yaml_event_t *ev)
 	                 p->yp.context ? ", " : "", p->yp.context ? p->yp.context : "");
 }
 
-static int vec_push(struct vec *v, char *key, struct gnarl_value **slot)
+static int vec_push(struct vec *v, char *key, yaml_mark_t key_at, struct gnarl_value **slot)
 {
 	if (v->n == v->cap) {
 		size_t cap = v->cap ? v->cap * 2 : 8;
 		struct gnarl_value *items = realloc(v->items, cap * sizeof(*items));
 		char **keys;
+		int(*at)[2];
 
 		if (!items)
 			return GNARL_ENOMEM;
@@ -303,10 +305,16 @@ static int vec_push(struct vec *v, char *key, struct gnarl_value **slot)
 		if (!keys)
 			return GNARL_ENOMEM;
 		v->keys = keys;
+		at = realloc(v->at, cap * sizeof(*at));
+		if (!at)
+			return GNARL_ENOMEM;
+		v->at = at;
 		v->cap = cap;
 	}
 	memset(&v->items[v->n], 0, sizeof(v->items[0]));
 	v->keys[v->n] = key;
+	v->at[v->n][0] = (int)key_at.line + 1;
+	v->at[v->n][1] = (int)key_at.column + 1;
 	*slot = &v->items[v->n++];
 	return 0;
 }
@@ -323,7 +331,7 @@ static int vec_finish(struct parser *p, struct vec *v, struct gnarl_value *out, 
 		memcpy(items, v->items, v->n * sizeof(*items));
 	if (map) {
 		keys = gnarl_tree_alloc(p->t, v->n * sizeof(*keys));
-		if (!keys)
+		if (!keys || gnarl_tree_note_keys(p->t, items, v->at, v->n))
 			return GNARL_ENOMEM;
 		if (v->n)
 			memcpy(keys, v->keys, v->n * sizeof(*keys));
@@ -407,6 +415,7 @@ static int parse_collection(struct parser *p, yaml_event_t *start, struct gnarl_
 	for (;;) {
 		struct gnarl_value *slot;
 		char *key = NULL;
+		yaml_mark_t key_at = {0};
 
 		if ((rc = next_event(p, &ev)))
 			break;
@@ -424,11 +433,12 @@ static int parse_collection(struct parser *p, yaml_event_t *start, struct gnarl_
 				break;
 			}
 			key = gnarl_tree_strdup(p->t, (const char *)ev.data.scalar.value);
+			key_at = ev.start_mark;
 			for (size_t k = 0; key && k < v.n; k++)
 				if (!strcmp(v.keys[k], key)) {
 					rc = gnarl_err(p->err, GNARL_ECONFIG,
 					               "%s: duplicate key '%s' (first at line %d; "
-					               "keep one)", at, key, v.items[k].line);
+					               "keep one)", at, key, v.at[k][0]);
 					break;
 				}
 			yaml_event_delete(&ev);
@@ -437,7 +447,7 @@ static int parse_collection(struct parser *p, yaml_event_t *start, struct gnarl_
 			if (rc || (rc = next_event(p, &ev)))
 				break;
 		}
-		rc = vec_push(&v, key, &slot);
+		rc = vec_push(&v, key, key_at, &slot);
 		if (!rc)
 			rc = parse_node(p, &ev, slot);
 		yaml_event_delete(&ev);
@@ -449,6 +459,7 @@ static int parse_collection(struct parser *p, yaml_event_t *start, struct gnarl_
 		rc = vec_finish(p, &v, out, map);
 	free(v.items);
 	free(v.keys);
+	free(v.at);
 	return rc;
 }
 

@@ -34,6 +34,15 @@ int gnarl_tree_parse(const char *text, size_t len, const char *name,
 void gnarl_tree_free(struct gnarl_tree *tree);  /* accepts NULL */
 struct gnarl_value *gnarl_tree_root(struct gnarl_tree *tree);
 const char *gnarl_tree_name(const struct gnarl_tree *tree);
+/* Where the parser read the key naming map item `item` (an element of a
+ * parsed map's items): true and *line, *column, or false when not known
+ * (the item was added or copied by editing). */
+bool gnarl_tree_key_position(const struct gnarl_tree *tree, const struct gnarl_value *item,
+                             int *line, int *column);
+/* For the parser: the keys of map items[0..n) were read at at[i] (line,
+ * column).  GNARL_ENOMEM on failure. */
+int gnarl_tree_note_keys(struct gnarl_tree *tree, const struct gnarl_value *items, int (*at)[2],
+                         size_t n);
 
 /* A new tree whose root is an empty map (GNARL_ENOMEM on failure). */
 int gnarl_tree_create(const char *name, struct gnarl_tree **out);

@@ -25,10 +25,19 @@ struct block {
 	alignas(max_align_t) unsigned char data[];
 };
 
+/* Where the parser read the key of a map item (messages about a key
+ * point at it, not at its value, which may start lines later). */
+struct key_pos {
+	const struct gnarl_value *item;
+	int line, column;
+};
+
 struct gnarl_tree {
 	struct block *blocks;
 	char *name;
 	struct gnarl_value root;
+	struct key_pos *keys; /* malloc'ed: one per parsed map item */
+	size_t n_keys, cap_keys;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -65,6 +74,7 @@ void gnarl_tree_free(struct gnarl_tree *t)
 		next = b->next;
 		free(b);
 	}
+	free(t->keys);
 	free(t->name);
 	free(t);
 }
@@ -98,6 +108,38 @@ struct gnarl_value *gnarl_tree_root(struct gnarl_tree *t)
 const char *gnarl_tree_name(const struct gnarl_tree *t)
 {
 	return t ? t->name : NULL;
+}
+
+int gnarl_tree_note_keys(struct gnarl_tree *t, const struct gnarl_value *items, int (*at)[2],
+                         size_t n)
+{
+	if (t->n_keys + n > t->cap_keys) {
+		size_t cap = t->cap_keys ? t->cap_keys : 64;
+		struct key_pos *k;
+
+		while (cap < t->n_keys + n)
+			cap *= 2;
+		k = realloc(t->keys, cap * sizeof(*k));
+		if (!k)
+			return GNARL_ENOMEM;
+		t->keys = k;
+		t->cap_keys = cap;
+	}
+	for (size_t i = 0; i < n; i++)
+		t->keys[t->n_keys++] = (struct key_pos){&items[i], at[i][0], at[i][1]};
+	return 0;
+}
+
+bool gnarl_tree_key_position(const struct gnarl_tree *t, const struct gnarl_value *item,
+                             int *line, int *column)
+{
+	for (size_t k = t ? t->n_keys : 0; k-- > 0;)
+		if (t->keys[k].item == item) {
+			*line = t->keys[k].line;
+			*column = t->keys[k].column;
+			return true;
+		}
+	return false;
 }
 
 /* ------------------------------------------------------------------------ */

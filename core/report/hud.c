@@ -16,6 +16,7 @@
  */
 #include "hud.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -69,9 +70,31 @@ static int alloc_state(struct gnarl_hud *h)
 	return 0;
 }
 
+/* Whether bind only reaches this machine (127.0.0.0/8, ::1, localhost).
+ * What is not an address at all counts as loopback here: listening on it
+ * fails with its own message. */
+static bool is_loopback(const char *bind)
+{
+	unsigned char a[16];
+
+	if (!strcmp(bind, "localhost"))
+		return true;
+	if (inet_pton(AF_INET, bind, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, bind, a) == 1) {
+		static const unsigned char one[16] = {[15] = 1};
+		static const unsigned char v4[12] = {[10] = 0xff, [11] = 0xff};
+
+		return !memcmp(a, one, 16) || (!memcmp(a, v4, 12) && a[12] == 127);
+	}
+	return true;
+}
+
 int gnarl_hud_create(const struct gnarl_hud_config *cfg, struct gnarl_hud **out,
                      char err[GNARL_ERR_SIZE])
 {
+	const char *bind = cfg->bind ? cfg->bind : "127.0.0.1";
+	bool token = cfg->token && cfg->token[0];
 	struct gnarl_hud *h;
 	int rc;
 
@@ -80,6 +103,12 @@ int gnarl_hud_create(const struct gnarl_hud_config *cfg, struct gnarl_hud **out,
 		return gnarl_err(err, GNARL_EUNSUPPORTED, "this gnarl was built without "
 		                 "libmicrohttpd, so it has no web HUD: set hud.port to 0, or "
 		                 "install libmicrohttpd-dev and rebuild");
+	if (!token && !cfg->public && !is_loopback(bind))
+		return gnarl_err(err, GNARL_EINVAL, "hud: %s reaches beyond this machine and the HUD "
+		                 "has no token, so anyone who can reach the port would see the run: "
+		                 "set hud.token (at least 16 characters, e.g. token: "
+		                 "${GNARL_HUD_TOKEN}), or hud.public: true to serve it to anyone, or "
+		                 "bind 127.0.0.1 and forward the port (ssh -L)", bind);
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return gnarl_err(err, GNARL_ENOMEM, "hud: out of memory");
@@ -90,10 +119,13 @@ int gnarl_hud_create(const struct gnarl_hud_config *cfg, struct gnarl_hud **out,
 	h->S = cfg->series ? cfg->series : GNARL_HUD_SERIES;
 	h->max_streams = cfg->max_streams ? cfg->max_streams : GNARL_HUD_STREAMS;
 	h->port = cfg->port;
-	snprintf(h->bind, sizeof(h->bind), "%s", cfg->bind ? cfg->bind : "127.0.0.1");
+	snprintf(h->bind, sizeof(h->bind), "%s", bind);
 	h->title = strdup(cfg->title ? cfg->title : "gnarl");
+	h->token = token ? strdup(cfg->token) : NULL;
+	h->clock = cfg->clock;
+	h->clock_ctx = cfg->clock_ctx;
 	h->page = gnarl_hud_page(&h->page_len);
-	rc = h->title && h->page ? alloc_state(h) : GNARL_ENOMEM;
+	rc = h->title && h->page && (h->token || !token) ? alloc_state(h) : GNARL_ENOMEM;
 	if (rc) {
 		gnarl_err(err, rc, "hud: out of memory for %u iterations of %u scalars", h->M, h->S);
 		goto fail;
@@ -113,10 +145,13 @@ int gnarl_hud_open(const struct gnarl_config *cfg, struct gnarl_hud **out,
 {
 	const struct gnarl_value *port = gnarl_value_at(cfg->root, "hud.port");
 	const struct gnarl_value *bind = gnarl_value_at(cfg->root, "hud.bind");
+	const struct gnarl_value *token = gnarl_value_at(cfg->root, "hud.token");
 	struct gnarl_hud_config c = {
 	    .bind = gnarl_value_string(bind, "127.0.0.1"),
 	    .port = (uint16_t)gnarl_value_int(port, 0),
 	    .title = gnarl_value_string(gnarl_value_at(cfg->root, "run.name"), "gnarl"),
+	    .token = gnarl_value_string(token, NULL),
+	    .public = gnarl_value_bool(gnarl_value_at(cfg->root, "hud.public"), false),
 	};
 	char why[GNARL_ERR_SIZE];
 	const char *msg;
@@ -125,6 +160,12 @@ int gnarl_hud_open(const struct gnarl_config *cfg, struct gnarl_hud **out,
 	*out = NULL;
 	if (c.port == 0)
 		return 0;
+	/* An empty token (an unset ${GNARL_HUD_TOKEN:-}) is no token. */
+	if (c.token && c.token[0] && strlen(c.token) < GNARL_HUD_TOKEN_MIN)
+		return gnarl_config_error(cfg, token, "hud.token", err, "the token has %zu "
+		                          "characters: use at least %d (e.g. the output of "
+		                          "`openssl rand -hex 16`)", strlen(c.token),
+		                          GNARL_HUD_TOKEN_MIN);
 	rc = gnarl_hud_create(&c, out, why);
 	if (rc == 0 || rc == GNARL_ENOMEM)
 		return rc ? gnarl_err(err, rc, "%s", why) : 0;
@@ -173,6 +214,7 @@ void gnarl_hud_free(struct gnarl_hud *h)
 	free_strings(h->source_names, h->K);
 	free(h->source_ttl);
 	free(h->title);
+	free(h->token);
 	free(h->page);
 	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->lock);
@@ -385,7 +427,7 @@ bool gnarl_hud_arm_frame(struct gnarl_hud *h)
 
 	if (!h || !h->has_frames || h->view.armed)
 		return false;
-	t = gnarl_hud_now();
+	t = gnarl_hud_now(h);
 	ms = atomic_load_explicit(&h->frames_wanted_until, memory_order_relaxed);
 	if (h->last_frame > 0 &&
 	    (t - h->last_frame < FRAME_INTERVAL_S || (double)ms < t * 1000.0))

@@ -13,7 +13,9 @@
  *     /api/llm       JSON: recent LLM suggestions
  *     /video         the latest episode video (video.every; 404 before one)
  *
- * Nothing a client sends changes anything (GET and HEAD only).  Memory is
+ * Nothing a client sends changes anything (GET and HEAD only).  With a
+ * token, a request without it gets 401; the token is never part of a
+ * reply (the page reads it from its own URL).  Memory is
  * bounded: a ring of M iterations of at most S scalars, at most
  * `max_streams` event streams (more get 503), one frame.
  *
@@ -44,6 +46,7 @@ struct gnarl_config;
 #define GNARL_HUD_SERIES 256   /* S: scalars kept (names past it are ignored) */
 #define GNARL_HUD_STREAMS 8    /* event streams at once */
 #define GNARL_HUD_NAME_MAX 96  /* bytes of a scalar name, with the NUL */
+#define GNARL_HUD_TOKEN_MIN 16 /* characters of a hud.token */
 
 struct gnarl_hud_config {
 	const char *bind;      /* numeric IPv4/IPv6 address or "localhost";
@@ -54,6 +57,15 @@ struct gnarl_hud_config {
 	uint32_t max_streams;  /* 0: GNARL_HUD_STREAMS */
 	const char *title;     /* page title ("overworld-20250101-120000");
 	                          NULL: "gnarl".  Copied. */
+	const char *token;     /* every request must carry it (Authorization:
+	                          Bearer, or ?token=); NULL or "": none.  Copied,
+	                          never logged or sent. */
+	bool public;           /* serve a non-loopback bind without a token */
+	double (*clock)(void *ctx); /* monotonic seconds for the frame timing;
+	                               NULL: the system's (tests pass their own,
+	                               called from the trainer's and the server's
+	                               threads) */
+	void *clock_ctx;
 };
 
 /* What the run is, for the page (all copied; every field optional). */
@@ -81,15 +93,16 @@ struct gnarl_hud;
 
 /* Bind cfg->bind:cfg->port and start serving.  The address is checked
  * before anything else starts: a port in use, an address that is not this
- * machine's, a privileged port, a malformed address each get a message
- * saying so and what to do (GNARL_EBUSY, GNARL_EINVAL, GNARL_EACCES,
- * GNARL_EIO).  Built without libmicrohttpd: GNARL_EUNSUPPORTED.
+ * machine's, a privileged port, a malformed address, an address beyond
+ * loopback with neither a token nor `public` each get a message saying so
+ * and what to do (GNARL_EBUSY, GNARL_EINVAL, GNARL_EACCES, GNARL_EIO).  Built without libmicrohttpd: GNARL_EUNSUPPORTED.
  * *out owned: gnarl_hud_free(). */
 int gnarl_hud_create(const struct gnarl_hud_config *cfg, struct gnarl_hud **out,
                      char err[GNARL_ERR_SIZE]);
-/* The HUD a config asks for (hud.port, hud.bind; titled with run.name):
- * *out NULL when hud.port is 0.  Errors as gnarl_hud_create's, located at
- * the config's hud.port or hud.bind (GNARL_ECONFIG, or GNARL_ENOMEM). */
+/* The HUD a config asks for (hud.port, hud.bind, hud.token, hud.public;
+ * titled with run.name): *out NULL when hud.port is 0.  Errors as
+ * gnarl_hud_create's, located at the config's hud.port, hud.bind or
+ * hud.token (GNARL_ECONFIG, or GNARL_ENOMEM). */
 int gnarl_hud_open(const struct gnarl_config *cfg, struct gnarl_hud **out,
                    char err[GNARL_ERR_SIZE]);
 /* Stop the server (open streams end) and free everything.  Accepts NULL. */

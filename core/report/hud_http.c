@@ -24,16 +24,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "error.h"
 #include "image.h"
 #include "log.h"
 
-double gnarl_hud_now(void)
+double gnarl_hud_now(const struct gnarl_hud *h)
 {
 	struct timespec ts;
 
+	if (h->clock)
+		return h->clock(h->clock_ctx);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
@@ -49,7 +52,10 @@ double gnarl_hud_now(void)
 
 #define PING_S 15          /* keep-alive comment on an idle stream */
 #define TIMEOUT_S 30       /* a connection that moves no data is closed */
-#define CONNECTIONS 32     /* at once, streams included */
+#define CONNECTIONS 64     /* at once, streams included */
+#define PER_ADDRESS 16     /* from one address: a slow client (slowloris)
+                              or a crowd behind one address cannot take
+                              every connection */
 #define WANT_FRAMES_MS 30000 /* frames are rendered this long after a look */
 
 bool gnarl_hud_available(void)
@@ -158,6 +164,8 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "2");
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"gnarl\"");
 	ok = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ok;
@@ -181,7 +189,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, struct text *t)
 static void want_frames(struct gnarl_hud *h)
 {
 	atomic_store_explicit(&h->frames_wanted_until,
-	                      (int64_t)(gnarl_hud_now() * 1000.0) + WANT_FRAMES_MS,
+	                      (int64_t)(gnarl_hud_now(h) * 1000.0) + WANT_FRAMES_MS,
 	                      memory_order_relaxed);
 }
 
@@ -606,6 +614,34 @@ static enum MHD_Result api_events(struct gnarl_hud *h, struct MHD_Connection *c)
 
 /* ---- dispatch ------------------------------------------------------------- */
 
+/* a == b in time that depends only on b's length (the token's), so the
+ * time of a refusal tells nothing of how much of a guess was right. */
+static bool same_secret(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	unsigned char d = na != nb;
+
+	for (size_t i = 0; i < nb; i++)
+		d |= (unsigned char)(a[i < na ? i : na] ^ b[i]);
+	return d == 0;
+}
+
+/* With a token, a request carries it as "Authorization: Bearer <token>"
+ * (scripts) or "?token=<token>" (the page, which reads it from its own
+ * URL and adds it to every request it makes). */
+static bool authorized(const struct gnarl_hud *h, struct MHD_Connection *c)
+{
+	const char *auth, *q;
+
+	if (!h->token)
+		return true;
+	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (auth && !strncasecmp(auth, "Bearer ", 7) && same_secret(auth + 7, h->token))
+		return true;
+	q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+	return q && same_secret(q, h->token);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **req_cls)
@@ -616,6 +652,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	(void)upload;
 	(void)upload_size; /* a body on a GET is ignored: the answer is queued first */
 	(void)req_cls;
+	if (!authorized(h, c))
+		return send_text(c, MHD_HTTP_UNAUTHORIZED, "this HUD needs its token (hud.token): "
+		                 "open /?token=<token>, or send Authorization: Bearer <token>\n");
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		                 "the HUD is read-only: GET and HEAD only\n");
@@ -770,8 +809,8 @@ int gnarl_hud_http_start(struct gnarl_hud *h, char err[GNARL_ERR_SIZE])
 	h->daemon = MHD_start_daemon(
 	    flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, h->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TIMEOUT_S,
-	    MHD_OPTION_END);
+	    (unsigned)CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_ADDRESS,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TIMEOUT_S, MHD_OPTION_END);
 	if (!h->daemon) {
 		close(h->listen_fd);
 		h->listen_fd = -1;

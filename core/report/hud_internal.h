@@ -89,6 +89,9 @@ struct gnarl_hud {
 	uint32_t M, S, max_streams;
 	uint16_t port;
 	char bind[64];
+	char *token;                        /* NULL: none; secret: never sent or logged */
+	double (*clock)(void *ctx);         /* NULL: CLOCK_MONOTONIC */
+	void *clock_ctx;
 	char *title;
 	char *page;
 	size_t page_len;
@@ -171,7 +174,7 @@ void gnarl_hud_video_release(struct gnarl_hud *h);
  * ENOMEM. */
 char *gnarl_hud_page(size_t *len);
 
-/* hud_http.c: monotonic seconds, the clock of both sides. */
-double gnarl_hud_now(void);
+/* Monotonic seconds: the config's clock, else the system's. */
+double gnarl_hud_now(const struct gnarl_hud *h);
 
 #endif /* GNARL_HUD_INTERNAL_H */

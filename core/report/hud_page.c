@@ -5,7 +5,9 @@
  * on <canvas> (return and reward terms large, the rest small), reloading
  * /frame.png when a message names a new frame, /api/llm when it counts
  * new suggestions and /video (a <video> element) when it counts a new
- * episode video.
+ * episode video.  A HUD with a token is opened as /?token=...; the page
+ * reads the token from its own URL and adds it to every request, so the
+ * server never has to send it.
  *
  * Entry point: gnarl_hud_page.  The text is kept as one C string per line
  * (ISO C caps a single string literal's length); it uses no double quotes
@@ -84,6 +86,14 @@ static const char *const page[] = {
 	"const COLORS = ['#5aa9e6', '#f2a541', '#7bd389', '#e5735f', '#b38cf2', '#f2d95c', '#5fd3d3', '#f28cc1', '#a3b86c', '#c9c9c9'];",
 	"const st = { cap: 2048, it: [], x: [], names: [], series: {}, charts: {}, frame: 0, sugg: -1, video: 0, hasFrames: false, dirty: false };",
 	"const $ = (id) => document.getElementById(id);",
+	"/* A HUD with a token is opened as /?token=...: every request carries it. */",
+	"const TOKEN = new URLSearchParams(location.search).get('token');",
+	"function api(path, query) {",
+	"  const q = new URLSearchParams(query || {});",
+	"  if (TOKEN) q.set('token', TOKEN);",
+	"  const s = q.toString();",
+	"  return s ? path + '?' + s : path;",
+	"}",
 	"function fmt(v) {",
 	"  if (v === null || v === undefined || !isFinite(v)) return '-';",
 	"  const a = Math.abs(v);",
@@ -209,21 +219,21 @@ static const char *const page[] = {
 	"function loadFrame() {",
 	"  const img = new Image();",
 	"  img.onload = () => { $('frame').src = img.src; $('frameinfo').textContent = 'frame ' + st.frame + ', iteration ' + st.it[st.it.length - 1]; $('frameinfo').className = ''; };",
-	"  img.src = '/frame.png?n=' + st.frame;",
+	"  img.src = api('/frame.png', {n: st.frame});",
 	"}",
 	"/* A newer episode replaces the one shown, unless it is playing: then it",
 	" * waits until that one is paused. */",
 	"function loadVideo(it) {",
 	"  const v = $('video');",
 	"  if (!v.paused) { st.videoWaits = it; v.onpause = () => { v.onpause = null; loadVideo(st.videoWaits); }; return; }",
-	"  v.src = '/video?n=' + st.video;",
+	"  v.src = api('/video', {n: st.video});",
 	"  v.style.display = 'block';",
 	"  $('videoinfo').textContent = 'episode ' + st.video + ', seen by iteration ' + it;",
 	"  $('videoinfo').className = '';",
 	"}",
 	"async function loadLlm() {",
 	"  try {",
-	"    const j = await (await fetch('/api/llm')).json();",
+	"    const j = await (await fetch(api('/api/llm'))).json();",
 	"    const el = $('llm');",
 	"    if (!j.enabled) { el.textContent = 'guidance is off'; el.className = 'empty'; return; }",
 	"    el.className = '';",
@@ -244,7 +254,7 @@ static const char *const page[] = {
 	"async function start() {",
 	"  if (st.es) { st.es.close(); st.es = null; }",
 	"  try {",
-	"    const r = await fetch('/api/metrics');",
+	"    const r = await fetch(api('/api/metrics'));",
 	"    if (!r.ok) throw new Error(r.status);",
 	"    const j = await r.json();",
 	"    setMeta(j);",
@@ -255,7 +265,7 @@ static const char *const page[] = {
 	"    if (j.video) { st.video = j.video; loadVideo(j.rows ? j.iteration[j.rows - 1] : '-'); }",
 	"    schedule();",
 	"  } catch (e) { $('status').textContent = 'waiting for the run'; $('status').className = 'down'; setTimeout(start, 2000); return; }",
-	"  const es = new EventSource('/api/events' + (st.it.length ? '?after=' + st.it[st.it.length - 1] : ''));",
+	"  const es = new EventSource(api('/api/events', st.it.length ? {after: st.it[st.it.length - 1]} : {}));",
 	"  st.es = es;",
 	"  es.onopen = () => { $('status').textContent = 'live'; $('status').className = 'live'; };",
 	"  es.onerror = () => {",

@@ -48,6 +48,7 @@
 #define PUBLISH_MS     1000 /* an idle writer refreshes the gauges this often */
 #define MAX_BACKOFF_MS 30000
 #define SEQ_DIGITS     12
+#define DOUBTS         64   /* batches whose fate is asked about again */
 
 /* One queued episode; its terms are terms[slot index * n_terms ...]. */
 struct slot {
@@ -78,7 +79,7 @@ struct gnarl_summaries {
 
 	/* consumer side (the writer) */
 	_Atomic uint64_t head; /* queue index of the oldest slot held */
-	_Atomic uint64_t written, objects, failed_writes, dropped_failed;
+	_Atomic uint64_t written, objects, failed_writes, dropped_failed, unconfirmed;
 
 	pthread_t thread;
 	bool started, sync_ok;
@@ -92,6 +93,11 @@ struct gnarl_summaries {
 	/* writer only */
 	char *buf; /* the batch's JSON lines */
 	size_t len, buf_cap;
+	struct {
+		char *key;
+		uint64_t k;
+	} doubts[DOUBTS]; /* failed batches that may have landed: asked again */
+	uint32_t n_doubts;
 	bool losing; /* summaries are being lost (see summaries.h) */
 	double losing_since;
 	double last_look; /* when check_full last ran */
@@ -291,6 +297,7 @@ static void publish(struct gnarl_summaries *s)
 	gnarl_gauges_set(s->gauges, "summaries/written", (double)load(&s->written));
 	gnarl_gauges_set(s->gauges, "summaries/dropped", (double)dropped_total(s));
 	gnarl_gauges_set(s->gauges, "summaries/failed_writes", (double)load(&s->failed_writes));
+	gnarl_gauges_set(s->gauges, "summaries/unconfirmed", (double)load(&s->unconfirmed));
 }
 
 /* Summaries started being lost at `since` (a failed write, or `why` for
@@ -331,9 +338,90 @@ static bool check_full(struct gnarl_summaries *s)
 	return true;
 }
 
-/* A write succeeded: the loss is over unless push still drops. */
+/* A batch of k records that `check` says is in the store (1) or not (0). */
+static void settle_batch(struct gnarl_summaries *s, const char *key, uint64_t k, int check)
+{
+	if (check == 1) {
+		add(&s->written, k);
+		add(&s->objects, 1);
+		gnarl_log(GNARL_LOG_INFO, WHO, "%s: its writes failed, but the batch is in the store: "
+		          "its %llu summaries count as written", key, (unsigned long long)k);
+	} else {
+		add(&s->dropped_failed, k);
+	}
+}
+
+/* Ask the store about every batch in doubt; those it cannot answer stay
+ * (or, when `last`, count as dropped, said so). */
+static void ask_doubts(struct gnarl_summaries *s, bool last)
+{
+	char err[GNARL_ERR_SIZE] = "";
+	uint32_t kept = 0;
+	uint64_t given_up = 0;
+	bool down = false;
+
+	for (uint32_t i = 0; i < s->n_doubts; i++) {
+		/* One unanswered question is enough: each costs the plugin's
+		 * retries. */
+		int rc = down ? GNARL_EIO : gnarl_storage_exists(s->st, s->doubts[i].key, err);
+
+		down = rc < 0;
+		if (rc < 0 && !last) {
+			s->doubts[kept++] = s->doubts[i];
+			continue;
+		}
+		atomic_fetch_sub_explicit(&s->unconfirmed, s->doubts[i].k, memory_order_relaxed);
+		if (rc < 0)
+			given_up += s->doubts[i].k;
+		settle_batch(s, s->doubts[i].key, s->doubts[i].k, rc);
+		free(s->doubts[i].key);
+	}
+	s->n_doubts = kept;
+	if (given_up)
+		gnarl_log(GNARL_LOG_WARN, WHO, "%llu summaries whose writes failed could not be "
+		          "checked in the store at shutdown (%s): they count as dropped, though some "
+		          "may be there", (unsigned long long)given_up, err);
+}
+
+static void recovered(struct gnarl_summaries *s);
+
+/* The last attempt at s->key (k records) failed: a failed PUT may have
+ * landed, so ask; a store that cannot answer leaves it in doubt. */
+static void after_failure(struct gnarl_summaries *s, uint64_t k)
+{
+	char err[GNARL_ERR_SIZE];
+	int rc = gnarl_storage_exists(s->st, s->key, err);
+
+	if (rc >= 0) {
+		settle_batch(s, s->key, k, rc);
+		if (rc == 1)
+			recovered(s); /* it answered, and it had taken the batch */
+		return;
+	}
+	if (s->n_doubts == DOUBTS) {
+		/* The oldest doubt is given up: counted as dropped. */
+		atomic_fetch_sub_explicit(&s->unconfirmed, s->doubts[0].k, memory_order_relaxed);
+		settle_batch(s, s->doubts[0].key, s->doubts[0].k, 0);
+		free(s->doubts[0].key);
+		memmove(s->doubts, s->doubts + 1, (DOUBTS - 1) * sizeof(s->doubts[0]));
+		s->n_doubts--;
+	}
+	s->doubts[s->n_doubts].key = strdup(s->key);
+	s->doubts[s->n_doubts].k = k;
+	if (!s->doubts[s->n_doubts].key) {
+		add(&s->dropped_failed, k);
+		return;
+	}
+	s->n_doubts++;
+	add(&s->unconfirmed, k);
+}
+
+/* A write succeeded: the loss is over unless push still drops; the
+ * store answers again, so it can say what became of the doubts. */
 static void recovered(struct gnarl_summaries *s)
 {
+	if (s->n_doubts)
+		ask_doubts(s, false);
 	if (check_full(s) || !s->losing)
 		return;
 	s->losing = false;
@@ -398,7 +486,7 @@ static void put_batch(struct gnarl_summaries *s, uint64_t k)
 		if (attempt >= s->retries || !backoff(s, attempt))
 			break;
 	}
-	add(&s->dropped_failed, k);
+	after_failure(s, k);
 }
 
 /* Records before queue index `to` are handled: wake flush. */
@@ -436,6 +524,7 @@ static uint64_t write_next(struct gnarl_summaries *s, uint64_t h, uint64_t t)
 /* Stopping: what is still queued is lost. */
 static void drop_rest(struct gnarl_summaries *s, uint64_t h, uint64_t t)
 {
+	ask_doubts(s, true);
 	if (t > h) {
 		add(&s->dropped_failed, t - h);
 		atomic_store_explicit(&s->head, t, memory_order_release);
@@ -505,18 +594,29 @@ struct scan {
 	uint64_t next;
 };
 
-/* A key "<dir>episodes_<first>-<last>.jsonl": continue after <last>. */
+/* A key "<dir>episodes_<first>-<last>.jsonl" as write_next names them
+ * (SEQ_DIGITS digits each): continue after <last>.  Anything else in the
+ * directory (another tool's object, "-1", a 20-digit number that would
+ * wrap next to 0) is not a batch and is ignored. */
 static int scan_key(void *ctx, const char *key, uint64_t size)
 {
+	static const char head[] = "episodes_", tail[] = ".jsonl";
 	struct scan *sc = ctx;
-	const char *base = strrchr(key, '/');
-	unsigned long long first, last;
-	int end = 0;
+	const char *base = strrchr(key, '/'), *p;
+	uint64_t last = 0;
 
 	(void)size;
 	base = base ? base + 1 : key;
-	if (sscanf(base, "episodes_%llu-%llu.jsonl%n", &first, &last, &end) == 2 && end > 0 &&
-	    base[end] == '\0' && last >= sc->next)
+	if (strlen(base) != sizeof(head) - 1 + 2 * SEQ_DIGITS + 1 + sizeof(tail) - 1 ||
+	    strncmp(base, head, sizeof(head) - 1) || base[sizeof(head) - 1 + SEQ_DIGITS] != '-' ||
+	    strcmp(base + sizeof(head) + 2 * SEQ_DIGITS, tail))
+		return 0;
+	for (p = base + sizeof(head) - 1; p < base + sizeof(head) - 1 + 2 * SEQ_DIGITS + 1; p++)
+		if (p != base + sizeof(head) - 1 + SEQ_DIGITS && (*p < '0' || *p > '9'))
+			return 0;
+	for (p = base + sizeof(head) + SEQ_DIGITS; p < base + sizeof(head) + 2 * SEQ_DIGITS; p++)
+		last = last * 10 + (uint64_t)(*p - '0');
+	if (last >= sc->next)
 		sc->next = last + 1;
 	return 0;
 }
@@ -614,6 +714,9 @@ static int start(struct gnarl_summaries *s, char err[GNARL_ERR_SIZE])
 		return gnarl_err(err, GNARL_ENOMEM, "episode summaries: out of memory");
 	}
 	s->sync_ok = true;
+	/* The gauges exist from the start: progress.csv's first row, which
+	 * fixes its columns, may come before the writer's first look. */
+	publish(s);
 	rc = pthread_create(&s->thread, NULL, writer_main, s);
 	if (rc != 0)
 		return gnarl_err(err, GNARL_EIO,
@@ -696,6 +799,7 @@ void gnarl_summaries_stats(const struct gnarl_summaries *s, struct gnarl_summari
 	    .written = load(&s->written),
 	    .objects = load(&s->objects),
 	    .failed_writes = load(&s->failed_writes),
+	    .unconfirmed = load(&s->unconfirmed),
 	    .first_seq = s->first_seq,
 	};
 }

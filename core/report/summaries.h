@@ -47,14 +47,19 @@
  * `time` is the UTC wall time of the push (ISO 8601, milliseconds).
  *
  * Failures: a failed put is retried `retries` times with exponential
- * backoff (backoff_ms, doubling, at most 30 s), then the batch is dropped
- * and counted.  One warning line is logged when summaries start being
+ * backoff (backoff_ms, doubling, at most 30 s).  A put can fail and still
+ * land (its reply was lost), so then the store is asked whether the batch
+ * is there: it counts as written if it is, dropped if it is not, and
+ * unconfirmed while the store cannot answer (asked again after the next
+ * write that works; at free, still unanswered, dropped); no record counts
+ * twice.  One warning line is logged when summaries start being
  * lost (a write fails, or the queue overflows) and one line when writes
  * succeed again, with how many records were dropped and writes failed
  * meanwhile.  The writer sets the gauges `summaries/written`,
- * `summaries/dropped` (queue full + dropped batches) and
- * `summaries/failed_writes` (failed put attempts) after every write
- * attempt and at least once a second while idle (not while a put blocks).
+ * `summaries/dropped` (queue full + dropped batches),
+ * `summaries/failed_writes` (failed put attempts) and
+ * `summaries/unconfirmed` after every write attempt and at least once a
+ * second while idle (not while a put blocks).
  *
  * Push signals nothing (no system call at all); the writer looks at the
  * queue every 20 ms, so at the defaults the queue absorbs up to
@@ -105,6 +110,11 @@ struct gnarl_summaries_stats {
 	uint64_t written;        /* in objects written */
 	uint64_t objects;        /* objects written */
 	uint64_t failed_writes;  /* failed put attempts */
+	uint64_t unconfirmed;    /* in batches whose last write failed while the
+	                            store could not say whether it landed: asked
+	                            again after the next write that works, then
+	                            counted as written or dropped (at free:
+	                            dropped, said so, when still unanswered) */
 	uint64_t first_seq;      /* seq of this writer's first record */
 };
 

@@ -273,7 +273,7 @@ int gnarl_resume_save(struct gnarl_resume *r, char **uri, char err[GNARL_ERR_SIZ
 {
 	struct gnarl_storage *st = gnarl_trainer_storage(r->t);
 	struct gnarl_checkpoint_encoded *ck = NULL;
-	char *where = NULL;
+	struct gnarl_checkpoint_written w = {0};
 	double t0;
 	int rc;
 
@@ -284,9 +284,11 @@ int gnarl_resume_save(struct gnarl_resume *r, char **uri, char err[GNARL_ERR_SIZ
 	rc = encode(r, &ck, err);
 	t0 = now();
 	if (rc == 0)
-		rc = gnarl_checkpoint_write(st, r->run, ck, &r->keep, &where, err);
+		rc = gnarl_checkpoint_write(st, r->run, ck, &r->keep, &w, err);
+	r->unconfirmed = rc < 0 && w.unconfirmed;
+	r->latest_stale = rc == 0 && w.latest_stale;
 	if (rc == 0)
-		saved(r, ck->iteration, where, now() - t0, ck->encode_seconds, "");
+		saved(r, ck->iteration, w.uri, now() - t0, ck->encode_seconds, "");
 	gnarl_checkpoint_encoded_free(ck);
 	if (rc < 0)
 		return rc;
@@ -308,15 +310,19 @@ static void sync_metrics(struct gnarl_resume *r)
 		gnarl_log(GNARL_LOG_WARN, "metrics", "%s", err);
 }
 
-static void not_saved(struct gnarl_resume *r, uint64_t iteration, const char *why)
+/* A checkpoint that failed: `perhaps` when whether it landed is not known
+ * yet (the saver asks again once the store answers). */
+static void not_saved(struct gnarl_resume *r, uint64_t iteration, const char *why, bool perhaps)
 {
 	r->failures++;
 	gnarl_log(GNARL_LOG_ERROR, "checkpoint", "%s", why);
 	gnarl_log(GNARL_LOG_WARN, "checkpoint",
-	          "checkpoint of iteration %llu NOT saved (%u in a "
-	          "row); training goes on and the next checkpoint tries again; the newest saved "
-	          "one is %s",
-	          (unsigned long long)iteration, r->failures,
+	          "checkpoint of iteration %llu %sNOT saved (%u in a row)%s; training goes on and "
+	          "the next checkpoint tries again; the newest saved one is %s",
+	          (unsigned long long)iteration, perhaps ? "perhaps " : "", r->failures,
+	          perhaps ? ": the store could not be asked whether its manifest landed (it is "
+	                    "asked again once the store answers)"
+	                  : "",
 	          r->last_uri ? r->last_uri
 	          : r->parent ? r->parent
 	                      : "(none yet)");
@@ -343,7 +349,8 @@ static void take_outcomes(struct gnarl_resume *r)
 			sync_metrics(r);
 			break;
 		case GNARL_SAVER_FAILED:
-			not_saved(r, o.iteration, o.err);
+		case GNARL_SAVER_UNCONFIRMED:
+			not_saved(r, o.iteration, o.err, o.result == GNARL_SAVER_UNCONFIRMED);
 			break;
 		case GNARL_SAVER_SKIPPED:
 			/* one line per outage: each would say the same */
@@ -353,6 +360,21 @@ static void take_outcomes(struct gnarl_resume *r)
 				          "failing to write an earlier one; checkpoints due meanwhile are "
 				          "skipped (and counted) until a save works",
 				          (unsigned long long)o.iteration);
+			break;
+		case GNARL_SAVER_LANDED:
+			gnarl_log(GNARL_LOG_INFO, "checkpoint",
+			          "checkpoint of iteration %llu, perhaps NOT saved earlier, is in the "
+			          "store whole: %s (its write landed though the store failed to say so)",
+			          (unsigned long long)o.iteration, o.uri ? o.uri : "");
+			if (o.uri && o.iteration > r->saved_iteration)
+				saved(r, o.iteration, o.uri, 0, o.encode_seconds, ", found in the store");
+			else
+				free(o.uri);
+			break;
+		case GNARL_SAVER_LOST:
+			gnarl_log(GNARL_LOG_WARN, "checkpoint",
+			          "checkpoint of iteration %llu, perhaps NOT saved earlier, is lost: %s",
+			          (unsigned long long)o.iteration, o.err);
 			break;
 		}
 	}
@@ -367,7 +389,7 @@ static void save_in_background(struct gnarl_resume *r)
 	if (!r->saver)
 		return;
 	if (encode(r, &ck, err) < 0)
-		not_saved(r, gnarl_trainer_iteration_count(r->t), err);
+		not_saved(r, gnarl_trainer_iteration_count(r->t), err, false);
 	else
 		gnarl_saver_submit(r->saver, ck);
 }
@@ -401,23 +423,38 @@ int gnarl_resume_finish(struct gnarl_resume *r, char err[GNARL_ERR_SIZE])
 	}
 	if (!gnarl_trainer_storage(r->t) || gnarl_trainer_rank(r->t) != 0 ||
 	    (r->last_uri && r->saved_iteration == it) || (it == 0 && !r->parent))
-		return 0;
+		goto settle;
 	for (int k = 0; k < FINISH_TRIES; k++) {
 		if (k) {
-			gnarl_log(GNARL_LOG_WARN, "checkpoint", "%s; trying again in %d s", err, k);
+			gnarl_log(GNARL_LOG_WARN, "checkpoint", "%s; trying again in %d s",
+			          rc ? err : "`latest` was not moved", k);
 			nanosleep(&(struct timespec){k, 0}, NULL);
 		}
+		/* Tried again, the same checkpoint is not rewritten when it is
+		 * in the store already (it landed, or only `latest` failed). */
 		rc = gnarl_resume_save(r, NULL, err);
-		if (rc == 0)
-			return 0;
+		if (rc == 0 && !r->latest_stale)
+			break;
 	}
-	return gnarl_err_prefix(err, rc,
-	                        "the checkpoint of iteration %llu (the end of the run) "
-	                        "could not be saved; the newest saved checkpoint is %s: ",
-	                        (unsigned long long)it,
-	                        r->last_uri ? r->last_uri
-	                        : r->parent ? r->parent
-	                                    : "(none)");
+	if (rc < 0)
+		return gnarl_err_prefix(
+		    err, rc,
+		    "the checkpoint of iteration %llu (the end of the run) could not be saved%s; "
+		    "the newest saved checkpoint is %s: ",
+		    (unsigned long long)it,
+		    r->unconfirmed ? " (its manifest may have landed: the store could not be asked; "
+		                     "look for it before you restore)"
+		                   : "",
+		    r->last_uri ? r->last_uri
+		    : r->parent ? r->parent
+		                : "(none)");
+settle:
+	/* The last chance to say what became of checkpoints in doubt. */
+	if (r->saver) {
+		gnarl_saver_settle(r->saver);
+		take_outcomes(r);
+	}
+	return 0;
 }
 
 const char *gnarl_resume_last_uri(const struct gnarl_resume *r)

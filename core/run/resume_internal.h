@@ -39,6 +39,9 @@ struct gnarl_resume {
 	uint64_t saved_iteration;
 	uint32_t failures; /* failed saves in a row */
 	uint32_t skipped;  /* checkpoints skipped since the last save */
+	bool unconfirmed;  /* the last synchronous save failed without telling
+	                      whether its manifest landed */
+	bool latest_stale; /* the last synchronous save left `latest` behind */
 	struct gnarl_saver *saver; /* writes the periodic checkpoints; NULL
 	                              without storage and on ranks other than 0 */
 	struct gnarl_trainer_iteration last;

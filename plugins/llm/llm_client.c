@@ -35,7 +35,6 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <jansson.h>
 
 #include <gnarl/version.h>
 
@@ -341,22 +340,14 @@ static void answered(struct gnarl_llm_client *c, double now)
 
 static void finish_reply(struct gnarl_llm_client *c, struct slot *s, double now)
 {
-	json_t *root = json_loadb(s->reply.data ? s->reply.data : "", s->reply.len, 0, NULL);
-	json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
-	json_t *content = json_object_get(json_object_get(choice, "message"), "content");
-	const char *finish = json_string_value(json_object_get(choice, "finish_reason"));
-	bool truncated = finish && strcmp(finish, "length") == 0;
+	bool truncated;
 
+	s->action = gnarl_llm_reply_read(s->reply.data, s->reply.len, s->job.n_actions,
+	                                 (const char(*)[GNARL_LLM_NAME_MAX])s->job.names, &truncated);
 	record_latency(c, now - s->t_submit);
 	answered(c, now);
 	if (truncated)
 		c->count[M_TRUNCATED]++;
-	s->action = -1;
-	if (json_is_string(content))
-		s->action = gnarl_llm_reply_parse(json_string_value(content), json_string_length(content),
-		                                  truncated, s->job.n_actions,
-		                                  (const char(*)[GNARL_LLM_NAME_MAX])s->job.names);
-	json_decref(root);
 	if (s->action >= 0) {
 		c->count[M_SUCCESSES]++;
 		release(c, s, true);
@@ -430,19 +421,6 @@ static void begin(struct gnarl_llm_client *c, struct slot *s, double now)
 	start_attempt(c, s, now);
 }
 
-static bool is_quota_error(const struct gnarl_llm_buf *reply)
-{
-	json_t *root = json_loadb(reply->data ? reply->data : "", reply->len, 0, NULL);
-	json_t *e = json_object_get(root, "error");
-	const char *type = json_string_value(json_object_get(e, "type"));
-	const char *code = json_string_value(json_object_get(e, "code"));
-	bool quota = (type && strcmp(type, "insufficient_quota") == 0) ||
-	             (code && strcmp(code, "insufficient_quota") == 0);
-
-	json_decref(root);
-	return quota;
-}
-
 /* Backoff before attempt `attempt + 1`: base * 2^(attempt-1), doubled for
  * 503 (overloaded), plus up to 25% jitter, at least Retry-After. */
 static double backoff_ms(struct gnarl_llm_client *c, uint32_t attempt, long status,
@@ -465,7 +443,7 @@ static double backoff_ms(struct gnarl_llm_client *c, uint32_t attempt, long stat
 static void http_error(struct gnarl_llm_client *c, struct slot *s, long status,
                        curl_off_t retry_after, double now)
 {
-	bool quota = status == 429 && is_quota_error(&s->reply);
+	bool quota = status == 429 && gnarl_llm_reply_is_quota(s->reply.data, s->reply.len);
 	bool retryable = !quota && (status == 429 || status == 500 || status == 502 ||
 	                            status == 503 || status == 504);
 	char why[128];

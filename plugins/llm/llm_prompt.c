@@ -2,7 +2,7 @@
  * llm_prompt.c - prompt templates, the room name table and the reply parser.
  *
  * Entry points: gnarl_llm_template_compile/_render/_free,
- * gnarl_llm_rooms_create/_find/_free, gnarl_llm_reply_parse.
+ * gnarl_llm_rooms_create/_find/_free, gnarl_llm_reply_parse/_read/_is_quota.
  * Invariant: a compiled template holds only known placeholders, so render
  * cannot fail except for memory.  Render and parse run on the worker
  * thread; compile and the room table are built at create.
@@ -471,4 +471,34 @@ int32_t gnarl_llm_reply_parse(const char *content, size_t len, bool truncated, u
 		p = nl ? nl + 1 : end;
 	}
 	return truncated ? -1 : parse_json(content, len, n_actions, names);
+}
+
+int32_t gnarl_llm_reply_read(const char *body, size_t len, uint32_t n_actions,
+                             const char (*names)[GNARL_LLM_NAME_MAX], bool *truncated)
+{
+	json_t *root = json_loadb(body ? body : "", len, 0, NULL);
+	json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
+	json_t *content = json_object_get(json_object_get(choice, "message"), "content");
+	const char *finish = json_string_value(json_object_get(choice, "finish_reason"));
+	int32_t action = -1;
+
+	*truncated = finish && strcmp(finish, "length") == 0;
+	if (json_is_string(content))
+		action = gnarl_llm_reply_parse(json_string_value(content), json_string_length(content),
+		                               *truncated, n_actions, names);
+	json_decref(root);
+	return action;
+}
+
+bool gnarl_llm_reply_is_quota(const char *body, size_t len)
+{
+	json_t *root = json_loadb(body ? body : "", len, 0, NULL);
+	json_t *e = json_object_get(root, "error");
+	const char *type = json_string_value(json_object_get(e, "type"));
+	const char *code = json_string_value(json_object_get(e, "code"));
+	bool quota = (type && strcmp(type, "insufficient_quota") == 0) ||
+	             (code && strcmp(code, "insufficient_quota") == 0);
+
+	json_decref(root);
+	return quota;
 }

@@ -75,4 +75,15 @@ const char *gnarl_llm_rooms_find(const struct gnarl_llm_rooms *r, int32_t group,
 int32_t gnarl_llm_reply_parse(const char *content, size_t len, bool truncated, uint32_t n_actions,
                               const char (*names)[GNARL_LLM_NAME_MAX]);
 
+/* Read a whole chat-completions reply body (body[0..len), any bytes):
+ * choices[0].message.content through gnarl_llm_reply_parse, with
+ * *truncated set when choices[0].finish_reason is "length".  Returns the
+ * action index, or -1 for a body without one. */
+int32_t gnarl_llm_reply_read(const char *body, size_t len, uint32_t n_actions,
+                             const char (*names)[GNARL_LLM_NAME_MAX], bool *truncated);
+
+/* Whether an error body ({"error": {"type"|"code": ...}}) says the
+ * account's quota is spent: a 429 that no retry will fix. */
+bool gnarl_llm_reply_is_quota(const char *body, size_t len);
+
 #endif /* GNARL_LLM_PROMPT_H */

@@ -4,7 +4,8 @@
  * Retried (up to max_retries more attempts, sleeping retry_base_ms * 2^n,
  * capped at 30 s, with jitter in [d/2, d] so clients that failed together
  * do not come back together): no connection, timeouts, a connection cut
- * mid-reply, HTTP 500/502/503/504, 429, and S3's 400 RequestTimeout.
+ * mid-reply, HTTP 500/502/503/504, 429, and S3's 400 RequestTimeout,
+ * BadDigest and XAmzContentSHA256Mismatch (a body damaged on the way).
  * Never retried: other 4xx (400, 403, 404...), which the same request
  * would only get again.  A GET cut after some bytes reached the sink
  * resumes with Range from the next byte, pinned to the first reply's ETag
@@ -56,7 +57,11 @@ bool s3_retryable(CURLcode rc, long status, const char *code)
 	}
 	if (status == 429 || status == 500 || status == 502 || status == 503 || status == 504)
 		return true;
-	return status == 400 && code && strcmp(code, "RequestTimeout") == 0;
+	/* 400s that another attempt can pass: a slow client, and a body that
+	 * did not arrive as signed (damaged on the way). */
+	return status == 400 && code &&
+	       (strcmp(code, "RequestTimeout") == 0 || strcmp(code, "BadDigest") == 0 ||
+	        strcmp(code, "XAmzContentSHA256Mismatch") == 0);
 }
 
 static uint64_t splitmix64(uint64_t x)
@@ -87,6 +92,15 @@ static void sleep_ms(long ms)
 		;
 }
 
+/* The server's words go into a log line: control bytes (a newline, a
+ * terminal escape) from a broken or hostile reply become '?'. */
+static void printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 /* The final failure of rq as a GNARL_E* code and a message. */
 static int explain(struct s3_store *s, const struct s3_request *rq, const struct s3_reply *rp,
                    const char *what, char err[GNARL_ERR_SIZE])
@@ -106,6 +120,7 @@ static int explain(struct s3_store *s, const struct s3_request *rq, const struct
 		snprintf(said, sizeof(said), "%s", code);
 	else
 		snprintf(said, sizeof(said), "HTTP %ld", rp->status);
+	printable(said);
 	/* No answer, or a 2xx cut short: the transfer's error is the story. */
 	if (rp->status == 0 || (rp->curl_rc != CURLE_OK && rp->status / 100 == 2)) {
 		const char *why = rp->curl_err[0] ? rp->curl_err : curl_easy_strerror(rp->curl_rc);

@@ -33,7 +33,7 @@ gnarl_cli_test(config_malformed 2
   "malformed.yaml:4:10: malformed YAML: mapping values are not allowed"
   config check -c "${_cli_data}/malformed.yaml")
 gnarl_cli_test(config_misspelt 2
-  "misspelt.yaml:4:9: ppo.gama: unknown key \\(did you mean 'gamma'\\?\\)"
+  "misspelt.yaml:4:3: ppo.gama: unknown key \\(did you mean 'gamma'\\?\\)"
   config check -c "${_cli_data}/misspelt.yaml")
 gnarl_cli_test(config_missing_plugin 2
   "missing_plugin.yaml:4:13: rewards.0.plugin: plugin 'fixture_rewrd' not found \\(did you mean 'fixture_reward'\\?\\): no fixture_rewrd.so in .*GNARL_PLUGIN_PATH"
@@ -48,7 +48,7 @@ gnarl_cli_test(config_out_of_range 2
   "out_of_range.yaml:4:10: ppo.gamma: 1.5 is out of range \\(use a value between 0 and 1\\)"
   config check -c "${_cli_data}/out_of_range.yaml")
 gnarl_cli_test(config_plugin_param 2
-  "plugin_param.yaml:5:22: rewards.0.params.bonnus: unknown key \\(did you mean 'bonus'\\?\\)"
+  "plugin_param.yaml:5:14: rewards.0.params.bonnus: unknown key \\(did you mean 'bonus'\\?\\)"
   config check -c "${_cli_data}/plugin_param.yaml")
 gnarl_cli_test(config_plugin_abi 2
   "plugin_abi.yaml:4:13: rewards.0.plugin: .*fixture_abi2.so: built for plugin ABI 2.0"

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../cannot_run.h"
 #include "checkpoint.h"
 #include "config.h"
 #include "error.h"
@@ -37,8 +38,8 @@ static void load_fixture(void)
 	FILE *f = path ? fopen(path, "r") : NULL;
 
 	if (!f) {
-		printf("SKIP: no S3 fixture (GNARL_S3_ENV=%s)\n", path ? path : "unset");
-		exit(77);
+		snprintf(line, sizeof(line), "no S3 fixture (GNARL_S3_ENV=%s)", path ? path : "unset");
+		gnarl_test_cannot_run(line);
 	}
 	while (fgets(line, sizeof(line), f)) {
 		char *eq = strchr(line, '='), *v;
@@ -54,10 +55,8 @@ static void load_fixture(void)
 			v[n - 1] = '\0';
 			v++;
 		}
-		if (strcmp(line, "GNARL_S3_SKIP") == 0) {
-			printf("SKIP: %s\n", v);
-			exit(77);
-		}
+		if (strcmp(line, "GNARL_S3_SKIP") == 0)
+			gnarl_test_cannot_run(v);
 		setenv(line, v, 1);
 	}
 	fclose(f);

@@ -15,6 +15,13 @@ Usage: hud_train.py MODE GNARL CONFIG WORKDIR [CHROMIUM]
   errors  hud.port already in use: exit 2 naming the port and the key's
           place in the config, and no run directory is made; a hud.bind
           that is not an IP address: exit 2 naming hud.bind.
+  crowd   100 clients at once, each from an address of its own on 127/8
+          (80 fetching /api/metrics, 20 opening event streams), and 40
+          slowloris connections from 127.0.0.2 trickling their headers:
+          every answer is a whole reply (200, or 503 past the 8 streams)
+          or a refused connection, never a broken one; training goes on
+          meanwhile; a client on 127.0.0.1 is served during the slowloris;
+          the trainer's memory grows by less than the crowd could make it.
   page    (with CHROMIUM) headless Chromium opens the page while a run
           trains: the DOM has a chart per scalar, the header's iteration,
           the frame loaded; the screenshot (WORKDIR/hud_page.png) has the
@@ -23,6 +30,7 @@ Usage: hud_train.py MODE GNARL CONFIG WORKDIR [CHROMIUM]
 import csv
 import json
 import os
+import queue
 import re
 import shutil
 import signal
@@ -311,11 +319,196 @@ def errors(gnarl, config, work):
     print("errors: ok")
 
 
+SANITIZER = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error: ")
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return max(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+
+
+def client(port, source, path, out, hold=None):
+    """One request from `source` (an address on 127/8); its status, or
+    'refused'/'broken', lands in out.  With `hold` (an Event), an event
+    stream is kept open until it is set."""
+    s = socket.socket()
+    try:
+        s.settimeout(120)
+        s.bind((source, 0))
+        s.connect(("127.0.0.1", port))
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                  % path.encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        if not data:
+            out.append("refused")  # accepted and closed at once: over a limit
+            return
+        head = data.split(b"\r\n")[0].decode()
+        status = int(head.split()[1])
+        if hold is not None and status == 200:
+            hold.wait()
+        else:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            body = data.split(b"\r\n\r\n", 1)[1]
+            if status == 200 and path.startswith("/api/metrics"):
+                json.loads(body)
+        out.append(status)
+    except (ConnectionResetError, ConnectionRefusedError, BrokenPipeError):
+        out.append("refused")
+    except (ValueError, IndexError, socket.timeout) as e:
+        out.append("broken: %r" % e)
+    finally:
+        s.close()
+
+
+def slowloris(port, source, started, stop, out, sent):
+    """Headers one byte every 0.2 s (never finished) until stop is set;
+    'closed' when the server closed the connection meanwhile, else 'held'.
+    sent[0] counts the bytes sent, by every slowloris thread."""
+    s = socket.socket()
+    try:
+        s.bind((source, 0))
+        s.connect(("127.0.0.1", port))
+        started.release()
+        for b in b"GET /api/metrics HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 10000:
+            sent[0] += 1
+            if stop.wait(0.2):
+                break
+            s.send(bytes([b]))
+            s.setblocking(False)
+            try:
+                if s.recv(1) == b"":
+                    raise ConnectionResetError
+            except BlockingIOError:
+                pass
+            s.setblocking(True)
+        out.append("held")
+    except (ConnectionResetError, BrokenPipeError, OSError):
+        out.append("closed")
+    finally:
+        s.close()
+
+
+def crowd(gnarl, config, work):
+    port = free_port()
+    t = Train(train_args(gnarl, config, work, "crowd", port))
+    stop, hold, started = threading.Event(), threading.Event(), threading.Semaphore(0)
+    slow, answers, threads, sent = [], [], [], [0]
+    try:
+        t.until_iteration(3)
+        base = rss_kb(t.proc.pid)
+        for i in range(40):
+            threads.append(threading.Thread(target=slowloris, args=(
+                port, "127.0.0.2", started, stop, slow, sent)))
+        for i in range(100):
+            src = "127.0.%d.%d" % (1 + i // 200, 3 + i % 200)
+            stream = i % 5 == 0
+            threads.append(threading.Thread(target=client, args=(
+                port, src, "/api/events" if stream else "/api/metrics", answers,
+                hold if stream else None)))
+        for th in threads:
+            th.start()
+        for _ in range(40):  # every slowloris connected (accepted or not)
+            started.acquire()
+        at = t.iter
+        # The crowd is answered (streams held open) while training goes on.
+        while len(answers) < 80:
+            t.iterations(1, "iterations during the crowd")
+        # Every slowloris has tried a few bytes since the server decided
+        # (a closed one stops counting): ordered by their sends.
+        while sent[0] < 40 * 4 and len(slow) < 24:
+            t.iterations(1, "iterations during the slowloris")
+        while sent[0] < 16 * 4 + 40 * 4:
+            t.iterations(1, "iterations during the slowloris")
+        during = t.iter - at
+        mine = []
+        client(port, "127.0.0.1", "/api/metrics", mine)
+        peak = rss_kb(t.proc.pid)
+        hold.set()
+        stop.set()
+        for th in threads:
+            th.join(timeout=120)
+        log = t.finish()
+    finally:
+        stop.set()
+        hold.set()
+        if t.proc.poll() is None:
+            t.proc.kill()
+    broken = [a for a in answers if isinstance(a, str) and a.startswith("broken")]
+    ok = answers.count(200)
+    streams_refused = answers.count(503)
+    if broken or len(answers) != 100 or ok < 60 or mine != [200] or \
+            set(answers) - {200, 503, "refused"}:
+        fail("crowd: %d answers, %d OK, %d 503, broken %r; a client of 127.0.0.1 got %r"
+             % (len(answers), ok, streams_refused, broken[:3], mine))
+    if during < 2 or SANITIZER.search(log):
+        fail("training during the crowd: %d iterations" % during)
+    # One address holds at most 16 connections (hud_http.c's PER_ADDRESS).
+    if not 1 <= slow.count("held") <= 16 or len(slow) != 40:
+        fail("slowloris: %d held, %d closed" % (slow.count("held"), slow.count("closed")))
+    # 64 connections at once at most, each with its ring copy for
+    # /api/metrics (~0.2 MB for this run): far below 64 MB.
+    if peak - base > 64 * 1024:
+        fail("RSS grew from %d kB to %d kB with the crowd" % (base, peak))
+    print("crowd: %d of 100 clients answered 200, %d event streams refused (503) past the "
+          "limit, none broken; slowloris from one address: %d held, %d closed; 127.0.0.1 "
+          "served meanwhile; %d iterations during it; RSS %d -> %d kB"
+          % (ok, streams_refused, slow.count("held"), slow.count("closed"), during, base,
+             peak))
+
+
+def clients_of(port):
+    """Remote ports of the established TCP connections to 127.0.0.1:port
+    (Linux's /proc/net/tcp)."""
+    out = set()
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        f = line.split()
+        local, remote, state = f[1], f[2], f[3]
+        if state == "01" and int(local.split(":")[1], 16) == port:
+            out.add(int(remote.split(":")[1], 16))
+    return out
+
+
+def stop_when_streaming(t, port, done):
+    """SIGINT the run once the page follows it: a connection (the page's
+    event stream) has stayed open across two iterations, then two more
+    iterations have been sent on it.  Ordered by iterations, not by a clock,
+    so a slow machine only makes it later."""
+    seen = {}
+    while not done.is_set() and t.proc.poll() is None:
+        while True:  # the progress lines so far (the end stays queued for finish)
+            try:
+                line = t.q.get_nowait()
+            except queue.Empty:
+                break
+            if line is None:
+                t.q.put(None)
+                return
+            t.lines.append(line)
+            if line.startswith("iter "):
+                t._progress(line)
+        it = t.iter
+        for c in clients_of(port):
+            seen.setdefault(c, it)
+        if any(it - first >= 4 and c in clients_of(port) for c, first in seen.items()):
+            t.proc.send_signal(signal.SIGINT)
+            return
+        done.wait(0.05)
+
+
 def chromium_on_run(gnarl, config, work, name, chromium, action):
     """Run `action` (a Chromium flag) on the page of a run that trains; the
     event stream keeps the page loading, so the run is stopped (SIGINT)
-    a few seconds after Chromium started, which ends the stream.  Returns
-    Chromium's stdout."""
+    once the page has followed it for a few iterations, which ends the
+    stream.  Returns Chromium's stdout."""
     port = free_port()
     t = Train(train_args(gnarl, config, work, name, port))
     flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -325,17 +518,19 @@ def chromium_on_run(gnarl, config, work, name, chromium, action):
              "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
              "--window-size=1400,1000", "--virtual-time-budget=3000", action,
              "http://127.0.0.1:%d/" % port]
+    done = threading.Event()
     try:
-        t.until_iteration(3)
-        # the run's end closes the page's event stream, which lets Chromium's
-        # virtual time run out; 25 s: Chromium has loaded the page by then even
-        # on a machine whose cores other jobs keep busy (8 s was too short there)
-        stop = threading.Timer(25.0, lambda: t.proc.send_signal(signal.SIGINT))
-        stop.start()
+        # Curves need finished episodes (ep_return_mean and the reward
+        # terms are null before) and two points: then open the page.
+        t.wait_for("a finished episode", lambda l: l.startswith("iter ") and " | return " in l)
+        t.iterations(2, "two iterations with episodes")
+        stopper = threading.Thread(target=stop_when_streaming, args=(t, port, done),
+                                   daemon=True)
+        stopper.start()
         out = subprocess.run(flags, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              text=True, timeout=DEADLINE_S).stdout
-        stop.cancel()
     finally:
+        done.set()
         if t.proc.poll() is None:
             t.finish()
         t.proc.wait()
@@ -375,6 +570,8 @@ def main():
         live(gnarl, config, work)
     elif mode == "errors":
         errors(gnarl, config, work)
+    elif mode == "crowd":
+        crowd(gnarl, config, work)
     elif mode == "page":
         page(gnarl, config, work, sys.argv[5])
     else:

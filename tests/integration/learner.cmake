@@ -8,7 +8,7 @@ foreach(_t test_rollout test_trainer)
 endforeach()
 
 if(GNARL_PYTHON)
-  foreach(_mode learns determinism signal bench)
+  foreach(_mode learns solves determinism signal bench)
     add_test(NAME learner_${_mode}
              COMMAND "${GNARL_PYTHON}" "${CMAKE_CURRENT_SOURCE_DIR}/integration/learner_train.py"
                      ${_mode} $<TARGET_FILE:gnarl> "${CMAKE_SOURCE_DIR}/configs/cartpole.yaml"
@@ -17,4 +17,6 @@ if(GNARL_PYTHON)
       ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
       TIMEOUT 300 LABELS integration)
   endforeach()
+  # Three whole 500k-step runs: minutes in the sanitizer build.
+  set_tests_properties(learner_solves PROPERTIES TIMEOUT 1800)
 endif()

@@ -46,7 +46,7 @@ if(GNARL_HAVE_CMOCKA AND TARGET llm_text AND TARGET llm_vision)
   # and checkpoints resumed with LLM turned on and off
   # (tests/integration/llm_train.py says what each mode checks).
   if(GNARL_PYTHON AND TARGET overworld AND TARGET local)
-    foreach(_mode outage restore)
+    foreach(_mode outage restore broken)
       add_test(NAME llm_train_${_mode}
                COMMAND "${GNARL_PYTHON}" "${CMAKE_CURRENT_SOURCE_DIR}/integration/llm_train.py"
                        ${_mode} $<TARGET_FILE:gnarl> "${CMAKE_SOURCE_DIR}/configs/env.yaml"
@@ -58,7 +58,7 @@ if(GNARL_HAVE_CMOCKA AND TARGET llm_text AND TARGET llm_vision)
     endforeach()
   endif()
 
-  foreach(_group wire parse retry breaker flow)
+  foreach(_group wire parse retry breaker flow broken)
     add_test(NAME llm_${_group} COMMAND test_llm_plugins ${_group})
     set_tests_properties(llm_${_group} PROPERTIES
       ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"

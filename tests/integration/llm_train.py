@@ -13,6 +13,9 @@ Usage: llm_train.py MODE GNARL CONFIG WORKDIR
            ends the run cleanly; the telemetry columns are in progress.csv
            and TensorBoard; reward/llm_* and the episode summaries' terms,
            llm_calls and llm_hits are filled.
+  broken   the server's first 60 replies are broken (cut short, invalid
+           UTF-8, 16 MiB, not JSON, garbage): all 40 iterations run, each
+           kind is counted, good answers follow, memory stays flat.
   restore  a checkpoint of a run without LLM resumes with llm_text on, and
            one of a run with llm_text on resumes without it: no complaint,
            the iteration continues, the new run's LLM columns are as the
@@ -79,6 +82,11 @@ class Server:
     def requests(self):
         with urllib.request.urlopen("http://127.0.0.1:%d/control" % self.port) as r:
             return json.loads(r.read())["requests"]
+
+    def control(self, body):
+        urllib.request.urlopen(urllib.request.Request(
+            "http://127.0.0.1:%d/control" % self.port, json.dumps(body).encode()),
+            timeout=30).read()
 
 
 class Train:
@@ -297,6 +305,49 @@ def outage(gnarl, config, work):
               num(down[-1], "sps"), num(last, "sps"), n, calls, hits))
 
 
+def broken(gnarl, config, work):
+    """Both plugins against a server whose first 60 replies are broken in turn
+    (cut short, invalid UTF-8, 16 MiB long, not JSON, garbage), then good:
+    every iteration runs, each kind costs its counter, answers resume, and
+    the process's memory stays flat."""
+    kinds = [{"kind": "cut"}, {"kind": "bad_utf8"}, {"kind": "huge", "mb": 16},
+             {"kind": "not_json"}, {"kind": "garbage"}]
+    server = Server(work)
+    server.start()
+    server.control({"script": kinds * 12, "default": {"kind": "action", "action": "RIGHT"}})
+    total = 8 * 64 * 40
+    args = base_args(gnarl, config, work, "broken") + [
+        "--set", "ppo.total_steps=%d" % total, "--set",
+        llm_set(server.port, PLUGINS)]
+    train = Train(args)
+    peak = []
+    try:
+        while train.proc.poll() is None and train.iter < 40:
+            train.iterations(1, "iterations with broken replies")
+            with open("/proc/%d/status" % train.proc.pid) as f:
+                peak += [int(l.split()[1]) for l in f if l.startswith("VmRSS:")]
+        log = train.finish()
+    finally:
+        if train.proc.poll() is None:
+            train.proc.kill()
+        server.stop()
+    table = rows(work, "broken")
+    last = table[-1]
+    if [int(r["iteration"]) for r in table] != list(range(1, 41)):
+        fail("iterations %r" % [r["iteration"] for r in table])
+    got = {k: sum(num(last, p + "/" + k) for p in PLUGINS)
+           for k in ("transport_errors", "parse_failures", "successes", "failures")}
+    if got["transport_errors"] < 2 or got["parse_failures"] < 2 or got["successes"] < 1:
+        fail("counters after broken replies: %r\n%s" % (got, log[-3000:]))
+    # The 16 MiB replies are cut at the plugins' 1 MiB cap: resident memory
+    # in the second half is what it was in the first (8 MB of slack).
+    half = len(peak) // 2
+    if max(peak[half:]) > max(peak[:half]) + 8 * 1024:
+        fail("RSS grew from %d kB to %d kB" % (max(peak[:half]), max(peak[half:])))
+    print("broken: 40 iterations through %d broken replies (%r); RSS %d -> %d kB"
+          % (60, got, max(peak[:half]), max(peak[half:])))
+
+
 def restore(gnarl, config, work):
     server = Server(work)
     server.start()
@@ -341,7 +392,7 @@ def main():
     mode, gnarl, config, work = sys.argv[1:]
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    {"outage": outage, "restore": restore}[mode](gnarl, config, work)
+    {"outage": outage, "restore": restore, "broken": broken}[mode](gnarl, config, work)
     print("PASS " + mode)
 
 

@@ -2,7 +2,8 @@
 """Data-parallel training under a real mpirun (Open MPI on loopback), on CartPole.
 
 Usage: mpi_test.py MODE GNARL SOURCE_DIR WORKDIR MPIRUN HAVE_MPI
-Exits 77 (skipped) when MPIRUN is empty or HAVE_MPI is not 1.
+Exits 77 (skipped) when MPIRUN is empty or HAVE_MPI is not 1; fails then
+under CI=true (cannot_run.py).
 
   ranks        mpirun -n 2, each rank in its own working directory with the
                relative run.storage `runs` (as on two machines without a
@@ -40,6 +41,9 @@ import signal
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cannot_run import cannot_run  # noqa: E402
 
 QUIET = {
     "OMPI_ALLOW_RUN_AS_ROOT": "1",
@@ -336,8 +340,7 @@ def failure(c):
 def main():
     mode, gnarl, source, work, mpirun, have = sys.argv[1:7]
     if not mpirun or have not in ("1", "ON", "TRUE"):
-        print("skipped: %s" % ("no mpirun" if not mpirun else "gnarl was built without MPI"))
-        sys.exit(77)
+        cannot_run("no mpirun" if not mpirun else "gnarl was built without MPI")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     c = Ctx(gnarl, source, work, mpirun)

@@ -13,6 +13,8 @@ if(GNARL_PYTHON)
       ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR};GNARL_FIXTURE_DIR=${GNARL_FIXTURE_DIR}"
       SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS "integration;resume")
   endforeach()
+  # A hundred runs killed mid-save: minutes in the sanitizer build.
+  set_tests_properties(resume_crash PROPERTIES TIMEOUT 1500)
 endif()
 
 # Checkpoints on the S3 fixture (tests/integration/storage.cmake, included

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE /* nftw's FTW_DEPTH / FTW_PHYS */
 #include <ftw.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,13 @@ int main(int argc, char **argv)
 		       "\"open_verify_diff_ms\": %.2f}\n",
 		       model, repeat, 1e3 * s, 1e3 * v, 1e3 * l, 1e3 * (s + v + l),
 		       1e3 * median(open_all, repeat));
+		/* Measurements, not placeholders: a real file, positive times. */
+		if (model <= 0 || !(s > 0 && v > 0 && l > 0 && median(open_all, repeat) > 0) ||
+		    !isfinite(s + v + l)) {
+			fprintf(stderr, "resume_bench: inconsistent figures\n");
+			drop(&a);
+			return 1;
+		}
 	}
 	free(uri);
 	drop(&a);

@@ -31,7 +31,7 @@ Modes (each a handful of real `gnarl train` runs with tiny budgets):
                    a truncated file (size check and safetensors rules), a missing
                    manifest, a missing path, a newer format: exit 3, the right
                    message, no run directory created
-  crash            SIGKILL at random moments of a run saving every iteration, 30
+  crash            SIGKILL at random moments of a run saving every iteration, 100
                    times, each run resuming from `latest`: `latest` always loads
                    and verifies
   save_failure     saves fail mid-run (the checkpoints path is blocked): training
@@ -66,6 +66,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import compare_models  # noqa: E402  (reads safetensors with struct/json)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cannot_run import cannot_run  # noqa: E402
 
 OW_SETS = ["env.num_envs=5", "ppo.rollout_steps=32", "ppo.minibatch_size=80",
            "ppo.epochs=2", "policy.hidden=[32, 32]", "env.params.max_steps=100",
@@ -218,8 +220,8 @@ def exact(ctx, config, sets, label):
     train(ctx, config, "straight", common)
     log1 = train(ctx, config, "part1", common, extra=["--stop-after", "10"])
     if "env.state" not in tensors(ckpt(ctx, "part1", 10)):
-        print("%s: the env saved no state: exactness needs env state ops" % label)
-        sys.exit(77)
+        fail("%s: the env saved no state: exactness needs env state ops, which every "
+             "in-tree env has" % label)
     log2 = train(ctx, config, "part2", common, restore=ckpt(ctx, "part1", 10))
     if "envs continue their running episodes" not in log2 or first_iteration(log2) != 11:
         fail("%s: resumed run did not continue at iteration 11" % label, log2)
@@ -295,8 +297,7 @@ def exact_gameboy(ctx):
     """The same on the free test cartridge under the emulator GNARL_EMULATOR
     names (configs/test-cartridge.yaml; libmgba when unset)."""
     if not os.path.exists(os.environ.get("GNARL_TEST_ROM", "")):
-        print("no test cartridge (GNARL_TEST_ROM)")
-        sys.exit(77)
+        cannot_run("no test cartridge (GNARL_TEST_ROM)")
     exact(ctx, os.path.join(ctx.src, "configs", "test-cartridge.yaml"), GB_SETS, "gameboy")
 
 
@@ -561,11 +562,17 @@ def verify_latest(ctx):
     return int([l for l in p.stdout.splitlines() if l.startswith("iteration")][0].split()[1])
 
 
+TRIALS = 100
+
+
 def crash(ctx):
+    """SIGKILL `gnarl train` TRIALS times at a random moment of its saving
+    (a checkpoint every iteration), each run resuming the last one's latest:
+    latest always opens and verifies."""
     rng = random.Random(5)
     latest = os.path.join(ctx.work, "latest")
     kills, resumed, seen = 0, 0, []
-    for trial in range(30):
+    for trial in range(TRIALS):
         args = [ctx.gnarl, "train", "-c", ctx.cp, "--set", "run.storage=" + ctx.work,
                 "--set", "run.name=k%02d" % trial, "--set", "ppo.total_steps=100000000",
                 "--set", "checkpoint.every=1", "--set", "checkpoint.keep_last=3",
@@ -590,7 +597,7 @@ def crash(ctx):
     # Evidence that kills landed inside saves: a run whose newest checkpoint
     # directory has no manifest, or a temporary file of an unfinished put.
     mid = 0
-    for trial in range(30):
+    for trial in range(TRIALS):
         d = os.path.join(ctx.work, "k%02d" % trial, "checkpoints")
         names = sorted(n for n in os.listdir(d) if n.startswith("checkpoint_")) \
             if os.path.isdir(d) else []
@@ -599,9 +606,9 @@ def crash(ctx):
         if tmp or (names and not os.path.exists(os.path.join(d, names[-1],
                                                             "manifest.json"))):
             mid += 1
-    if mid < 3:
-        fail("only %d of 30 kills landed during a save: the test does not exercise saves"
-             % mid)
+    if mid < 10:
+        fail("only %d of %d kills landed during a save: the test does not exercise saves"
+             % (mid, TRIALS))
     print("crash: %d SIGKILLs (%d runs resumed from latest, %d killed mid-save): latest "
           "verified after every one, at iterations %s" % (kills, resumed, mid, seen))
 
@@ -825,16 +832,14 @@ class Proxy:
 def s3_env():
     path = os.environ.get("GNARL_S3_ENV")
     if not path or not os.path.exists(path):
-        print("SKIP: GNARL_S3_ENV is not set (run through ctest, which starts the fixture)")
-        sys.exit(77)
+        cannot_run("GNARL_S3_ENV is not set (run through ctest, which starts the fixture)")
     env = {}
     for line in open(path):
         if "=" in line:
             k, v = line.strip().split("=", 1)
             env[k] = shlex.split(v)[0] if v else ""
     if "GNARL_S3_SKIP" in env:
-        print("SKIP: " + env["GNARL_S3_SKIP"])
-        sys.exit(77)
+        cannot_run(env["GNARL_S3_SKIP"])
     return env
 
 

@@ -571,8 +571,8 @@ def outage(ctx):
     # Checkpoints are written on the saver's thread and its outcomes logged
     # at the next iteration: the second failure is the next due checkpoint,
     # and training went on while they failed.
-    failed_its = [int(x) for x in re.findall(r"checkpoint of iteration (\d+) NOT saved",
-                                             "\n".join(lines[first:second + 1]))]
+    failed_its = [int(x) for x in re.findall(r"checkpoint of iteration (\d+) (?:perhaps )?NOT "
+                                             r"saved", "\n".join(lines[first:second + 1]))]
     if failed_its != [failed_at, failed_at + every]:
         fail("failed saves of iterations %r, expected %d and %d"
              % (failed_its, failed_at, failed_at + every), log)
@@ -585,13 +585,22 @@ def outage(ctx):
                          r"cannot reach S3 endpoint", l) for l in lines[down:]):
         fail("no failed metrics upload was logged during the outage", log)
 
-    # Every checkpoint logged as saved is whole; the failed ones left no manifest.
+    # Every checkpoint logged as saved is whole; the failed ones left no
+    # manifest.  A save cut off as the gateway went down may have landed
+    # ("perhaps NOT saved"): once the gateway is back the log says which.
     saved = [int(x) for x in re.findall(r"saved s3://\S+/checkpoint_(\d{6}) ", log)]
     lost = [int(x) for x in re.findall(r"checkpoint of iteration (\d+) NOT saved", log)]
-    if saved[-1] != its[-1] or not lost:
-        fail("saved %r, lost %r, last iteration %d" % (saved, lost, its[-1]), log)
+    doubts = [int(x) for x in re.findall(r"checkpoint of iteration (\d+) perhaps NOT saved", log)]
+    landed = [int(x) for x in re.findall(r"checkpoint of iteration (\d+), perhaps NOT saved "
+                                         r"earlier, is in the store whole", log)]
+    lost += [int(x) for x in re.findall(r"checkpoint of iteration (\d+), perhaps NOT saved "
+                                        r"earlier, is lost", log)]
+    if saved[-1] != its[-1] or not lost + landed or sorted(doubts) != sorted(
+            [d for d in doubts if d in lost + landed]):
+        fail("saved %r, lost %r, in doubt %r, landed %r, last iteration %d"
+             % (saved, lost, doubts, landed, its[-1]), log)
     have = keys(ctx, "runs/o/checkpoints/")
-    for it in saved:
+    for it in saved + landed:
         checkpoint_ok(ctx, "runs/o/checkpoints/checkpoint_%06d" % it)
     for it in lost:
         if "runs/o/checkpoints/checkpoint_%06d/manifest.json" % it in have:
@@ -619,7 +628,8 @@ def outage(ctx):
           "iterations went on (the next due one, %d, failed too); saving resumed when it came back; "
           "stopped at iteration %d, latest verifies; %d checkpoints whole; progress.csv %d "
           "rows; summaries %d written + %d dropped = %d episodes"
-          % (2 * every, len(lost), why[0].split(": ", 3)[-1][:70], failed_at + every, its[-1],
+          % (2 * every, len(lost + landed), why[0].split(": ", 3)[-1][:70], failed_at + every,
+             its[-1],
              len(saved), len(rows),
              len(recs), dropped, total))
 

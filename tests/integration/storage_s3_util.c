@@ -8,6 +8,8 @@
 
 #include "storage_s3_util.h"
 
+#include "../cannot_run.h"
+
 #include <dlfcn.h>
 #include <signal.h>
 #include <spawn.h>
@@ -43,14 +45,14 @@ void s3t_load_fixture(void)
 	size_t n;
 	FILE *f;
 
-	if (!path) {
-		printf("SKIP: GNARL_S3_ENV is not set (run through ctest, which starts the fixture)\n");
-		exit(77);
-	}
+	if (!path)
+		gnarl_test_cannot_run("GNARL_S3_ENV is not set (run through ctest, which starts the "
+		                      "fixture)");
 	f = fopen(path, "r");
 	if (!f) {
-		printf("SKIP: no S3 fixture env file %s (did the s3 fixture start?)\n", path);
-		exit(77);
+		snprintf(line, sizeof(line), "no S3 fixture env file %s (did the s3 fixture start?)",
+		         path);
+		gnarl_test_cannot_run(line);
 	}
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\r\n")] = '\0';
@@ -63,10 +65,8 @@ void s3t_load_fixture(void)
 			value[n - 1] = '\0';
 			value++;
 		}
-		if (strcmp(line, "GNARL_S3_SKIP") == 0) {
-			printf("SKIP: %s\n", value);
-			exit(77);
-		}
+		if (strcmp(line, "GNARL_S3_SKIP") == 0)
+			gnarl_test_cannot_run(value);
 		setenv(line, value, 1);
 	}
 	fclose(f);

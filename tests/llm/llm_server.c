@@ -155,7 +155,7 @@ int llm_server_control(struct llm_server *s, const char *body)
 	return http(s, "POST", "/control", body, reply);
 }
 
-long llm_server_requests(struct llm_server *s)
+long llm_server_count(struct llm_server *s, const char *what)
 {
 	char reply[4096];
 	json_t *root;
@@ -164,10 +164,15 @@ long llm_server_requests(struct llm_server *s)
 	if (http(s, "GET", "/control", NULL, reply) < 0)
 		return -1;
 	root = json_loads(reply, 0, NULL);
-	n = json_is_integer(json_object_get(root, "requests"))
-	        ? (long)json_integer_value(json_object_get(root, "requests")) : -1;
+	n = json_is_integer(json_object_get(root, what))
+	        ? (long)json_integer_value(json_object_get(root, what)) : -1;
 	json_decref(root);
 	return n;
+}
+
+long llm_server_requests(struct llm_server *s)
+{
+	return llm_server_count(s, "requests");
 }
 
 bool llm_server_wait_requests(struct llm_server *s, long n, int timeout_ms)

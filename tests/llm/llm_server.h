@@ -28,6 +28,9 @@ void llm_server_stop(struct llm_server *s);
 int llm_server_control(struct llm_server *s, const char *body);
 /* Chat requests the server has seen (GET /control), -1 on error. */
 long llm_server_requests(struct llm_server *s);
+/* A counter of GET /control: "requests", "answered" (replies sent),
+ * "held" (replies waiting for a release); -1 on error. */
+long llm_server_count(struct llm_server *s, const char *what);
 /* Wait until the server has seen at least n chat requests. */
 bool llm_server_wait_requests(struct llm_server *s, long n, int timeout_ms);
 /* The request log, one JSON object per request (owned: json_decref). */

@@ -27,14 +27,24 @@ A behaviour is a JSON object:
     {"kind": "quota"}                       429 with error type insufficient_quota
     {"kind": "close"}                       close the connection without a reply
     {"kind": "not_json"}                    200 with a body that is not JSON
-Any behaviour may add "delay_ms": N (wait before answering).
+    {"kind": "cut"}                         a 200 whose body stops halfway (the
+                                            connection closes before Content-Length)
+    {"kind": "bad_utf8"}                    content "ACTION: UP" wrapped in invalid UTF-8
+    {"kind": "huge", "mb": 64}              a 200 of that many MiB of JSON (a
+                                            string that never ends), sent as fast
+                                            as the client reads
+Any behaviour may add "delay_ms": N (wait before answering) or "hold": true
+(wait, without a time limit, until a control request releases held replies:
+a test can then know a reply was not sent, whatever the machine's speed).
 
 Control, by HTTP on the same port:
     POST /control  {"script": [b, ...], "append": false, "default": b,
-                    "clear_log": false}
+                    "clear_log": false, "release": false}
         replaces (or with "append": true extends) the script, sets the
-        default, and optionally empties the log; answers {"ok": true}.
-    GET /control   {"requests": <chat requests seen>, "script_left": n}
+        default, optionally empties the log, and with "release" lets every
+        held reply go; answers {"ok": true}.
+    GET /control   {"requests": <chat requests seen>, "script_left": n,
+                    "answered": <replies sent>, "held": <replies held now>}
     GET /health    {"ok": true}
 """
 
@@ -56,6 +66,9 @@ class State:
         self.script = []
         self.default = default
         self.requests = 0
+        self.answered = 0
+        self.held = 0
+        self.release = threading.Event()
         self.seq = 0
 
     def next_behaviour(self):
@@ -85,6 +98,10 @@ class State:
                 self.log.truncate(0)
                 self.log.seek(0)
                 self.requests = 0
+                self.answered = 0
+            if body.get("release"):
+                self.release.set()
+                self.release = threading.Event()
 
 
 def completion(content, finish_reason="stop"):
@@ -132,7 +149,8 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state
         if self.path == "/control":
             with state.lock:
-                info = {"requests": state.requests, "script_left": len(state.script)}
+                info = {"requests": state.requests, "script_left": len(state.script),
+                        "answered": state.answered, "held": state.held}
             self.send_json(200, info)
         elif self.path == "/health":
             self.send_json(200, {"ok": True})
@@ -162,7 +180,18 @@ class Handler(BaseHTTPRequestHandler):
         state.record(entry)
         if b.get("delay_ms"):
             time.sleep(b["delay_ms"] / 1000.0)
-        self.answer(b)
+        if b.get("hold"):
+            with state.lock:
+                state.held += 1
+                release = state.release
+            release.wait()
+            with state.lock:
+                state.held -= 1
+        try:
+            self.answer(b)
+        finally:
+            with state.lock:
+                state.answered += 1
 
     def answer(self, b):
         kind = b.get("kind", "action")
@@ -186,6 +215,33 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(status, error_body(status, b.get("error_type", "test_error")), headers)
         elif kind == "close":
             self.close_connection = True
+        elif kind == "cut":
+            data = json.dumps(completion("SCENE: a test room.\nACTION: UP")).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[:len(data) // 2])
+            self.close_connection = True
+        elif kind == "bad_utf8":
+            body = json.dumps(completion("@@SCENE@@\nACTION: UP\n")).encode()
+            body = body.replace(b"@@", b"\xff\xfe\xc3(")
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif kind == "huge":
+            total = int(b.get("mb", 64)) << 20
+            head = b'{"choices": [{"message": {"content": "'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(head) + total))
+            self.end_headers()
+            self.wfile.write(head)
+            chunk = b"A" * (1 << 16)
+            for _ in range(total >> 16):
+                self.wfile.write(chunk)
         elif kind == "not_json":
             data = b"<html>bad gateway</html>"
             self.send_response(200)

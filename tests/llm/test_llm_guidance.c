@@ -268,17 +268,23 @@ static void test_guidance_end_to_end(void **unused)
 	assert_true(gauge(gauges, "llm_vision/calls") == gauge(gauges, "llm_vision/requests"));
 	assert_true(gauge(gauges, "llm_text/calls") == gauge(gauges, "llm_text/requests"));
 
-	/* Tear down with requests in flight: the server is now slow. */
+	/* Tear down with requests in flight: the server now holds every reply
+	 * until released, so a free that waited for one would never return. */
 	assert_int_equal(llm_server_control(&server, "{\"default\": {\"kind\": \"action\", "
-	                                              "\"action\": \"RIGHT\", \"delay_ms\": 3000}}"),
+	                                              "\"action\": \"RIGHT\", \"hold\": true}}"),
 	                 0);
-	for (int t = 0; t < 200; t++)
+	for (int t = 0; t < 200 && llm_server_count(&server, "held") < 1; t++)
 		guided_step(g, &e, 90000 + (uint64_t)t * N);
-	double t0 = th_now_ms();
-
+	assert_true(llm_server_count(&server, "held") >= 1);
+	/* Every request the server has is answered or held (those that came
+	 * before the change are answered at once): nothing else can reply. */
+	while (llm_server_count(&server, "answered") + llm_server_count(&server, "held") <
+	       llm_server_requests(&server))
+		th_sleep_ms(5);
+	long before = llm_server_count(&server, "answered");
 	gnarl_guidance_free(g);
-	print_message("guidance_free with requests in flight: %.1f ms\n", th_now_ms() - t0);
-	assert_true(th_now_ms() - t0 < 1000);
+	assert_int_equal(llm_server_count(&server, "answered"), before);
+	assert_int_equal(llm_server_control(&server, "{\"release\": true}"), 0);
 
 	/* What went over the wire: the env's real state and frame. */
 	log = llm_server_log(&server);

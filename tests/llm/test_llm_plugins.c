@@ -11,7 +11,9 @@
  *   breaker  opens after N failures (logged once), refuses calls, a failed
  *            probe reopens quietly, closes (logged once) when answers return
  *   flow     in-flight cap, request() never stalls on a slow or dead
- *            endpoint, destroy with requests in flight returns promptly
+ *            endpoint, destroy with requests in flight does not wait
+ *   broken   replies cut short, in invalid UTF-8, or of 64 MiB: a counter
+ *            each, the next request answered, memory bounded
  * Each group starts its own server and stops it by PID.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -161,20 +163,21 @@ static void test_retry_after_beyond_deadline(void **unused)
 {
 	struct gnarl_game_state st;
 	struct inst in;
-	double t0;
 
 	(void)unused;
-	/* Retry-After 30 s with a 1 s deadline: give up now, do not sleep on it. */
+	/* Retry-After 30 s with a 1 s deadline: give up now, do not sleep on it
+	 * (nor wait for the deadline: that would count a retry and a timeout). */
 	fx_control("{\"script\": [{\"kind\": \"status\", \"status\": 429, \"retry_after\": 30}], "
 	        "\"default\": {\"kind\": \"action\", \"action\": \"UP\"}, \"clear_log\": true}");
 	fx_inst_init(&in, "llm_text");
 	th_set_int(&in.th, "timeout_ms", 1000);
 	fx_inst_create(&in);
 	fx_state_init(&st);
-	t0 = th_now_ms();
 	assert_int_equal(fx_submit(&in, 0, 1, &st, -1), 0);
 	assert_true(fx_wait_metric(&in, "failures", 1, 5000));
-	assert_true(th_now_ms() - t0 < 900);
+	assert_int_equal((int)fx_metric(&in, "retries"), 0);
+	assert_int_equal((int)fx_metric(&in, "timeouts"), 0);
+	assert_int_equal((int)fx_metric(&in, "http_errors"), 1);
 	fx_expect_failed(&in, 0, 1);
 	assert_int_equal(llm_server_requests(&fx_server), 1);
 	fx_inst_fini(&in);
@@ -313,6 +316,8 @@ static void test_in_flight_cap(void **unused)
 /* What a hammer run saw. */
 struct hammer {
 	int accepted, suggestions, failures;
+	int max_out;               /* most requests accepted and not yet back, after a poll */
+	int empty_polls_out;       /* polls that gave nothing while requests were out */
 	double max_request_ms, max_poll_ms;
 	uint8_t seen[1 << 16];     /* times each request id came out of poll */
 };
@@ -363,6 +368,10 @@ static void hammer(struct inst *in, int ms, int drain_ms, struct hammer *h)
 		got = in->ops->poll(in->llm, sug, 16);
 		t2 = th_now_ms();
 		hammer_take(h, sug, got, accepted);
+		if (h->accepted - h->suggestions - h->failures > h->max_out)
+			h->max_out = h->accepted - h->suggestions - h->failures;
+		if (got == 0 && h->accepted > h->suggestions + h->failures)
+			h->empty_polls_out++;
 		if (t1 - t0 > h->max_request_ms)
 			h->max_request_ms = t1 - t0;
 		if (t2 - t1 > h->max_poll_ms)
@@ -393,10 +402,12 @@ static void test_slow_server_never_stalls(void **unused)
 	              h.max_poll_ms);
 	assert_true(h.accepted >= 8);
 	assert_int_equal(h.suggestions, h.accepted);
-	/* A blocking call would take the server's 500 ms; bench_llm reports the
-	 * real distribution (tens of ns; ms-long outliers are preemption). */
-	assert_true(h.max_request_ms < 400);
-	assert_true(h.max_poll_ms < 400);
+	/* Never waiting, shown by order, not by a clock: several requests were
+	 * out at once (a request() that waited for its reply would leave none
+	 * out), and poll() came back empty while they were (one that waited
+	 * would always bring a reply).  bench_llm measures the calls' times. */
+	assert_true(h.max_out >= 2);
+	assert_true(h.empty_polls_out >= 1);
 	fx_inst_fini(&in);
 }
 
@@ -427,8 +438,6 @@ static void test_dead_endpoint(void **unused)
 	assert_true(fx_metric(&in, "busy") >= 1);
 	assert_int_equal((int)fx_metric(&in, "successes"), 0);
 	assert_int_equal(th_log_count(&in.th, "circuit breaker open"), 1);
-	assert_true(h.max_request_ms < 400);
-	assert_true(h.max_poll_ms < 400);
 	fx_inst_fini(&in);
 }
 
@@ -436,11 +445,12 @@ static void test_destroy_in_flight(void **unused)
 {
 	struct gnarl_game_state st;
 	struct inst in;
-	double t0, took;
 
 	(void)unused;
+	/* The server holds every reply until the test releases them: destroy
+	 * returning at all shows it waited for none. */
 	fx_control("{\"script\": [], \"default\": {\"kind\": \"action\", \"action\": \"UP\", "
-	        "\"delay_ms\": 5000}, \"clear_log\": true}");
+	        "\"hold\": true}, \"clear_log\": true}");
 	fx_inst_init(&in, "llm_vision");
 	th_set_int(&in.th, "max_in_flight", 6);
 	th_set_int(&in.th, "timeout_ms", 20000);
@@ -449,12 +459,11 @@ static void test_destroy_in_flight(void **unused)
 	for (int i = 0; i < 6; i++)
 		assert_int_equal(fx_submit(&in, (uint32_t)i % 4, (uint64_t)i, &st, -1), 0);
 	assert_true(llm_server_wait_requests(&fx_server, 6, 5000));
-	t0 = th_now_ms();
 	in.ops->destroy(in.llm);
-	took = th_now_ms() - t0;
 	in.llm = NULL;
-	print_message("destroy with 6 requests in flight: %.3f ms\n", took);
-	assert_true(took < 1000);  /* the server holds each for 5000 ms */
+	assert_int_equal(llm_server_count(&fx_server, "answered"), 0);
+	fx_control("{\"release\": true, \"default\": {\"kind\": \"action\", \"action\": "
+	           "\"UP\"}}");
 	fx_inst_fini(&in);
 }
 
@@ -462,22 +471,91 @@ static void test_destroy_waiting_retry(void **unused)
 {
 	struct gnarl_game_state st;
 	struct inst in;
-	double t0;
 
 	(void)unused;
+	/* A retry ten minutes away, longer than ctest lets this test run:
+	 * destroy returning at all shows it did not wait for it. */
 	fx_control("{\"script\": [], \"default\": {\"kind\": \"status\", \"status\": 429, "
-	        "\"retry_after\": 10}, \"clear_log\": true}");
+	        "\"retry_after\": 590}, \"clear_log\": true}");
 	fx_inst_init(&in, "llm_text");
-	th_set_int(&in.th, "timeout_ms", 60000);
+	th_set_int(&in.th, "timeout_ms", 600000);
 	fx_inst_create(&in);
 	fx_state_init(&st);
 	assert_int_equal(fx_submit(&in, 0, 1, &st, -1), 0);
 	assert_true(fx_wait_metric(&in, "retries", 1, 5000));
-	t0 = th_now_ms();
 	in.ops->destroy(in.llm);
 	in.llm = NULL;
-	assert_true(th_now_ms() - t0 < 1000);
+	assert_int_equal(llm_server_requests(&fx_server), 1);
 	fx_inst_fini(&in);
+}
+
+/* ---- broken replies ------------------------------------------------------ */
+
+/* Peak resident memory of this process (kB). */
+static long peak_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmHWM:", 6))
+			kb = strtol(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* The server answers the first request with `behaviour`: it costs one
+ * `counter` and a failed request, and the next request is answered as
+ * usual (nothing stuck, nothing half-kept). */
+static void broken_reply(const char *behaviour, const char *counter)
+{
+	struct gnarl_llm_suggestion sug;
+	struct gnarl_game_state st;
+	struct inst in;
+	char ctl[512];
+
+	snprintf(ctl, sizeof(ctl), "{\"script\": [%s], \"default\": {\"kind\": \"action\", "
+	         "\"action\": \"LEFT\"}, \"clear_log\": true}", behaviour);
+	fx_control(ctl);
+	fx_inst_init(&in, "llm_text");
+	th_set_int(&in.th, "max_retries", 0);
+	fx_inst_create(&in);
+	fx_state_init(&st);
+	assert_int_equal(fx_submit(&in, 0, 1, &st, -1), 0);
+	assert_true(fx_wait_metric(&in, counter, 1, 30000));
+	fx_expect_failed(&in, 0, 1);
+	assert_int_equal((int)fx_metric(&in, "successes"), 0);
+	assert_int_equal(fx_submit(&in, 1, 2, &st, -1), 0);
+	assert_true(fx_wait_suggestion(&in, &sug, 30000));
+	assert_int_equal(sug.id, 2);
+	assert_int_equal(sug.action, LEFT);
+	fx_inst_fini(&in);
+}
+
+static void test_cut_reply(void **unused)
+{
+	(void)unused;
+	broken_reply("{\"kind\": \"cut\"}", "transport_errors");
+}
+
+static void test_invalid_utf8(void **unused)
+{
+	(void)unused;
+	broken_reply("{\"kind\": \"bad_utf8\"}", "parse_failures");
+}
+
+/* 64 MiB of reply: the plugin stops reading at its 1 MiB cap, so this
+ * process's peak memory moves by far less than the reply. */
+static void test_huge_reply(void **unused)
+{
+	long before = peak_kb();
+
+	(void)unused;
+	broken_reply("{\"kind\": \"huge\", \"mb\": 64}", "transport_errors");
+	print_message("peak RSS %ld kB before a 64 MiB reply, %ld kB after\n", before, peak_kb());
+	assert_true(before > 0 && peak_kb() - before < 16 * 1024);
 }
 
 int main(int argc, char **argv)
@@ -503,6 +581,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_destroy_in_flight),
 		cmocka_unit_test(test_destroy_waiting_retry),
 	};
+	const struct CMUnitTest broken[] = {
+		cmocka_unit_test(test_cut_reply),
+		cmocka_unit_test(test_invalid_utf8),
+		cmocka_unit_test(test_huge_reply),
+	};
 	const char *group = argc > 1 ? argv[1] : "";
 
 #define RUN(name)                                                                             \
@@ -515,7 +598,8 @@ int main(int argc, char **argv)
 	RUN(retry)
 	RUN(breaker)
 	RUN(flow)
+	RUN(broken)
 #undef RUN
-	fprintf(stderr, "usage: %s wire|parse|retry|breaker|flow\n", argv[0]);
+	fprintf(stderr, "usage: %s wire|parse|retry|breaker|flow|broken\n", argv[0]);
 	return 2;
 }

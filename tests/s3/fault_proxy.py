@@ -11,12 +11,21 @@ rule of the plan matches.  Control requests (never forwarded):
 
     POST /__fault__/plan   JSON list of rules, replacing the plan:
         {"match": "PUT /bucket/key",   substring of "METHOD /path?query"
-         "action": "status" | "hang" | "cut",
+         "action": "status" | "hang" | "cut" | "lose_reply" | "slow" | "corrupt",
          "status": 503, "code": "SlowDown",   for "status"
-         "seconds": 3,                        for "hang": then close
+         "seconds": 3,                        for "hang": then close; for
+                                              "slow": forward, then wait
+                                              this long before replying
          "after_bytes": 1000,                 for "cut": forward, send only
                                               this much of the body, close
-         "times": 2}                          how many requests it hits
+         "times": 2,                          how many requests it hits
+         "every": 3}                          only every 3rd matching request
+                                              (the first, the 4th, ...)
+      "lose_reply": forward (the request is carried out), then close
+      without a reply: the ambiguous write a client must check.
+      "corrupt": flip one byte of the request body before forwarding it
+      (a PUT's payload no longer matches its signed SHA-256), or of a
+      reply body ("where": "reply") before returning it.
     GET  /__fault__/log    JSON list of "METHOD /path?query -> STATUS"
     POST /__fault__/reset  empty the plan and the log
 
@@ -49,6 +58,9 @@ class State:
         with self.lock:
             for rule in self.plan:
                 if rule.get("times", 1) > 0 and rule.get("match", "") in line:
+                    rule["seen"] = rule.get("seen", 0) + 1
+                    if (rule["seen"] - 1) % rule.get("every", 1):
+                        continue
                     rule["times"] = rule.get("times", 1) - 1
                     return dict(rule)
         return None
@@ -56,6 +68,12 @@ class State:
     def record(self, line, status):
         with self.lock:
             self.log.append("%s -> %s" % (line, status))
+
+
+def flip(data):
+    """data with the bits of its middle byte inverted."""
+    i = len(data) // 2
+    return data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -139,7 +157,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(float(rule.get("seconds", 3)))
             self.close_connection = True
             return
+        if action == "corrupt" and rule.get("where", "request") == "request" and body:
+            body = flip(body)
         status, headers, data = self.forward(body)
+        if action == "lose_reply":
+            self.state.record(line, "%d lost" % status)
+            self.close_connection = True
+            return
+        if action == "slow":
+            time.sleep(float(rule.get("seconds", 3)))
+        if action == "corrupt" and rule.get("where") == "reply" and data:
+            data = flip(data)
+            self.state.record(line, "%d corrupted" % status)
+            self.reply(status, data, headers)
+            return
         if action == "cut":
             keep = int(rule.get("after_bytes", 0))
             self.state.record(line, "%d cut at %d" % (status, keep))

@@ -10,7 +10,8 @@
 #   GNARL_S3_DIR (DIR), GNARL_S3_CEPH_CONF (for radosgw-admin)
 # and DIR/pids (monitor, OSD) and DIR/rgw.pid (gateway, see gateway.sh) the
 # PIDs that stop.sh kills.  Without the Ceph binaries it
-# writes GNARL_S3_SKIP="<reason>" instead and exits 77 (tests skip).
+# writes GNARL_S3_SKIP="<reason>" instead and exits 77 (tests skip), or,
+# under CI=true, where they must be installed, fails (exit 1).
 set -u
 
 DIR=${1:?usage: start.sh DIR}
@@ -33,6 +34,10 @@ rm -rf "$DIR/mon" "$DIR/osd" "$DIR/run" "$DIR/log" "$DIR/rgw" "$DIR/crash" "$DIR
 for b in ceph-mon ceph-osd radosgw radosgw-admin monmaptool ceph; do
   if ! command -v "$b" >/dev/null 2>&1; then
     echo "GNARL_S3_SKIP=\"Ceph binary '$b' not found: install radosgw ceph-mon ceph-osd to run the S3 tests\"" >"$ENVF"
+    if [ "${CI:-}" = true ]; then
+      echo "start.sh: $b not found (CI=true: the S3 tests must run; install radosgw ceph-mon ceph-osd)" >&2
+      exit 1
+    fi
     echo "start.sh: $b not found: S3 tests will be skipped" >&2
     exit 77
   fi

@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dlfcn.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,7 @@ int main(int argc, char **argv)
 		steps += n;
 	}
 	double dt = now() - t0;
+	double sps = (double)steps / dt;
 	printf("overworld: %u envs, obs %u floats, %ld steps in %.3f s: %.0f env steps/s "
 	       "(%.1f ns/step, one thread%s), %llu episodes\n",
 	       n, sp.obs_dim, steps, dt, (double)steps / dt, 1e9 * dt / (double)steps,
@@ -116,6 +118,16 @@ int main(int argc, char **argv)
 	dt = now() - t0;
 	printf("overworld: with a frame every step: %.0f env steps/s (%.1f us/frame)\n",
 	       (double)fsteps / dt, 1e6 * dt / (double)fsteps);
+	/* The figures must be measurements: finite, positive, and rendering
+	 * every frame no faster than stepping alone (the same steps plus the
+	 * frames; a quarter of slack for the machine's noise). */
+	if (!(isfinite(sps) && sps > 0 && fsteps > 0 && episodes > 0 &&
+	      (double)fsteps / dt <= 1.25 * sps)) {
+		fprintf(stderr, "bench_overworld: inconsistent figures: %.0f steps/s, %.0f with "
+		        "frames, %llu episodes\n", sps, (double)fsteps / dt,
+		        (unsigned long long)episodes);
+		return 1;
+	}
 	ops->destroy(env);
 	free(obs);
 	free(st);

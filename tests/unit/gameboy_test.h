@@ -12,8 +12,7 @@
  * CTest runs each program once per emulator (tests/integration/
  * gameboy.cmake).  Built without libmgba or sdcc (GNARL_TEST_ROM
  * undefined), every test skips (SKIP_WITHOUT_ROM); so does every test of
- * an emulator that is not installed, except under CI=true, where that
- * fails.
+ * an emulator that is not installed.  Under CI=true both fail instead.
  */
 #ifndef GNARL_TEST_GAMEBOY_H
 #define GNARL_TEST_GAMEBOY_H
@@ -38,6 +37,7 @@
 #include "plugin_host.h"
 #include "value.h"
 
+#include "../cannot_run.h"
 #include "../integration/gameboy_harness.h"
 
 #ifdef GNARL_TEST_ROM

@@ -158,14 +158,26 @@ static void test_errors(void **state)
 	char err[GNARL_ERR_SIZE];
 
 	(void)state;
-	/* Misspelt key: the closest declared name. */
+	/* Misspelt key: the closest declared name, at the key itself (an
+	 * editor jumps there), not at its value. */
 	assert_int_equal(load_err("ppo:\n  gama: 0.9\n", NULL, 0, err), GNARL_ECONFIG);
-	assert_string_equal(err, "F:2:9: ppo.gama: unknown key (did you mean 'gamma'?)");
+	assert_string_equal(err, "F:2:3: ppo.gama: unknown key (did you mean 'gamma'?)");
 	assert_int_equal(load_err("rnu: {seed: 2}\n", NULL, 0, err), GNARL_ECONFIG);
-	assert_string_equal(err, "F:1:6: rnu: unknown key (did you mean 'run'?)");
+	assert_string_equal(err, "F:1:1: rnu: unknown key (did you mean 'run'?)");
+	/* A misspelt section whose value starts on the next line. */
+	assert_int_equal(load_err("run: {seed: 1}\n\nchekpoint:\n  every: 5\n", NULL, 0, err),
+	                 GNARL_ECONFIG);
+	assert_string_equal(err, "F:3:1: chekpoint: unknown key (did you mean 'checkpoint'?)");
+	assert_int_equal(load_err("ppo:\n  clip:\n    - 1\n", NULL, 0, err), GNARL_ECONFIG);
+	assert_non_null(strstr(err, "F:2:3: ppo.clip: unknown key"));
 	/* Nothing close: the valid keys. */
 	assert_int_equal(load_err("hud:\n  colour: red\n", NULL, 0, err), GNARL_ECONFIG);
-	assert_string_equal(err, "F:2:11: hud.colour: unknown key (valid keys: port, bind)");
+	assert_string_equal(err, "F:2:3: hud.colour: unknown key (valid keys: port, bind, token, "
+	                         "public)");
+	/* A duplicate key names the line of the first one. */
+	assert_int_equal(load_err("ppo:\n  gamma:\n    0.9\n  gamma: 0.8\n", NULL, 0, err),
+	                 GNARL_ECONFIG);
+	assert_non_null(strstr(err, "F:4:3: duplicate key 'gamma' (first at line 2"));
 	/* Wrong type. */
 	assert_int_equal(load_err("ppo:\n  epochs: ten\n", NULL, 0, err), GNARL_ECONFIG);
 	assert_string_equal(err, "F:2:11: ppo.epochs: expected an integer, got 'ten' "
@@ -378,7 +390,7 @@ static void test_plugin_params(void **state)
 	params = gnarl_tree_at(gnarl_tree_root(cfg->tree), "rewards.0.params");
 	assert_int_equal(gnarl_config_check_params(cfg, params, table, "rewards.0.params", err),
 	                 GNARL_ECONFIG);
-	assert_string_equal(err + strlen(cfg->path), ":4:12: rewards.0.params.rat: unknown key "
+	assert_string_equal(err + strlen(cfg->path), ":4:7: rewards.0.params.rat: unknown key "
 	                                             "(did you mean 'rate'?)");
 	gnarl_config_free(cfg);
 	cfg = load_ok("env: {params: {count: 1, mode: medium}}\n", NULL, 0);

@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -264,8 +265,8 @@ static void test_page(void **state)
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.type, "text/html; charset=utf-8");
 	assert_non_null(strstr(r.body, "<canvas"));
-	assert_non_null(strstr(r.body, "new EventSource('/api/events'"));
-	assert_non_null(strstr(r.body, "fetch('/api/metrics')"));
+	assert_non_null(strstr(r.body, "new EventSource(api('/api/events'"));
+	assert_non_null(strstr(r.body, "fetch(api('/api/metrics'))"));
 	/* self-contained: nothing is loaded from elsewhere */
 	assert_null(strstr(r.body, "http://"));
 	assert_null(strstr(r.body, "https://"));
@@ -563,6 +564,7 @@ static void test_bind(void **state)
 	/* addresses that are not this machine's, or not addresses */
 	c.port = 0;
 	c.bind = "192.0.2.1";  /* TEST-NET-1 */
+	c.public = true;       /* (without it, or a token, refused before: test_hud_token) */
 	assert_int_equal(gnarl_hud_create(&c, &h2, err), GNARL_EINVAL);
 	assert_non_null(strstr(err, "192.0.2.1 is not an address of this machine"));
 	c.bind = "example.invalid";
@@ -676,9 +678,20 @@ static uint8_t *decode_png(const char *data, size_t len, uint32_t *w, uint32_t *
 	return px;
 }
 
+/* The frame timing's clock, moved by the test (microseconds). */
+static _Atomic int64_t fake_us = 1000000;
+
+static double fake_clock(void *ctx)
+{
+	(void)ctx;
+	return (double)atomic_load(&fake_us) / 1e6;
+}
+
 static void test_frame(void **state)
 {
-	struct gnarl_hud *h = start(16, 2);
+	struct gnarl_hud_config c = {.bind = "127.0.0.1", .history = 16, .max_streams = 2,
+	                             .clock = fake_clock};
+	struct gnarl_hud *h = NULL;
 	struct fake_env fe = {.N = 3, .frames = true};
 	const struct gnarl_env_ops *ops;
 	void *env;
@@ -694,6 +707,7 @@ static void test_frame(void **state)
 	uint8_t blob[12];
 
 	(void)state;
+	assert_int_equal(gnarl_hud_create(&c, &h, err), 0);
 	describe(h, 3, 16, 0, NULL, NULL);
 	assert_int_equal(gnarl_hud_watch_env(h, &fake_ops, &fe, 3, &ops, &env, err), 0);
 	assert_ptr_not_equal(ops, &fake_ops);
@@ -734,11 +748,14 @@ static void test_frame(void **state)
 	assert_int_equal(px[((size_t)143 * 160 + 159) * 3 + 1], 143); /* env 0 */
 	free(px);
 	free(r.body);
-	/* the next frame is not due at once (a quarter second apart) */
+	/* frames a quarter second apart, by the HUD's clock: not due at once,
+	 * nor 0.2 s later, due at 0.25 s */
 	assert_false(gnarl_hud_arm_frame(h));
+	atomic_fetch_add(&fake_us, 200000);
+	assert_false(gnarl_hud_arm_frame(h));
+	atomic_fetch_add(&fake_us, 50000);
 	/* when the caller wants frames too (vision LLM): other envs keep their
 	 * flags, env 0's row is the caller's and the HUD copies it */
-	usleep(300000);
 	assert_true(gnarl_hud_arm_frame(h));
 	io.frames = rows;
 	want[2] = 1;
@@ -756,6 +773,18 @@ static void test_frame(void **state)
 	assert_int_equal(px[2], 0);                                  /* env 0's row */
 	free(px);
 	free(r.body);
+	/* Frames stop 30 s after the last look at the page or /frame.png (the
+	 * GET above), and start again with the next look. */
+	atomic_fetch_add(&fake_us, 29000000);
+	assert_true(gnarl_hud_arm_frame(h));
+	ops->step(env, &io, 0, 3);
+	commit(h, 3, 3.0);
+	atomic_fetch_add(&fake_us, 2000000);
+	assert_false(gnarl_hud_arm_frame(h));
+	r = get("127.0.0.1", gnarl_hud_port(h), "/frame.png", NULL);
+	free(r.body);
+	assert_true(gnarl_hud_arm_frame(h));
+	ops->step(env, &io, 0, 3);
 	free(rows);
 	gnarl_hud_free(h);
 }

@@ -206,7 +206,7 @@ static void test_errors(void **state)
 	snprintf(text, sizeof(text), "%srewards:\n  - plugin: fixture_reward\n    params:\n"
 	         "      bonnus: 3\n", head);
 	open_err(text, err);
-	assert_string_equal(err, "F:6:15: rewards.0.params.bonnus: unknown key (did you mean "
+	assert_string_equal(err, "F:6:7: rewards.0.params.bonnus: unknown key (did you mean "
 	                    "'bonus'?)");
 	snprintf(text, sizeof(text), "%srewards:\n  - plugin: fixture_reward\n    params: "
 	         "{bonus: lots}\n", head);
