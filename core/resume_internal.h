@@ -17,6 +17,8 @@
 struct gnarl_saver;
 
 #define GNARL_RESUME_MAX_TENSORS 512
+/* The U8 tensor holding the archive of start states (core/archive.h). */
+#define GNARL_RESUME_ARCHIVE "archive"
 
 /* An opaque state saved as a U8 tensor. */
 struct gnarl_resume_blob {
@@ -51,6 +53,7 @@ struct gnarl_resume {
 	struct gnarl_tensor *tensors; /* (GNARL_RESUME_MAX_TENSORS) */
 	char why[GNARL_ERR_SIZE];     /* why a restore reset the envs */
 	struct gnarl_resume_blob env_blob;
+	struct gnarl_resume_blob archive_blob; /* the archive of start states */
 	struct gnarl_resume_blob *term_blobs; /* (K) */
 };
 

@@ -150,6 +150,37 @@ static const struct gnarl_param hud_params[] = {
 	GNARL_PARAMS_END,
 };
 
+/* Checked further by core/archive.c (the cell's fields, the score). */
+static const struct gnarl_param archive_params[] = {
+	{"enabled", GNARL_PARAM_BOOL, 0, 0, "false", 0, 0,
+	 "start episodes from archived game states (Go-Explore); the env needs one-env state "
+	 "ops and a game state", NULL},
+	{"start_prob", GNARL_PARAM_FLOAT, 0, RANGE_, "0.5", 0, 1,
+	 "chance that a reset starts from an archived cell instead of the env's normal start",
+	 NULL},
+	{"cell", GNARL_PARAM_MAP, 0, 0, "{group: 1, room: 1, x: 48, y: 48, milestones: 1}", 0, 0,
+	 "game-state field -> bucket size: a cell is the tuple of each field / its bucket "
+	 "(x, y in pixels; milestones: the sword/Maku/key/dungeon mask)", NULL},
+	{"keep", GNARL_PARAM_STRING, 0, 0, "best", 0, 0,
+	 "which state a cell keeps: the first that reached it, or the best by `score`",
+	 "first|best"},
+	{"score", GNARL_PARAM_STRING, 0, 0, "-frame", 0, 0,
+	 "a game-state field, higher is better; '-' in front: lower is better (-frame: the "
+	 "quickest way there)", NULL},
+	{"weighting", GNARL_PARAM_STRING, 0, 0, "rare_recent", 0, 0,
+	 "how a start cell is chosen: 1/sqrt(1 + visits) (rare) times recent_steps / "
+	 "(recent_steps + steps since found) (recent), both, or uniform",
+	 "rare_recent|rare|recent|uniform"},
+	{"recent_steps", GNARL_PARAM_INT, 0, MIN_, "1000000", 1, 0,
+	 "env steps after which a cell's recency weight has halved", NULL},
+	{"max_cells", GNARL_PARAM_INT, 0, RANGE_, "4096", 16, 1048576,
+	 "cells kept (their states are allocated up front); past it the least useful "
+	 "(lowest weight, then oldest) are evicted", NULL},
+	{"merge_every", GNARL_PARAM_INT, 0, MIN_, "10", 1, 0,
+	 "data-parallel: iterations between merges of every rank's archive", NULL},
+	GNARL_PARAMS_END,
+};
+
 static const struct gnarl_param root_params[] = {
 	{"run", GNARL_PARAM_MAP, 0, 0, "{}", 0, 0, "the run: name, storage root, seed", NULL},
 	{"env", GNARL_PARAM_MAP, 0, 0, "{}", 0, 0, "the environment plugin and its params",
@@ -168,6 +199,8 @@ static const struct gnarl_param root_params[] = {
 	 NULL},
 	{"metrics", GNARL_PARAM_MAP, 0, 0, "{}", 0, 0, "what the run reports", NULL},
 	{"hud", GNARL_PARAM_MAP, 0, 0, "{}", 0, 0, "the web HUD", NULL},
+	{"archive", GNARL_PARAM_MAP, 0, 0, "{}", 0, 0,
+	 "the archive of start states (Go-Explore)", NULL},
 	GNARL_PARAMS_END,
 };
 
@@ -183,6 +216,7 @@ static const struct gnarl_schema_section sections[] = {
 	{"checkpoint", GNARL_SCHEMA_MAP, checkpoint_params, "checkpoint schedule and retention"},
 	{"metrics", GNARL_SCHEMA_MAP, metrics_params, "metrics output"},
 	{"hud", GNARL_SCHEMA_MAP, hud_params, "web HUD"},
+	{"archive", GNARL_SCHEMA_MAP, archive_params, "archive of start states"},
 	{NULL, 0, NULL, NULL},
 };
 

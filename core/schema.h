@@ -4,7 +4,8 @@
  * plugin params (config.c).  `gnarl config keys` prints them.
  *
  * Sections and their shapes:
- *   run, env, policy, ppo, checkpoint, metrics, hud   maps of keys
+ *   run, env, policy, ppo, checkpoint, metrics, hud,  maps of keys
+ *   archive
  *   rewards, llm                                      lists of maps
  *   storage        map: storage plugin name -> that plugin's params
  *                  (validated when the registry opens the plugin)

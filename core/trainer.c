@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "archive.h"
 #include "config.h"
 #include "dist.h"
 #include "episode.h"
@@ -73,6 +74,7 @@ struct gnarl_trainer {
 	struct gnarl_ppo *ppo;
 	struct gnarl_rollout *ro;
 	struct gnarl_guidance *guid; /* LLM guidance (no sources without `llm:`) */
+	struct gnarl_archive *archive; /* start states (archive.enabled); NULL: off */
 	struct gnarl_rng rng;
 	uint64_t iteration, env_steps, total_iters;
 	double start_time;        /* of this process's part of the run */
@@ -354,7 +356,13 @@ static int build_learner(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	if (rc)
 		return gnarl_err_prefix(err, rc, "env '%s': ", gnarl_registry_env(t->reg)->name);
 	gnarl_rng_seed(&t->rng, gnarl_rng_derive(own, SEED_RUN));
-	return 0;
+	/* the archive loads states into the env itself, not the HUD's view */
+	rc = t->opts.no_archive ? 0
+	                        : gnarl_archive_create(t->cfg, gnarl_registry_env(t->reg)->name,
+	                                               t->env_ops, t->env, t->N, t->gauges,
+	                                               &t->archive, err);
+	gnarl_rollout_set_archive(t->ro, t->archive);
+	return rc;
 }
 
 /* Episode summaries (metrics.episodes) on a background writer. */
@@ -438,6 +446,9 @@ int gnarl_trainer_create(struct gnarl_config *cfg, const struct gnarl_trainer_op
 	rc = check_sizes(t, err);
 	if (!rc)
 		rc = gnarl_registry_open(cfg, &t->reg, err);
+	if (!rc && !t->opts.no_archive)
+		rc = gnarl_archive_check(cfg, gnarl_registry_env(t->reg)->name,
+		                         gnarl_registry_env(t->reg)->desc->ops.env, err);
 	/* before the run directory: a port in use leaves none behind */
 	if (!rc && !t->opts.quiet && !t->opts.no_run_dir && t->rank == 0)
 		rc = gnarl_hud_open(cfg, &t->hud, err);
@@ -477,6 +488,7 @@ void gnarl_trainer_free(struct gnarl_trainer *t)
 	if (!t)
 		return;
 	gnarl_rollout_free(t->ro);
+	gnarl_archive_free(t->archive);
 	gnarl_hud_free(t->hud);
 	gnarl_guidance_free(t->guid);
 	gnarl_ppo_free(t->ppo);
@@ -600,6 +612,19 @@ static void finished(struct gnarl_trainer *t, struct gnarl_episode *ep)
 	}
 }
 
+/* Data-parallel: every rank's archive into one (the same on every rank).
+ * A merge that fails (memory) leaves each rank its own archive; training
+ * goes on. */
+static void merge_archives(struct gnarl_trainer *t)
+{
+	char err[GNARL_ERR_SIZE] = "";
+	double seconds = 0.0;
+
+	if (gnarl_archive_sync(t->archive, t->dist, &seconds, err))
+		gnarl_log(GNARL_LOG_WARN, "archive", "merge skipped: %s", err);
+	gnarl_gauges_set(t->gauges, "archive/merge_ms", 1e3 * seconds);
+}
+
 void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iteration *out)
 {
 	struct gnarl_ppo_buffer *b = gnarl_ppo_buffer(t->ppo);
@@ -611,11 +636,13 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 	t0 = now();
 	gnarl_hud_arm_frame(t->hud); /* env 0's frame in the first step, if due */
 	gnarl_guidance_set_iteration(t->guid, t->iteration);
+	gnarl_archive_begin(t->archive, t->env_steps);
 	gnarl_ppo_begin(t->ppo);
 	for (uint32_t s = 0; s < t->T; s++) {
 		gnarl_ppo_act(t->ppo, s, &t->rng);
 		if (gnarl_rollout_step(t->ro, b->actions + (size_t)s * N))
 			finished(t, ep);
+		gnarl_archive_observe(t->archive, gnarl_rollout_states(t->ro));
 		gnarl_ppo_record(t->ppo, s, gnarl_rollout_rewards(t->ro), gnarl_rollout_dones(t->ro),
 		                 gnarl_rollout_obs(t->ro), gnarl_rollout_final_obs(t->ro));
 	}
@@ -627,6 +654,9 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 	                 &t->rng, &out->ppo);
 	if (t->sync)
 		gnarl_trainer_sync_iteration(t->sync, t->ppo, t->nn, ep, t->iteration);
+	if (t->sync && t->archive && t->iteration % gnarl_archive_merge_every(t->archive) == 0)
+		merge_archives(t);
+	gnarl_archive_end(t->archive);
 	t2 = now();
 	t->updates += out->ppo.minibatches;
 	t->env_steps += batch(t);
@@ -835,6 +865,11 @@ const struct gnarl_registry *gnarl_trainer_registry(const struct gnarl_trainer *
 struct gnarl_guidance *gnarl_trainer_guidance(struct gnarl_trainer *t)
 {
 	return t->guid;
+}
+
+struct gnarl_archive *gnarl_trainer_archive(struct gnarl_trainer *t)
+{
+	return t->archive;
 }
 
 struct gnarl_nn *gnarl_trainer_nn(struct gnarl_trainer *t)

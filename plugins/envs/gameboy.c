@@ -825,6 +825,55 @@ static int gameboy_load_state(void *env, const struct gnarl_env_io *io, const vo
 	return 0;
 }
 
+/* One env's state (the archive of start states): "GBE1", the core's state
+ * size (u32), then the env's record as in the running episodes above. */
+#define GB_ENV_MAGIC 0x31454247u /* "GBE1" */
+
+static size_t gameboy_env_state_size(void *env)
+{
+	return 8 + GB_ENV_HEADER + ((struct gameboy *)env)->state_size;
+}
+
+static int gameboy_save_env_state(void *env, uint32_t index, void *buf, size_t size)
+{
+	struct gameboy *g = env;
+	struct gb_env *e;
+	uint8_t *p = buf;
+
+	if (index >= g->n || size != gameboy_env_state_size(env))
+		return GNARL_EINVAL;
+	e = &g->envs[index];
+	gnarl_put_u32(p, GB_ENV_MAGIC);
+	gnarl_put_u32(p + 4, (uint32_t)g->state_size);
+	gnarl_put_u32(p + 8, e->steps);
+	gnarl_put_u32(p + 12, (uint32_t)e->deaths);
+	gnarl_put_u64(p + 16, e->frames);
+	memset(p + 8 + GB_ENV_HEADER, 0, g->state_size);
+	return e->core->saveState(e->core, p + 8 + GB_ENV_HEADER) ? 0 : GNARL_EIO;
+}
+
+static int gameboy_load_env_state(void *env, const struct gnarl_env_io *io, uint32_t index,
+                                  const void *buf, size_t size, char err[GNARL_ERR_SIZE])
+{
+	struct gameboy *g = env;
+	struct gb_env *e;
+	const uint8_t *p = buf;
+
+	if (index >= g->n || size != gameboy_env_state_size(env) ||
+	    gnarl_get_u32(p) != GB_ENV_MAGIC || gnarl_get_u32(p + 4) != g->state_size)
+		return fail(err, GNARL_EINCOMPAT, "not one env's state of this gameboy env "
+		            "(%zu bytes; %zu-byte cores here)", size, g->state_size);
+	e = &g->envs[index];
+	if (!e->core->loadState(e->core, p + 8 + GB_ENV_HEADER))
+		return fail(err, GNARL_ECORRUPT, "libmgba refused the env state");
+	e->core->setKeys(e->core, 0);
+	e->steps = gnarl_get_u32(p + 8);
+	e->frames = gnarl_get_u64(p + 16);
+	publish(g, e, io, index, NULL);
+	e->deaths = io->states[index].deaths;
+	return 0;
+}
+
 static const struct gnarl_env_ops gameboy_ops = {
 	.size = sizeof(struct gnarl_env_ops),
 	.create = gameboy_create,
@@ -835,6 +884,9 @@ static const struct gnarl_env_ops gameboy_ops = {
 	.state_size = gameboy_state_size,
 	.save_state = gameboy_save_state,
 	.load_state = gameboy_load_state,
+	.env_state_size = gameboy_env_state_size,
+	.save_env_state = gameboy_save_env_state,
+	.load_env_state = gameboy_load_env_state,
 };
 
 static const struct gnarl_plugin gameboy_plugin = {

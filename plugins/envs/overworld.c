@@ -7,7 +7,9 @@
  * allocates every env's state in one slab; `reset` and `step` run the
  * rules (overworld_sim.c) and write straight into the host's arrays
  * (overworld_obs.c, overworld_render.c); state_size/save_state/load_state
- * carry the running episodes through checkpoints (overworld_state.c).
+ * carry the running episodes through checkpoints, and save_env_state/
+ * load_env_state one env's (the archive of start states), both as the
+ * records of overworld_state.c.
  * Invariants: reset and step never allocate or fail; a call for envs
  * [first, first+count) touches only their slab blocks and rows, so
  * disjoint ranges may run concurrently.
@@ -24,6 +26,7 @@ struct overworld {
 	const struct gnarl_host *host;
 	struct ow_world *world;
 	uint32_t n_envs, obs_dim;
+	uint64_t fingerprint;  /* of the world (overworld_state.c) */
 	size_t block;          /* bytes per env in the slab */
 	uint8_t *slab;         /* n_envs blocks: struct ow_env, per-room arrays, RAM */
 };
@@ -172,6 +175,7 @@ static void *create(const struct gnarl_host *host, uint32_t n_envs, char err[GNA
 	if (gnarl_overworld_gen_world(&p, ow->world, err) < 0)
 		goto fail;
 	ow->obs_dim = gnarl_overworld_obs_dim(&p);
+	ow->fingerprint = gnarl_overworld_state_fingerprint(ow->world);
 	/* Per env: the struct, visited / kill_mask / taken, the RAM image. */
 	per_room = round_up(3 * (size_t)ow->world->n_rooms);
 	ow->block = round_up(sizeof(struct ow_env)) + per_room + OW_RAM_SIZE;
@@ -271,7 +275,7 @@ static int save_state(void *self, void *buf, size_t size)
 {
 	const struct overworld *ow = self;
 	const size_t rec = gnarl_overworld_state_env_bytes(ow->world);
-	uint64_t fp = gnarl_overworld_state_fingerprint(ow->world);
+	uint64_t fp = ow->fingerprint;
 	uint8_t *p = buf;
 
 	if (size != state_size(self))
@@ -293,7 +297,7 @@ static int check_state(const struct overworld *ow, const uint8_t *p, size_t size
                        char err[GNARL_ERR_SIZE])
 {
 	const size_t rec = gnarl_overworld_state_env_bytes(ow->world);
-	uint64_t fp = gnarl_overworld_state_fingerprint(ow->world);
+	uint64_t fp = ow->fingerprint;
 
 	if (size < STATE_HEADER || gnarl_get_u32(p) != STATE_MAGIC) {
 		snprintf(err, GNARL_ERR_SIZE, "overworld: the saved env state (%zu bytes) is not an "
@@ -342,6 +346,63 @@ static int load_state(void *self, const struct gnarl_env_io *io, const void *buf
 	return 0;
 }
 
+/* ---- one env's state: a header, then its record ------------------------- */
+
+#define ENV_MAGIC 0x3145574fu     /* "OWE1" */
+#define ENV_HEADER 16             /* magic, record size (u32 each), world
+                                     fingerprint (u64) */
+
+static size_t env_state_size(void *self)
+{
+	const struct overworld *ow = self;
+
+	return ENV_HEADER + gnarl_overworld_state_env_bytes(ow->world);
+}
+
+static int save_env_state(void *self, uint32_t index, void *buf, size_t size)
+{
+	const struct overworld *ow = self;
+	uint8_t *p = buf;
+
+	if (index >= ow->n_envs || size != env_state_size(self))
+		return GNARL_EINVAL;
+	gnarl_put_u32(p, ENV_MAGIC);
+	gnarl_put_u32(p + 4, (uint32_t)(size - ENV_HEADER));
+	gnarl_put_u64(p + 8, ow->fingerprint);
+	gnarl_overworld_state_save_env(ow->world, env_at(ow, index), p + ENV_HEADER);
+	return 0;
+}
+
+static int load_env_state(void *self, const struct gnarl_env_io *io, uint32_t index,
+                          const void *buf, size_t size, char err[GNARL_ERR_SIZE])
+{
+	struct overworld *ow = self;
+	const uint8_t *p = buf;
+
+	if (index >= ow->n_envs) {
+		snprintf(err, GNARL_ERR_SIZE, "overworld: env %u of %u", index, ow->n_envs);
+		return GNARL_EINVAL;
+	}
+	if (size < ENV_HEADER || gnarl_get_u32(p) != ENV_MAGIC) {
+		snprintf(err, GNARL_ERR_SIZE, "overworld: a %zu-byte env state that is not an "
+		         "overworld env's (no OWE1 header)", size);
+		return GNARL_ECORRUPT;
+	}
+	if (gnarl_get_u64(p + 8) != ow->fingerprint || size != env_state_size(self) ||
+	    gnarl_get_u32(p + 4) != size - ENV_HEADER) {
+		snprintf(err, GNARL_ERR_SIZE, "overworld: the env state (%zu bytes) is from "
+		         "another world than this one (%d rooms, world_seed %llu): same world "
+		         "params (world_seed, width, height, ...) are needed", size,
+		         ow->world->n_rooms, (unsigned long long)ow->world->p.world_seed);
+		return GNARL_EINCOMPAT;
+	}
+	if (!gnarl_overworld_state_check_env(ow->world, p + ENV_HEADER, index, err))
+		return GNARL_ECORRUPT;
+	gnarl_overworld_state_load_env(ow->world, env_at(ow, index), p + ENV_HEADER);
+	write_outputs(ow, io, index);
+	return 0;
+}
+
 static const struct gnarl_env_ops ops = {
 	.size = sizeof(struct gnarl_env_ops),
 	.create = create,
@@ -352,6 +413,9 @@ static const struct gnarl_env_ops ops = {
 	.state_size = state_size,
 	.save_state = save_state,
 	.load_state = load_state,
+	.env_state_size = env_state_size,
+	.save_env_state = save_env_state,
+	.load_env_state = load_env_state,
 };
 
 static const struct gnarl_plugin descriptor = {
@@ -359,7 +423,7 @@ static const struct gnarl_plugin descriptor = {
 	.size = sizeof(struct gnarl_plugin),
 	.kind = GNARL_KIND_ENV,
 	.name = "overworld",
-	.version = "1.0.0",
+	.version = "1.1.0",
 	.summary = "procedural Zelda-like overworld: sword, Maku Tree, Gnarled Key, dungeon",
 	.params = params,
 	.ops.env = &ops,
