@@ -108,6 +108,9 @@ uint32_t gnarl_archive_rooms(const struct gnarl_archive *a, struct gnarl_archive
 
 /* ---- as bytes: checkpoints, merges, `gnarl archive` -------------------- */
 
+/* The U8 tensor of a checkpoint's model.safetensors holding the archive. */
+#define GNARL_ARCHIVE_TENSOR "archive"
+
 /* Bytes of the archive saved now, and the save itself (size exactly
  * that; little-endian, versioned: see archive_io.c). */
 size_t gnarl_archive_size(const struct gnarl_archive *a);

@@ -524,7 +524,7 @@ int gnarl_resume_create(struct gnarl_trainer *t, struct gnarl_config *cfg,
 		                 GNARL_RESUME_MAX_TENSORS);
 	}
 	snprintf(r->env_blob.name, sizeof(r->env_blob.name), "env.state");
-	snprintf(r->archive_blob.name, sizeof(r->archive_blob.name), GNARL_RESUME_ARCHIVE);
+	snprintf(r->archive_blob.name, sizeof(r->archive_blob.name), GNARL_ARCHIVE_TENSOR);
 	if (gnarl_trainer_storage(t) && gnarl_trainer_rank(t) == 0) {
 		int rc = gnarl_saver_create(gnarl_trainer_storage(t), r->run, &r->keep, &r->saver,
 		                            err);

@@ -17,8 +17,6 @@
 struct gnarl_saver;
 
 #define GNARL_RESUME_MAX_TENSORS 512
-/* The U8 tensor holding the archive of start states (core/archive.h). */
-#define GNARL_RESUME_ARCHIVE "archive"
 
 /* An opaque state saved as a U8 tensor. */
 struct gnarl_resume_blob {

@@ -355,7 +355,7 @@ static int continue_envs(struct gnarl_resume *r, const struct gnarl_resume_point
 static void load_archive(struct gnarl_resume *r, const struct gnarl_resume_point *p)
 {
 	const struct gnarl_safetensors_entry *e =
-	    gnarl_safetensors_find(gnarl_checkpoint_tensors(p->ck), GNARL_RESUME_ARCHIVE);
+	    gnarl_safetensors_find(gnarl_checkpoint_tensors(p->ck), GNARL_ARCHIVE_TENSOR);
 	struct gnarl_archive *a = gnarl_trainer_archive(r->t);
 	bool say = gnarl_trainer_rank(r->t) == 0;
 	struct gnarl_archive_stats st;
