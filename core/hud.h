@@ -11,6 +11,7 @@
  *     /frame.png     the latest frame of env 0 (404 when the env renders
  *                    none, 503 until the first one)
  *     /api/llm       JSON: recent LLM suggestions
+ *     /api/archive   JSON: the archive of start states, room by room
  *
  * Nothing a client sends changes anything (GET and HEAD only).  Memory is
  * bounded: a ring of M iterations of at most S scalars, at most
@@ -129,6 +130,14 @@ void gnarl_hud_set(struct gnarl_hud *h, const char *name, double value);
  * "<name>/cache_hits" say which source answered), new suggestions and a frame rendered since the last commit, then clear the
  * stage.  Trainer thread. */
 void gnarl_hud_commit(struct gnarl_hud *h, const struct gnarl_hud_iteration *it);
+
+/* The archive of start states (core/archive.h; NULL: none) as the page's
+ * map at /api/archive: its rooms, cells and visits, the frontier.  Call
+ * before gnarl_hud_commit; trainer thread; never allocates. */
+struct gnarl_archive;
+#define GNARL_HUD_ARCHIVE_ROOMS 2048 /* rooms shown (every group of the game) */
+void gnarl_hud_show_archive(struct gnarl_hud *h, const struct gnarl_archive *a,
+                            uint64_t iteration);
 
 /* Counters, for tests and the benchmark: iterations committed so far,
  * iterations held in the ring (<= M), open event streams. */

@@ -733,6 +733,7 @@ int gnarl_trainer_report(struct gnarl_trainer *t, const struct gnarl_trainer_ite
 	/* One snapshot of the gauges (plugins' threads move them) for both:
 	 * the HUD shows what progress.csv holds. */
 	gnarl_gauges_each(t->gauges, put_gauge, t);
+	gnarl_hud_show_archive(t->hud, t->archive, it->iteration);
 	hud_commit(t, it);
 	return gnarl_metrics_flush(m, it->iteration, it->env_steps, err);
 }
