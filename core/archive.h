@@ -180,6 +180,10 @@ int gnarl_archive_merge(struct gnarl_archive *a, const uint8_t *messages, const 
  * every rank gets the same result).  *seconds (may be NULL): its time. */
 int gnarl_archive_sync(struct gnarl_archive *a, struct gnarl_dist *d, double *seconds,
                        char err[GNARL_ERR_SIZE]);
+/* SHA-256 (hex) of the saved archive from its cell count on: what every
+ * rank of a merge holds alike (the clock and counters before it are each
+ * rank's own).  0, GNARL_ENOMEM or GNARL_EIO. */
+int gnarl_archive_digest(const struct gnarl_archive *a, char hex[65]);
 /* Iterations between merges (archive.merge_every). */
 uint32_t gnarl_archive_merge_every(const struct gnarl_archive *a);
 

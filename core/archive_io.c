@@ -3,7 +3,7 @@
  * the merge of every rank's archive (see archive.h).
  *
  * Entry points: gnarl_archive_size, _save, _load, _message_size, _message,
- * _merge, _sync, _info, _info_cell.
+ * _merge, _sync, _digest, _info, _info_cell.
  *
  * Format 1, little-endian at any alignment (gnarl_put_u32 and friends):
  *   header (96 bytes)  "GARC", format, the env's name (32 bytes, NUL
@@ -33,8 +33,10 @@
 
 #include "dist.h"
 #include "error.h"
+#include "hash.h"
 
 #define MAGIC 0x43524147u   /* "GARC" */
+#define SHARED 88           /* where what every rank of a merge shares starts (C) */
 #define FORMAT 1u
 #define HEADER 96
 #define FIELD_BYTES 16
@@ -477,5 +479,19 @@ int gnarl_archive_sync(struct gnarl_archive *a, struct gnarl_dist *d, double *se
 	free(lens);
 	if (seconds)
 		*seconds = seconds_now() - t0;
+	return rc;
+}
+
+int gnarl_archive_digest(const struct gnarl_archive *a, char hex[65])
+{
+	size_t size = gnarl_archive_size(a);
+	uint8_t *buf = malloc(size);
+	int rc;
+
+	if (!buf)
+		return GNARL_ENOMEM;
+	gnarl_archive_save(a, buf, size);
+	rc = gnarl_hash_sha256_hex(buf + SHARED, size - SHARED, hex, NULL);
+	free(buf);
 	return rc;
 }

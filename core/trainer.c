@@ -617,12 +617,22 @@ static void finished(struct gnarl_trainer *t, struct gnarl_episode *ep)
  * goes on. */
 static void merge_archives(struct gnarl_trainer *t)
 {
-	char err[GNARL_ERR_SIZE] = "";
+	char err[GNARL_ERR_SIZE] = "", digest[65] = "?";
+	struct gnarl_archive_stats before, after;
 	double seconds = 0.0;
 
+	gnarl_archive_stats(t->archive, &before);
 	if (gnarl_archive_sync(t->archive, t->dist, &seconds, err))
 		gnarl_log(GNARL_LOG_WARN, "archive", "merge skipped: %s", err);
 	gnarl_gauges_set(t->gauges, "archive/merge_ms", 1e3 * seconds);
+	if (gnarl_log_get_level() < GNARL_LOG_DEBUG)
+		return;
+	gnarl_archive_stats(t->archive, &after);
+	gnarl_archive_digest(t->archive, digest);
+	gnarl_log(GNARL_LOG_DEBUG, "archive", "rank %d of %d: merged after iteration %llu: %u "
+	          "cells here, %u in the merge (sha256 %s, %.2f ms)", t->rank, t->world,
+	          (unsigned long long)t->iteration, before.cells, after.cells, digest,
+	          1e3 * seconds);
 }
 
 void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iteration *out)
