@@ -93,7 +93,9 @@ static int host_run_put(const struct gnarl_host *host, const char *key, const vo
 	full = malloc(n);
 	if (!full)
 		return gnarl_err(err, GNARL_ENOMEM, "%s: run_put: out of memory", h->desc->name);
-	snprintf(full, n, "%s%s%s", h->run_prefix, *h->run_prefix ? "/" : "", key);
+	/* the trainer's prefix ends in '/' ("<run.name>/"); a bare one may not */
+	snprintf(full, n, "%s%s%s", h->run_prefix,
+	         *h->run_prefix && h->run_prefix[strlen(h->run_prefix) - 1] != '/' ? "/" : "", key);
 	rc = gnarl_storage_put(h->ctx.run_storage, full, data, len, err);
 	free(full);
 	return rc;

@@ -78,6 +78,9 @@ static const struct gnarl_param params[] = {
 	      "radius of the tile window in the observation ((2r+1)^2 cells x 7 channels)"),
 	{"enemies_respawn", GNARL_PARAM_BOOL, 0, 0, "false", 0, 0,
 	 "killed enemies come back when Link re-enters their room (else once per episode)", NULL},
+	{"export_map", GNARL_PARAM_BOOL, 0, 0, "false", 0, 0,
+	 "store the generated world as world.json in the run directory (rooms, exits, tiles, "
+	 "doors, items: for tools that plan on the map)", NULL},
 	GNARL_PARAMS_END,
 };
 
@@ -131,6 +134,7 @@ static void read_params(const struct gnarl_host *h, struct ow_params *p)
 	p->talk_steps = (int)num(h, "talk_steps");
 	p->view_radius = (int)num(h, "view_radius");
 	p->enemies_respawn = num(h, "enemies_respawn") != 0.0;
+	p->export_map = num(h, "export_map") != 0.0;
 }
 
 static size_t round_up(size_t n)
@@ -152,6 +156,24 @@ static void destroy(void *self)
 	free(ow->slab);
 	free(ow->world);
 	free(ow);
+}
+
+/* world.json in the run directory; a failure costs a warning (the env
+ * plays the same without it). */
+static void export_map(const struct gnarl_host *host, const struct ow_world *w)
+{
+	char why[GNARL_ERR_SIZE] = "out of memory";
+	char *json;
+	size_t len;
+
+	if (gnarl_overworld_map_json(w, &json, &len) == 0 &&
+	    host->run_put(host, "world.json", json, len, why) == 0) {
+		free(json);
+		return;
+	}
+	free(json);
+	if (host->log)
+		host->log(host, GNARL_LOG_WARN, "export_map: world.json not stored: %s", why);
 }
 
 static void *create(const struct gnarl_host *host, uint32_t n_envs, char err[GNARL_ERR_SIZE])
@@ -195,6 +217,8 @@ static void *create(const struct gnarl_host *host, uint32_t n_envs, char err[GNA
 		e->ram = rooms + per_room;
 		gnarl_overworld_sim_reset(ow->world, e, host->seed + i);
 	}
+	if (p.export_map && host->rank == 0)
+		export_map(host, ow->world);
 	if (host->log)
 		host->log(host, GNARL_LOG_DEBUG,
 		          "world %llu: %d x %d screens, %d rooms, start screen %d, sword cave on "

@@ -47,3 +47,15 @@ if(GNARL_PYTHON AND TARGET overworld)
       TIMEOUT 600 LABELS "integration;mpi" RESOURCE_LOCK mpi)
   endif()
 endif()
+
+# The advisor of the exploration experiments (tests/llm/advisor.py, an
+# "advisor" behaviour of the test LLM server) on the hard world's map.
+if(GNARL_PYTHON AND TARGET overworld)
+  add_test(NAME archive_advisor
+           COMMAND "${GNARL_PYTHON}" "${CMAKE_SOURCE_DIR}/tests/llm/advisor_check.py"
+                   $<TARGET_FILE:gnarl> "${CMAKE_SOURCE_DIR}"
+                   "${CMAKE_CURRENT_BINARY_DIR}/archive_advisor")
+  set_tests_properties(archive_advisor PROPERTIES
+    ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}" TIMEOUT 300
+    LABELS "integration;llm")
+endif()

@@ -27,6 +27,10 @@ A behaviour is a JSON object:
     {"kind": "quota"}                       429 with error type insufficient_quota
     {"kind": "close"}                       close the connection without a reply
     {"kind": "not_json"}                    200 with a body that is not JSON
+    {"kind": "advisor", "map": PATH, "mode": "helpful"|"random", "seed": N}
+                                            "ACTION: <button>" from the overworld's
+                                            map (advisor.py): the way to the next
+                                            objective, or a random direction
 Any behaviour may add "delay_ms": N (wait before answering).
 
 Control, by HTTP on the same port:
@@ -46,6 +50,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import advisor  # noqa: E402  (the "advisor" behaviour)
+
 
 class State:
     def __init__(self, log_path, default, bodies=True):
@@ -57,6 +64,7 @@ class State:
         self.default = default
         self.requests = 0
         self.seq = 0
+        self.advisor = advisor.Advisor()
 
     def next_behaviour(self):
         with self.lock:
@@ -162,9 +170,9 @@ class Handler(BaseHTTPRequestHandler):
         state.record(entry)
         if b.get("delay_ms"):
             time.sleep(b["delay_ms"] / 1000.0)
-        self.answer(b)
+        self.answer(b, raw)
 
-    def answer(self, b):
+    def answer(self, b, raw):
         kind = b.get("kind", "action")
         if kind == "action":
             self.send_json(200, completion("SCENE: a test room.\nACTION: %s" % b["action"]))
@@ -186,6 +194,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(status, error_body(status, b.get("error_type", "test_error")), headers)
         elif kind == "close":
             self.close_connection = True
+        elif kind == "advisor":
+            action = self.server.state.advisor.answer(b, raw)
+            self.send_json(200, completion("SCENE: the overworld.\nACTION: %s" % action))
         elif kind == "not_json":
             data = b"<html>bad gateway</html>"
             self.send_response(200)

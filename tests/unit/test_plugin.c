@@ -348,6 +348,14 @@ static void test_run_put(void **state)
 	assert_string_equal(buf, "hello");
 	assert_int_equal(h->run_put(h, "/abs", "x", 1, err), GNARL_EINVAL);
 	gnarl_plugin_host_free(ph);
+	/* the trainer's prefix ends in '/' ("<run.name>/"): one '/', not two */
+	ctx.run_prefix = "trainer/";
+	assert_int_equal(gnarl_plugin_host_create(lib, NULL, &ctx, 0, "rewards.0", &ph, err), 0);
+	h = gnarl_plugin_host_table(ph);
+	assert_int_equal(h->run_put(h, "b.txt", "hi", 2, err), 0);
+	snprintf(file, sizeof(file), "%s/trainer/b.txt", tmp);
+	assert_int_equal(access(file, F_OK), 0);
+	gnarl_plugin_host_free(ph);
 	gnarl_plugin_close(lib);
 	gnarl_storage_close(st);
 	unsetenv("GNARL_PLUGIN_PATH");
