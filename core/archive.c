@@ -183,6 +183,7 @@ static int read_config(const struct gnarl_config *cfg, struct gnarl_archive *a,
 	a->recent_steps = (double)gnarl_value_int(key(cfg, "archive.recent_steps"), 1000000);
 	a->max_cells = (uint32_t)gnarl_value_int(key(cfg, "archive.max_cells"), 4096);
 	a->merge_every = (uint32_t)gnarl_value_int(key(cfg, "archive.merge_every"), 10);
+	a->explore_steps = (uint32_t)gnarl_value_int(key(cfg, "archive.explore_steps"), 0);
 	return 0;
 }
 
@@ -232,9 +233,12 @@ static int alloc_all(struct gnarl_archive *a)
 	a->pending = malloc(a->N * sizeof(*a->pending));
 	a->refused = malloc(a->N * sizeof(*a->refused));
 	a->env_starts = calloc(a->N, sizeof(*a->env_starts));
+	a->explored = calloc(a->N, sizeof(*a->explored));
+	a->from_archive = calloc(a->N, sizeof(*a->from_archive));
 	a->env_err = calloc(a->N, sizeof(*a->env_err));
 	if (!a->cells || !a->keys || !a->states || !a->table || !a->cum || !a->rank || !a->env_hash ||
-	    !a->pending || !a->refused || !a->env_starts || !a->env_err)
+	    !a->pending || !a->refused || !a->env_starts || !a->env_err ||
+	    !a->explored || !a->from_archive)
 		return GNARL_ENOMEM;
 	for (uint32_t n = 0; n < a->N; n++)
 		a->pending[n] = a->refused[n] = -1;
@@ -306,6 +310,8 @@ void gnarl_archive_free(struct gnarl_archive *a)
 	free(a->pending);
 	free(a->refused);
 	free(a->env_starts);
+	free(a->explored);
+	free(a->from_archive);
 	free(a->env_err);
 	free(a);
 }
@@ -546,6 +552,8 @@ bool gnarl_archive_start(struct gnarl_archive *a, const struct gnarl_env_io *io,
 	if (!a)
 		return false;
 	a->env_starts[n]++;
+	a->explored[n] = 0;
+	a->from_archive[n] = false;
 	if (a->n_cum == 0 || a->start_prob <= 0.0)
 		return false;
 	gnarl_rng_seed(&rng, gnarl_rng_derive(seed, SEED_ARCHIVE));
@@ -568,7 +576,15 @@ bool gnarl_archive_start(struct gnarl_archive *a, const struct gnarl_env_io *io,
 		return false;
 	}
 	a->pending[n] = (int32_t)lo;
+	a->from_archive[n] = true;
 	return true;
+}
+
+bool gnarl_archive_explored(struct gnarl_archive *a, uint32_t n)
+{
+	if (!a || !a->explore_steps || !a->from_archive[n])
+		return false;
+	return ++a->explored[n] >= a->explore_steps;
 }
 
 /* Starts since the last observe: counts, chosen cells, refused states

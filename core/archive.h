@@ -77,6 +77,11 @@ void gnarl_archive_end(struct gnarl_archive *a);
 bool gnarl_archive_start(struct gnarl_archive *a, const struct gnarl_env_io *io, uint32_t n,
                          uint64_t seed);
 
+/* After env n's step (its worker): true when its episode started from a
+ * cell archive.explore_steps steps ago (0: never), so the rollout ends it
+ * there (truncated: the value bootstraps) and starts a new one. */
+bool gnarl_archive_explored(struct gnarl_archive *a, uint32_t n);
+
 /* After a step of every env (states: N, the game states after it, resets
  * included): count each env's entry into a cell, archive cells not seen
  * before and better ways into known ones (saving the env's state). */

@@ -50,7 +50,7 @@ struct gnarl_archive {
 	bool keep_best;
 	enum archive_weighting weighting;
 	double start_prob, recent_steps;
-	uint32_t max_cells, merge_every;
+	uint32_t max_cells, merge_every, explore_steps;
 	char env_name[ARCHIVE_ENV_NAME];
 	/* the env */
 	const struct gnarl_env_ops *ops;
@@ -72,6 +72,8 @@ struct gnarl_archive {
 	int32_t *pending;             /* (N) slot it started from, -1 */
 	int32_t *refused;             /* (N) slot whose state it refused, -1 */
 	uint32_t *env_starts;         /* (N) resets since the last observe */
+	uint32_t *explored;           /* (N) steps since its start from a cell */
+	bool *from_archive;           /* (N) its episode started from a cell */
 	char (*env_err)[GNARL_ERR_SIZE]; /* (N) why it refused */
 	/* the clock and counters */
 	uint64_t now;                 /* the run's env steps at the last begin */

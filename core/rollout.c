@@ -106,6 +106,8 @@ static void step_range(struct gnarl_rollout *r, uint32_t first, uint32_t count)
 		r->total[n] = total;
 		gnarl_episode_step(r->episodes, n, total, r->env_rewards[n], r->terms + n, N,
 		                   state_of(r, n));
+		if (!r->dones[n] && gnarl_archive_explored(r->archive, n))
+			r->dones[n] = GNARL_DONE_TRUNCATED;
 		if (!r->dones[n])
 			continue;
 		memcpy(r->final_obs + (size_t)n * O, r->obs + (size_t)n * O, O * sizeof(float));

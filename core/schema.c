@@ -176,6 +176,9 @@ static const struct gnarl_param archive_params[] = {
 	{"max_cells", GNARL_PARAM_INT, 0, RANGE_, "4096", 16, 1048576,
 	 "cells kept (their states are allocated up front); past it the least useful "
 	 "(lowest weight, then oldest) are evicted", NULL},
+	{"explore_steps", GNARL_PARAM_INT, 0, MIN_, "0", 0, 0,
+	 "steps an episode started from a cell lasts at most (ended as truncated, so the value "
+	 "bootstraps; then another start is drawn); 0: until the episode's own end", NULL},
 	{"merge_every", GNARL_PARAM_INT, 0, MIN_, "10", 1, 0,
 	 "data-parallel: iterations between merges of every rank's archive", NULL},
 	GNARL_PARAMS_END,
