@@ -11,8 +11,9 @@ Usage: archive_test.py MODE GNARL SOURCE_DIR WORKDIR [MPIRUN HAVE_MPI]
            from it (said once); a checkpoint without an archive resumes with an
            empty one (said once); archive.enabled false leaves it unused (said);
            `gnarl eval` starts from the normal start and reports the archive
-           apart; an env without one-env state ops is refused before a run
-           directory exists, one without a game state with exit 2
+           apart; explore_steps ends episodes started from a cell; an env
+           without one-env state ops is refused before a run directory
+           exists, one without a game state with exit 2
   s3       the same store on the S3 fixture (Ceph RGW): the archive lands in
            the bucket's checkpoints, `gnarl archive show|list` read it by s3://
            URI, and a local run resumed from it holds the same cells (exit 77
@@ -171,6 +172,13 @@ def resume(ctx):
             "cells %d, rooms" % cells_of(a4) not in p.stdout:
         fail("eval's text does not say where episodes start or what the archive holds",
              p.stdout)
+    # explore_steps: episodes started from a cell end after 16 steps
+    ctx.train("h", ["ppo.total_steps=%d" % (6 * BATCH), "archive.start_prob=1",
+                    "archive.explore_steps=16"])
+    last = progress(ctx, "h")[6]
+    if float(last["ep_len_mean"]) > 40 or int(float(last["episodes"])) < 80:
+        fail("explore_steps=16: ep_len_mean %s over %s episodes" % (last["ep_len_mean"],
+                                                                    last["episodes"]))
     refusals(ctx)
     print("resume: ok (%d cells at iteration 4, %d bytes)" % (cells_of(a4), len(a4)))
 

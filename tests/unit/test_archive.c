@@ -284,6 +284,44 @@ static void test_draws(void **unused)
 	env_close(x);
 }
 
+/* explore_steps: an episode started from a cell is over after that many
+ * steps, one started normally is not; 0 never ends one. */
+static void test_explore_steps(void **unused)
+{
+	const char *sets[] = {ON, "archive.start_prob=1", "archive.explore_steps=5"};
+	struct gnarl_config *cfg = config(sets, 3);
+	struct envx *x = env_open(WORLD, 2);
+	struct gnarl_archive *a = grown(cfg, x, 13, 50);
+
+	gnarl_archive_begin(a, 100000);
+	assert_true(gnarl_archive_start(a, &x->io, 0, 77));
+	for (int s = 1; s < 5; s++)
+		assert_false(gnarl_archive_explored(a, 0));
+	assert_true(gnarl_archive_explored(a, 0));
+	/* a normal start (the archive empty for it: start_prob drawn away) */
+	gnarl_archive_free(a);
+	gnarl_config_free(cfg);
+	const char *never[] = {ON, "archive.start_prob=0", "archive.explore_steps=5"};
+	cfg = config(never, 3);
+	a = grown(cfg, x, 13, 50);
+	gnarl_archive_begin(a, 100000);
+	assert_false(gnarl_archive_start(a, &x->io, 1, 77));
+	for (int s = 0; s < 20; s++)
+		assert_false(gnarl_archive_explored(a, 1));
+	gnarl_archive_free(a);
+	gnarl_config_free(cfg);
+	const char *off[] = {ON, "archive.start_prob=1"};
+	cfg = config(off, 2);
+	a = grown(cfg, x, 13, 50);
+	gnarl_archive_begin(a, 100000);
+	assert_true(gnarl_archive_start(a, &x->io, 1, 77));
+	for (int s = 0; s < 3000; s++)
+		assert_false(gnarl_archive_explored(a, 1));
+	gnarl_archive_free(a);
+	gnarl_config_free(cfg);
+	env_close(x);
+}
+
 /* save -> load -> save: the same bytes. */
 static void test_round_trip(void **unused)
 {
@@ -611,6 +649,7 @@ int main(void)
 	    cmocka_unit_test(test_env_state_cartpole),
 	    cmocka_unit_test(test_cells_hold_their_states),
 	    cmocka_unit_test(test_draws),
+	    cmocka_unit_test(test_explore_steps),
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_load_refused),
 	    cmocka_unit_test(test_merge),
