@@ -59,3 +59,19 @@ if(GNARL_PYTHON AND TARGET overworld)
     ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}" TIMEOUT 300
     LABELS "integration;llm")
 endif()
+
+# The gameboy env's one-env state ops under the archive, on the test
+# cartridge: registered at the end of tests/ (gameboy.cmake, included
+# after this file, builds the cartridge and sets GNARL_TEST_ROM).
+function(gnarl_archive_gameboy_test)
+  if(GNARL_PYTHON AND GNARL_HAVE_MGBA AND TARGET gameboy AND TARGET gnarl_test_rom)
+    add_test(NAME archive_gameboy
+             COMMAND "${GNARL_PYTHON}" "${CMAKE_CURRENT_SOURCE_DIR}/integration/archive_test.py"
+                     gameboy $<TARGET_FILE:gnarl> "${CMAKE_SOURCE_DIR}"
+                     "${CMAKE_CURRENT_BINARY_DIR}/archive_gameboy")
+    set_tests_properties(archive_gameboy PROPERTIES
+      ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR};GNARL_TEST_ROM=${GNARL_TEST_ROM}"
+      TIMEOUT 600 LABELS "integration;gameboy")
+  endif()
+endfunction()
+cmake_language(DEFER CALL gnarl_archive_gameboy_test)

@@ -18,6 +18,9 @@ Usage: archive_test.py MODE GNARL SOURCE_DIR WORKDIR [MPIRUN HAVE_MPI]
            the bucket's checkpoints, `gnarl archive show|list` read it by s3://
            URI, and a local run resumed from it holds the same cells (exit 77
            without Ceph)
+  gameboy  the free test cartridge (GNARL_TEST_ROM) under the gameboy env:
+           episodes start from cells (none refused); resumed, the archive
+           is the saved one byte for byte
   mpi      mpirun -n 2 with merges every 2 iterations: at each merge both ranks
            hold the same archive (the same SHA-256 of its cells), which has at
            least each rank's own cells and, at some merge, more than a rank had
@@ -251,6 +254,45 @@ def s3(ctx):
     print("s3: ok (%d cells through %s)" % (s["cells"], uri))
 
 
+def gameboy(ctx):
+    """The gameboy env's one-env state ops under the archive, on the free
+    test cartridge: starts from cells work (none refused), and the archive
+    survives a resume byte for byte."""
+    rom = os.environ.get("GNARL_TEST_ROM", "")
+    if not os.path.exists(rom):
+        fail("no test cartridge at GNARL_TEST_ROM=%r" % rom)
+    cfg = os.path.join(os.path.dirname(ctx.config), "test-cartridge.yaml")
+    sets = ["env.num_envs=4", "ppo.rollout_steps=64", "ppo.minibatch_size=128",
+            "ppo.epochs=1", "policy.hidden=[32]", "checkpoint.every=1",
+            "metrics.episodes=false", "archive.enabled=true", "archive.start_prob=1",
+            "archive.explore_steps=32", "archive.max_cells=256"]
+
+    def train(name, steps, restore=None):
+        args = ["train", "-c", cfg, "--set", "run.storage=" + ctx.work, "--set",
+                "run.name=" + name, "--set", "ppo.total_steps=%d" % steps]
+        for x in sets:
+            args += ["--set", x]
+        return ctx.run(args + (["--restore", restore] if restore else [])).stderr
+
+    log = train("gb", 6 * 256)
+    table = progress(ctx, "gb")
+    last = table[6]
+    starts = [float(r["archive/start_share"]) for r in table.values()]
+    if int(float(last["archive/cells"])) < 3 or float(last["archive/refused"]) != 0 or \
+            max(starts) <= 0 or "refused" in log:
+        fail("the cartridge under the archive: %s cells, %s refused, start shares %r"
+             % (last["archive/cells"], last["archive/refused"], starts), log)
+    s = show(ctx, ctx.ckpt("gb", 6))
+    if s["env"] != "gameboy" or s["state_bytes"] < 4096:
+        fail("archive show of the cartridge's run: %r" % s)
+    blob = archive_of(ctx.ckpt("gb", 6))
+    train("gb2", 6 * 256, restore=ctx.ckpt("gb", 6))
+    if archive_of(ctx.ckpt("gb2", 6)) != blob:
+        fail("the cartridge's archive resumed and saved again differs")
+    print("gameboy: ok (%d cells of %d-byte states, start share up to %.2f)"
+          % (s["cells"], s["state_bytes"], max(starts)))
+
+
 MERGE = re.compile(r"rank (\d+) of 2: merged after iteration (\d+): (\d+) cells here, (\d+) in "
                    r"the merge \(sha256 ([0-9a-f]{64}), ([0-9.]+) ms\)")
 
@@ -305,6 +347,8 @@ def main():
         resume(ctx)
     elif mode == "s3":
         s3(ctx)
+    elif mode == "gameboy":
+        gameboy(ctx)
     elif mode == "mpi":
         mpi(ctx, sys.argv[5] if len(sys.argv) > 5 else "", sys.argv[6] if len(sys.argv) > 6
             else "0")
