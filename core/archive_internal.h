@@ -1,6 +1,7 @@
 /*
- * archive_internal.h - what archive.c (cells, draws, eviction) and
- * archive_io.c (bytes, loading, merging) share: the archive's struct, its
+ * archive_internal.h - what archive.c (cells, draws, eviction),
+ * archive_cell.c (what a cell is) and archive_io.c (bytes, loading,
+ * merging) share: the archive's struct, its
  * cells and the few helpers both call.
  *
  * Cells are dense: slots 0..C-1 are in use, their keys in keys (C, F) and
@@ -17,6 +18,8 @@
 #include <gnarl/plugin.h>
 
 #include "archive.h"
+
+struct gnarl_config;
 
 #define ARCHIVE_MAX_FIELDS GNARL_ARCHIVE_MAX_FIELDS
 #define ARCHIVE_ENV_NAME 32    /* bytes of the env's name in a saved archive */
@@ -81,6 +84,15 @@ struct gnarl_archive {
 	uint64_t iter_starts, iter_archive_starts, iter_new;
 	bool warned_refused;
 };
+
+/* archive_cell.c: the config into a's cell declaration, score and
+ * numbers (GNARL_ECONFIG naming the key); a state's key (F values) and
+ * score (higher: better). */
+int gnarl_archive_read_config(const struct gnarl_config *cfg, struct gnarl_archive *a,
+                              char err[GNARL_ERR_SIZE]);
+void gnarl_archive_key(const struct gnarl_archive *a, const struct gnarl_game_state *s,
+                       int64_t *key);
+double gnarl_archive_score(const struct gnarl_archive *a, const struct gnarl_game_state *s);
 
 /* The hash of a key of F fields. */
 uint64_t gnarl_archive_hash(const int64_t *key, uint32_t F);
