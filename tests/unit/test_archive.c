@@ -622,6 +622,11 @@ static void test_env_refused(void **unused)
 	assert_non_null(strstr(err, "archive.enabled: env 'fixture_env' cannot save and load "
 	                            "one env's state"));
 	gnarl_plugin_close(lib);
+	/* one op of the three: the host refuses the plugin, naming them */
+	assert_int_equal(gnarl_plugin_open(GNARL_FIXTURE_DIR "/fixture_env_halfstate.so",
+	                                   GNARL_KIND_ENV, NULL, &lib, err), GNARL_EINVAL);
+	assert_non_null(strstr(err, "env_state_size/save_env_state/load_env_state (all three or "
+	                            "none)"));
 	/* a 1.0 ops table (no room for the new ops) is the same */
 	{
 		struct envx *x = env_open(WORLD, 1);
