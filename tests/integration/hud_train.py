@@ -47,6 +47,10 @@ import llm_train  # noqa: E402  (its Train: gnarl train with stderr on a thread)
 SERVER = os.path.join(HERE, "..", "llm", "server.py")
 # A safety net against a hung run, not a measure: every wait is for an event.
 DEADLINE_S = 240
+# Chromium waits for the page's event stream to end: the run is stopped this
+# long after Chromium starts (long enough for a sanitizer build on a busy
+# machine to serve the page, its metrics, frame and archive).
+STOP_S = 25.0
 TERMS = ("room_discovery", "grid_exploration", "movement", "dungeon_entry", "combat",
          "health", "death", "milestones", "time_penalty")
 
@@ -317,7 +321,7 @@ def errors(gnarl, config, work):
 def chromium_on_run(gnarl, config, work, name, chromium, action, extra=()):
     """Run `action` (a Chromium flag) on the page of a run that trains; the
     event stream keeps the page loading, so the run is stopped (SIGINT)
-    a few seconds after Chromium started, which ends the stream.  Returns
+    STOP_S after Chromium started, which ends the stream.  Returns
     Chromium's stdout."""
     port = free_port()
     t = Train(train_args(gnarl, config, work, name, port, extra))
@@ -330,7 +334,7 @@ def chromium_on_run(gnarl, config, work, name, chromium, action, extra=()):
              "http://127.0.0.1:%d/" % port]
     try:
         t.until_iteration(3)
-        stop = threading.Timer(8.0, lambda: t.proc.send_signal(signal.SIGINT))
+        stop = threading.Timer(STOP_S, lambda: t.proc.send_signal(signal.SIGINT))
         stop.start()
         out = subprocess.run(flags, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              text=True, timeout=DEADLINE_S).stdout
@@ -403,6 +407,7 @@ def archive(gnarl, config, work, chromium):
               % (a["iteration"], a["cells"], len(a["rooms"]), sum(r[4] for r in a["rooms"])))
     finally:
         t.finish()
+    port = free_port()  # the first run's may linger in TIME_WAIT
     t = Train(train_args(gnarl, config, work, "no_archive", port))
     try:
         t.until_iteration(1)
