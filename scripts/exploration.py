@@ -7,6 +7,7 @@ arm evaluated so far.
     scripts/exploration.py run ARM SEED [--gnarl build/gnarl] [--work runs/exploration]
                            [--steps N] [--set KEY=VALUE]...
     scripts/exploration.py table [--work runs/exploration]
+    scripts/exploration.py cost [--gnarl build/gnarl] [--steps 204800] [--repeats 3]
 
 Arms:
   ppo      the config as it is
@@ -18,6 +19,10 @@ Arms:
 The run is <work>/<arm>-s<seed>; its log, `gnarl eval --json` and (archive)
 `gnarl archive show --json` are written next to it as .log and .eval.json
 files.  Long: run it under `nice -n 10` in the background.
+
+cost: `gnarl bench` end to end on the hard world with the archive off and on,
+alternating (machine load moves between runs), and the median steps/s of
+each.
 """
 import argparse
 import csv
@@ -126,6 +131,21 @@ def table(args):
             "/".join(str(a) for a in arch) if arch else "-"))
 
 
+def cost(args):
+    sps = {"off": [], "on": []}
+    for _ in range(args.repeats):
+        for mode in ("off", "on"):
+            p = subprocess.run([args.gnarl, "bench", "-c", CONFIG, "--steps", str(args.steps),
+                                "--set", "archive.enabled=%s" % ("true" if mode == "on" else
+                                                                "false"), "--json"],
+                               capture_output=True, text=True, check=True)
+            sps[mode].append(json.loads(p.stdout)["end_to_end_sps"])
+            print("archive %-3s %.0f steps/s" % (mode, sps[mode][-1]), flush=True)
+    med = {m: sorted(v)[len(v) // 2] for m, v in sps.items()}
+    print("median: off %.0f, on %.0f steps/s: %.1f%%" % (med["off"], med["on"],
+                                                          100 * med["on"] / med["off"]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -138,8 +158,12 @@ def main():
     r.add_argument("--set", action="append", default=[])
     t = sub.add_parser("table")
     t.add_argument("--work", default=os.path.join(ROOT, "runs", "exploration"))
+    c = sub.add_parser("cost")
+    c.add_argument("--gnarl", default=os.path.join(ROOT, "build", "gnarl"))
+    c.add_argument("--steps", type=int, default=204800)
+    c.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    run(args) if args.cmd == "run" else table(args)
+    {"run": run, "table": table, "cost": cost}[args.cmd](args)
 
 
 if __name__ == "__main__":
