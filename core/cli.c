@@ -30,6 +30,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "log.h"
 
 #define GNARL_COMMANDS(X)                                                               \
 	X(train, "train a policy with PPO on the config's env", gnarl_cmd_train_usage)  \
@@ -280,7 +281,7 @@ int gnarl_cli_fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "gnarl: error: %s\n", msg);
+	gnarl_log(GNARL_LOG_ERROR, NULL, "%s", msg); /* above a status line, if one is up */
 	return gnarl_exit_code(code ? code : GNARL_EINVAL);
 }
 

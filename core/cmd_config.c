@@ -2,7 +2,9 @@
  * cmd_config.c - `gnarl config check` (load the config, open every plugin
  * it names and validate all params, without training), `gnarl config
  * show` (the merged config with every default, secrets redacted) and
- * `gnarl config keys` (the core's declared keys, core/schema.c).
+ * `gnarl config keys` (the core's declared keys, core/schema.c) and `gnarl
+ * config reference` (the reference project's and RLlib's settings and the
+ * gnarl key for each, core/reference.c).
  *
  * Entry point: gnarl_cmd_config (registered in cli.c).  Exit codes: 0;
  * 2 for a bad command line, config or plugin; 1 otherwise.
@@ -15,6 +17,7 @@
 #include "config.h"
 #include "error.h"
 #include "plugin.h"
+#include "reference.h"
 #include "registry.h"
 #include "schema.h"
 
@@ -24,6 +27,7 @@ const char gnarl_cmd_config_usage[] =
     "usage: gnarl config check [-c FILE] [--set KEY=VALUE]... [--json]\n"
     "       gnarl config show  [-c FILE] [--set KEY=VALUE]... [--json]\n"
     "       gnarl config keys  [--json]\n"
+    "       gnarl config reference [--json]\n"
     "\n"
     "  check  load the config, open every plugin it names (env, rewards, llm,\n"
     "         storage) and validate every key and every plugin's params; print OK\n"
@@ -31,6 +35,9 @@ const char gnarl_cmd_config_usage[] =
     "  show   the merged config as used: file + --set + every default, plugin\n"
     "         params included; secrets are written as their ${VAR} or <redacted>\n"
     "  keys   the core's own keys per section, with types, defaults and ranges\n"
+    "  reference  the settings of the reference project (RAY_WORKERS, BATCH_SIZE,\n"
+    "         new_room_discovery, ...) and of RLlib's PPO, and the gnarl key that\n"
+    "         does the job of each; check names them too when a config uses one\n"
     "\n"
     "  -c FILE            the config (default configs/env.yaml, else the installed one)\n"
     "  --set KEY=VALUE    override any key; VALUE is YAML (--set policy.hidden=[64,64],\n"
@@ -135,6 +142,31 @@ static int keys(const struct gnarl_cli_opts *o)
 	return gnarl_cli_print_json(j);
 }
 
+static int reference(const struct gnarl_cli_opts *o)
+{
+	const struct gnarl_reference_key *k;
+	json_t *a;
+
+	if (!o->json) {
+		for (k = gnarl_reference_keys(); k->name; k++)
+			printf("%-24s %-9s %s\n%24s %9s -> %s\n", k->name, k->source, k->what, "", "",
+			       k->use);
+		return GNARL_EXIT_OK;
+	}
+	a = json_array();
+	for (k = gnarl_reference_keys(); a && k->name; k++) {
+		json_t *e = json_object();
+
+		json_object_set_new(e, "name", json_string(k->name));
+		json_object_set_new(e, "source", json_string(k->source));
+		json_object_set_new(e, "what", json_string(k->what));
+		json_object_set_new(e, "use", json_string(k->use));
+		json_object_set_new(e, "environment", json_boolean(k->environment));
+		json_array_append_new(a, e);
+	}
+	return gnarl_cli_print_json(a);
+}
+
 /* On --json, a failure is also a JSON document on stdout. */
 static int failed(const struct gnarl_cli_opts *o, int code, const char *msg)
 {
@@ -161,11 +193,15 @@ int gnarl_cmd_config(int argc, char **argv)
 	if (gnarl_cli_parse("config", argc, argv, &o, &verb, 1) < 0)
 		return GNARL_EXIT_USAGE;
 	if (!verb)
-		return gnarl_cli_usage_error("config", "say check, show or keys");
+		return gnarl_cli_usage_error("config", "say check, show, keys or reference");
 	if (!strcmp(verb, "keys"))
 		return keys(&o);
+	if (!strcmp(verb, "reference"))
+		return reference(&o);
 	if (strcmp(verb, "check") && strcmp(verb, "show"))
 		return gnarl_cli_usage_error("config", "unknown subcommand '%s'", verb);
+	if (!strcmp(verb, "check"))
+		gnarl_reference_warn_environment();
 	rc = gnarl_cli_config_path(&o, path, sizeof(path), err);
 	if (!rc)
 		rc = gnarl_config_load(path, o.sets, o.n_sets, &cfg, err);

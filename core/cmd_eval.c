@@ -34,6 +34,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "config.h"
+#include "console.h"
 #include "episode.h"
 #include "error.h"
 #include "gauges.h"
@@ -48,12 +49,14 @@
 #include "storage.h"
 #include "trainer.h"
 #include "value.h"
+#include "video.h"
 
 int gnarl_cmd_eval(int argc, char **argv);
 
 const char gnarl_cmd_eval_usage[] =
     "usage: gnarl eval [-c FILE] [--restore URI] [--policy random|trained]\n"
-    "                  [--episodes N] [--greedy] [--frames DIR] [--seed S]\n"
+    "                  [--episodes N] [--greedy] [--frames DIR] [--video FILE]\n"
+    "                  [--seed S]\n"
     "                  [--set KEY=VALUE]... [--json]\n"
     "\n"
     "Play N whole episodes of the config's env and print the means of return,\n"
@@ -65,6 +68,7 @@ const char gnarl_cmd_eval_usage[] =
     "env's normal start, never from the archive of start states (archive.enabled);\n"
     "the checkpoint's archive, where training's envs got from any start, is reported\n"
     "on its own.  Nothing is written to the run.\n"
+    "Progress goes to stderr as gnarl train's does (log.every_seconds).\n"
     "\n"
     "  -c FILE            the config the policy was trained with (default\n"
     "                     configs/env.yaml, else the installed one)\n"
@@ -76,6 +80,9 @@ const char gnarl_cmd_eval_usage[] =
     "  --greedy           take the most likely action (default: sample, as in training)\n"
     "  --frames DIR       write each step of the first episode as DIR/frame_NNNNNN.png\n"
     "                     (160x144; frame 0 is the start)\n"
+    "  --video FILE       write the first episode as a video: FILE.mp4 (H.264),\n"
+    "                     .webm (VP9) or .gif, at video.fps frames per second,\n"
+    "                     scaled video.scale times (needs FFmpeg's libraries)\n"
     "  --seed S           seed of the episodes' resets and of sampling (default run.seed)\n"
     "  --set KEY=VALUE    override any key; repeatable\n"
     "  --json             print one JSON object on stdout: return_mean, length_mean,\n"
@@ -113,7 +120,7 @@ struct tally {
 
 struct eval {
 	struct gnarl_cli_opts o;
-	const char *restore, *frames_dir;
+	const char *restore, *frames_dir, *video_path;
 	bool trained, greedy, has_seed;
 	uint64_t seed;
 	uint32_t episodes;
@@ -144,6 +151,8 @@ struct eval {
 	struct gnarl_episode *ep;
 	struct gnarl_rng rng;
 	uint64_t frames_written;
+	struct gnarl_video *video;     /* --video, while the first episode plays */
+	struct gnarl_console con;
 	struct tally tally;
 };
 
@@ -182,7 +191,7 @@ static int parse_args(int argc, char **argv, struct eval *ev)
 			continue;
 		}
 		if (strcmp(a, "--restore") && strcmp(a, "--policy") && strcmp(a, "--episodes") &&
-		    strcmp(a, "--frames") && strcmp(a, "--seed"))
+		    strcmp(a, "--frames") && strcmp(a, "--video") && strcmp(a, "--seed"))
 			return gnarl_cli_usage_error("eval", a[0] == '-' ? "unknown option %s"
 			                                                 : "unexpected argument '%s'", a);
 		if (i + 1 >= argc)
@@ -194,6 +203,8 @@ static int parse_args(int argc, char **argv, struct eval *ev)
 			policy = val;
 		else if (!strcmp(a, "--frames"))
 			ev->frames_dir = val;
+		else if (!strcmp(a, "--video"))
+			ev->video_path = val;
 		else if (!strcmp(a, "--episodes") && parse_u64(a, val, 1, MAX_EPISODES, &v))
 			return GNARL_EXIT_USAGE;
 		else if (!strcmp(a, "--seed")) {
@@ -216,6 +227,9 @@ static int parse_args(int argc, char **argv, struct eval *ev)
 		                             "with --policy random");
 	if (!ev->trained && ev->greedy)
 		return gnarl_cli_usage_error("eval", "--greedy applies to the trained policy only");
+	if (ev->video_path && !gnarl_video_format_known(ev->video_path))
+		return gnarl_cli_usage_error("eval", "--video %s: name the file .mp4 (H.264), .webm "
+		                             "(VP9) or .gif", ev->video_path);
 	return 0;
 }
 
@@ -401,20 +415,37 @@ static const struct gnarl_game_state *state_of(const struct eval *ev, uint32_t n
 	return ev->sp.has_game_state ? &ev->states[n] : NULL;
 }
 
+/* Env 0's frame of this step: a PNG (--frames), a video frame (--video). */
 static int write_frame(struct eval *ev, char err[GNARL_ERR_SIZE])
 {
 	char path[4096];
+	int rc = 0;
 
-	snprintf(path, sizeof(path), "%s/frame_%06llu.png", ev->frames_dir,
-	         (unsigned long long)ev->frames_written);
+	if (ev->video)
+		rc = gnarl_video_add(ev->video, ev->frame, err);
+	if (ev->frames_dir && !rc) {
+		snprintf(path, sizeof(path), "%s/frame_%06llu.png", ev->frames_dir,
+		         (unsigned long long)ev->frames_written);
+		rc = gnarl_image_write_png(path, ev->frame, GNARL_FRAME_WIDTH, GNARL_FRAME_HEIGHT,
+		                           err);
+	}
 	ev->frames_written++;
-	return gnarl_image_write_png(path, ev->frame, GNARL_FRAME_WIDTH, GNARL_FRAME_HEIGHT, err);
+	return rc;
+}
+
+/* The first episode is over: the video is finished. */
+static int end_video(struct eval *ev, char err[GNARL_ERR_SIZE])
+{
+	struct gnarl_video *v = ev->video;
+
+	ev->video = NULL;
+	return v ? gnarl_video_close(v, err) : 0;
 }
 
 static void start_episode(struct eval *ev, uint32_t n)
 {
 	ev->left[n]--;
-	ev->want[n] = n == 0 && ev->played[n] == 0 && ev->frames_dir;
+	ev->want[n] = n == 0 && ev->played[n] == 0 && (ev->frames_dir || ev->video);
 	ev->ops->reset(ev->env, &ev->io, n, gnarl_rollout_reset_seed(ev->seed, n, ev->played[n]));
 	ev->played[n]++;
 	for (uint32_t k = 0; k < ev->K; k++)
@@ -496,6 +527,33 @@ static void choose_actions(struct eval *ev)
 	}
 }
 
+/* "[====>   ]  40% 40/100 episodes | 3.21 episodes/s | 19s left | return
+ * 4533.0 | rooms 51.0": the running means of the finished episodes. */
+static void show_progress(struct eval *ev, bool last)
+{
+	const struct tally *t = &ev->tally;
+	char text[512];
+	size_t at;
+
+	if ((!t->episodes && !ev->con.tty) || !gnarl_console_due(&ev->con, t->episodes, last))
+		return; /* a log's first line comes with the first episode */
+	at = gnarl_console_progress(&ev->con, ev->con.tty, text, sizeof(text));
+	if (t->episodes && at < sizeof(text))
+		at += (size_t)snprintf(text + at, sizeof(text) - at, " | return %.1f",
+		                       t->ret / (double)t->episodes);
+	if (t->episodes && ev->sp.has_game_state && at < sizeof(text))
+		snprintf(text + at, sizeof(text) - at, " | rooms %.1f",
+		         t->rooms / (double)t->episodes);
+	if (ev->con.tty) {
+		gnarl_console_show(&ev->con, text, NULL);
+	} else {
+		char line[600];
+
+		snprintf(line, sizeof(line), "eval: %s", text);
+		gnarl_console_show(&ev->con, NULL, line);
+	}
+}
+
 static int play(struct eval *ev, char err[GNARL_ERR_SIZE])
 {
 	uint32_t active = ev->P;
@@ -522,11 +580,16 @@ static int play(struct eval *ev, char err[GNARL_ERR_SIZE])
 			/* The frame of the step, never the next episode's first. */
 			if (recording && !rc)
 				rc = write_frame(ev, err);
-			if (recording && ev->dones[n])
+			if (recording && ev->dones[n]) {
 				ev->want[n] = 0;
+				if (!rc)
+					rc = end_video(ev, err);
+			}
 		}
+		show_progress(ev, active == 0);
 	}
 	free(on);
+	gnarl_console_end(&ev->con);
 	return rc;
 }
 
@@ -569,6 +632,9 @@ static void print_text(const struct eval *ev)
 	if (ev->frames_dir)
 		printf("  frames            %llu written to %s\n",
 		       (unsigned long long)ev->frames_written, ev->frames_dir);
+	if (ev->video_path)
+		printf("  video             %s (%llu frames)\n", ev->video_path,
+		       (unsigned long long)ev->frames_written);
 	if (ev->reach.present) {
 		printf("the checkpoint's archive of start states (where training's envs got from any "
 		       "start, not this policy from the normal start):\n  cells %u, rooms %u, "
@@ -627,12 +693,26 @@ static int print_json(const struct eval *ev)
 		json_object_set_new(terms, ev->terms[k].name, json_real(mean(ev, t->terms[k])));
 	json_object_set_new(j, "terms", terms);
 	json_object_set_new(j, "frames", json_integer((json_int_t)ev->frames_written));
+	json_object_set_new(j, "video", ev->video_path ? json_string(ev->video_path) : json_null());
 	json_object_set_new(j, "start", json_string("normal"));
 	json_object_set_new(j, "archive", reach_json(&ev->reach));
 	return gnarl_cli_print_json(j);
 }
 
 /* ------------------------------------------------------------------------ */
+
+static int open_video(struct eval *ev, char err[GNARL_ERR_SIZE])
+{
+	const struct gnarl_value *root = ev->cfg->root;
+	struct gnarl_video_config vc = {
+	    GNARL_FRAME_WIDTH, GNARL_FRAME_HEIGHT,
+	    (uint32_t)gnarl_value_int(gnarl_value_at(root, "video.fps"), GNARL_VIDEO_FPS),
+	    (uint32_t)gnarl_value_int(gnarl_value_at(root, "video.scale"), 0),
+	};
+	int rc = gnarl_video_open(ev->video_path, &vc, &ev->video, err);
+
+	return rc ? gnarl_err_prefix(err, rc, "--video: ") : 0;
+}
 
 static int setup(struct eval *ev, char err[GNARL_ERR_SIZE])
 {
@@ -661,13 +741,16 @@ static int setup(struct eval *ev, char err[GNARL_ERR_SIZE])
 		return gnarl_err(err, GNARL_EINCOMPAT, "the policy reads %u observation floats; env "
 		                 "'%s' writes %u", ev->O, gnarl_registry_env(ev->reg)->name,
 		                 ev->sp.obs_dim);
-	if (ev->frames_dir && !ev->sp.has_frames)
-		return gnarl_err(err, GNARL_EUNSUPPORTED, "--frames: env '%s' renders no frames",
-		                 gnarl_registry_env(ev->reg)->name);
+	if ((ev->frames_dir || ev->video_path) && !ev->sp.has_frames)
+		return gnarl_err(err, GNARL_EUNSUPPORTED, "--%s: env '%s' renders no frames",
+		                 ev->frames_dir ? "frames" : "video", gnarl_registry_env(ev->reg)->name);
 	if (ev->frames_dir && mkdir(ev->frames_dir, 0755) && errno != EEXIST)
 		return gnarl_err(err, GNARL_EIO, "--frames: cannot create directory '%s': %s",
 		                 ev->frames_dir, strerror(errno));
-	return alloc_arrays(ev, err);
+	rc = alloc_arrays(ev, err);
+	if (!rc && ev->video_path)
+		rc = open_video(ev, err);
+	return rc;
 }
 
 static void cleanup(struct eval *ev)
@@ -686,6 +769,7 @@ static void cleanup(struct eval *ev)
 	gnarl_gauges_free(ev->gauges);
 	gnarl_registry_free(ev->reg);
 	gnarl_config_free(ev->cfg);
+	gnarl_video_free(ev->video); /* an episode cut short: no file */
 	free(ev->ck_uri);
 	free(ev->obs);
 	free(ev->actions);
@@ -708,8 +792,13 @@ int gnarl_cmd_eval(int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = setup(&ev, err);
-	if (!rc)
+	if (!rc) {
+		struct gnarl_console_config cc;
+
+		gnarl_console_config_read(ev.cfg, &cc);
+		gnarl_console_start(&ev.con, &cc, 0, ev.episodes, "episodes");
 		rc = play(&ev, err);
+	}
 	if (rc)
 		rc = gnarl_cli_fail(rc, "%s", err);
 	else

@@ -32,9 +32,12 @@
 #include "dist.h"
 #include "error.h"
 #include "log.h"
+#include "reference.h"
 #include "resume.h"
+#include "train_console.h"
 #include "trainer.h"
 #include "value.h"
+#include "video.h"
 
 int gnarl_cmd_train(int argc, char **argv);
 
@@ -44,7 +47,10 @@ const char gnarl_cmd_train_usage[] =
     "Train a policy with PPO on the env the config names.  The run lives in\n"
     "<run.storage>/<run.name>/: config.yaml (the merged config), progress.csv,\n"
     "TensorBoard events and checkpoints/checkpoint_NNNNNN/ (every checkpoint.every\n"
-    "iterations and at the end); a progress line per iteration goes to stderr.\n"
+    "iterations and at the end).  On a terminal one status line shows the progress\n"
+    "(bar, steps/s, time left, return); piped, a progress line at most every\n"
+    "log.every_seconds (--set log.every_seconds=0: every iteration).  At the end a\n"
+    "summary names the checkpoint to resume from and the next commands.\n"
     "Ctrl-C (SIGINT), SIGTERM or SIGUSR1 finishes the current iteration, saves a\n"
     "checkpoint and stops cleanly (exit 0).\n"
     "\n"
@@ -244,6 +250,23 @@ static int same_config(const struct gnarl_config *cfg, struct gnarl_dist *d)
 	return rc;
 }
 
+/* What the run did and what to do next (rank 0). */
+static void summary(struct gnarl_trainer *t, const struct gnarl_resume *res,
+                    const struct train_args *a)
+{
+	struct gnarl_train_console_end end = {
+	    .episodes = gnarl_trainer_episodes(t),
+	    .checkpoint = gnarl_resume_last_uri(res),
+	    .stopped = !gnarl_trainer_done(t),
+	    .config = a->o.config,
+	    .sets = a->o.sets,
+	    .n_sets = a->o.n_sets,
+	    .video = gnarl_video_available() && gnarl_trainer_has_frames(t),
+	};
+
+	gnarl_train_console_summary(gnarl_trainer_console(t), &end);
+}
+
 /* Start fresh or restore point (freed); 0 or an exit code. */
 static int begin(struct gnarl_trainer *t, struct gnarl_resume *res,
                  struct gnarl_resume_point **point)
@@ -282,6 +305,8 @@ int gnarl_cmd_train(int argc, char **argv)
 	if (gnarl_dist_on(dist))
 		install_handlers();
 	rc = parse_args(argc, argv, &a);
+	if (rc == 0 && gnarl_dist_rank(dist) == 0)
+		gnarl_reference_warn_environment();
 	if (rc == 0)
 		rc = gnarl_cli_load_config(&a.o, &cfg);
 	if (any_failed(dist, &rc))
@@ -310,6 +335,7 @@ int gnarl_cmd_train(int argc, char **argv)
 	rc = rc ? gnarl_cli_fail(rc, "%s", err) : GNARL_EXIT_OK;
 	/* The last iteration is saved even when the metrics failed. */
 	frc = gnarl_resume_finish(res, err);
+	summary(t, res, &a);
 	if (frc) {
 		gnarl_cli_fail(frc, "%s", err);
 		rc = GNARL_EXIT_FAILURE;

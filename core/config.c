@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "reference.h"
 #include "schema.h"
 
 #define PATH_MAX_LEN 512
@@ -171,14 +172,29 @@ static const struct gnarl_param *find_param(const struct gnarl_param *table, con
 	return NULL;
 }
 
+static const char *reference_owner(const struct gnarl_reference_key *ref)
+{
+	return strcmp(ref->source, "rllib") ? "the reference project's" : "RLlib's";
+}
+
+/* A key no table declares: what to use instead when it is the reference
+ * project's or RLlib's (reference.h), else the closest declared one. */
 static int unknown_key(const struct gnarl_config *cfg, const struct gnarl_value *v,
                        const char *path, const char *key, const struct gnarl_param *table,
                        char err[GNARL_ERR_SIZE])
 {
+	const struct gnarl_reference_key *ref = gnarl_reference_find(key);
 	const char *best = NULL;
 	size_t best_d = (size_t)-1, len = strlen(key);
 	char known[600] = "";
 
+	if (ref && !strncmp(ref->use, "nothing: ", 9))
+		return gnarl_config_error(cfg, v, path, err, "unknown key: %s is %s %s: gnarl needs "
+		                          "none (%s)", ref->name, reference_owner(ref), ref->what,
+		                          ref->use + 9);
+	if (ref)
+		return gnarl_config_error(cfg, v, path, err, "unknown key: %s is %s %s: use %s",
+		                          ref->name, reference_owner(ref), ref->what, ref->use);
 	for (const struct gnarl_param *p = table; p && p->name; p++) {
 		size_t d = gnarl_config_distance(key, p->name);
 

@@ -155,6 +155,7 @@ void gnarl_hud_free(struct gnarl_hud *h)
 	if (!h)
 		return;
 	gnarl_hud_http_stop(h);
+	gnarl_hud_video_release(h);
 	for (uint32_t i = 0; h->streams && i < h->max_streams; i++) {
 		free(h->streams[i].msg);
 		free(h->streams[i].row.vals);

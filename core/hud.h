@@ -11,6 +11,7 @@
  *     /frame.png     the latest frame of env 0 (404 when the env renders
  *                    none, 503 until the first one)
  *     /api/llm       JSON: recent LLM suggestions
+ *     /video         the latest episode video (video.every; 404 before one)
  *     /api/archive   JSON: the archive of start states, room by room
  *
  * Nothing a client sends changes anything (GET and HEAD only).  Memory is
@@ -131,6 +132,12 @@ void gnarl_hud_set(struct gnarl_hud *h, const char *name, double value);
  * stage.  Trainer thread. */
 void gnarl_hud_commit(struct gnarl_hud *h, const struct gnarl_hud_iteration *it);
 
+/* The latest episode video (a whole file: `mime` "video/mp4" or
+ * "video/webm", copied), served at /video; the page shows it and each
+ * event message counts videos ("video": N).  Trainer thread, once per
+ * video: it allocates, and on failure the previous video stays. */
+void gnarl_hud_video(struct gnarl_hud *h, uint64_t iteration, const char *mime,
+                     const void *data, size_t len);
 /* The archive of start states (core/archive.h; NULL: none) as the page's
  * map at /api/archive: its rooms, cells and visits, the frontier.  Call
  * before gnarl_hud_commit; trainer thread; never allocates. */

@@ -249,7 +249,7 @@ static void free_snapshot(struct snapshot *sn)
 
 static void add_run(struct text *t, struct gnarl_hud *h)
 {
-	uint64_t total, count, frame, sugg;
+	uint64_t total, count, frame, sugg, video;
 	uint32_t N, T;
 	const char *env;
 	bool frames;
@@ -263,15 +263,18 @@ static void add_run(struct text *t, struct gnarl_hud *h)
 	frames = h->has_frames;
 	frame = h->frame_seq;
 	sugg = h->n_recent;
+	video = gnarl_hud_video_seq_locked(h);
 	pthread_mutex_unlock(&h->lock);
 	add(t, "\"title\":");
 	add_str(t, h->title);
 	add(t, ",\"env\":");
 	add_str(t, env);
 	add(t, ",\"n_envs\":%u,\"rollout_steps\":%u,\"total_iterations\":%llu,\"capacity\":%u,"
-	       "\"committed\":%llu,\"has_frames\":%s,\"frame\":%llu,\"suggestions\":%llu",
+	       "\"committed\":%llu,\"has_frames\":%s,\"frame\":%llu,\"suggestions\":%llu,"
+	       "\"video\":%llu",
 	    N, T, (unsigned long long)total, h->M, (unsigned long long)count,
-	    frames ? "true" : "false", (unsigned long long)frame, (unsigned long long)sugg);
+	    frames ? "true" : "false", (unsigned long long)frame, (unsigned long long)sugg,
+	    (unsigned long long)video);
 }
 
 static enum MHD_Result api_metrics(struct gnarl_hud *h, struct MHD_Connection *c)
@@ -442,6 +445,7 @@ static void grab_row(struct gnarl_hud *h, struct hud_stream *s, uint64_t c)
 	s->row.wall = h->wall[row];
 	s->row.frame = h->frame_seq;
 	s->row.suggestions = h->n_recent;
+	s->row.video = gnarl_hud_video_seq_locked(h);
 	s->row.S = h->n_series;
 	for (uint32_t i = 0; i < s->row.S; i++)
 		s->row.vals[i] = h->vals[(size_t)i * h->M + row];
@@ -456,10 +460,10 @@ static void format_event(struct gnarl_hud *h, struct hud_stream *s)
 	struct text t = {s->msg, 0, h->msg_cap, false, true};
 
 	add(&t, "id: %llu\ndata: {\"iteration\":%llu,\"env_steps\":%llu,\"time\":%.3f,"
-	        "\"frame\":%llu,\"suggestions\":%llu,\"scalars\":{",
+	        "\"frame\":%llu,\"suggestions\":%llu,\"video\":%llu,\"scalars\":{",
 	    (unsigned long long)r->iteration, (unsigned long long)r->iteration,
 	    (unsigned long long)r->env_steps, r->wall, (unsigned long long)r->frame,
-	    (unsigned long long)r->suggestions);
+	    (unsigned long long)r->suggestions, (unsigned long long)r->video);
 	for (uint32_t i = 0; i < r->S; i++) {
 		add(&t, "%s", i ? "," : "");
 		add_str(&t, h->names[i]);
@@ -632,10 +636,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return frame_png(h, c);
 	if (!strcmp(url, "/api/llm"))
 		return api_llm(h, c);
+	if (!strcmp(url, "/video"))
+		return (enum MHD_Result)gnarl_hud_http_video(h, c);
 	if (!strcmp(url, "/api/archive"))
 		return api_archive(h, c);
 	return send_text(c, MHD_HTTP_NOT_FOUND, "not found: try /, /api/metrics, /api/events, "
-	                                        "/frame.png, /api/llm, /api/archive\n");
+	                                        "/frame.png, /api/llm, /video, /api/archive\n");
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)

@@ -47,9 +47,21 @@ struct hud_archive {
 	size_t len;                         /* of json; 0: no archive */
 };
 
+/* The latest episode video (hud_video.c): immutable once published,
+ * freed when the HUD and every response serving it let go (refs, under
+ * the HUD's lock). */
+struct hud_video {
+	struct gnarl_hud *hud;
+	uint32_t refs;
+	uint64_t seq, iteration;
+	char mime[32];
+	size_t len;
+	uint8_t data[];
+};
+
 /* One iteration's row as an event stream copied it. */
 struct hud_row {
-	uint64_t iteration, env_steps, frame, suggestions;
+	uint64_t iteration, env_steps, frame, suggestions, video;
 	double wall;
 	uint32_t S;
 	double *vals;        /* (S) */
@@ -133,6 +145,7 @@ struct gnarl_hud {
 	struct hud_suggestion recent[HUD_SUGGESTIONS]; /* ring by seq */
 	uint64_t n_recent;                  /* suggestions ever */
 	uint32_t active;                    /* envs with a suggestion now */
+	struct hud_video *video;            /* the latest episode video; NULL none */
 	struct hud_stream *streams;         /* (max_streams) */
 	bool notify, closing;
 	struct hud_archive archive;
@@ -158,6 +171,12 @@ struct gnarl_hud {
 int gnarl_hud_http_start(struct gnarl_hud *h, char err[GNARL_ERR_SIZE]);
 void gnarl_hud_http_stop(struct gnarl_hud *h);
 
+/* hud_video.c: answer GET /video (the latest episode video, 404 before
+ * one) on an MHD connection, returning MHD's result; the seq of the
+ * latest (0: none), lock held; drop h's reference (at free). */
+int gnarl_hud_http_video(struct gnarl_hud *h, void *connection);
+uint64_t gnarl_hud_video_seq_locked(const struct gnarl_hud *h);
+void gnarl_hud_video_release(struct gnarl_hud *h);
 /* hud_archive.c: its buffers (0 or GNARL_ENOMEM; free accepts what a
  * failed alloc left), and a copy of /api/archive's JSON for the HTTP
  * thread (owned; NULL when there is no archive or no memory). */

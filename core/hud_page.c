@@ -4,8 +4,9 @@
  * loads /api/metrics once, then follows /api/events, drawing every scalar
  * on <canvas> (return and reward terms large, the rest small), reloading
  * /frame.png when a message names a new frame, /api/llm when it counts
- * new suggestions and /api/archive (the archive's map) every few seconds
- * while the run has one.
+ * new suggestions, /video (a <video> element) when it counts a new episode
+ * video, and /api/archive (the archive's map) every few seconds while the
+ * run has one.
  *
  * Entry point: gnarl_hud_page.  The text is kept as one C string per line
  * (ISO C caps a single string literal's length); it uses no double quotes
@@ -39,7 +40,8 @@ static const char *const page[] = {
 	"section { background: var(--panel); border: 1px solid var(--grid); border-radius: 6px; padding: 10px; margin-bottom: 14px; }",
 	"h2 { font-size: 12px; text-transform: uppercase; letter-spacing: .06em; color: var(--dim); margin: 0 0 8px; }",
 	"#frame { width: 320px; height: 288px; image-rendering: pixelated; background: #000; display: block; }",
-	"#frameinfo { color: var(--dim); margin-top: 4px; }",
+	"#frameinfo, #videoinfo { color: var(--dim); margin-top: 4px; }",
+	"#video { width: 320px; height: 288px; background: #000; display: none; }",
 	"#archive { display: block; image-rendering: pixelated; }",
 	"#archiveinfo { color: var(--dim); margin-top: 4px; }",
 	"table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }",
@@ -70,6 +72,7 @@ static const char *const page[] = {
 	"<main>",
 	"<div>",
 	"<section><h2>Env 0</h2><img id='frame' alt='frame of env 0'><div id='frameinfo' class='empty'>no frame yet</div></section>",
+	"<section><h2>Episode video</h2><video id='video' controls muted loop playsinline preload='auto'></video><div id='videoinfo' class='empty'>none yet (video.every)</div></section>",
 	"<section><h2>LLM suggestions</h2><div id='llm' class='empty'>guidance is off</div></section>",
 	"<section><h2>Archive of start states</h2><canvas id='archive' width='0' height='0'></canvas><div id='archiveinfo' class='empty'>the archive is off</div></section>",
 	"</div>",
@@ -83,7 +86,7 @@ static const char *const page[] = {
 	"<script>",
 	"'use strict';",
 	"const COLORS = ['#5aa9e6', '#f2a541', '#7bd389', '#e5735f', '#b38cf2', '#f2d95c', '#5fd3d3', '#f28cc1', '#a3b86c', '#c9c9c9'];",
-	"const st = { cap: 2048, it: [], x: [], names: [], series: {}, charts: {}, frame: 0, sugg: -1, hasFrames: false, dirty: false };",
+	"const st = { cap: 2048, it: [], x: [], names: [], series: {}, charts: {}, frame: 0, sugg: -1, video: 0, hasFrames: false, dirty: false };",
 	"const $ = (id) => document.getElementById(id);",
 	"function fmt(v) {",
 	"  if (v === null || v === undefined || !isFinite(v)) return '-';",
@@ -144,6 +147,7 @@ static const char *const page[] = {
 	"  if (m.frame) st.hasFrames = true;  /* opened before the env was watched */",
 	"  if (st.hasFrames && m.frame !== st.frame) { st.frame = m.frame; loadFrame(); }",
 	"  if (m.suggestions !== st.sugg) { st.sugg = m.suggestions; loadLlm(); }",
+	"  if (m.video && m.video !== st.video) { st.video = m.video; loadVideo(m.iteration); }",
 	"  if ('archive/cells' in m.scalars && Date.now() - (st.archiveAt || 0) > 2000) { st.archiveAt = Date.now(); loadArchive(); }",
 	"  schedule();",
 	"}",
@@ -212,6 +216,16 @@ static const char *const page[] = {
 	"  img.onload = () => { $('frame').src = img.src; $('frameinfo').textContent = 'frame ' + st.frame + ', iteration ' + st.it[st.it.length - 1]; $('frameinfo').className = ''; };",
 	"  img.src = '/frame.png?n=' + st.frame;",
 	"}",
+	"/* A newer episode replaces the one shown, unless it is playing: then it",
+	" * waits until that one is paused. */",
+	"function loadVideo(it) {",
+	"  const v = $('video');",
+	"  if (!v.paused) { st.videoWaits = it; v.onpause = () => { v.onpause = null; loadVideo(st.videoWaits); }; return; }",
+	"  v.src = '/video?n=' + st.video;",
+	"  v.style.display = 'block';",
+	"  $('videoinfo').textContent = 'episode ' + st.video + ', seen by iteration ' + it;",
+	"  $('videoinfo').className = '';",
+	"}",
 	"async function loadLlm() {",
 	"  try {",
 	"    const j = await (await fetch('/api/llm')).json();",
@@ -278,6 +292,7 @@ static const char *const page[] = {
 	"    if (j.rows) header(j.iteration[j.rows - 1], j.env_steps[j.rows - 1], Object.fromEntries(j.names.map((n) => [n, j.series[n][j.rows - 1]])));",
 	"    if (j.has_frames && j.frame) { st.frame = j.frame; loadFrame(); }",
 	"    st.sugg = j.suggestions; loadLlm();",
+	"    if (j.video) { st.video = j.video; loadVideo(j.rows ? j.iteration[j.rows - 1] : '-'); }",
 	"    if (j.names.includes('archive/cells')) loadArchive();",
 	"    schedule();",
 	"  } catch (e) { $('status').textContent = 'waiting for the run'; $('status').className = 'down'; setTimeout(start, 2000); return; }",

@@ -2,13 +2,17 @@
  * log.c - the trainer's human-readable messages, all on stderr.
  *
  * Entry points: gnarl_log(), gnarl_logv(), gnarl_log_set_level(),
- * gnarl_log_get_level().
+ * gnarl_log_get_level(), gnarl_log_status(), gnarl_log_status_end().
  *
  * Invariants: every line is formatted into a local buffer first and written
  * with one stdio call, so concurrent threads (plugins log from their own
  * threads) never interleave within a line.  The level is the one piece of
  * process-wide state: set once at startup (or read from GNARL_LOG_LEVEL at
- * first use) and read atomically afterwards.
+ * first use) and read atomically afterwards.  The status line is the
+ * other: stderr is one per process, and so is what stands at its bottom.
+ * It is read and written only with stderr's own stdio lock held
+ * (flockfile), so erasing it, writing a line and drawing it again is one
+ * step that no other writer of stderr can split.
  */
 #include "log.h"
 
@@ -20,9 +24,14 @@
 #include <strings.h>
 
 #define LOG_LINE_MAX 4096
+#define STATUS_MAX 1024
+
+/* "\r" to the line's start, ESC [ K: erase to its end. */
+#define ERASE_LINE "\r\033[K"
 
 static atomic_int log_level = GNARL_LOG_INFO;
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+static char status[STATUS_MAX]; /* shown at stderr's bottom; "" none (under flockfile) */
 
 static void log_init(void)
 {
@@ -79,7 +88,38 @@ void gnarl_logv(enum gnarl_log_level level, const char *who, const char *fmt, va
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
 	line[n] = '\0';
+	flockfile(stderr);
+	if (status[0])
+		fputs(ERASE_LINE, stderr);
 	fputs(line, stderr);
+	if (status[0])
+		fputs(status, stderr);
+	fflush(stderr);
+	funlockfile(stderr);
+}
+
+void gnarl_log_status(const char *text)
+{
+	if (gnarl_log_get_level() < GNARL_LOG_INFO)
+		return;
+	flockfile(stderr);
+	snprintf(status, sizeof(status), "%s", text);
+	/* A newline in it would leave the first part behind at every redraw. */
+	status[strcspn(status, "\r\n")] = '\0';
+	fputs(ERASE_LINE, stderr);
+	fputs(status, stderr);
+	fflush(stderr);
+	funlockfile(stderr);
+}
+
+void gnarl_log_status_end(bool keep)
+{
+	flockfile(stderr);
+	if (status[0])
+		fputs(keep ? "\n" : ERASE_LINE, stderr);
+	status[0] = '\0';
+	fflush(stderr);
+	funlockfile(stderr);
 }
 
 void gnarl_log(enum gnarl_log_level level, const char *who, const char *fmt, ...)

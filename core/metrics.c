@@ -1,8 +1,10 @@
 /*
- * metrics.c - the per-iteration report: progress line, progress.csv and
- * TensorBoard events, uploaded whole through storage.
+ * metrics.c - the per-iteration report: progress line (printed by
+ * core/train_console.c), progress.csv and TensorBoard events, uploaded
+ * whole through storage.
  *
- * Entry points: gnarl_metrics_create/set/get/flush/sync/free.
+ * Entry points: gnarl_metrics_create/set/get/flush/sync/free, _line,
+ * _add_image.
  * Invariants: scalars live in one table in first-set order; `set` marks
  * those given in the current iteration and is cleared by flush.  The CSV
  * header is fixed at the first flush.  progress.csv and every event file
@@ -80,6 +82,7 @@ struct gnarl_metrics {
 
 	const char **tags; /* scratch for events */
 	float *values;
+	char line[LINE_MAX_LEN]; /* the last flush's progress line */
 };
 
 static double now_mono(void)
@@ -384,11 +387,13 @@ static void llm_group(char *g, size_t size, const struct gnarl_metrics *m)
 	}
 }
 
-static void progress_line(const struct gnarl_metrics *m, uint64_t iteration, uint64_t env_steps)
+/* The iteration's line ("iter 7 | steps 28672 | sps ... | return ... |
+ * pi ... | reward ... | llm ..."), kept for gnarl_metrics_line. */
+static void progress_line(struct gnarl_metrics *m, uint64_t iteration, uint64_t env_steps)
 {
-	char line[LINE_MAX_LEN], g[LINE_MAX_LEN / 2];
+	char *line = m->line, g[LINE_MAX_LEN / 2];
 
-	snprintf(line, sizeof(line), "iter %llu | steps %llu", (unsigned long long)iteration,
+	snprintf(line, LINE_MAX_LEN, "iter %llu | steps %llu", (unsigned long long)iteration,
 	         (unsigned long long)env_steps);
 	g[0] = '\0';
 	group_add(g, sizeof(g), m, "sps", "sps", "%.0f");
@@ -417,7 +422,11 @@ static void progress_line(const struct gnarl_metrics *m, uint64_t iteration, uin
 	g[0] = '\0';
 	llm_group(g, sizeof(g), m);
 	line_add(line, g);
-	gnarl_log(GNARL_LOG_INFO, NULL, "%s", line);
+}
+
+const char *gnarl_metrics_line(const struct gnarl_metrics *m)
+{
+	return m->line;
 }
 
 static int csv_header(struct gnarl_metrics *m)
@@ -471,22 +480,28 @@ static int csv_row(struct gnarl_metrics *m, uint64_t iteration, uint64_t env_ste
 	return 0;
 }
 
+/* The event file to append to: a new one once the current is full. */
+static struct evfile *event_file(struct gnarl_metrics *m)
+{
+	size_t len;
+
+	gnarl_tfevents_data(m->files[m->n_files - 1].ev, &len);
+	if (len >= EVENT_FILE_CAP && new_event_file(m) < 0)
+		return NULL;
+	return &m->files[m->n_files - 1];
+}
+
 static int add_event(struct gnarl_metrics *m, uint64_t env_steps)
 {
 	struct evfile *f;
-	size_t k = 0, len;
+	size_t k = 0;
 	int rc;
 
 	if (!m->n_files)
 		return 0;
-	f = &m->files[m->n_files - 1];
-	gnarl_tfevents_data(f->ev, &len);
-	if (len >= EVENT_FILE_CAP) {
-		rc = new_event_file(m);
-		if (rc < 0)
-			return rc;
-		f = &m->files[m->n_files - 1];
-	}
+	f = event_file(m);
+	if (!f)
+		return GNARL_ENOMEM;
 	for (size_t i = 0; i < m->n; i++) {
 		if (!m->s[i].set)
 			continue;
@@ -498,6 +513,21 @@ static int add_event(struct gnarl_metrics *m, uint64_t env_steps)
 	if (rc == 0)
 		f->dirty = true;
 	return rc;
+}
+
+int gnarl_metrics_add_image(struct gnarl_metrics *m, const char *tag, uint64_t step,
+                            uint32_t width, uint32_t height, const void *data, size_t len)
+{
+	struct evfile *f;
+
+	if (!m || !m->n_files)
+		return 0;
+	f = event_file(m);
+	if (!f || gnarl_tfevents_add_image(f->ev, now_wall(), (int64_t)step, tag, width, height,
+	                                   3, data, len) < 0)
+		return GNARL_ENOMEM;
+	f->dirty = true;
+	return 0;
 }
 
 static int put_file(struct gnarl_metrics *m, const char *name, const void *data, size_t len,

@@ -1,7 +1,8 @@
 /*
- * metrics.h - what a run reports, once per iteration: a progress line on
- * stderr, a row of progress.csv and a TensorBoard event file, both kept in
- * the run directory through storage.
+ * metrics.h - what a run reports, once per iteration: a progress line
+ * (for stderr: core/train_console.c decides when it is printed), a row of
+ * progress.csv and a TensorBoard event file, both kept in the run
+ * directory through storage.
  *
  * Use: set every scalar of the iteration with gnarl_metrics_set(), then
  * gnarl_metrics_flush().  The CSV's columns are `iteration`, `env_steps`,
@@ -43,7 +44,7 @@ struct gnarl_metrics;
  * defaults: upload_every null, tensorboard true, episodes true).  st and
  * run_prefix say where the run directory is (both borrowed, they must
  * outlive m; run_prefix "" or NULL is the store's root); st may be NULL
- * (nothing is written, the progress line still is).
+ * (nothing is written, the progress line is still made).
  * `remote` selects the upload default (see above). */
 int gnarl_metrics_create(const struct gnarl_value *section, struct gnarl_storage *st,
                          const char *run_prefix, bool remote, struct gnarl_metrics **out,
@@ -58,12 +59,24 @@ void gnarl_metrics_set(struct gnarl_metrics *m, const char *name, double value);
 /* The latest value set for name in any iteration; fallback if never. */
 double gnarl_metrics_get(const struct gnarl_metrics *m, const char *name, double fallback);
 
-/* End iteration `iteration` at `env_steps`: progress line, CSV row, event,
- * and an upload when due.  An upload failure is returned (with a message)
+/* End iteration `iteration` at `env_steps`: progress line (kept for
+ * gnarl_metrics_line), CSV row, event, and an upload when due.  An upload failure is returned (with a message)
  * but loses nothing: the next due flush or sync retries with the whole
  * files.  GNARL_ENOMEM if a row could not be added (the row is dropped). */
 int gnarl_metrics_flush(struct gnarl_metrics *m, uint64_t iteration, uint64_t env_steps,
                         char err[GNARL_ERR_SIZE]);
+/* Add an image to the TensorBoard events at `step` (env steps): an
+ * encoded PNG or animated GIF of width x height RGB pixels, under `tag`
+ * (TensorBoard's IMAGES tab).  Written with the next upload.  0 when
+ * TensorBoard is off or there is no store; GNARL_ENOMEM. */
+int gnarl_metrics_add_image(struct gnarl_metrics *m, const char *tag, uint64_t step,
+                            uint32_t width, uint32_t height, const void *data, size_t len);
+/* The last flush's progress line (borrowed, valid until the next flush;
+ * "" before the first): "iter 7 | steps 28672 | sps 3862 | return 1968.31
+ * len 1826.4 | pi ... v ... ent ... kl ... | reward <term> <mean> ... |
+ * llm <source> <requests> req <suggestions> sugg", groups without a
+ * value left out. */
+const char *gnarl_metrics_line(const struct gnarl_metrics *m);
 /* Upload progress.csv and the event file(s) now. */
 int gnarl_metrics_sync(struct gnarl_metrics *m, char err[GNARL_ERR_SIZE]);
 

@@ -150,6 +150,32 @@ static const struct gnarl_param hud_params[] = {
 	GNARL_PARAMS_END,
 };
 
+static const struct gnarl_param log_params[] = {
+	{"every_seconds", GNARL_PARAM_FLOAT, 0, MIN_, "10", 0, 0,
+	 "piped or redirected stderr: a progress line at most this often (the first and last "
+	 "always); 0: every iteration", NULL},
+	{"status_line", GNARL_PARAM_BOOL, 0, 0, "true", 0, 0,
+	 "on a terminal, one status line updated in place; false: plain lines there too", NULL},
+	GNARL_PARAMS_END,
+};
+
+static const struct gnarl_param video_params[] = {
+	{"every", GNARL_PARAM_INT, 0, MIN_, "0", 0, 0,
+	 "record env 0's next whole episode every N iterations: <run>/videos/, TensorBoard, the "
+	 "HUD; 0: off", NULL},
+	{"format", GNARL_PARAM_STRING, 0, 0, "mp4", 0, 0,
+	 "the run's video files: mp4 (H.264) or webm (VP9)", "mp4|webm"},
+	{"fps", GNARL_PARAM_INT, 0, RANGE_, "30", 1, 240, "frames (env steps) per second of video",
+	 NULL},
+	{"scale", GNARL_PARAM_INT, 0, RANGE_, "2", 1, 8,
+	 "pixels per frame pixel in video files (nearest neighbour)", NULL},
+	{"max_frames", GNARL_PARAM_INT, 0, MIN_, "4096", 1, 0,
+	 "a recorded episode ends its video after this many frames", NULL},
+	{"tensorboard", GNARL_PARAM_BOOL, 0, 0, "true", 0, 0,
+	 "also an animated GIF of the episode in TensorBoard (IMAGES, tag video/episode)", NULL},
+	GNARL_PARAMS_END,
+};
+
 /* Checked further by core/archive.c (the cell's fields, the score). */
 static const struct gnarl_param archive_params[] = {
 	{"enabled", GNARL_PARAM_BOOL, 0, 0, "false", 0, 0,
@@ -202,6 +228,8 @@ static const struct gnarl_param root_params[] = {
 	 NULL},
 	{"metrics", GNARL_PARAM_MAP, 0, 0, "{}", 0, 0, "what the run reports", NULL},
 	{"hud", GNARL_PARAM_MAP, 0, 0, "{}", 0, 0, "the web HUD", NULL},
+	{"log", GNARL_PARAM_MAP, 0, 0, "{}", 0, 0, "what long commands print on stderr", NULL},
+	{"video", GNARL_PARAM_MAP, 0, 0, "{}", 0, 0, "videos of episodes", NULL},
 	{"archive", GNARL_PARAM_MAP, 0, 0, "{}", 0, 0,
 	 "the archive of start states (Go-Explore)", NULL},
 	GNARL_PARAMS_END,
@@ -219,6 +247,8 @@ static const struct gnarl_schema_section sections[] = {
 	{"checkpoint", GNARL_SCHEMA_MAP, checkpoint_params, "checkpoint schedule and retention"},
 	{"metrics", GNARL_SCHEMA_MAP, metrics_params, "metrics output"},
 	{"hud", GNARL_SCHEMA_MAP, hud_params, "web HUD"},
+	{"log", GNARL_SCHEMA_MAP, log_params, "progress on stderr"},
+	{"video", GNARL_SCHEMA_MAP, video_params, "videos of episodes"},
 	{"archive", GNARL_SCHEMA_MAP, archive_params, "archive of start states"},
 	{NULL, 0, NULL, NULL},
 };

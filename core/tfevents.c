@@ -1,13 +1,15 @@
 /*
  * tfevents.c - TensorBoard event files written without TensorFlow.
  *
- * Entry points: gnarl_tfevents_create/add_scalars/data/free, the CRC32C
+ * Entry points: gnarl_tfevents_create/add_scalars/add_image/data/free, the CRC32C
  * helpers and the file name.  Wire format (shared/notes/protocols.md):
  *   record  = u64 len | u32 mask(crc32c(len bytes)) | data | u32 mask(crc32c(data))
  *   Event   = 1: wall_time (double, fixed64) 2: step (int64, varint)
  *             3: file_version (string) 5: summary (Summary)
  *   Summary = 1: repeated Value
- *   Value   = 1: tag (string) 2: simple_value (float, fixed32)
+ *   Value   = 1: tag (string) 2: simple_value (float, fixed32) 4: image (Image)
+ *   Image   = 1: height 2: width 3: colorspace (int32, varint)
+ *             4: encoded_image_string (bytes)
  * Invariant: the buffer always ends on a whole record; a record's size is
  * computed before it is written, so a failed grow appends nothing.
  */
@@ -149,6 +151,18 @@ void gnarl_tfevents_free(struct gnarl_tfevents *ev)
 	free(ev);
 }
 
+/* An Event's wall_time and step, and the tag and length of its summary;
+ * returns where the summary's values go. */
+static uint8_t *event_head(uint8_t *p, double wall_time, int64_t step, size_t summary_len)
+{
+	*p++ = 0x09; /* wall_time */
+	p = put_double(p, wall_time);
+	*p++ = 0x10; /* step: int64 as a varint (two's complement if negative) */
+	p = put_varint(p, (uint64_t)step);
+	*p++ = 0x2A; /* summary */
+	return put_varint(p, summary_len);
+}
+
 int gnarl_tfevents_add_scalars(struct gnarl_tfevents *ev, double wall_time, int64_t step,
                                const char *const *tags, const float *values, size_t n)
 {
@@ -163,13 +177,7 @@ int gnarl_tfevents_add_scalars(struct gnarl_tfevents *ev, double wall_time, int6
 	           summary_len;
 	if (reserve(ev, data_len + RECORD_OVERHEAD) < 0)
 		return GNARL_ENOMEM;
-	p = ev->buf + ev->len + 12;
-	*p++ = 0x09; /* wall_time */
-	p = put_double(p, wall_time);
-	*p++ = 0x10; /* step: int64 as a varint (two's complement if negative) */
-	p = put_varint(p, (uint64_t)step);
-	*p++ = 0x2A; /* summary */
-	p = put_varint(p, summary_len);
+	p = event_head(ev->buf + ev->len + 12, wall_time, step, summary_len);
 	for (size_t i = 0; i < n; i++) {
 		size_t t = strlen(tags[i]);
 		uint32_t bits;
@@ -184,6 +192,43 @@ int gnarl_tfevents_add_scalars(struct gnarl_tfevents *ev, double wall_time, int6
 		memcpy(&bits, &values[i], sizeof(bits));
 		p = put_le(p, bits, 4);
 	}
+	seal_record(ev, data_len);
+	return 0;
+}
+
+int gnarl_tfevents_add_image(struct gnarl_tfevents *ev, double wall_time, int64_t step,
+                             const char *tag, uint32_t width, uint32_t height,
+                             uint32_t colorspace, const void *data, size_t len)
+{
+	size_t t = strlen(tag);
+	size_t image_len = 1 + varint_size(height) + 1 + varint_size(width) + 1 +
+	                   varint_size(colorspace) + 1 + varint_size(len) + len;
+	size_t value_len = 1 + varint_size(t) + t + 1 + varint_size(image_len) + image_len;
+	size_t summary_len = 1 + varint_size(value_len) + value_len;
+	size_t data_len = 1 + 8 + 1 + varint_size((uint64_t)step) + 1 +
+	                  varint_size(summary_len) + summary_len;
+	uint8_t *p;
+
+	if (reserve(ev, data_len + RECORD_OVERHEAD) < 0)
+		return GNARL_ENOMEM;
+	p = event_head(ev->buf + ev->len + 12, wall_time, step, summary_len);
+	*p++ = 0x0A; /* Summary.value */
+	p = put_varint(p, value_len);
+	*p++ = 0x0A; /* Value.tag */
+	p = put_varint(p, t);
+	memcpy(p, tag, t);
+	p += t;
+	*p++ = 0x22; /* Value.image */
+	p = put_varint(p, image_len);
+	*p++ = 0x08; /* Image.height */
+	p = put_varint(p, height);
+	*p++ = 0x10; /* Image.width */
+	p = put_varint(p, width);
+	*p++ = 0x18; /* Image.colorspace */
+	p = put_varint(p, colorspace);
+	*p++ = 0x22; /* Image.encoded_image_string */
+	p = put_varint(p, len);
+	memcpy(p, data, len);
 	seal_record(ev, data_len);
 	return 0;
 }

@@ -2,7 +2,9 @@
  * tfevents.h - a TensorBoard event file built in memory: the records of
  * TFRecord framing (length, masked CRC32C, data, masked CRC32C) holding
  * Event protobufs encoded by hand.  The first record carries file_version
- * "brain.Event:2"; each later one a Summary of scalar values.  The caller
+ * "brain.Event:2"; each later one a Summary of scalar values or of one
+ * image (an encoded PNG or GIF: TensorBoard's IMAGES tab shows a GIF
+ * animated, which is how episode videos reach it).  The caller
  * stores the bytes (metrics uploads the whole file through storage).
  */
 #ifndef GNARL_TFEVENTS_H
@@ -28,6 +30,13 @@ void gnarl_tfevents_free(struct gnarl_tfevents *ev);  /* accepts NULL */
  * (GNARL_ENOMEM) nothing is appended. */
 int gnarl_tfevents_add_scalars(struct gnarl_tfevents *ev, double wall_time, int64_t step,
                                const char *const *tags, const float *values, size_t n);
+
+/* Append one Event at `step` whose Summary holds one image value: `tag`,
+ * height, width, colorspace (3 RGB, 4 RGBA) and the encoded file bytes
+ * (PNG, GIF; copied).  GNARL_ENOMEM appends nothing. */
+int gnarl_tfevents_add_image(struct gnarl_tfevents *ev, double wall_time, int64_t step,
+                             const char *tag, uint32_t width, uint32_t height,
+                             uint32_t colorspace, const void *data, size_t len);
 
 /* The file's bytes so far (borrowed: valid until the next add or free). */
 const void *gnarl_tfevents_data(const struct gnarl_tfevents *ev, size_t *len);

@@ -34,10 +34,12 @@
 #include "nn.h"
 #include "plugin.h"
 #include "pool.h"
+#include "recorder.h"
 #include "registry.h"
 #include "rollout.h"
 #include "storage.h"
 #include "summaries.h"
+#include "train_console.h"
 #include "trainer_sync.h"
 
 /* Streams of the run seed (the registry uses 1, 100+, 200+, 300+). */
@@ -80,10 +82,12 @@ struct gnarl_trainer {
 	double start_time;        /* of this process's part of the run */
 	uint64_t start_steps;     /* env_steps then */
 	uint32_t N, T, learner_threads;
-	bool has_state;
+	bool has_state, has_frames;
 	gnarl_trainer_hook_fn hook; /* after each report (checkpoints) */
 	void *hook_ctx;
 	struct gnarl_hud *hud;    /* web HUD (hud.port); NULL: off */
+	struct gnarl_train_console *console; /* progress on stderr; NULL: quiet or rank > 0 */
+	struct gnarl_recorder *rec; /* episode videos (video.every); NULL: off */
 	/* data-parallel */
 	struct gnarl_dist *dist;
 	int rank, world;
@@ -291,8 +295,9 @@ static uint64_t rank_seed(const struct gnarl_trainer *t, uint64_t seed)
 }
 
 /* The web HUD: what the run is, and env 0's frames through a view of the
- * env that the rollout steps in its place (*ops, *env: the env itself
- * when the HUD is off). */
+ * env (*ops, *env on entry: the recorder's view or the env) that the
+ * rollout steps in its place (*ops, *env on return: unchanged when the
+ * HUD is off). */
 static int watch_hud(struct gnarl_trainer *t, const struct gnarl_env_spaces *sp,
                      const struct gnarl_env_ops **ops, void **env, char err[GNARL_ERR_SIZE])
 {
@@ -309,7 +314,7 @@ static int watch_hud(struct gnarl_trainer *t, const struct gnarl_env_spaces *sp,
 	                            sp->n_actions, sp->action_names, K, names, ttl};
 
 	rc = gnarl_hud_describe(t->hud, &run, err);
-	return rc ? rc : gnarl_hud_watch_env(t->hud, t->env_ops, t->env, t->N, ops, env, err);
+	return rc ? rc : gnarl_hud_watch_env(t->hud, *ops, *env, t->N, ops, env, err);
 }
 
 static int build_learner(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
@@ -326,6 +331,7 @@ static int build_learner(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 
 	t->env_ops->spaces(t->env, &sp);
 	t->has_state = sp.has_game_state;
+	t->has_frames = sp.has_frames;
 	rc = network_spec(t, &sp, &spec, err);
 	if (rc)
 		return rc;
@@ -348,7 +354,14 @@ static int build_learner(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	if (rc)
 		return rc;
 	roc = (struct gnarl_rollout_config){t->N, pc.O, own, env_threads, 100};
-	rc = watch_hud(t, &sp, &env_ops, &env, err);
+	env_ops = t->env_ops;
+	env = t->env;
+	/* videos: rank 0 of a run with a run directory */
+	if (!t->opts.quiet && !t->opts.no_run_dir && t->rank == 0)
+		rc = gnarl_recorder_open(t->cfg, t->st, t->run_prefix, t->env_ops, t->env, t->N,
+		                         &env_ops, &env, &t->rec, err);
+	if (!rc)
+		rc = watch_hud(t, &sp, &env_ops, &env, err);
 	if (rc)
 		return rc;
 	rc = gnarl_rollout_create_guided(&roc, env_ops, env, t->rewards, t->n_terms, t->guid,
@@ -444,6 +457,8 @@ int gnarl_trainer_create(struct gnarl_config *cfg, const struct gnarl_trainer_op
 	total = t->opts.total_steps ? t->opts.total_steps : (uint64_t)int_key(t, "ppo.total_steps");
 	t->total_iters = total / batch(t);
 	rc = check_sizes(t, err);
+	if (!rc && !t->opts.quiet)
+		rc = gnarl_recorder_check(cfg, err);
 	if (!rc)
 		rc = gnarl_registry_open(cfg, &t->reg, err);
 	if (!rc && !t->opts.no_archive)
@@ -470,6 +485,8 @@ int gnarl_trainer_create(struct gnarl_config *cfg, const struct gnarl_trainer_op
 		rc = gnarl_metrics_create(gnarl_config_section(cfg, "metrics"), t->st, t->run_prefix,
 		                          t->st && strcmp(gnarl_storage_plugin_name(t->st), "local"),
 		                          &t->metrics, err);
+	if (!rc && t->metrics)
+		rc = gnarl_train_console_create(cfg, t->has_state, &t->console, err);
 	if (!rc)
 		rc = open_summaries(t, err);
 	if (rc)
@@ -490,6 +507,7 @@ void gnarl_trainer_free(struct gnarl_trainer *t)
 	gnarl_rollout_free(t->ro);
 	gnarl_archive_free(t->archive);
 	gnarl_hud_free(t->hud);
+	gnarl_recorder_free(t->rec);
 	gnarl_guidance_free(t->guid);
 	gnarl_ppo_free(t->ppo);
 	gnarl_nn_free(t->nn);
@@ -505,6 +523,7 @@ void gnarl_trainer_free(struct gnarl_trainer *t)
 		t->env_ops->destroy(t->env);
 	gnarl_plugin_host_free(t->env_host);
 	gnarl_summaries_free(t->summaries);
+	gnarl_train_console_free(t->console);
 	gnarl_metrics_free(t->metrics);
 	gnarl_storage_close(t->st);
 	free(t->run_prefix);
@@ -524,12 +543,20 @@ static void reset_envs(struct gnarl_trainer *t)
 	t->start_steps = t->env_steps;
 }
 
+/* The console counts from here (a restored run: from its iteration). */
+static void start_console(struct gnarl_trainer *t)
+{
+	gnarl_train_console_start(t->console, t->iteration, t->total_iters, t->env_steps,
+	                          batch(t));
+}
+
 void gnarl_trainer_start(struct gnarl_trainer *t)
 {
 	const char *root = t->st ? gnarl_storage_root(t->st) : "";
 	size_t len = strlen(root);
 
 	reset_envs(t);
+	start_console(t);
 	if (!t->opts.quiet && t->rank == 0)
 		gnarl_log(GNARL_LOG_INFO, NULL,
 		          "starting fresh: %s%s%s, env %s x %u%s, %llu iterations of %llu steps", root,
@@ -573,6 +600,7 @@ void gnarl_trainer_restored(struct gnarl_trainer *t)
 	rejoin(t);
 	reset_envs(t);
 	replan(t);
+	start_console(t);
 }
 
 void gnarl_trainer_continued(struct gnarl_trainer *t)
@@ -584,6 +612,7 @@ void gnarl_trainer_continued(struct gnarl_trainer *t)
 	t->start_time = now();
 	t->start_steps = t->env_steps;
 	replan(t);
+	start_console(t);
 }
 
 void gnarl_trainer_set_hook(struct gnarl_trainer *t, gnarl_trainer_hook_fn fn, void *ctx)
@@ -600,6 +629,8 @@ static void finished(struct gnarl_trainer *t, struct gnarl_episode *ep)
 		if (!gnarl_rollout_dones(t->ro)[n])
 			continue;
 		sr.ep = gnarl_rollout_record(t->ro, n);
+		if (n == 0)
+			gnarl_recorder_finished(t->rec, sr.ep->ret, sr.ep->length);
 		if (t->guid) {
 			struct gnarl_guidance_episode ge;
 
@@ -645,6 +676,7 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 	join(t);
 	t0 = now();
 	gnarl_hud_arm_frame(t->hud); /* env 0's frame in the first step, if due */
+	gnarl_recorder_arm(t->rec, t->iteration);
 	gnarl_guidance_set_iteration(t->guid, t->iteration);
 	gnarl_archive_begin(t->archive, t->env_steps);
 	gnarl_ppo_begin(t->ppo);
@@ -690,6 +722,31 @@ static void put_gauge(void *ctx, const char *name, double value)
 	put(ctx, name, value);
 }
 
+/* A video the recorder finished: TensorBoard, the HUD, a line. */
+static void take_video(struct gnarl_trainer *t, const struct gnarl_trainer_iteration *it)
+{
+	struct gnarl_recorder_video v;
+
+	if (!gnarl_recorder_poll(t->rec, &v))
+		return;
+	if (v.error) {
+		gnarl_log(GNARL_LOG_WARN, "video", "the episode video of iteration %llu is lost: %s",
+		          (unsigned long long)v.iteration, v.error);
+		return;
+	}
+	if (v.gif && gnarl_metrics_add_image(t->metrics, "video/episode", it->env_steps,
+	                                     GNARL_FRAME_WIDTH, GNARL_FRAME_HEIGHT, v.gif,
+	                                     v.gif_len))
+		gnarl_log(GNARL_LOG_WARN, "video", "out of memory: the GIF is not in TensorBoard");
+	gnarl_hud_video(t->hud, v.iteration, v.mime, v.data, v.len);
+	if (isnan(v.ret))
+		gnarl_log(GNARL_LOG_INFO, "video", "%s: %llu frames of an episode (cut at "
+		          "video.max_frames)", v.uri, (unsigned long long)v.frames);
+	else
+		gnarl_log(GNARL_LOG_INFO, "video", "%s: an episode of %llu steps, return %.1f",
+		          v.uri, (unsigned long long)v.frames - 1, v.ret);
+}
+
 static void hud_commit(struct gnarl_trainer *t, const struct gnarl_trainer_iteration *it)
 {
 	const struct gnarl_ppo_config *pc = gnarl_ppo_config(t->ppo);
@@ -705,6 +762,7 @@ int gnarl_trainer_report(struct gnarl_trainer *t, const struct gnarl_trainer_ite
 	struct gnarl_metrics *m = t->metrics;
 	struct gnarl_episode_means e;
 	const struct gnarl_ppo_stats *p = &it->ppo;
+	int rc;
 
 	if (!m)
 		return 0;
@@ -743,9 +801,12 @@ int gnarl_trainer_report(struct gnarl_trainer *t, const struct gnarl_trainer_ite
 	/* One snapshot of the gauges (plugins' threads move them) for both:
 	 * the HUD shows what progress.csv holds. */
 	gnarl_gauges_each(t->gauges, put_gauge, t);
+	take_video(t, it);
 	gnarl_hud_show_archive(t->hud, t->archive, it->iteration);
 	hud_commit(t, it);
-	return gnarl_metrics_flush(m, it->iteration, it->env_steps, err);
+	rc = gnarl_metrics_flush(m, it->iteration, it->env_steps, err);
+	gnarl_train_console_iteration(t->console, m, it->iteration, it->env_steps);
+	return rc;
 }
 
 bool gnarl_trainer_done(const struct gnarl_trainer *t)
@@ -777,6 +838,7 @@ int gnarl_trainer_run(struct gnarl_trainer *t, volatile sig_atomic_t *stop,
 		if (t->hook)
 			t->hook(t->hook_ctx, t, &it);
 	}
+	gnarl_train_console_stop(t->console);
 	if (t->sync && !t->opts.quiet)
 		gnarl_trainer_sync_report(t->sync, t->nn, t->ppo, t->iteration, t->updates);
 	if (stop && *stop && !t->opts.quiet && t->rank == 0)
@@ -916,6 +978,16 @@ const char *gnarl_trainer_run_prefix(const struct gnarl_trainer *t)
 struct gnarl_metrics *gnarl_trainer_metrics(struct gnarl_trainer *t)
 {
 	return t->metrics;
+}
+
+struct gnarl_train_console *gnarl_trainer_console(struct gnarl_trainer *t)
+{
+	return t->console;
+}
+
+bool gnarl_trainer_has_frames(const struct gnarl_trainer *t)
+{
+	return t->has_frames;
 }
 
 uint32_t gnarl_trainer_learner_threads(const struct gnarl_trainer *t)

@@ -43,6 +43,7 @@ struct gnarl_ppo;
 struct gnarl_rollout;
 struct gnarl_storage;
 struct gnarl_metrics;
+struct gnarl_train_console;
 struct gnarl_registry;
 struct gnarl_guidance;
 struct gnarl_archive;
@@ -152,6 +153,11 @@ struct gnarl_rng *gnarl_trainer_rng(struct gnarl_trainer *t);
 struct gnarl_storage *gnarl_trainer_storage(struct gnarl_trainer *t);  /* NULL: none */
 const char *gnarl_trainer_run_prefix(const struct gnarl_trainer *t);   /* "<run.name>/" */
 struct gnarl_metrics *gnarl_trainer_metrics(struct gnarl_trainer *t);  /* NULL: none */
+/* The progress on stderr and the summary (train_console.h); NULL when
+ * quiet or on ranks other than 0. */
+struct gnarl_train_console *gnarl_trainer_console(struct gnarl_trainer *t);
+/* Whether the env renders frames (videos, the HUD's view). */
+bool gnarl_trainer_has_frames(const struct gnarl_trainer *t);
 /* Threads the learner's matrix work uses: 2 with actor and critic on
  * their own threads, else OpenBLAS's thread count. */
 uint32_t gnarl_trainer_learner_threads(const struct gnarl_trainer *t);

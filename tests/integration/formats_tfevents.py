@@ -18,12 +18,24 @@ import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc ^= byte
+def _crc_table():
+    table = []
+    for n in range(256):
+        crc = n
         for _ in range(8):
             crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+        table.append(crc)
+    return table
+
+
+CRC_TABLE = _crc_table()
+
+
+def crc32c(data):
+    """CRC32C a byte at a time from a table (event files with images are MBs)."""
+    crc, table = 0xFFFFFFFF, CRC_TABLE
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
     return crc ^ 0xFFFFFFFF
 
 
@@ -44,8 +56,13 @@ def event_class():
                 f.type_name = type_name
 
     opt, rep = F.LABEL_OPTIONAL, F.LABEL_REPEATED
+    message("Image", [("height", 1, F.TYPE_INT32, opt, None),
+                      ("width", 2, F.TYPE_INT32, opt, None),
+                      ("colorspace", 3, F.TYPE_INT32, opt, None),
+                      ("encoded_image_string", 4, F.TYPE_BYTES, opt, None)])
     message("Value", [("tag", 1, F.TYPE_STRING, opt, None),
-                      ("simple_value", 2, F.TYPE_FLOAT, opt, None)])
+                      ("simple_value", 2, F.TYPE_FLOAT, opt, None),
+                      ("image", 4, F.TYPE_MESSAGE, opt, ".tbtest.Image")])
     message("Summary", [("value", 1, F.TYPE_MESSAGE, rep, ".tbtest.Value")])
     message("Event", [("wall_time", 1, F.TYPE_DOUBLE, opt, None),
                       ("step", 2, F.TYPE_INT64, opt, None),

@@ -47,10 +47,6 @@ import llm_train  # noqa: E402  (its Train: gnarl train with stderr on a thread)
 SERVER = os.path.join(HERE, "..", "llm", "server.py")
 # A safety net against a hung run, not a measure: every wait is for an event.
 DEADLINE_S = 240
-# Chromium waits for the page's event stream to end: the run is stopped this
-# long after Chromium starts (long enough for a sanitizer build on a busy
-# machine to serve the page, its metrics, frame and archive).
-STOP_S = 25.0
 TERMS = ("room_discovery", "grid_exploration", "movement", "dungeon_entry", "combat",
          "health", "death", "milestones", "time_penalty")
 
@@ -130,7 +126,8 @@ def train_args(gnarl, config, work, name, port, extra=()):
             "--set", "env.num_envs=8", "--set", "ppo.rollout_steps=64",
             "--set", "ppo.minibatch_size=256", "--set", "ppo.epochs=1",
             "--set", "policy.hidden=[32]", "--set", "checkpoint.every=0",
-            "--set", "ppo.total_steps=1000000000", "--set", "metrics.upload_every=1"] + list(extra)
+            "--set", "ppo.total_steps=1000000000", "--set", "metrics.upload_every=1",
+            "--set", "log.every_seconds=0"] + list(extra)
 
 
 class LlmServer:
@@ -321,7 +318,7 @@ def errors(gnarl, config, work):
 def chromium_on_run(gnarl, config, work, name, chromium, action, extra=()):
     """Run `action` (a Chromium flag) on the page of a run that trains; the
     event stream keeps the page loading, so the run is stopped (SIGINT)
-    STOP_S after Chromium started, which ends the stream.  Returns
+    a few seconds after Chromium started, which ends the stream.  Returns
     Chromium's stdout."""
     port = free_port()
     t = Train(train_args(gnarl, config, work, name, port, extra))
@@ -334,7 +331,10 @@ def chromium_on_run(gnarl, config, work, name, chromium, action, extra=()):
              "http://127.0.0.1:%d/" % port]
     try:
         t.until_iteration(3)
-        stop = threading.Timer(STOP_S, lambda: t.proc.send_signal(signal.SIGINT))
+        # the run's end closes the page's event stream, which lets Chromium's
+        # virtual time run out; 25 s: Chromium has loaded the page by then even
+        # on a machine whose cores other jobs keep busy (8 s was too short there)
+        stop = threading.Timer(25.0, lambda: t.proc.send_signal(signal.SIGINT))
         stop.start()
         out = subprocess.run(flags, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              text=True, timeout=DEADLINE_S).stdout

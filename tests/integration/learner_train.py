@@ -144,7 +144,8 @@ def determinism(gnarl, config, work):
 
 def interrupted(gnarl, config, work):
     args = [gnarl, "train", "-c", config, "--set", "run.storage=" + work,
-            "--set", "run.name=signal", "--set", "ppo.total_steps=1000000000"]
+            "--set", "run.name=signal", "--set", "ppo.total_steps=1000000000",
+            "--set", "log.every_seconds=0"]
     p = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
     lines = 0
     for line in p.stderr:

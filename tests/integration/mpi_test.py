@@ -71,7 +71,7 @@ class Ctx:
     def args(self, name, *sets, storage=None):
         a = [self.gnarl, "train", "-c", self.config,
              "--set", "run.storage=" + (storage or self.work), "--set", "run.name=" + name,
-             "--set", "ppo.blas_threads=1"]
+             "--set", "ppo.blas_threads=1", "--set", "log.every_seconds=0"]
         for s in sets:
             a += ["--set", s]
         return a

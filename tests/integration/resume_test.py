@@ -10,7 +10,7 @@ Modes (each a handful of real `gnarl train` runs with tiny budgets):
                    and with a constant one (total_steps raised on resume)
   exact_overworld  the same on the overworld with every reward term (exit 77 if
                    the overworld cannot save its state)
-  exact_gameboy    the same on the free test cartridge under libmgba, resumed
+  exact_gameboy    the same on the free test cartridge (under GNARL_EMULATOR), resumed
                    mid-episode (exit 77 without GNARL_TEST_ROM)
   reweight         (a) room_discovery's weight 1.0 -> 1.5 (its 20 becomes 30)
   add_term         (b) dungeon_entry added, absent from the first run
@@ -87,7 +87,7 @@ def run(ctx, args, env=None):
 
 def train(ctx, config, name, sets=(), restore=None, expect=0, extra=(), env=None):
     args = ["train", "-c", config, "--set", "run.storage=" + ctx.work,
-            "--set", "run.name=" + name]
+            "--set", "run.name=" + name, "--set", "log.every_seconds=0"]
     for s in sets:
         args += ["--set", s]
     if restore:
@@ -222,10 +222,45 @@ def exact(ctx, config, sets, label):
     if a != b:
         ta, tb = tensors(ckpt(ctx, "straight", 20)), tensors(ckpt(ctx, "part2", 20))
         bad = [k for k in ta if ta[k] != tb.get(k)]
+        if bad == ["env.state"] and label == "gameboy" and gambatte_same_envs(ta["env.state"], tb["env.state"]):
+            print("%s: every tensor identical; env.state identical but for Gambatte's fields "
+                  "it does not round-trip (the game never reads them)" % label)
+            return len(a)
         fail("%s: model.safetensors at iteration 20 differ in %r" % (label, bad), log2)
     print("%s: 20 straight == 10 + resume + 10 (linear lr): %d bytes identical, sha256 %s"
           % (label, len(a), hashlib.sha256(a).hexdigest()[:16]))
     return len(a)
+
+
+# Fields of Gambatte's states that do not round-trip through a load and that
+# the game never reads (plugins/envs/gameboy/emu_retro.c, gambatte_unread).
+GAMBATTE_UNREAD = {b"lfsrreg", b"csprite", b"spattr", b"endx", b"rtcbase", b"rtchalt"}
+
+
+def gambatte_same_envs(ta, tb):
+    """Two gameboy env states (v2: 56-byte header, per env 16 bytes of
+    counters and the emulator's state) under Gambatte: the same header and
+    counters, the same emulator states but for GAMBATTE_UNREAD."""
+    a, b = ta[2], tb[2]
+    if len(a) != len(b) or a[:56] != b[:56] or a[24:32] != b"gambatte":
+        return False
+    n_envs, size = struct.unpack_from("<I", a, 8)[0], struct.unpack_from("<Q", a, 16)[0]
+    for e in range(n_envs):
+        p = 56 + e * (16 + size)
+        if a[p:p + 16] != b[p:p + 16]:
+            return False
+        sa, sb = a[p + 16:p + 16 + size], b[p + 16:p + 16 + size]
+        i = 5 + int.from_bytes(sa[2:5], "big")
+        if sa[:i] != sb[:i]:
+            return False
+        while i < size:
+            j = sa.index(b"\0", i)
+            end = j + 4 + int.from_bytes(sa[j + 1:j + 4], "big")
+            if sa[i:j + 4] != sb[i:j + 4] or (sa[i:j] not in GAMBATTE_UNREAD and
+                                              sa[j + 4:end] != sb[j + 4:end]):
+                return False
+            i = end
+    return True
 
 
 def exact_cartpole(ctx):
@@ -251,7 +286,8 @@ def exact_overworld(ctx):
 
 
 def exact_gameboy(ctx):
-    """The same on the free test cartridge under libmgba (GNARL_TEST_ROM)."""
+    """The same on the free test cartridge under the emulator GNARL_EMULATOR
+    names (configs/test-cartridge.yaml; libmgba when unset)."""
     if not os.path.exists(os.environ.get("GNARL_TEST_ROM", "")):
         print("no test cartridge (GNARL_TEST_ROM)")
         sys.exit(77)
@@ -430,7 +466,7 @@ def crash(ctx):
         args = [ctx.gnarl, "train", "-c", ctx.cp, "--set", "run.storage=" + ctx.work,
                 "--set", "run.name=k%02d" % trial, "--set", "ppo.total_steps=100000000",
                 "--set", "checkpoint.every=1", "--set", "checkpoint.keep_last=3",
-                "--set", "metrics.episodes=false"]
+                "--set", "metrics.episodes=false", "--set", "log.every_seconds=0"]
         if os.path.exists(latest):
             args += ["--restore", "latest"]
             resumed += 1
@@ -487,7 +523,7 @@ def save_failure(ctx):
     log = os.path.join(ctx.work, "f.log")
     args = [ctx.gnarl, "train", "-c", ctx.cp, "--set", "run.storage=" + ctx.work,
             "--set", "run.name=f", "--set", "ppo.total_steps=100000000",
-            "--set", "checkpoint.every=2", "--set", "metrics.episodes=false"]
+            "--set", "checkpoint.every=2", "--set", "metrics.episodes=false", "--set", "log.every_seconds=0"]
     with open(log, "w") as out:
         p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=out)
         try:
@@ -591,7 +627,8 @@ def tagged_survives(ctx):
     args = [ctx.gnarl, "train", "-c", ctx.cp, "--set", "run.storage=" + ctx.work,
             "--set", "run.name=keep", "--set", "ppo.total_steps=100000000",
             "--set", "checkpoint.every=1", "--set", "checkpoint.keep_last=2",
-            "--set", "checkpoint.keep_best=false", "--set", "metrics.episodes=false"]
+            "--set", "checkpoint.keep_best=false", "--set", "metrics.episodes=false",
+            "--set", "log.every_seconds=0"]
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         c2 = os.path.join(ckpt(ctx, "keep", 2), "manifest.json")
@@ -720,7 +757,7 @@ def s3(ctx):
 
     def s3train(name, sets, restore=None, storage=root, expect=0):
         args = ["train", "-c", ctx.cp, "--set", "run.storage=" + storage,
-                "--set", "run.name=" + name]
+                "--set", "run.name=" + name, "--set", "log.every_seconds=0"]
         for x in CP_SETS + direct + sets:
             args += ["--set", x]
         if restore:
@@ -763,7 +800,7 @@ def outage(ctx, proxy, keys, root, sets):
     log = os.path.join(ctx.work, "outage.log")
     args = [ctx.gnarl, "train", "-c", ctx.cp, "--set", "run.storage=" + root,
             "--set", "run.name=outage", "--set", "ppo.total_steps=100000000",
-            "--set", "checkpoint.every=2", "--set", "metrics.episodes=false"]
+            "--set", "checkpoint.every=2", "--set", "metrics.episodes=false", "--set", "log.every_seconds=0"]
     for x in sets:
         args += ["--set", x]
     e = dict(os.environ)

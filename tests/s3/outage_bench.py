@@ -45,7 +45,8 @@ def main():
     p = subprocess.Popen([gnarl, "train", "-c", config, "--set", "run.storage=s3://gnarl-outage/runs",
                           "--set", "run.name=" + name, "--set", "ppo.total_steps=1000000000",
                           "--set", "checkpoint.every=50", "--set", "ppo.blas_threads=1",
-                          "--set", "metrics.episodes=false", "--set", "metrics.upload_every=null"],
+                          "--set", "metrics.episodes=false", "--set", "metrics.upload_every=null",
+                          "--set", "log.every_seconds=0"],
                          stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
     lines = []
 

@@ -1,15 +1,19 @@
 /*
  * gameboy_test.h - what the gameboy env's unit tests share
- * (test_gameboy.c, test_gameboy_reset.c): opening env instances the
- * trainer's way on the free test cartridge (tests/integration/
- * gameboy_harness.h), stepping them with action strings ("RRNB"), an
- * independent decoder of the real game's addresses to check decoded states
- * against, and playing the cartridge with libmgba directly (for save
- * states made the way a user makes them).  Everything is static inline:
- * each test program uses a part of it.
+ * (test_gameboy*.c): opening env instances the trainer's way on the free
+ * test cartridge (tests/integration/gameboy_harness.h), stepping them with
+ * action strings ("RRNB"), an independent decoder of the real game's
+ * addresses to check decoded states against, and save states made the
+ * way a user makes them (playing the cartridge with libmgba directly, or a
+ * libretro core's raw state).  Everything is static inline: each test
+ * program uses a part of it.
  *
- * Built without libmgba or sdcc (GNARL_TEST_ROM undefined), every test
- * skips (SKIP_WITHOUT_ROM).
+ * The emulator under test is GNARL_EMULATOR (libmgba when unset):
+ * CTest runs each program once per emulator (tests/integration/
+ * gameboy.cmake).  Built without libmgba or sdcc (GNARL_TEST_ROM
+ * undefined), every test skips (SKIP_WITHOUT_ROM); so does every test of
+ * an emulator that is not installed, except under CI=true, where that
+ * fails.
  */
 #ifndef GNARL_TEST_GAMEBOY_H
 #define GNARL_TEST_GAMEBOY_H
@@ -54,18 +58,41 @@ enum { NOP, UP, DOWN, LEFT, RIGHT, BTN_A, BTN_B };
 
 #define TEST_CONFIG GNARL_SOURCE_DIR "/configs/test-cartridge.yaml"
 
-/* Open n envs of config (NULL: the test cartridge's) with the --set
- * overrides.  Every episode starts from the same frame unless the test
- * sets reset_noop_max itself (a later --set wins). */
+/* The emulator under test: GNARL_EMULATOR, or libmgba. */
+static inline const char *test_emulator(void)
+{
+	const char *e = getenv("GNARL_EMULATOR");
+
+	return e && *e ? e : "libmgba";
+}
+
+static inline bool on_libmgba(void)
+{
+	return !strcmp(test_emulator(), "libmgba");
+}
+
+/* Open n envs of config (NULL: the test cartridge's) under `emulator`
+ * with the --set overrides.  Every episode starts from the same frame
+ * unless the test sets reset_noop_max itself (a later --set wins). */
+static inline int gb_open_on(const char *emulator, struct gb_harness *g, uint32_t n,
+                             const char *config, const char *const *sets, int n_sets,
+                             char err[GNARL_ERR_SIZE])
+{
+	char emu[256];
+	const char *all[16] = {"env.params.reset_noop_max=0", emu};
+
+	assert_true(n_sets < 15);
+	snprintf(emu, sizeof(emu), "env.params.emulator=%s", emulator);
+	for (int k = 0; k < n_sets; k++)
+		all[k + 2] = sets[k];
+	return gb_harness_open(g, config ? config : TEST_CONFIG, all, n_sets + 2, n, err);
+}
+
+/* The same under the emulator under test. */
 static inline int gb_open(struct gb_harness *g, uint32_t n, const char *config,
                           const char *const *sets, int n_sets, char err[GNARL_ERR_SIZE])
 {
-	const char *all[16] = {"env.params.reset_noop_max=0"};
-
-	assert_true(n_sets < 16);
-	for (int k = 0; k < n_sets; k++)
-		all[k + 1] = sets[k];
-	return gb_harness_open(g, config ? config : TEST_CONFIG, all, n_sets + 1, n, err);
+	return gb_open_on(test_emulator(), g, n, config, sets, n_sets, err);
 }
 
 static inline void gb_must_open(struct gb_harness *g, uint32_t n, const char *const *sets,
@@ -101,7 +128,7 @@ static inline void gb_run(struct gb_harness *g, uint32_t i, const char *seq)
 
 #define SKIP_WITHOUT_ROM()                                                    \
 	do {                                                                      \
-		if (!rom_available())                                                 \
+		if (!rom_available() || !emulator_available(test_emulator()))         \
 			skip();                                                           \
 	} while (0)
 
@@ -113,6 +140,34 @@ static inline bool rom_available(void)
 #else
 	return false;
 #endif
+}
+
+/* Can `emulator` run here?  A libretro core that is not installed (or a
+ * build without libretro.h) skips its tests with the env's own message,
+ * said once; under CI=true, where the core is installed, that fails. */
+static inline bool emulator_available(const char *emulator)
+{
+	static char checked[256];
+	static bool available;
+	struct gb_harness g;
+	char err[GNARL_ERR_SIZE];
+	const char *ci = getenv("CI");
+
+	if (!strcmp(emulator, "libmgba"))
+		return true; /* the plugin is built on it */
+	if (!strcmp(checked, emulator))
+		return available;
+	snprintf(checked, sizeof(checked), "%s", emulator);
+	available = gb_open_on(emulator, &g, 1, NULL, NULL, 0, err) == 0;
+	gb_harness_close(&g);
+	if (available)
+		return true;
+	if (!strstr(err, "no libretro core") && !strstr(err, "without libretro support"))
+		fail_msg("the test cartridge does not start under %s: %s", emulator, err);
+	if (ci && !strcmp(ci, "true"))
+		fail_msg("CI=true and the emulator %s is not available: %s", emulator, err);
+	fprintf(stderr, "skipping the %s tests: %s\n", emulator, err);
+	return false;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -190,7 +245,7 @@ static inline struct mCore *play_to_room_12(uint32_t *video)
  * mGBA state at `raw`, and an mGBA .ss file (what the mGBA app writes) at
  * `ss` unless NULL.  Create an env first: this core relies on the plugin's
  * quiet logger. */
-static inline void save_room_12(const char *raw, const char *ss)
+static inline void save_room_12_mgba(const char *raw, const char *ss)
 {
 	uint32_t *video = calloc(GNARL_FRAME_WIDTH * GNARL_FRAME_HEIGHT, 4);
 	struct mCore *c = play_to_room_12(video);
@@ -215,5 +270,86 @@ static inline void save_room_12(const char *raw, const char *ss)
 	free(video);
 }
 #endif
+
+/* Do two states of the emulator under test hold the same machine?  libmgba:
+ * the same bytes.  Gambatte: the same fields but for those it does not
+ * restore and the game never reads (emu_retro.c, gambatte_unread: the
+ * noise channel's shift register, the PPU's per-line scratch, the clock of
+ * a cartridge without one). */
+static inline bool same_emulator_state(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	static const char *const unread[] = {"lfsrreg", "csprite", "spattr", "endx",
+	                                     "rtcbase", "rtchalt"};
+	size_t i = 5 + ((size_t)a[2] << 16 | (size_t)a[3] << 8 | a[4]);
+
+	if (on_libmgba())
+		return !memcmp(a, b, n);
+	if (memcmp(a, b, i))
+		return false;
+	while (i < n) {
+		const uint8_t *nul = memchr(a + i, 0, n - i);
+		size_t v = (size_t)(nul - a) + 4, end;
+		bool skip = false;
+
+		assert_non_null(nul);
+		end = v + ((size_t)nul[1] << 16 | (size_t)nul[2] << 8 | nul[3]);
+		assert_true(end <= n);
+		for (size_t k = 0; k < sizeof(unread) / sizeof(unread[0]); k++)
+			skip |= !strcmp((const char *)a + i, unread[k]);
+		if (memcmp(a + i, b + i, v - i) || (!skip && memcmp(a + v, b + v, end - v)))
+			return false;
+		i = end;
+	}
+	return true;
+}
+
+/* The emulator's own state of env 0 in a checkpoint buffer of the env
+ * (gameboy.c: a 56-byte header, then per env 16 bytes of counters and the
+ * emulator's state). */
+static inline const uint8_t *emulator_state_of(const uint8_t *buf, size_t *size)
+{
+	*size = (size_t)gnarl_get_u64(buf + 16);
+	return buf + 56 + 16;
+}
+
+/* The same place as save_room_12_mgba (boot, START, 80 frames walking
+ * right) saved by the emulator under test into `raw`, as its own
+ * application would (a libretro frontend writes the core's raw state). */
+static inline void save_room_12_env(const char *raw)
+{
+	struct gb_harness g;
+	char err[GNARL_ERR_SIZE];
+	size_t size, n;
+	uint8_t *buf;
+	const uint8_t *state;
+	FILE *f;
+
+	if (gb_open(&g, 1, NULL, NULL, 0, err))
+		fail_msg("create failed: %s", err);
+	gb_run(&g, 0, "RRRRR");
+	assert_int_equal(g.states[0].room, 0x12);
+	size = g.ops->state_size(g.env);
+	buf = malloc(size);
+	assert_int_equal(g.ops->save_state(g.env, buf, size), 0);
+	state = emulator_state_of(buf, &n);
+	f = fopen(raw, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(state, 1, n, f), n);
+	fclose(f);
+	free(buf);
+	gb_harness_close(&g);
+}
+
+/* A raw state of room $12 in the emulator under test's own format. */
+static inline void save_room_12(const char *raw)
+{
+#ifdef GNARL_TEST_ROM
+	if (on_libmgba()) {
+		save_room_12_mgba(raw, NULL);
+		return;
+	}
+#endif
+	save_room_12_env(raw);
+}
 
 #endif /* GNARL_TEST_GAMEBOY_H */

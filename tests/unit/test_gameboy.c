@@ -12,8 +12,10 @@
  * bit-identical (with reset_noop_max 0, which gameboy_test.h's gb_open
  * sets; test_gameboy_reset.c covers the no-op frames); frames (written as PNG, checked for the game's colours,
  * equal in both render modes, untouched unless requested); save states
- * (raw and mGBA .ss); nothing on stdout; clear create errors.
+ * (raw and mGBA .ss, a libretro core's raw state); nothing on stdout; clear
+ * create errors.
  *
+ * Runs under the emulator GNARL_EMULATOR names (gameboy_test.h).
  * Built without libmgba or sdcc (GNARL_TEST_ROM undefined), every test
  * skips.
  */
@@ -98,7 +100,7 @@ static void test_descriptor(void **state)
 	const struct gnarl_plugin *d;
 	char err[GNARL_ERR_SIZE];
 	const char *need[] = {"rom", "save_state", "frames_per_action", "release_frames",
-	                      "max_steps", "ram_map", "boot_frames", "model"};
+	                      "max_steps", "ram_map", "boot_frames", "model", "emulator"};
 
 	(void)state;
 	SKIP_WITHOUT_ROM();
@@ -582,38 +584,45 @@ static void test_frames(void **state)
 
 
 /* ------------------------------------------------------------------------ */
-/* Save states made by libmgba itself: a raw state and an mGBA .ss file.    */
+/* Save states made the way users make them: under libmgba a raw state and
+ * an mGBA .ss file (libmgba itself), under a libretro core its raw state
+ * (what a libretro frontend writes); under both, the emulator's state as
+ * the env saved it.                                                        */
 
 static void test_save_states(void **state)
 {
 	(void)state;
 	SKIP_WITHOUT_ROM();
 #ifdef GNARL_TEST_ROM
-	char dir[] = "/tmp/gnarl-gb-state-XXXXXX", raw[4200], ss[4200], junk[4200];
-	char set_raw[4300], set_ss[4300], set_junk[4300];
+	char dir[] = "/tmp/gnarl-gb-state-XXXXXX", path[3][4200], junk[4200], rz[4200];
+	char set[3][4300], set_junk[4300], set_rz[4300];
 	struct gb_harness g;
 	FILE *f;
 	char err[GNARL_ERR_SIZE];
+	int n = 0;
 
 	/* The plugin installs the quiet logger; this test's own core relies on
 	 * it, so create an env first. */
 	gb_must_open(&g, 1, NULL, 0);
 	gb_harness_close(&g);
 	assert_non_null(mkdtemp(dir));
-	snprintf(raw, sizeof(raw), "%s/room12.state", dir);
-	snprintf(ss, sizeof(ss), "%s/room12.ss", dir);
+	snprintf(path[n++], sizeof(path[0]), "%s/room12-env.state", dir);
+	save_room_12_env(path[0]);
+	if (on_libmgba()) {
+		snprintf(path[n++], sizeof(path[0]), "%s/room12.state", dir);
+		snprintf(path[n++], sizeof(path[0]), "%s/room12.ss", dir);
+		save_room_12_mgba(path[1], path[2]);
+	}
 	snprintf(junk, sizeof(junk), "%s/junk.ss", dir);
-	save_room_12(raw, ss);
 	f = fopen(junk, "wb");
 	fputs("not a save state at all", f);
 	fclose(f);
 
-	snprintf(set_raw, sizeof(set_raw), "env.params.save_state=%s", raw);
-	snprintf(set_ss, sizeof(set_ss), "env.params.save_state=%s", ss);
-	snprintf(set_junk, sizeof(set_junk), "env.params.save_state=%s", junk);
-	const char *sets[][1] = {{set_raw}, {set_ss}};
-	for (int k = 0; k < 2; k++) {
-		gb_must_open(&g, 2, sets[k], 1);
+	for (int k = 0; k < n; k++) {
+		const char *sets[] = {set[k]};
+
+		snprintf(set[k], sizeof(set[k]), "env.params.save_state=%.4200s", path[k]);
+		gb_must_open(&g, 2, sets, 1);
 		assert_true(strstr(g.log, "episodes start from save state") != NULL);
 		for (int i = 0; i < 2; i++) {
 			assert_int_equal(g.states[i].group, 0);
@@ -626,13 +635,30 @@ static void test_save_states(void **state)
 		assert_memory_equal(g.states[0].ram, g.states[1].ram, 32768);
 		gb_harness_close(&g);
 	}
+	snprintf(set_junk, sizeof(set_junk), "env.params.save_state=%s", junk);
 	const char *bad[] = {set_junk};
 	assert_int_not_equal(gb_open(&g, 1, NULL, bad, 1, err), 0);
-	assert_true(strstr(err, "not an mGBA save state") != NULL);
-	assert_true(strstr(err, junk) != NULL);
+	if (on_libmgba())
+		assert_non_null(strstr(err, "not an mGBA save state"));
+	else
+		assert_non_null(strstr(err, "save state of this ROM"));
+	assert_non_null(strstr(err, junk));
 	gb_harness_close(&g);
-	unlink(raw);
-	unlink(ss);
+	if (!on_libmgba()) {
+		/* RetroArch compresses its state files by default: said so. */
+		snprintf(rz, sizeof(rz), "%s/room12.rzip", dir);
+		f = fopen(rz, "wb");
+		fputs("#RZIPv1#", f);
+		fclose(f);
+		snprintf(set_rz, sizeof(set_rz), "env.params.save_state=%s", rz);
+		const char *compressed[] = {set_rz};
+		assert_int_not_equal(gb_open(&g, 1, NULL, compressed, 1, err), 0);
+		assert_non_null(strstr(err, "compressed"));
+		gb_harness_close(&g);
+		unlink(rz);
+	}
+	for (int k = 0; k < n; k++)
+		unlink(path[k]);
 	unlink(junk);
 	rmdir(dir);
 #endif

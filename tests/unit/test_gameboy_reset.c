@@ -181,7 +181,7 @@ static void test_noops_decorrelate_envs(void **state)
 	gb_harness_close(&g);
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/room12.state", dir);
-	save_room_12(path, NULL);
+	save_room_12(path);
 	snprintf(set, sizeof(set), "env.params.save_state=%s", path);
 
 	gb_must_open(&g, N, sets, 2);
@@ -233,7 +233,8 @@ static void test_speed_gauges(void **state)
 	gb_must_open(&g, 2, measure, 2);
 	assert_float_equal(gauge(&g, "gameboy/frames_per_step"), 20.0, 0);
 	assert_true(gauge(&g, "gameboy/raw_fps") > 0.0);
-	assert_non_null(strstr(g.log, "libmgba alone"));
+	assert_non_null(strstr(g.log, " alone: "));
+	assert_non_null(strstr(g.log, test_emulator()));
 	/* The measurement ran on its own core: the envs are at the start. */
 	assert_int_equal(g.states[1].room, 0x11);
 	assert_int_equal(g.states[1].x, 80);
@@ -248,7 +249,8 @@ static void test_speed_gauges(void **state)
 /* What `gnarl bench` calls: the config's env measures and reports. */
 static void test_raw_speed_helper(void **state)
 {
-	const char *sets[] = {"env.params.release_frames=2", "env.num_envs=64"};
+	char emu[256];
+	const char *sets[] = {"env.params.release_frames=2", "env.num_envs=64", emu};
 	const char *bad_rom[] = {"env.params.rom=/nonexistent/zelda.gbc"};
 	struct gnarl_config *cfg = NULL;
 	struct gnarl_gb_speed sp;
@@ -256,7 +258,8 @@ static void test_raw_speed_helper(void **state)
 
 	(void)state;
 	SKIP_WITHOUT_ROM();
-	assert_int_equal(gnarl_config_load(TEST_CONFIG, sets, 2, &cfg, err), 0);
+	snprintf(emu, sizeof(emu), "env.params.emulator=%s", test_emulator());
+	assert_int_equal(gnarl_config_load(TEST_CONFIG, sets, 3, &cfg, err), 0);
 	if (gnarl_gb_speed_measure(cfg, 2000, &sp, err))
 		fail_msg("%s", err);
 	assert_true(sp.raw_fps > 0.0);

@@ -223,15 +223,18 @@ static void test_failed_upload_loses_nothing(void **state)
 	gnarl_metrics_free(m);
 }
 
+/* The line is made, not printed (core/train_console.c prints it when
+ * due): nothing reaches stderr, and the line holds every group. */
 static void test_progress_line(void **state)
 {
 	struct gnarl_metrics *m = NULL;
 	FILE *tmp = tmpfile();
 	int saved = dup(2);
-	char text[2048] = {0};
+	const char *text;
 
 	(void)state;
 	assert_int_equal(gnarl_metrics_create(NULL, NULL, NULL, false, &m, err), 0);
+	assert_string_equal(gnarl_metrics_line(m), "");
 	gnarl_metrics_set(m, "ep_return_mean", 123.456);
 	gnarl_metrics_set(m, "ep_len_mean", 456);
 	gnarl_metrics_set(m, "policy_loss", -0.0125);
@@ -244,9 +247,9 @@ static void test_progress_line(void **state)
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
-	rewind(tmp);
-	assert_true(fread(text, 1, sizeof(text) - 1, tmp) > 0);
+	assert_int_equal(ftell(tmp), 0);
 	fclose(tmp);
+	text = gnarl_metrics_line(m);
 	assert_non_null(strstr(text, "iter 7 | steps 28672 |"));
 	assert_non_null(strstr(text, "return 123.46 len 456.0"));
 	assert_non_null(strstr(text, "pi -0.0125 v 0.5"));

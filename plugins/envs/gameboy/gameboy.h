@@ -1,9 +1,10 @@
 /*
  * gameboy.h - internals shared by the files of the gameboy env plugin
- * (gameboy.c: the ABI glue and the libmgba cores; gameboy_ram.c: the RAM
- * map from the config, game-state decoding and the observation).  Nothing
- * here crosses the plugin boundary and nothing here knows about libmgba:
- * the RAM side works on a plain 32 KiB image of CGB work RAM.
+ * (gameboy.c: the ABI glue and the episodes; emu.h: the emulator backends;
+ * gameboy_ram.c: the RAM map from the config, game-state decoding and the
+ * observation).  Nothing here crosses the plugin boundary and nothing here
+ * knows about an emulator: the RAM side works on a plain 32 KiB image of
+ * CGB work RAM.
  *
  * Work RAM image: bank 0 (C000-CFFF) at offset 0, bank n (D000-DFFF when
  * SVBK selects n, n = 1..7) at offset n * 0x1000, as libmgba lays it out.

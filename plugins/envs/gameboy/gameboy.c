@@ -1,15 +1,19 @@
 /*
  * gameboy.c - the `gameboy` env plugin: the user's own Game Boy (Color)
- * cartridge under libmgba, one emulator per env, with the game state read
- * from work RAM through the config's RAM map (gameboy_ram.c).
+ * cartridge, one emulator per env (emu.h: libmgba in emu_mgba.c, or a
+ * libretro core such as Gambatte in emu_retro.c, as params.emulator says),
+ * with the game state read from work RAM through the config's RAM map
+ * (gameboy_ram.c).
  *
  * Entry: gnarl_plugin_entry -> descriptor `gameboy` (ops: create, destroy,
  * spaces, reset, step).
  *
- * Lifecycle.  create builds env 0's core, reaches the episode start (the
+ * Lifecycle.  create builds env 0's emulator, reaches the episode start (the
  * config's save_state, or boot_frames frames + START + start_frames frames)
- * and keeps it as one raw mGBA state in memory, plus the frame showing it.
- * Every env then starts from that state; reset is a loadState (a few µs),
+ * and keeps it as one raw emulator state in memory, plus the frame showing
+ * it.  Env 0's emulator then proves that its states restore exactly
+ * (gb_emu_check_exact), or create refuses it.  Every env then starts from
+ * that state; reset is a state load (µs),
  * never an emulator rebuild, followed by 0..reset_noop_max frames with no
  * button drawn from the reset seed (the emulator being deterministic,
  * that is what makes parallel envs start apart; the same seed gives the
@@ -19,37 +23,24 @@
  * death counter rises and is truncated at max_steps.
  *
  * Frames.  Nothing is rendered unless io->want_frame asks.  In `auto` mode
- * the renderer sleeps (mGBA's frameskip counter held high) and is woken for
- * the last frame of a step that wants a frame; this pokes one field of
- * mGBA's internal video state, used only after a layout check at create.
- * `frameskip` mode (also the fallback) renders the last frame of every step
- * through mGBA's public frameskip option, phase-aligned to the steps.
+ * the emulator renders only the last frame of a step that wants a frame;
+ * `frameskip` mode (also the fallback of an emulator that cannot render on
+ * request) renders the last frame of every step, its phase aligned to the
+ * steps at power-on.
  *
  * Speed.  create publishes gauge gameboy/frames_per_step (frames_per_action
- * + release_frames) and, with measure_raw_fps > 0, gameboy/raw_fps: libmgba
- * alone on a throw-away core without video, the baseline of the env's
- * frames/s in benchmarks.
+ * + release_frames) and, with measure_raw_fps > 0, gameboy/raw_fps: the
+ * emulator alone on a throw-away instance without video, the baseline of
+ * the env's frames/s in benchmarks.
  *
- * Invariants: nothing of mGBA reaches stdout (a no-op logger is installed
- * once per process, before any core exists); each core is touched by one
- * thread at a time (the host steps disjoint ranges); the step path neither
- * allocates nor fails; the shared start state and frame are read-only after
- * create.
+ * Invariants: each emulator is touched by one thread at a time (the host
+ * steps disjoint ranges); the step path neither allocates nor fails; the
+ * shared start state and frame are read-only after create.
  */
-#define _GNU_SOURCE /* dladdr, RTLD_NODELETE */
+#define _POSIX_C_SOURCE 200809L /* strdup, clock_gettime */
 
-#include <mgba/flags.h> /* first: it fixes the layout of struct mCore */
-#include <mgba/core/config.h>
-#include <mgba/core/core.h>
-#include <mgba/core/log.h>
-#include <mgba/core/serialize.h>
-#include <mgba/internal/gb/gb.h>
-#include <mgba-util/vfs.h>
-
-#include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,12 +49,11 @@
 
 #include <gnarl/plugin.h>
 
+#include "emu.h"
 #include "gameboy.h"
 
 #define GB_N_ACTIONS 7
-#define START_KEY 8
 #define START_HOLD_FRAMES 8
-#define SLEEP_FRAMESKIP (1 << 30)  /* "never render" in auto mode */
 #define MAX_ROM_SIZE (8u << 20)
 
 /* Defaults, shared by the parameter table and the fallbacks of reads. */
@@ -75,6 +65,8 @@
 #define DEF_WINDOW 9
 #define DEF_ENEMY_SLOTS 4
 #define DEF_NOOP_MAX 30
+#define DEF_EMULATOR "libmgba"
+#define EXACT_CHECK_FRAMES 64
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -82,14 +74,12 @@ static const char *const action_names[GB_N_ACTIONS] = {
 	"NOP", "UP", "DOWN", "LEFT", "RIGHT", "A", "B",
 };
 
-/* mGBA key bits of each action: A=1 B=2 Right=16 Left=32 Up=64 Down=128. */
-static const uint32_t action_keys[GB_N_ACTIONS] = {0, 64, 128, 32, 16, 1, 2};
+static const uint32_t action_keys[GB_N_ACTIONS] = {
+	0, GB_KEY_UP, GB_KEY_DOWN, GB_KEY_LEFT, GB_KEY_RIGHT, GB_KEY_A, GB_KEY_B,
+};
 
 struct gb_env {
-	struct mCore *core;
-	struct GB *gb;          /* core->board, only touched in auto render mode */
-	uint8_t *wram;          /* 32 KiB, borrowed from the core */
-	uint32_t *video;        /* owned; the renderer's output */
+	struct gb_emu *emu;     /* owned */
 	uint32_t steps;
 	int32_t deaths;         /* death counter after the last step */
 	uint64_t frames;        /* frames since the episode started */
@@ -103,44 +93,16 @@ struct gameboy {
 	struct gb_obs_shape shape;
 	uint32_t obs_dim;
 	char *rom_path;         /* owned, resolved against config_dir */
+	char *emulator;         /* owned: libmgba, a core's name, or its resolved path */
 	const char *model;      /* borrowed param */
 	int fpa, release, max_steps;
 	int noop_max;           /* reset_noop_max */
-	bool terminate_on_death, auto_render;
-	size_t video_stride, video_rows;
-	void *start_state;      /* owned; raw mGBA state of the episode start */
+	bool terminate_on_death;
+	bool on_request;        /* the emulators render only requested frames */
+	void *start_state;      /* owned; the emulator's raw state of the episode start */
 	size_t state_size;
 	uint8_t *start_frame;   /* owned; GNARL_FRAME_BYTES, the start's picture */
 };
-
-/* ------------------------------------------------------------------------ */
-/* Process-wide: the logger.                                                */
-
-static void quiet_log(struct mLogger *logger, int category, enum mLogLevel level,
-                      const char *format, va_list args)
-{
-	(void)logger;
-	(void)category;
-	(void)level;
-	(void)format;
-	(void)args;
-}
-
-/* Written once under pthread_once, then only read by libmgba: with no
- * logger installed, mGBA prints every message to stdout. */
-static struct mLogger quiet_logger = {.log = quiet_log, .filter = NULL};
-static pthread_once_t logger_once = PTHREAD_ONCE_INIT;
-
-static void install_logger(void)
-{
-	Dl_info info;
-
-	mLogSetDefaultLogger(&quiet_logger);
-	/* libmgba keeps a pointer into this object: never unload it, so a
-	 * host that closes and reopens plugins cannot leave it dangling. */
-	if (dladdr((void *)&quiet_logger, &info) && info.dli_fname)
-		dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Parameters.                                                              */
@@ -148,9 +110,14 @@ static void install_logger(void)
 static const struct gnarl_param gameboy_params[] = {
 	{"rom", GNARL_PARAM_STRING, 0, GNARL_PARAM_REQUIRED, NULL, 0, 0,
 	 "the cartridge image (.gb/.gbc), relative to the config's directory", NULL},
+	{"emulator", GNARL_PARAM_STRING, 0, 0, DEF_EMULATOR, 0, 0,
+	 "libmgba, or a libretro core: its name (gambatte: gambatte_libretro.so in "
+	 "the standard libretro folder) or the path to its .so (relative to the config)",
+	 NULL},
 	{"save_state", GNARL_PARAM_STRING, 0, 0, "null", 0, 0,
-	 "episode start: a raw mGBA state or a .ss file saved in mGBA (relative to "
-	 "the config); null boots the ROM and presses START", NULL},
+	 "episode start: the emulator's own state file (libmgba: a raw state or a .ss "
+	 "saved in mGBA; a libretro core: its raw state), relative to the config; "
+	 "null boots the ROM and presses START", NULL},
 	{"boot_frames", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX,
 	 STR(DEF_BOOT_FRAMES), 0, 1e7,
 	 "without save_state: frames run after power-on before START is pressed", NULL},
@@ -188,7 +155,7 @@ static const struct gnarl_param gameboy_params[] = {
 	 "rounds the count down to whole steps); 0: identical starts", NULL},
 	{"measure_raw_fps", GNARL_PARAM_INT, 0, GNARL_PARAM_HAS_MIN | GNARL_PARAM_HAS_MAX,
 	 "0", 0, 1e7,
-	 "at create, run this many frames of libmgba alone (a throw-away core, no "
+	 "at create, run this many frames of the emulator alone (a throw-away one, no "
 	 "video, from the episode start) and publish its speed as gauge "
 	 "gameboy/raw_fps, for benchmarks; 0: do not measure", NULL},
 	GNARL_PARAMS_END,
@@ -249,6 +216,7 @@ static int read_params(struct gameboy *g, char err[GNARL_ERR_SIZE])
 	const struct gnarl_host *h = g->host;
 	const char *rom = gnarl_param_string(h, "rom", NULL);
 	const char *render = gnarl_param_string(h, "render", "auto");
+	const char *emulator = gnarl_param_string(h, "emulator", DEF_EMULATOR);
 	struct stat st;
 	int rc;
 
@@ -269,13 +237,17 @@ static int read_params(struct gameboy *g, char err[GNARL_ERR_SIZE])
 		            (long long)st.st_size);
 	if ((rc = check_rom_header(g->rom_path, err)))
 		return rc;
+	/* A core given by path is found relative to the config, like the ROM. */
+	g->emulator = strchr(emulator, '/') ? resolve(h, emulator) : strdup(emulator);
+	if (!g->emulator)
+		return fail(err, GNARL_ENOMEM, "out of memory");
 	g->model = gnarl_param_string(h, "model", "CGB");
 	g->fpa = (int)gnarl_param_int(h, "frames_per_action", DEF_FPA);
 	g->release = (int)gnarl_param_int(h, "release_frames", DEF_RELEASE);
 	g->max_steps = (int)gnarl_param_int(h, "max_steps", DEF_MAX_STEPS);
 	g->noop_max = (int)gnarl_param_int(h, "reset_noop_max", DEF_NOOP_MAX);
 	g->terminate_on_death = gnarl_param_bool(h, "terminate_on_death", true);
-	g->auto_render = strcmp(render, "frameskip") != 0;
+	g->on_request = strcmp(render, "frameskip") != 0;
 	g->shape.window = (uint32_t)gnarl_param_int(h, "collision_window", DEF_WINDOW);
 	g->shape.enemy_slots = (uint32_t)gnarl_param_int(h, "enemy_slots", DEF_ENEMY_SLOTS);
 	if (g->shape.window % 2 == 0)
@@ -283,113 +255,43 @@ static int read_params(struct gameboy *g, char err[GNARL_ERR_SIZE])
 		            "odd width so the window is centred on Link", g->shape.window);
 	g->obs_dim = gnarl_gameboy_ram_obs_dim(&g->shape);
 	rc = gnarl_gameboy_ram_parse(h->param(h, "ram_map"), &g->map, err);
-	if (rc)
-		return rc;
-	/* An SGB model may draw its 256x224 border into the buffer. */
-	g->video_stride = strstr(g->model, "SGB") ? 256 : GNARL_FRAME_WIDTH;
-	g->video_rows = strstr(g->model, "SGB") ? 224 : GNARL_FRAME_HEIGHT;
-	return 0;
+	return rc;
 }
 
 /* ------------------------------------------------------------------------ */
-/* One emulator.                                                            */
+/* One emulator per env.                                                    */
+
+/* Open env e's emulator, powered on; without `video` it never renders
+ * (the raw-speed measurement). */
+static int env_open(const struct gameboy *g, struct gb_env *e, bool video,
+                    char err[GNARL_ERR_SIZE])
+{
+	struct gb_emu_spec spec = {
+		.emulator = g->emulator,
+		.rom_path = g->rom_path,
+		.model = g->model,
+		.video = video,
+		.step_frames = g->fpa + g->release,
+		.on_request = g->on_request,
+	};
+
+	return gb_emu_open(&spec, &e->emu, err);
+}
 
 static void env_close(struct gb_env *e)
 {
-	if (e->core) {
-		mCoreConfigDeinit(&e->core->config);
-		e->core->deinit(e->core);
-	}
-	free(e->video);
+	gb_emu_close(e->emu);
 	memset(e, 0, sizeof(*e));
 }
 
-/* Refetch the work-RAM pointer: reset re-allocates WRAM. */
-static int env_map_wram(struct gb_env *e, char err[GNARL_ERR_SIZE])
+static uint8_t *env_wram(const struct gb_env *e)
 {
-	size_t size = 0;
-
-	e->wram = e->core->getMemoryBlock(e->core, GB_REGION_WORKING_RAM_BANK0, &size);
-	if (!e->wram || size < GB_WRAM_SIZE)
-		return fail(err, GNARL_EINCOMPAT, "the emulator exposes %zu bytes of work "
-		            "RAM, not the 32 KiB of a Game Boy Color: use a model with "
-		            "colour (params.model: CGB)", size);
-	return 0;
+	return e->emu->ops->wram(e->emu);
 }
 
-/* Create, configure and power on a core running the ROM; without `video`
- * it gets no video buffer (nothing is drawn: the raw-speed measurement). */
-static int env_open(struct gameboy *g, struct gb_env *e, bool video,
-                    char err[GNARL_ERR_SIZE])
+static void copy_frame(const struct gb_env *e, uint8_t *out)
 {
-	struct mCoreOptions opts = {0};
-	struct VFile *vf;
-	struct mCore *core;
-
-	e->video = video ? calloc(g->video_stride * g->video_rows, sizeof(*e->video)) : NULL;
-	if (video && !e->video)
-		return fail(err, GNARL_ENOMEM, "out of memory for a video buffer");
-	core = mCoreCreate(mPLATFORM_GB);
-	if (!core)
-		return fail(err, GNARL_ENOMEM, "libmgba: cannot create a Game Boy core");
-	if (!core->init(core)) {
-		free(core);
-		return fail(err, GNARL_ENOMEM, "libmgba: cannot initialise a Game Boy core");
-	}
-	e->core = core;
-	/* Our own settings only: mCoreLoadConfig would read ~/.config/mgba. */
-	mCoreInitConfig(core, NULL);
-	opts.skipBios = true;
-	opts.useBios = false;
-	opts.mute = true;
-	opts.volume = 0;
-	opts.frameskip = g->auto_render ? SLEEP_FRAMESKIP : g->fpa + g->release - 1;
-	mCoreConfigLoadDefaults(&core->config, &opts);
-	mCoreConfigSetValue(&core->config, "cgb.hybridModel", g->model);
-	mCoreConfigSetIntValue(&core->config, "sgb.borders", 0);
-	mCoreLoadForeignConfig(core, &core->config);
-	/* Before reset: reset is what attaches the software renderer. */
-	if (video)
-		core->setVideoBuffer(core, (color_t *)e->video, g->video_stride);
-	vf = VFileOpen(g->rom_path, O_RDONLY);
-	if (!vf)
-		return fail(err, GNARL_ENOENT, "params.rom: cannot open '%s': %s", g->rom_path,
-		            strerror(errno));
-	if (!core->loadROM(core, vf)) /* the core owns vf even on failure */
-		return fail(err, GNARL_ECONFIG, "params.rom: libmgba cannot load '%s' as a "
-		            "Game Boy ROM", g->rom_path);
-	core->reset(core);
-	e->gb = core->board;
-	return env_map_wram(e, err);
-}
-
-/* Does mGBA's internal struct GB match the headers we were built with?
- * Checked on live values before `auto` mode touches the frameskip counter. */
-static bool layout_ok(struct gb_env *e)
-{
-	struct mCore *c = e->core;
-
-	for (int i = 0; i < 3; i++)
-		c->runFrame(c);
-	return e->gb->video.frameCounter == c->frameCounter(c) && e->gb->cpu == c->cpu &&
-	       e->gb->video.frameskip == SLEEP_FRAMESKIP &&
-	       e->gb->video.frameskipCounter > 0 &&
-	       e->gb->video.frameskipCounter <= SLEEP_FRAMESKIP;
-}
-
-static void copy_frame(const struct gameboy *g, const struct gb_env *e, uint8_t *out)
-{
-	for (int y = 0; y < GNARL_FRAME_HEIGHT; y++) {
-		const uint8_t *src = (const uint8_t *)(e->video + (size_t)y * g->video_stride);
-		uint8_t *dst = out + (size_t)y * GNARL_FRAME_WIDTH * 3;
-
-		/* mGBA's pixels are bytes R, G, B, unused. */
-		for (int x = 0; x < GNARL_FRAME_WIDTH; x++) {
-			dst[3 * x + 0] = src[4 * x + 0];
-			dst[3 * x + 1] = src[4 * x + 1];
-			dst[3 * x + 2] = src[4 * x + 2];
-		}
-	}
+	e->emu->ops->frame(e->emu, out);
 }
 
 /* Bring env 0 to the episode start: the user's state, or a boot. */
@@ -397,34 +299,19 @@ static int reach_start(struct gameboy *g, struct gb_env *e, char err[GNARL_ERR_S
 {
 	const struct gnarl_host *h = g->host;
 	const char *state = gnarl_param_string(h, "save_state", NULL);
-	struct mCore *c = e->core;
+	const struct gb_emu_ops *op = e->emu->ops;
 
 	if (state && *state) {
 		char *path = resolve(h, state);
-		struct VFile *vf;
-		bool ok;
+		int rc;
 
 		if (!path)
 			return fail(err, GNARL_ENOMEM, "out of memory");
-		vf = VFileOpen(path, O_RDONLY);
-		if (!vf) {
-			fail(err, GNARL_ENOENT, "params.save_state: cannot open '%s': %s (the "
-			     "path is relative to the config's directory)", path, strerror(errno));
-			free(path);
-			return GNARL_ENOENT;
-		}
-		ok = mCoreLoadStateNamed(c, vf, 0);
-		vf->close(vf);
-		if (!ok) {
-			fail(err, GNARL_ECONFIG, "params.save_state: '%s' is not an mGBA save "
-			     "state of this ROM (make one in mGBA with File > Save State, or "
-			     "set save_state: null to boot)", path);
-			free(path);
-			return GNARL_ECONFIG;
-		}
-		h->log(h, GNARL_LOG_INFO, "episodes start from save state %s", path);
+		rc = op->load_state_file(e->emu, path, "params.save_state", err);
+		if (!rc)
+			h->log(h, GNARL_LOG_INFO, "episodes start from save state %s", path);
 		free(path);
-		return 0;
+		return rc;
 	}
 	int boot = (int)gnarl_param_int(h, "boot_frames", DEF_BOOT_FRAMES);
 	int after = (int)gnarl_param_int(h, "start_frames", DEF_START_FRAMES);
@@ -433,60 +320,55 @@ static int reach_start(struct gameboy *g, struct gb_env *e, char err[GNARL_ERR_S
 	       "START, then %d frames (set params.save_state to start from your own state)",
 	       boot, after);
 	for (int i = 0; i < boot; i++)
-		c->runFrame(c);
-	c->setKeys(c, START_KEY);
+		op->run_frame(e->emu, false);
+	op->set_keys(e->emu, GB_KEY_START);
 	for (int i = 0; i < START_HOLD_FRAMES; i++)
-		c->runFrame(c);
-	c->setKeys(c, 0);
+		op->run_frame(e->emu, false);
+	op->set_keys(e->emu, 0);
 	for (int i = 0; i < after; i++)
-		c->runFrame(c);
+		op->run_frame(e->emu, false);
 	return 0;
 }
 
-/* Power-cycle a core and put it at the start state, with the renderer
- * asleep (auto) or its frameskip phase on the last frame of each step. */
+/* Power-cycle an emulator and put it at the start state, with the
+ * renderer's every-step phase (when it has one) on the last frame of each
+ * step: power_on makes the next frame render, so that one frame comes
+ * before the state is loaded. */
 static int env_enter_start(struct gameboy *g, struct gb_env *e, char err[GNARL_ERR_SIZE])
 {
-	struct mCore *c = e->core;
-	int rc;
+	const struct gb_emu_ops *op = e->emu->ops;
 
-	c->reset(c);           /* frameskip counter 0: the next frame renders */
-	if ((rc = env_map_wram(e, err)))
-		return rc;
-	c->runFrame(c);        /* counter now SLEEP_FRAMESKIP, or steps' length - 1 */
-	if (!c->loadState(c, g->start_state))
-		return fail(err, GNARL_EINCOMPAT, "libmgba refused its own save state");
-	c->setKeys(c, 0);
+	op->power_on(e->emu);
+	op->run_frame(e->emu, false);
+	if (!op->load_state(e->emu, g->start_state))
+		return fail(err, GNARL_EINCOMPAT, "%s refused its own save state", e->emu->name);
 	return 0;
 }
 
 /* Make the shared start state and its picture from env 0. */
 static int capture_start(struct gameboy *g, struct gb_env *e, char err[GNARL_ERR_SIZE])
 {
-	struct mCore *c = e->core;
+	const struct gb_emu_ops *op = e->emu->ops;
 	int rc;
 
-	g->state_size = c->stateSize(c);
+	g->state_size = op->state_size(e->emu);
 	g->start_state = malloc(g->state_size);
 	g->start_frame = malloc(GNARL_FRAME_BYTES);
 	if (!g->start_state || !g->start_frame)
 		return fail(err, GNARL_ENOMEM, "out of memory for the start state");
 	if ((rc = reach_start(g, e, err)))
 		return rc;
-	if (!c->saveState(c, g->start_state))
-		return fail(err, GNARL_EIO, "libmgba cannot save a state");
-	/* After a reset the first frame renders: one frame from the loaded
+	if (!op->save_state(e->emu, g->start_state))
+		return fail(err, GNARL_EIO, "%s cannot save a state", e->emu->name);
+	/* After power_on the first frame renders: one frame from the loaded
 	 * state gives the start state and a picture of exactly that state. */
-	c->reset(c);
-	if ((rc = env_map_wram(e, err)))
-		return rc;
-	if (!c->loadState(c, g->start_state))
-		return fail(err, GNARL_EINCOMPAT, "libmgba refused its own save state");
-	c->setKeys(c, 0);
-	c->runFrame(c);
-	copy_frame(g, e, g->start_frame);
-	if (!c->saveState(c, g->start_state))
-		return fail(err, GNARL_EIO, "libmgba cannot save a state");
+	op->power_on(e->emu);
+	if (!op->load_state(e->emu, g->start_state))
+		return fail(err, GNARL_EINCOMPAT, "%s refused its own save state", e->emu->name);
+	op->run_frame(e->emu, true);
+	copy_frame(e, g->start_frame);
+	if (!op->save_state(e->emu, g->start_state))
+		return fail(err, GNARL_EIO, "%s cannot save a state", e->emu->name);
 	return 0;
 }
 
@@ -508,8 +390,8 @@ static double thread_seconds(void)
 	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* libmgba alone on this cartridge, for comparison with the env: a
- * throw-away core with no video buffer, from the episode start, a new
+/* The emulator alone on this cartridge, for comparison with the env: a
+ * throw-away one with no video, from the episode start, a new
  * action's buttons every frames_per_action frames.  Frames per CPU-second
  * of the calling thread (the machine may be shared). */
 static int measure_raw_fps(struct gameboy *g, long frames, double *fps,
@@ -520,8 +402,9 @@ static int measure_raw_fps(struct gameboy *g, long frames, double *fps,
 	double t0, t;
 	int rc = env_open(g, &e, false, err);
 
-	if (!rc && !e.core->loadState(e.core, g->start_state))
-		rc = fail(err, GNARL_EINCOMPAT, "libmgba refused its own save state");
+	if (!rc && !e.emu->ops->load_state(e.emu, g->start_state))
+		rc = fail(err, GNARL_EINCOMPAT, "%s refused its own save state",
+		          e.emu->name);
 	if (rc) {
 		env_close(&e);
 		return rc;
@@ -529,8 +412,8 @@ static int measure_raw_fps(struct gameboy *g, long frames, double *fps,
 	t0 = thread_seconds();
 	for (long f = 0; f < frames; f++) {
 		if (f % g->fpa == 0)
-			e.core->setKeys(e.core, action_keys[(r = mix64(r)) % GB_N_ACTIONS]);
-		e.core->runFrame(e.core);
+			e.emu->ops->set_keys(e.emu, action_keys[(r = mix64(r)) % GB_N_ACTIONS]);
+		e.emu->ops->run_frame(e.emu, false);
 	}
 	t = thread_seconds() - t0;
 	env_close(&e);
@@ -553,25 +436,25 @@ static void gameboy_destroy(void *env)
 	free(g->start_state);
 	free(g->start_frame);
 	free(g->rom_path);
+	free(g->emulator);
 	free(g);
 }
 
+/* Env 0's emulator; when it cannot render on request, every env renders
+ * the last frame of each step instead (said once). */
 static int open_first(struct gameboy *g, char err[GNARL_ERR_SIZE])
 {
 	const struct gnarl_host *h = g->host;
 	int rc = env_open(g, &g->envs[0], true, err);
 
-	if (rc || !g->auto_render)
+	if (rc || !g->on_request || g->envs[0].emu->on_request)
 		return rc;
-	if (layout_ok(&g->envs[0])) {
-		env_close(&g->envs[0]);  /* boot from power-on, not 3 frames in */
-		return env_open(g, &g->envs[0], true, err);
-	}
-	h->log(h, GNARL_LOG_WARN, "libmgba's internal video state does not match the "
-	       "headers gnarl was built with: rendering the last frame of every step "
-	       "(render: frameskip) instead of only requested frames");
+	h->log(h, GNARL_LOG_WARN, "%s cannot render only requested frames (its internal "
+	       "video state does not match the headers gnarl was built with): rendering "
+	       "the last frame of every step (render: frameskip) instead",
+	       g->envs[0].emu->name);
 	env_close(&g->envs[0]);
-	g->auto_render = false;
+	g->on_request = false;
 	return env_open(g, &g->envs[0], true, err);
 }
 
@@ -582,7 +465,7 @@ static void *gameboy_create(const struct gnarl_host *host, uint32_t n_envs,
 	int64_t raw;
 	int rc;
 
-	pthread_once(&logger_once, install_logger);
+	gb_emu_mgba_quiet();
 	if (n_envs == 0) {
 		fail(err, GNARL_EINVAL, "gameboy: n_envs is 0");
 		return NULL;
@@ -601,7 +484,10 @@ static void *gameboy_create(const struct gnarl_host *host, uint32_t n_envs,
 		fail(err, GNARL_ENOMEM, "out of memory for %u envs", n_envs);
 		goto fail_g;
 	}
-	if ((rc = open_first(g, err)) || (rc = capture_start(g, &g->envs[0], err)))
+	if ((rc = open_first(g, err)) || (rc = capture_start(g, &g->envs[0], err)) ||
+	    (rc = gb_emu_check_exact(g->envs[0].emu, g->start_state, EXACT_CHECK_FRAMES,
+	                             err)) ||
+	    (rc = env_enter_start(g, &g->envs[0], err)))
 		goto fail_g;
 	for (uint32_t i = 1; i < n_envs; i++)
 		if ((rc = env_open(g, &g->envs[i], true, err)) ||
@@ -615,13 +501,15 @@ static void *gameboy_create(const struct gnarl_host *host, uint32_t n_envs,
 		if ((rc = measure_raw_fps(g, (long)raw, &fps, err)))
 			goto fail_g;
 		host->metric(host, "gameboy/raw_fps", fps);
-		host->log(host, GNARL_LOG_INFO, "libmgba alone: %.0f frames/s (%lld frames from "
-		          "the episode start, no video)", fps, (long long)raw);
+		host->log(host, GNARL_LOG_INFO, "%s alone: %.0f frames/s (%lld frames from "
+		          "the episode start, no video)", g->envs[0].emu->name, fps,
+		          (long long)raw);
 	}
-	host->log(host, GNARL_LOG_INFO, "%u envs on %s (model %s, %d+%d frames per "
-	          "action, %zu-byte start state, render %s)", n_envs, g->rom_path, g->model,
+	host->log(host, GNARL_LOG_INFO, "%u envs on %s under %s (model %s, %d+%d frames "
+	          "per action, %zu-byte start state, render %s)", n_envs, g->rom_path,
+	          g->envs[0].emu->name, g->model,
 	          g->fpa, g->release, g->state_size,
-	          g->auto_render ? "on request" : "every step's last frame");
+	          g->on_request ? "on request" : "every step's last frame");
 	return g;
 
 fail_g:
@@ -646,32 +534,29 @@ static void publish(struct gameboy *g, struct gb_env *e, const struct gnarl_env_
                     uint32_t i, const uint8_t *frame)
 {
 	struct gnarl_game_state *s = &io->states[i];
+	const uint8_t *wram = env_wram(e);
 
 	memset(s, 0, sizeof(*s));
-	gnarl_gameboy_ram_decode(&g->map, e->wram, s);
+	gnarl_gameboy_ram_decode(&g->map, wram, s);
 	s->frame = e->frames;
-	s->ram = e->wram;
+	s->ram = wram;
 	s->ram_size = GB_WRAM_SIZE;
-	gnarl_gameboy_ram_obs(&g->map, &g->shape, e->wram, s,
+	gnarl_gameboy_ram_obs(&g->map, &g->shape, wram, s,
 	                      (float)e->steps / (float)g->max_steps,
 	                      io->obs + (size_t)i * io->obs_stride);
 	if (frame && io->want_frame && io->want_frame[i] && io->frames)
 		memcpy(io->frames + (size_t)i * GNARL_FRAME_BYTES, frame, GNARL_FRAME_BYTES);
 }
 
-/* Run n frames with keys held; wake the renderer for the very last frame
- * of the step when asked (auto mode). */
+/* Run n frames with keys held; render the very last one when asked. */
 static void run_frames(struct gameboy *g, struct gb_env *e, uint32_t keys, int n,
                        bool render_last)
 {
-	struct mCore *c = e->core;
+	const struct gb_emu_ops *op = e->emu->ops;
 
-	c->setKeys(c, keys);
-	for (int f = 0; f < n; f++) {
-		if (render_last && f == n - 1)
-			e->gb->video.frameskipCounter = 0;
-		c->runFrame(c);
-	}
+	op->set_keys(e->emu, keys);
+	for (int f = 0; f < n; f++)
+		op->run_frame(e->emu, render_last && f == n - 1);
 }
 
 /* Frames with no button after the start state for a reset from `seed`:
@@ -685,7 +570,7 @@ static int noop_frames(const struct gameboy *g, uint64_t seed)
 	if (g->noop_max <= 0)
 		return 0;
 	k = (int)(mix64(seed) % (uint64_t)(g->noop_max + 1));
-	return g->auto_render ? k : k - k % step;
+	return g->on_request ? k : k - k % step;
 }
 
 /* The emulator is deterministic: only the seed's no-op frames make two
@@ -698,15 +583,14 @@ static void gameboy_reset(void *env, const struct gnarl_env_io *io, uint32_t ind
 	int k = noop_frames(g, seed);
 	bool want = io->want_frame && io->want_frame[index] && io->frames;
 
-	e->core->loadState(e->core, g->start_state);
-	e->core->setKeys(e->core, 0);
+	e->emu->ops->load_state(e->emu, g->start_state);
 	if (k > 0)
-		run_frames(g, e, 0, k, want && g->auto_render);
+		run_frames(g, e, 0, k, want && g->on_request);
 	e->steps = 0;
 	e->frames = (uint64_t)k;
 	publish(g, e, io, index, k > 0 ? NULL : g->start_frame);
 	if (k > 0 && want)
-		copy_frame(g, e, io->frames + (size_t)index * GNARL_FRAME_BYTES);
+		copy_frame(e, io->frames + (size_t)index * GNARL_FRAME_BYTES);
 	e->deaths = io->states[index].deaths;
 }
 
@@ -720,7 +604,7 @@ static void gameboy_step(void *env, const struct gnarl_env_io *io, uint32_t firs
 		int32_t a = io->actions[i];
 		uint32_t keys = a >= 0 && a < GB_N_ACTIONS ? action_keys[a] : 0;
 		bool want = io->want_frame && io->want_frame[i] && io->frames;
-		bool wake = want && g->auto_render;
+		bool wake = want && g->on_request;
 		uint8_t done = 0;
 
 		run_frames(g, e, keys, g->fpa, wake && g->release == 0);
@@ -729,7 +613,7 @@ static void gameboy_step(void *env, const struct gnarl_env_io *io, uint32_t firs
 		e->steps++;
 		e->frames += (uint64_t)(g->fpa + g->release);
 		if (want)
-			copy_frame(g, e, io->frames + (size_t)i * GNARL_FRAME_BYTES);
+			copy_frame(e, io->frames + (size_t)i * GNARL_FRAME_BYTES);
 		publish(g, e, io, i, NULL);
 		if (g->terminate_on_death && io->states[i].deaths > e->deaths)
 			done |= GNARL_DONE_TERMINATED;
@@ -744,21 +628,30 @@ static void gameboy_step(void *env, const struct gnarl_env_io *io, uint32_t firs
 
 /* ------------------------------------------------------------------------ */
 /* The running episodes, for checkpoints: a header (magic, version, env
- * count, bytes of one core's state), then per env its counters and
- * libmgba's own state of its core (CPU, memory, video, timers).  Only
- * whole steps are saved, so in frameskip mode the renderer's phase (set
- * when the core entered the start state) stays on step boundaries. */
+ * count, bytes of one emulator's state, the emulator's name), then per env
+ * its counters and the emulator's own state of its machine (CPU, memory,
+ * video, timers).  Only whole steps are saved, so in frameskip mode the
+ * renderer's phase (set when the emulator entered the start state) stays
+ * on step boundaries.  Version 1 (gnarl before the libretro backend) had
+ * no name, and its states are libmgba's raw state alone: the cartridge
+ * RAM the libmgba backend now appends stays as it is, as it did then. */
 
 #define GB_STATE_MAGIC 0x54534247u /* "GBST" */
-#define GB_STATE_VERSION 1u
-#define GB_STATE_HEADER 24
+#define GB_STATE_VERSION 2u
+#define GB_STATE_HEADER_V1 24
+#define GB_STATE_HEADER (GB_STATE_HEADER_V1 + GB_EMU_NAME_SIZE)
 #define GB_ENV_HEADER 16
+
+static size_t state_bytes(const struct gameboy *g, size_t header, size_t per_env)
+{
+	return header + (size_t)g->n * (GB_ENV_HEADER + per_env);
+}
 
 static size_t gameboy_state_size(void *env)
 {
 	struct gameboy *g = env;
 
-	return GB_STATE_HEADER + (size_t)g->n * (GB_ENV_HEADER + g->state_size);
+	return state_bytes(g, GB_STATE_HEADER, g->state_size);
 }
 
 static int gameboy_save_state(void *env, void *buf, size_t size)
@@ -773,6 +666,8 @@ static int gameboy_save_state(void *env, void *buf, size_t size)
 	gnarl_put_u32(p + 8, g->n);
 	gnarl_put_u32(p + 12, 0);
 	gnarl_put_u64(p + 16, g->state_size);
+	memset(p + GB_STATE_HEADER_V1, 0, GB_EMU_NAME_SIZE);
+	memcpy(p + GB_STATE_HEADER_V1, g->envs[0].emu->name, strlen(g->envs[0].emu->name));
 	p += GB_STATE_HEADER;
 	for (uint32_t i = 0; i < g->n; i++) {
 		struct gb_env *e = &g->envs[i];
@@ -780,13 +675,43 @@ static int gameboy_save_state(void *env, void *buf, size_t size)
 		gnarl_put_u32(p, e->steps);
 		gnarl_put_u32(p + 4, (uint32_t)e->deaths);
 		gnarl_put_u64(p + 8, e->frames);
-		/* libmgba leaves the state's reserved bytes as they were: zero
-		 * them, or the same game would save different bytes */
-		memset(p + GB_ENV_HEADER, 0, g->state_size);
-		if (!e->core->saveState(e->core, p + GB_ENV_HEADER))
+		if (!e->emu->ops->save_state(e->emu, p + GB_ENV_HEADER))
 			return GNARL_EIO;
 		p += GB_ENV_HEADER + g->state_size;
 	}
+	return 0;
+}
+
+/* The header of a saved state: 0 and the offset of its first env, or a
+ * message saying why this env cannot continue those episodes. */
+static int check_header(const struct gameboy *g, const uint8_t *p, size_t size,
+                        size_t *header, size_t *per_env, char err[GNARL_ERR_SIZE])
+{
+	const char *mine = g->envs[0].emu->name;
+	char saved[GB_EMU_NAME_SIZE + 1] = "libmgba";
+	uint32_t version = size >= GB_STATE_HEADER_V1 ? gnarl_get_u32(p + 4) : 0;
+
+	if (size < GB_STATE_HEADER_V1 || gnarl_get_u32(p) != GB_STATE_MAGIC ||
+	    (version != 1 && version != GB_STATE_VERSION) ||
+	    (version == GB_STATE_VERSION && size < GB_STATE_HEADER))
+		return fail(err, GNARL_ECORRUPT, "not a saved state of this gameboy env (%zu bytes)",
+		            size);
+	*header = version == 1 ? GB_STATE_HEADER_V1 : GB_STATE_HEADER;
+	if (version == GB_STATE_VERSION)
+		memcpy(saved, p + GB_STATE_HEADER_V1, GB_EMU_NAME_SIZE);
+	if (strcmp(saved, mine))
+		return fail(err, GNARL_EINCOMPAT, "saved state of episodes under the emulator "
+		            "%s; this env runs %s: set params.emulator: %s to continue them (the "
+		            "two emulators' states do not convert)", saved, mine, saved);
+	*per_env = (size_t)gnarl_get_u64(p + 16);
+	if (gnarl_get_u32(p + 8) != g->n ||
+	    (*per_env != g->state_size && !(version == 1 && *per_env < g->state_size)) ||
+	    size != state_bytes(g, *header, *per_env))
+		return fail(err, GNARL_EINCOMPAT,
+		            "saved state of %u envs with %llu-byte %s states; this env has %u with "
+		            "%zu-byte states (another version of %s, or another model?)",
+		            gnarl_get_u32(p + 8), (unsigned long long)gnarl_get_u64(p + 16), saved,
+		            g->n, g->state_size, mine);
 	return 0;
 }
 
@@ -795,33 +720,37 @@ static int gameboy_load_state(void *env, const struct gnarl_env_io *io, const vo
 {
 	struct gameboy *g = env;
 	const uint8_t *p = buf;
+	size_t header = GB_STATE_HEADER, per_env = g->state_size;
+	uint8_t *whole = NULL;
+	int rc;
 
-	if (size < GB_STATE_HEADER || gnarl_get_u32(p) != GB_STATE_MAGIC ||
-	    gnarl_get_u32(p + 4) != GB_STATE_VERSION)
-		return fail(err, GNARL_ECORRUPT, "not a saved state of this gameboy env (%zu bytes)",
-		            size);
-	if (gnarl_get_u32(p + 8) != g->n || gnarl_get_u64(p + 16) != g->state_size ||
-	    size != gameboy_state_size(env))
-		return fail(err, GNARL_EINCOMPAT,
-		            "saved state of %u envs with %llu-byte cores; this env has %u with "
-		            "%zu-byte cores (another libmgba or model?)",
-		            gnarl_get_u32(p + 8), (unsigned long long)gnarl_get_u64(p + 16), g->n,
-		            g->state_size);
-	p += GB_STATE_HEADER;
+	if ((rc = check_header(g, p, size, &header, &per_env, err)))
+		return rc;
+	if (per_env < g->state_size && !(whole = malloc(g->state_size)))
+		return fail(err, GNARL_ENOMEM, "out of memory");
+	p += header;
 	for (uint32_t i = 0; i < g->n; i++) {
 		struct gb_env *e = &g->envs[i];
+		const uint8_t *state = p + GB_ENV_HEADER;
 
-		if (!e->core->loadState(e->core, p + GB_ENV_HEADER))
-			return fail(err, GNARL_ECORRUPT, "libmgba refused the saved state of env %u",
-			            i);
-		e->core->setKeys(e->core, 0);
+		if (whole) { /* version 1: the saved part over the machine's own */
+			e->emu->ops->save_state(e->emu, whole);
+			memcpy(whole, state, per_env);
+			state = whole;
+		}
+		if (!e->emu->ops->load_state(e->emu, state)) {
+			free(whole);
+			return fail(err, GNARL_ECORRUPT, "%s refused the saved state of env %u",
+			            e->emu->name, i);
+		}
 		e->steps = gnarl_get_u32(p);
 		e->deaths = (int32_t)gnarl_get_u32(p + 4);
 		e->frames = gnarl_get_u64(p + 8);
 		publish(g, e, io, i, NULL);
 		e->deaths = io->states[i].deaths;
-		p += GB_ENV_HEADER + g->state_size;
+		p += GB_ENV_HEADER + per_env;
 	}
+	free(whole);
 	return 0;
 }
 
@@ -894,9 +823,9 @@ static const struct gnarl_plugin gameboy_plugin = {
 	.size = sizeof(struct gnarl_plugin),
 	.kind = GNARL_KIND_ENV,
 	.name = "gameboy",
-	.version = "1.1.0",
-	.summary = "your own Game Boy (Color) cartridge under libmgba, game state read "
-	           "through a RAM map",
+	.version = "1.2.0",
+	.summary = "your own Game Boy (Color) cartridge under libmgba or a libretro core "
+	           "(Gambatte), game state read through a RAM map",
 	.params = gameboy_params,
 	.ops.env = &gameboy_ops,
 };
