@@ -41,7 +41,8 @@
 	X(config, "check a config and its plugins' params; show the merged config",     \
 	  gnarl_cmd_config_usage)                                                        \
 	X(gb, "peek at a cartridge env's decoded game state and RAM", gnarl_cmd_gb_usage) \
-	X(checkpoints, "list, show, tag and compare checkpoints", NULL)
+	X(checkpoints, "list, show, tag and compare checkpoints", NULL)                 \
+	X(archive, "show the archive of start states a checkpoint holds", gnarl_cmd_archive_usage)
 
 /* Each line declares its command and usage text (unused when NULL). */
 #define DECLARE(name, summary, usage)                \

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive.h"
 #include "cli.h"
 #include "config.h"
 #include "error.h"
@@ -206,6 +207,9 @@ int gnarl_cmd_config(int argc, char **argv)
 		rc = gnarl_config_load(path, o.sets, o.n_sets, &cfg, err);
 	if (!rc)
 		rc = gnarl_registry_open(cfg, &r, err);
+	if (!rc)
+		rc = gnarl_archive_check(cfg, gnarl_registry_env(r)->name,
+		                         gnarl_registry_env(r)->desc->ops.env, err);
 	if (rc)
 		rc = failed(&o, rc == GNARL_ENOENT ? GNARL_ECONFIG : rc, err);
 	else if (!strcmp(verb, "check"))

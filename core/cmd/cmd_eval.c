@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "archive.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "config.h"
@@ -44,6 +45,7 @@
 #include "registry.h"
 #include "rng.h"
 #include "rollout.h"
+#include "safetensors.h"
 #include "storage.h"
 #include "term.h"
 #include "trainer.h"
@@ -63,7 +65,10 @@ const char gnarl_cmd_eval_usage[] =
     "episodes that died, and the milestone rates (sword, Maku Tree, Gnarled Key,\n"
     "dungeon: the share of episodes that reached each).  Rooms, dungeons, kills and\n"
     "milestones are read from the game state, whatever the reward terms; the return\n"
-    "is the config's reward.  LLM guidance is off.  Nothing is written to the run.\n"
+    "is the config's reward.  LLM guidance is off, and every episode starts from the\n"
+    "env's normal start, never from the archive of start states (archive.enabled);\n"
+    "the checkpoint's archive, where training's envs got from any start, is reported\n"
+    "on its own.  Nothing is written to the run.\n"
     "Progress goes to stderr as gnarl train's does (log.every_seconds).\n"
     "\n"
     "  -c FILE            the config the policy was trained with (default\n"
@@ -84,7 +89,8 @@ const char gnarl_cmd_eval_usage[] =
     "  --json             print one JSON object on stdout: return_mean, length_mean,\n"
     "                     rooms_discovered_mean, dungeons_entered_mean,\n"
     "                     enemies_killed_mean, deaths_rate, milestones {name: rate},\n"
-    "                     terms {name: mean}, episodes, policy, checkpoint\n";
+    "                     terms {name: mean}, episodes, policy, checkpoint, start\n"
+    "                     (\"normal\"), archive {cells, rooms, milestones} or null\n";
 
 #define MAX_PARALLEL 32
 #define MAX_EPISODES 1000000
@@ -94,6 +100,14 @@ struct term {
 	struct gnarl_term *term;  /* the instance and its memory */
 	const char *name;
 	float weight;
+};
+
+/* What the checkpoint's archive of start states holds: where training's
+ * envs got, from any start (not what this policy reaches from the normal
+ * start). */
+struct reach {
+	bool present;
+	uint32_t cells, rooms, milestones; /* milestones: enum gnarl_milestone bits */
 };
 
 /* Sums over finished episodes. */
@@ -124,6 +138,7 @@ struct eval {
 	struct gnarl_trainer *trainer; /* trained policy: its network and normaliser */
 	char *ck_uri;
 	uint64_t ck_iteration;
+	struct reach reach;            /* the checkpoint's archive of start states */
 
 	uint32_t P, O;                 /* envs side by side, floats per obs row */
 	float *obs, *x, *term_out;     /* (P, O), (P, O), (K, P) */
@@ -296,10 +311,37 @@ static int open_checkpoint(struct eval *ev, struct gnarl_checkpoint **ck,
 	return rc == GNARL_ENOENT ? GNARL_ECORRUPT : rc;
 }
 
+/* The checkpoint's archive of start states, summed up (none: !present;
+ * one that cannot be read counts as none). */
+static void read_reach(const struct gnarl_checkpoint *ck, struct reach *out)
+{
+	const struct gnarl_safetensors_entry *e =
+	    gnarl_safetensors_find(gnarl_checkpoint_tensors(ck), GNARL_ARCHIVE_TENSOR);
+	uint64_t seen[2048 / 64] = {0};
+	struct gnarl_archive_info info;
+	char err[GNARL_ERR_SIZE];
+
+	memset(out, 0, sizeof(*out));
+	if (!e || e->dtype != GNARL_DTYPE_U8 ||
+	    gnarl_archive_info(e->data, (size_t)(e->end - e->begin), &info, err))
+		return;
+	out->present = true;
+	out->cells = info.cells;
+	for (uint32_t i = 0; i < info.cells; i++) {
+		struct gnarl_archive_cell c;
+		uint32_t k;
+		gnarl_archive_info_cell(&info, i, &c);
+		k = (uint32_t)(c.group & 7) << 8 | (uint32_t)(c.room & 255);
+		out->rooms += !(seen[k / 64] >> (k % 64) & 1);
+		seen[k / 64] |= 1ull << (k % 64);
+		out->milestones |= c.milestones;
+	}
+}
+
 static int load_policy(struct eval *ev, char err[GNARL_ERR_SIZE])
 {
 	struct gnarl_trainer_options opt = {.no_run_dir = true, .quiet = true, .no_guidance = true,
-	                                    .total_steps = UINT64_C(1) << 62};
+	                                    .no_archive = true, .total_steps = UINT64_C(1) << 62};
 	struct gnarl_checkpoint *ck = NULL;
 	struct gnarl_checkpoint_diff *diff = NULL;
 	struct gnarl_tensor views[256];
@@ -326,6 +368,7 @@ static int load_policy(struct eval *ev, char err[GNARL_ERR_SIZE])
 	}
 	ev->ck_uri = strdup(m->uri);
 	ev->ck_iteration = m->iteration;
+	read_reach(ck, &ev->reach);
 	if (!ev->ck_uri)
 		rc = gnarl_err(err, GNARL_ENOMEM, "out of memory");
 out:
@@ -567,7 +610,9 @@ static void print_text(const struct eval *ev)
 	if (ev->trained)
 		printf(" (%s, iteration %llu, %s)", ev->ck_uri, (unsigned long long)ev->ck_iteration,
 		       ev->greedy ? "greedy" : "sampled");
-	printf("\n  return            %.2f\n  length            %.1f\n", mean(ev, t->ret),
+	printf("\n  start             the env's normal start (never the archive of start "
+	       "states)\n");
+	printf("  return            %.2f\n  length            %.1f\n", mean(ev, t->ret),
 	       mean(ev, t->length));
 	if (ev->sp.has_game_state) {
 		printf("  rooms discovered  %.2f\n  dungeons entered  %.2f\n"
@@ -590,6 +635,31 @@ static void print_text(const struct eval *ev)
 	if (ev->video_path)
 		printf("  video             %s (%llu frames)\n", ev->video_path,
 		       (unsigned long long)ev->frames_written);
+	if (ev->reach.present) {
+		printf("the checkpoint's archive of start states (where training's envs got from any "
+		       "start, not this policy from the normal start):\n  cells %u, rooms %u, "
+		       "milestones",
+		       ev->reach.cells, ev->reach.rooms);
+		for (unsigned i = 0; i < GNARL_MILESTONE_COUNT; i++)
+			if (ev->reach.milestones >> i & 1)
+				printf(" %s", gnarl_episode_milestone_name(i));
+		printf("%s\n", ev->reach.milestones ? "" : " none");
+	}
+}
+
+/* The archive's reach, or null without one. */
+static json_t *reach_json(const struct reach *r)
+{
+	json_t *ms;
+
+	if (!r->present)
+		return json_null();
+	ms = json_array();
+	for (unsigned i = 0; i < GNARL_MILESTONE_COUNT; i++)
+		if (r->milestones >> i & 1)
+			json_array_append_new(ms, json_string(gnarl_episode_milestone_name(i)));
+	return json_pack("{s:i, s:i, s:o}", "cells", (int)r->cells, "rooms", (int)r->rooms,
+	                 "milestones", ms);
 }
 
 static int print_json(const struct eval *ev)
@@ -624,6 +694,8 @@ static int print_json(const struct eval *ev)
 	json_object_set_new(j, "terms", terms);
 	json_object_set_new(j, "frames", json_integer((json_int_t)ev->frames_written));
 	json_object_set_new(j, "video", ev->video_path ? json_string(ev->video_path) : json_null());
+	json_object_set_new(j, "start", json_string("normal"));
+	json_object_set_new(j, "archive", reach_json(&ev->reach));
 	return gnarl_cli_print_json(j);
 }
 

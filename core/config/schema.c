@@ -183,6 +183,40 @@ static const struct gnarl_param video_params[] = {
 	GNARL_PARAMS_END,
 };
 
+/* Checked further by core/learn/archive.c (the cell's fields, the score). */
+static const struct gnarl_param archive_params[] = {
+	{"enabled", GNARL_PARAM_BOOL, 0, 0, "false", 0, 0,
+	 "start episodes from archived game states (Go-Explore); the env needs one-env state "
+	 "ops and a game state", NULL},
+	{"start_prob", GNARL_PARAM_FLOAT, 0, RANGE_, "0.5", 0, 1,
+	 "chance that a reset starts from an archived cell instead of the env's normal start",
+	 NULL},
+	{"cell", GNARL_PARAM_MAP, 0, 0, "{group: 1, room: 1, x: 48, y: 48, milestones: 1}", 0, 0,
+	 "game-state field -> bucket size: a cell is the tuple of each field / its bucket "
+	 "(x, y in pixels; milestones: the sword/Maku/key/dungeon mask)", NULL},
+	{"keep", GNARL_PARAM_STRING, 0, 0, "best", 0, 0,
+	 "which state a cell keeps: the first that reached it, or the best by `score`",
+	 "first|best"},
+	{"score", GNARL_PARAM_STRING, 0, 0, "-frame", 0, 0,
+	 "a game-state field, higher is better; '-' in front: lower is better (-frame: the "
+	 "quickest way there)", NULL},
+	{"weighting", GNARL_PARAM_STRING, 0, 0, "rare_recent", 0, 0,
+	 "how a start cell is chosen: 1/sqrt(1 + visits) (rare) times recent_steps / "
+	 "(recent_steps + steps since found) (recent), both, or uniform",
+	 "rare_recent|rare|recent|uniform"},
+	{"recent_steps", GNARL_PARAM_INT, 0, MIN_, "1000000", 1, 0,
+	 "env steps after which a cell's recency weight has halved", NULL},
+	{"max_cells", GNARL_PARAM_INT, 0, RANGE_, "4096", 16, 1048576,
+	 "cells kept (their states are allocated up front); past it the least useful "
+	 "(lowest weight, then oldest) are evicted", NULL},
+	{"explore_steps", GNARL_PARAM_INT, 0, MIN_, "0", 0, 0,
+	 "steps an episode started from a cell lasts at most (ended as truncated, so the value "
+	 "bootstraps; then another start is drawn); 0: until the episode's own end", NULL},
+	{"merge_every", GNARL_PARAM_INT, 0, MIN_, "10", 1, 0,
+	 "data-parallel: iterations between merges of every rank's archive", NULL},
+	GNARL_PARAMS_END,
+};
+
 static const struct gnarl_param root_params[] = {
 	{"run", GNARL_PARAM_MAP, 0, 0, "{}", 0, 0, "the run: name, storage root, seed", NULL},
 	{"env", GNARL_PARAM_MAP, 0, 0, "{}", 0, 0, "the environment plugin and its params",
@@ -203,6 +237,8 @@ static const struct gnarl_param root_params[] = {
 	{"hud", GNARL_PARAM_MAP, 0, 0, "{}", 0, 0, "the web HUD", NULL},
 	{"log", GNARL_PARAM_MAP, 0, 0, "{}", 0, 0, "what long commands print on stderr", NULL},
 	{"video", GNARL_PARAM_MAP, 0, 0, "{}", 0, 0, "videos of episodes", NULL},
+	{"archive", GNARL_PARAM_MAP, 0, 0, "{}", 0, 0,
+	 "the archive of start states (Go-Explore)", NULL},
 	GNARL_PARAMS_END,
 };
 
@@ -220,6 +256,7 @@ static const struct gnarl_schema_section sections[] = {
 	{"hud", GNARL_SCHEMA_MAP, hud_params, "web HUD"},
 	{"log", GNARL_SCHEMA_MAP, log_params, "progress on stderr"},
 	{"video", GNARL_SCHEMA_MAP, video_params, "videos of episodes"},
+	{"archive", GNARL_SCHEMA_MAP, archive_params, "archive of start states"},
 	{NULL, 0, NULL, NULL},
 };
 

@@ -5,7 +5,7 @@
  *
  * Sections and their shapes:
  *   run, env, policy, ppo, checkpoint, metrics, hud,  maps of keys
- *   log, video
+ *   log, video, archive
  *   rewards, llm                                      lists of maps
  *   storage        map: storage plugin name -> that plugin's params
  *                  (validated when the registry opens the plugin)

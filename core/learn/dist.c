@@ -3,7 +3,7 @@
  *
  * Entry points: gnarl_dist_init/_finalize, _rank/_size/_on, the
  * collectives (_bcast_string, _bcast_f32, _average_f32, _average_f64,
- * _allgather_f64, _any) and _abort.
+ * _allgather_f64, _allgather_bytes, _any) and _abort.
  *
  * Invariants: MPI is initialised only when a launcher's environment says
  * this process is one of a job, so a plain run needs no MPI runtime; all
@@ -249,6 +249,53 @@ void gnarl_dist_allgather_f64(struct gnarl_dist *d, const double *mine, size_t n
 		MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, (int)n, MPI_DOUBLE, d->comm);
 	else
 		MPI_Allgather(mine, (int)n, MPI_DOUBLE, all, (int)n, MPI_DOUBLE, d->comm);
+#endif
+}
+
+uint8_t *gnarl_dist_allgather_bytes(struct gnarl_dist *d, const void *mine, size_t len,
+                                    size_t *lens)
+{
+	size_t total = 0;
+	uint8_t *all;
+
+	if (!gnarl_dist_on(d)) {
+		lens[0] = len;
+		all = malloc(len ? len : 1);
+		if (all && len)
+			memcpy(all, mine, len);
+		return all;
+	}
+#ifdef GNARL_HAVE_MPI
+	unsigned long long my_len = len;
+	unsigned long long *got = calloc((size_t)d->size, sizeof(*got));
+	int *counts = calloc((size_t)d->size, sizeof(*counts));
+	int *displs = calloc((size_t)d->size, sizeof(*displs));
+
+	if (!got || !counts || !displs)
+		gnarl_dist_abort(d, GNARL_EXIT_FAILURE, "out of memory for an allgather");
+	MPI_Allgather(&my_len, 1, MPI_UNSIGNED_LONG_LONG, got, 1, MPI_UNSIGNED_LONG_LONG, d->comm);
+	for (int r = 0; r < d->size; r++) {
+		/* every rank sees the same sizes, so every rank stops here alike */
+		if (got[r] > (unsigned long long)INT32_MAX - total)
+			gnarl_dist_abort(d, GNARL_EXIT_FAILURE, "an allgather of more than 2 GiB "
+			                 "(rank %d sends %llu bytes)", r, got[r]);
+		lens[r] = (size_t)got[r];
+		counts[r] = (int)got[r];
+		displs[r] = (int)total;
+		total += (size_t)got[r];
+	}
+	all = malloc(total ? total : 1);
+	if (!all)
+		gnarl_dist_abort(d, GNARL_EXIT_FAILURE, "out of memory for a %zu-byte allgather",
+		                 total);
+	MPI_Allgatherv(mine, (int)len, MPI_BYTE, all, counts, displs, MPI_BYTE, d->comm);
+	free(got);
+	free(counts);
+	free(displs);
+	return all;
+#else
+	(void)total;
+	return NULL;
 #endif
 }
 

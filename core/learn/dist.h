@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <gnarl/plugin.h>
 
@@ -64,6 +65,12 @@ void gnarl_dist_average_f64(struct gnarl_dist *d, double *x, size_t n);
 /* all (size * n doubles) <- every rank's `mine` (n doubles), rank 0's
  * first; `mine` may be this rank's own row of `all`.  Never allocates. */
 void gnarl_dist_allgather_f64(struct gnarl_dist *d, const double *mine, size_t n, double *all);
+/* Every rank's `mine` (len bytes, any length per rank), concatenated in
+ * rank order into a new buffer (owned: free()); lens (size entries) gets
+ * each rank's length.  A rank out of memory, or more than 2 GiB in all,
+ * ends the job (as gnarl_dist_abort).  Alone: a copy of mine. */
+uint8_t *gnarl_dist_allgather_bytes(struct gnarl_dist *d, const void *mine, size_t len,
+                                    size_t *lens);
 /* True on every rank when `flag` is true on any. */
 bool gnarl_dist_any(struct gnarl_dist *d, bool flag);
 

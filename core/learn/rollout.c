@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive.h"
 #include "episode.h"
 #include "error.h"
 #include "guidance.h"
@@ -51,6 +52,7 @@ struct gnarl_rollout {
 	uint8_t *dones, *want_frame;          /* (N) */
 	uint8_t *frames;                      /* (N, GNARL_FRAME_BYTES) or NULL */
 	struct gnarl_guidance *guidance;      /* borrowed; NULL when G = 0 */
+	struct gnarl_archive *archive;        /* borrowed; NULL: normal starts only */
 	struct gnarl_game_state *states, *prev; /* (N) each, or NULL */
 	struct gnarl_episode_record *records; /* (N) */
 };
@@ -66,12 +68,15 @@ static const struct gnarl_game_state *state_of(const struct gnarl_rollout *r, ui
 	return r->states ? &r->states[n] : NULL;
 }
 
-/* A new episode in env n: reset, terms' episode_start, accounting. */
+/* A new episode in env n: reset (or a start from the archive), terms'
+ * episode_start, accounting. */
 static void start_episode(struct gnarl_rollout *r, uint32_t n)
 {
 	uint64_t number = gnarl_episode_number(r->episodes, n);
+	uint64_t seed = gnarl_rollout_reset_seed(r->seed, n, number);
 
-	r->ops->reset(r->env, &r->io, n, gnarl_rollout_reset_seed(r->seed, n, number));
+	if (!gnarl_archive_start(r->archive, &r->io, n, seed))
+		r->ops->reset(r->env, &r->io, n, seed);
 	for (uint32_t k = 0; k < r->K; k++)
 		gnarl_term_episode_start(r->rewards[k].term, n, state_of(r, n));
 	gnarl_episode_begin(r->episodes, n, state_of(r, n));
@@ -102,6 +107,8 @@ static void step_range(struct gnarl_rollout *r, uint32_t first, uint32_t count)
 		r->total[n] = total;
 		gnarl_episode_step(r->episodes, n, total, r->env_rewards[n], r->terms + n, N,
 		                   state_of(r, n));
+		if (!r->dones[n] && gnarl_archive_explored(r->archive, n))
+			r->dones[n] = GNARL_DONE_TRUNCATED;
 		if (!r->dones[n])
 			continue;
 		memcpy(r->final_obs + (size_t)n * O, r->obs + (size_t)n * O, O * sizeof(float));
@@ -141,6 +148,11 @@ uint32_t gnarl_rollout_step(struct gnarl_rollout *r, const int32_t *actions)
 	for (uint32_t n = 0; n < r->N; n++)
 		finished += r->dones[n] != 0;
 	return finished;
+}
+
+void gnarl_rollout_set_archive(struct gnarl_rollout *r, struct gnarl_archive *archive)
+{
+	r->archive = archive;
 }
 
 void gnarl_rollout_reset_all(struct gnarl_rollout *r)

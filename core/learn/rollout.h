@@ -24,6 +24,7 @@ struct gnarl_term;
 struct gnarl_episode;
 struct gnarl_guidance;
 struct gnarl_episode_record;
+struct gnarl_archive;
 
 /* One reward term.  All pointers borrowed; they must outlive the rollout. */
 struct gnarl_rollout_reward {
@@ -63,6 +64,10 @@ int gnarl_rollout_create_guided(const struct gnarl_rollout_config *config,
                                 char err[GNARL_ERR_SIZE]);
 void gnarl_rollout_free(struct gnarl_rollout *r);  /* accepts NULL */
 
+/* Resets from now on may start an env from the archive of start states
+ * (core/learn/archive.h: gnarl_archive_start, in place of the env's reset);
+ * borrowed, it must outlive the rollout; NULL: normal starts only. */
+void gnarl_rollout_set_archive(struct gnarl_rollout *r, struct gnarl_archive *archive);
 /* Start a new episode in every env (reset, episode_start of every term,
  * gnarl_rollout_forget_advice). */
 void gnarl_rollout_reset_all(struct gnarl_rollout *r);

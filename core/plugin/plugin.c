@@ -157,11 +157,17 @@ static const char *missing_op(const struct gnarl_plugin *d)
 	case GNARL_KIND_ENV: {
 		const struct gnarl_env_ops *o = d->ops.env;
 		bool has_states = o->size >= offsetof(struct gnarl_env_ops, load_state) + FN_SIZE;
+		bool has_env_states =
+		    o->size >= offsetof(struct gnarl_env_ops, load_env_state) + FN_SIZE;
 		return !o->create ? "create" : !o->destroy ? "destroy" : !o->spaces ? "spaces"
 		       : !o->reset ? "reset" : !o->step ? "step"
 		       : (has_states && (!o->state_size != !o->save_state ||
 		                         !o->save_state != !o->load_state))
-		           ? "state_size/save_state/load_state (all three or none)" : NULL;
+		           ? "state_size/save_state/load_state (all three or none)"
+		       : (has_env_states && (!o->env_state_size != !o->save_env_state ||
+		                             !o->save_env_state != !o->load_env_state))
+		           ? "env_state_size/save_env_state/load_env_state (all three or none)"
+		           : NULL;
 	}
 	case GNARL_KIND_REWARD: {
 		/* destroy and episode_start are optional since 1.1. */

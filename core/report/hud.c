@@ -58,7 +58,8 @@ static int alloc_state(struct gnarl_hud *h)
 	/* One event message holds every series: name, value, punctuation. */
 	h->msg_cap = 256 + S * (GNARL_HUD_NAME_MAX + 40);
 	if (!h->stage || !h->staged || !h->names || !h->iter || !h->steps || !h->wall ||
-	    !h->vals || !h->frame || !h->frame_stage || !h->frame_scratch || !h->streams)
+	    !h->vals || !h->frame || !h->frame_stage || !h->frame_scratch || !h->streams ||
+	    gnarl_hud_archive_alloc(h))
 		return GNARL_ENOMEM;
 	for (uint32_t i = 0; i < h->max_streams; i++) {
 		h->streams[i].hud = h;
@@ -203,6 +204,7 @@ void gnarl_hud_free(struct gnarl_hud *h)
 	free(h->frame);
 	free(h->frame_stage);
 	free(h->frame_scratch);
+	gnarl_hud_archive_free(h);
 	free(h->png);
 	free(h->view.flags);
 	free(h->adv_action);

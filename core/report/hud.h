@@ -12,6 +12,7 @@
  *                    none, 503 until the first one)
  *     /api/llm       JSON: recent LLM suggestions
  *     /video         the latest episode video (video.every; 404 before one)
+ *     /api/archive   JSON: the archive of start states, room by room
  *
  * Nothing a client sends changes anything (GET and HEAD only).  With a
  * token, a request without it gets 401; the token is never part of a
@@ -150,6 +151,13 @@ void gnarl_hud_commit(struct gnarl_hud *h, const struct gnarl_hud_iteration *it)
  * video: it allocates, and on failure the previous video stays. */
 void gnarl_hud_video(struct gnarl_hud *h, uint64_t iteration, const char *mime,
                      const void *data, size_t len);
+/* The archive of start states (core/learn/archive.h; NULL: none) as the page's
+ * map at /api/archive: its rooms, cells and visits, the frontier.  Call
+ * before gnarl_hud_commit; trainer thread; never allocates. */
+struct gnarl_archive;
+#define GNARL_HUD_ARCHIVE_ROOMS 2048 /* rooms shown (every group of the game) */
+void gnarl_hud_show_archive(struct gnarl_hud *h, const struct gnarl_archive *a,
+                            uint64_t iteration);
 
 /* Counters, for tests and the benchmark: iterations committed so far,
  * iterations held in the ring (<= M), open event streams. */

@@ -396,6 +396,19 @@ static enum MHD_Result api_llm(struct gnarl_hud *h, struct MHD_Connection *c)
 	return send_json(c, &t);
 }
 
+/* ---- /api/archive --------------------------------------------------------- */
+
+static enum MHD_Result api_archive(struct gnarl_hud *h, struct MHD_Connection *c)
+{
+	size_t len;
+	char *json = gnarl_hud_archive_json(h, &len);
+
+	if (!json)
+		return send_text(c, MHD_HTTP_NOT_FOUND, "no archive of start states in this run "
+		                                        "(archive.enabled is false)\n");
+	return send_buf(c, MHD_HTTP_OK, "application/json", json, len, MHD_RESPMEM_MUST_FREE);
+}
+
 /* ---- /frame.png ----------------------------------------------------------- */
 
 static enum MHD_Result frame_png(struct gnarl_hud *h, struct MHD_Connection *c)
@@ -673,8 +686,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return api_llm(h, c);
 	if (!strcmp(url, "/video"))
 		return (enum MHD_Result)gnarl_hud_http_video(h, c);
+	if (!strcmp(url, "/api/archive"))
+		return api_archive(h, c);
 	return send_text(c, MHD_HTTP_NOT_FOUND, "not found: try /, /api/metrics, /api/events, "
-	                 "/frame.png, /api/llm, /video\n");
+	                                        "/frame.png, /api/llm, /video, /api/archive\n");
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)

@@ -37,6 +37,16 @@ struct hud_suggestion {
 	int32_t source;      /* -1: not known (several sources answered) */
 };
 
+/* The archive of start states as the page's map (hud_archive.c): the
+ * trainer formats its rooms as JSON into `stage` (trainer thread), then
+ * copies it into `json` under the lock for /api/archive. */
+struct hud_archive {
+	struct gnarl_archive_room *rooms;   /* (GNARL_HUD_ARCHIVE_ROOMS) trainer thread */
+	char *stage;                        /* (HUD_ARCHIVE_JSON) trainer thread */
+	char *json;                         /* (HUD_ARCHIVE_JSON) under lock */
+	size_t len;                         /* of json; 0: no archive */
+};
+
 /* The latest episode video (hud_video.c): immutable once published,
  * freed when the HUD and every response serving it let go (refs, under
  * the HUD's lock). */
@@ -141,6 +151,7 @@ struct gnarl_hud {
 	struct hud_video *video;            /* the latest episode video; NULL none */
 	struct hud_stream *streams;         /* (max_streams) */
 	bool notify, closing;
+	struct hud_archive archive;
 
 	/* read by the trainer without the lock: monotonic ms until which a
 	 * client is looking at frames */
@@ -169,6 +180,12 @@ void gnarl_hud_http_stop(struct gnarl_hud *h);
 int gnarl_hud_http_video(struct gnarl_hud *h, void *connection);
 uint64_t gnarl_hud_video_seq_locked(const struct gnarl_hud *h);
 void gnarl_hud_video_release(struct gnarl_hud *h);
+/* hud_archive.c: its buffers (0 or GNARL_ENOMEM; free accepts what a
+ * failed alloc left), and a copy of /api/archive's JSON for the HTTP
+ * thread (owned; NULL when there is no archive or no memory). */
+int gnarl_hud_archive_alloc(struct gnarl_hud *h);
+void gnarl_hud_archive_free(struct gnarl_hud *h);
+char *gnarl_hud_archive_json(struct gnarl_hud *h, size_t *len);
 
 /* hud_page.c: the page as one string (owned by the caller), NULL on
  * ENOMEM. */

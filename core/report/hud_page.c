@@ -4,8 +4,9 @@
  * loads /api/metrics once, then follows /api/events, drawing every scalar
  * on <canvas> (return and reward terms large, the rest small), reloading
  * /frame.png when a message names a new frame, /api/llm when it counts
- * new suggestions and /video (a <video> element) when it counts a new
- * episode video.  A HUD with a token is opened as /?token=...; the page
+ * new suggestions, /video (a <video> element) when it counts a new episode
+ * video, and /api/archive (the archive's map) every few seconds while the
+ * run has one.  A HUD with a token is opened as /?token=...; the page
  * reads the token from its own URL and adds it to every request, so the
  * server never has to send it.
  *
@@ -43,6 +44,8 @@ static const char *const page[] = {
 	"#frame { width: 320px; height: 288px; image-rendering: pixelated; background: #000; display: block; }",
 	"#frameinfo, #videoinfo { color: var(--dim); margin-top: 4px; }",
 	"#video { width: 320px; height: 288px; background: #000; display: none; }",
+	"#archive { display: block; image-rendering: pixelated; }",
+	"#archiveinfo { color: var(--dim); margin-top: 4px; }",
 	"table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }",
 	"td, th { text-align: left; padding: 2px 6px 2px 0; }",
 	"th { color: var(--dim); font-weight: normal; }",
@@ -73,6 +76,7 @@ static const char *const page[] = {
 	"<section><h2>Env 0</h2><img id='frame' alt='frame of env 0'><div id='frameinfo' class='empty'>no frame yet</div></section>",
 	"<section><h2>Episode video</h2><video id='video' controls muted loop playsinline preload='auto'></video><div id='videoinfo' class='empty'>none yet (video.every)</div></section>",
 	"<section><h2>LLM suggestions</h2><div id='llm' class='empty'>guidance is off</div></section>",
+	"<section><h2>Archive of start states</h2><canvas id='archive' width='0' height='0'></canvas><div id='archiveinfo' class='empty'>the archive is off</div></section>",
 	"</div>",
 	"<div>",
 	"<section><h2>Return and reward terms</h2><div class='grid' id='main'></div></section>",
@@ -154,6 +158,7 @@ static const char *const page[] = {
 	"  if (st.hasFrames && m.frame !== st.frame) { st.frame = m.frame; loadFrame(); }",
 	"  if (m.suggestions !== st.sugg) { st.sugg = m.suggestions; loadLlm(); }",
 	"  if (m.video && m.video !== st.video) { st.video = m.video; loadVideo(m.iteration); }",
+	"  if ('archive/cells' in m.scalars && Date.now() - (st.archiveAt || 0) > 2000) { st.archiveAt = Date.now(); loadArchive(); }",
 	"  schedule();",
 	"}",
 	"function header(it, steps, sc) {",
@@ -248,6 +253,41 @@ static const char *const page[] = {
 	"    el.appendChild(t);",
 	"  } catch (e) { /* the next iteration retries */ }",
 	"}",
+	"/* The archive as one 16 x 16 map per group (room % 16 across, room / 16",
+	" * down, as the game numbers rooms), each room shaded by its cells' visits",
+	" * (log scale), the frontier (rooms of the likeliest start cells) outlined. */",
+	"const GROUPS = ['overworld', 'subrosia', 'maku tree', 'indoors', 'dungeon', 'dungeon'];",
+	"async function loadArchive() {",
+	"  try {",
+	"    const r = await fetch(api('/api/archive'));",
+	"    if (!r.ok) return;",
+	"    const j = await r.json();",
+	"    const groups = [...new Set(j.rooms.map((x) => x[0]))].sort((a, b) => a - b);",
+	"    const gap = 12, n = Math.max(1, groups.length);",
+	"    const px = Math.max(3, Math.floor((310 - (n - 1) * gap) / (16 * n))), side = 16 * px, cv = $('archive');",
+	"    cv.width = n * side + (n - 1) * gap; cv.height = side + 16;",
+	"    const g = cv.getContext('2d');",
+	"    g.fillStyle = '#14161a'; g.fillRect(0, 0, cv.width, cv.height);",
+	"    let most = 1, frontier = 0;",
+	"    for (const x of j.rooms) { most = Math.max(most, x[3]); frontier += x[4]; }",
+	"    groups.forEach((grp, k) => {",
+	"      const ox = k * (side + gap);",
+	"      g.fillStyle = '#8a93a3'; g.font = '10px system-ui, sans-serif';",
+	"      g.fillText(GROUPS[grp] || 'group ' + grp, ox, side + 12);",
+	"      g.strokeStyle = '#2c313a'; g.strokeRect(ox + 0.5, 0.5, side - 1, side - 1);",
+	"      for (const x of j.rooms) {",
+	"        if (x[0] !== grp) continue;",
+	"        const t = Math.log(1 + x[3]) / Math.log(1 + most);",
+	"        const rx = ox + (x[1] % 16) * px, ry = Math.floor(x[1] / 16) * px;",
+	"        g.fillStyle = 'rgb(' + Math.round(40 + 50 * t) + ',' + Math.round(70 + 150 * t) + ',' + Math.round(120 + 110 * t) + ')';",
+	"        g.fillRect(rx + 1, ry + 1, px - 2, px - 2);",
+	"        if (x[4]) { g.strokeStyle = '#f2d95c'; g.lineWidth = 2; g.strokeRect(rx + 1, ry + 1, px - 2, px - 2); g.lineWidth = 1; }",
+	"      }",
+	"    });",
+	"    $('archiveinfo').className = '';",
+	"    $('archiveinfo').textContent = j.cells + ' cells in ' + j.rooms.length + ' rooms (iteration ' + j.iteration + '); brighter: more visits; yellow: the frontier (' + frontier + ' rooms)';",
+	"  } catch (e) { /* the next iteration retries */ }",
+	"}",
 	"/* The history, then the events after it.  A gap in the events (the stream",
 	" * fell behind and the ring moved on) or a closed stream (503 while the run",
 	" * starts or too many watch) starts over from the history. */",
@@ -263,6 +303,7 @@ static const char *const page[] = {
 	"    if (j.has_frames && j.frame) { st.frame = j.frame; loadFrame(); }",
 	"    st.sugg = j.suggestions; loadLlm();",
 	"    if (j.video) { st.video = j.video; loadVideo(j.rows ? j.iteration[j.rows - 1] : '-'); }",
+	"    if (j.names.includes('archive/cells')) loadArchive();",
 	"    schedule();",
 	"  } catch (e) { $('status').textContent = 'waiting for the run'; $('status').className = 'down'; setTimeout(start, 2000); return; }",
 	"  const es = new EventSource(api('/api/events', st.it.length ? {after: st.it[st.it.length - 1]} : {}));",

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "archive.h"
 #include "config.h"
 #include "episode.h"
 #include "error.h"
@@ -123,6 +124,18 @@ static uint32_t add_blobs(struct gnarl_resume *r, uint32_t n)
 			          "the env could not save its state (%s): "
 			          "a restore will start new episodes",
 			          gnarl_strerror(rc));
+	}
+	if (gnarl_trainer_archive(r->t)) {
+		const struct gnarl_archive *a = gnarl_trainer_archive(r->t);
+		struct gnarl_resume_blob *b = &r->archive_blob;
+		int rc = blob_fit(b, gnarl_archive_size(a));
+		if (rc == 0)
+			rc = gnarl_archive_save(a, b->data, b->size);
+		if (rc == 0)
+			u8_view(&r->tensors[n++], b->name, b->data, b->size);
+		else
+			gnarl_log(GNARL_LOG_WARN, "checkpoint", "the archive of start states could not be "
+			          "saved (%s): a restore will start it empty", gnarl_strerror(rc));
 	}
 	for (uint32_t k = 0; k < r->K; k++) {
 		const struct gnarl_rollout_reward *w = gnarl_rollout_reward(ro, k);
@@ -550,6 +563,7 @@ int gnarl_resume_create(struct gnarl_trainer *t, struct gnarl_config *cfg,
 		                 GNARL_RESUME_MAX_TENSORS);
 	}
 	snprintf(r->env_blob.name, sizeof(r->env_blob.name), "env.state");
+	snprintf(r->archive_blob.name, sizeof(r->archive_blob.name), GNARL_ARCHIVE_TENSOR);
 	if (gnarl_trainer_storage(t) && gnarl_trainer_rank(t) == 0) {
 		int rc = gnarl_saver_create(gnarl_trainer_storage(t), r->run, &r->keep, &r->saver,
 		                            err);
@@ -575,6 +589,7 @@ void gnarl_resume_free(struct gnarl_resume *r)
 	free(r->term_blobs);
 	free(r->term_memory_names);
 	free(r->env_blob.data);
+	free(r->archive_blob.data);
 	free(r->term_labels);
 	free(r->metric_names);
 	free(r->labels_text);

@@ -54,6 +54,7 @@ struct gnarl_resume {
 	struct gnarl_tensor *tensors; /* (GNARL_RESUME_MAX_TENSORS) */
 	char why[GNARL_ERR_SIZE];     /* why a restore reset the envs */
 	struct gnarl_resume_blob env_blob;
+	struct gnarl_resume_blob archive_blob; /* the archive of start states */
 	struct gnarl_resume_blob *term_blobs; /* (K) */
 	char (*term_memory_names)[168];       /* (K) "reward.<label>.memory": the
 	                                         host memory of 1.1 terms */

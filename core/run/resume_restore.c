@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive.h"
 #include "config.h"
 #include "episode.h"
 #include "error.h"
@@ -396,6 +397,43 @@ static int continue_envs(struct gnarl_resume *r, const struct gnarl_resume_point
 	return 0;
 }
 
+/* The archive of start states: the checkpoint's when this run keeps one
+ * and it fits (same env, state size, cells), else an empty one; said
+ * once, by rank 0 (every rank loads the same). */
+static void load_archive(struct gnarl_resume *r, const struct gnarl_resume_point *p)
+{
+	const struct gnarl_safetensors_entry *e =
+	    gnarl_safetensors_find(gnarl_checkpoint_tensors(p->ck), GNARL_ARCHIVE_TENSOR);
+	struct gnarl_archive *a = gnarl_trainer_archive(r->t);
+	bool say = gnarl_trainer_rank(r->t) == 0;
+	struct gnarl_archive_stats st;
+	char err[GNARL_ERR_SIZE] = "";
+	int rc;
+
+	if (!a) {
+		if (e && say)
+			gnarl_log(GNARL_LOG_INFO, "archive", "the checkpoint's archive of start states "
+			          "is not used: archive.enabled is false in this run");
+		return;
+	}
+	if (!e) {
+		if (say)
+			gnarl_log(GNARL_LOG_INFO, "archive", "the checkpoint holds no archive of start "
+			          "states: the archive starts empty");
+		return;
+	}
+	rc = e->dtype == GNARL_DTYPE_U8 && e->ndim == 1
+	         ? gnarl_archive_load(a, e->data, (size_t)(e->end - e->begin), err)
+	         : gnarl_err(err, GNARL_ECORRUPT, "not a byte tensor");
+	gnarl_archive_stats(a, &st);
+	if (rc < 0 && say)
+		gnarl_log(GNARL_LOG_WARN, "archive", "the checkpoint's archive of start states is not "
+		          "loaded (%s): the archive starts empty", err);
+	else if (say)
+		gnarl_log(GNARL_LOG_INFO, "archive", "archive of start states from the checkpoint: "
+		          "%u cells in %u rooms", st.cells, st.rooms);
+}
+
 /* The views to load (into load[]), skipping what this run cannot use. */
 static uint32_t plan_load(struct gnarl_resume *r, const struct gnarl_safetensors *sf, uint32_t n,
                           bool same_n, bool same_terms, bool exact, struct gnarl_tensor *load)
@@ -452,6 +490,7 @@ int gnarl_resume_restore(struct gnarl_resume *r, const struct gnarl_resume_point
 		}
 	}
 	load_terms(r, p, map, fresh);
+	load_archive(r, p);
 	if (!why && continue_envs(r, p, fresh) < 0)
 		why = r->why;
 	if (why) {

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "archive.h"
 #include "config.h"
 #include "dist.h"
 #include "episode.h"
@@ -76,6 +77,7 @@ struct gnarl_trainer {
 	struct gnarl_ppo *ppo;
 	struct gnarl_rollout *ro;
 	struct gnarl_guidance *guid; /* LLM guidance (no sources without `llm:`) */
+	struct gnarl_archive *archive; /* start states (archive.enabled); NULL: off */
 	struct gnarl_rng rng;
 	uint64_t iteration, env_steps, total_iters;
 	double start_time;        /* of this process's part of the run */
@@ -355,7 +357,13 @@ static int build_learner(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	if (rc)
 		return gnarl_err_prefix(err, rc, "env '%s': ", gnarl_registry_env(t->reg)->name);
 	gnarl_rng_seed(&t->rng, gnarl_rng_derive(own, SEED_RUN));
-	return 0;
+	/* the archive loads states into the env itself, not the HUD's view */
+	rc = t->opts.no_archive ? 0
+	                        : gnarl_archive_create(t->cfg, gnarl_registry_env(t->reg)->name,
+	                                               t->env_ops, t->env, t->N, t->gauges,
+	                                               &t->archive, err);
+	gnarl_rollout_set_archive(t->ro, t->archive);
+	return rc;
 }
 
 /* Episode summaries (metrics.episodes) on a background writer. */
@@ -441,6 +449,9 @@ int gnarl_trainer_create(struct gnarl_config *cfg, const struct gnarl_trainer_op
 		rc = gnarl_recorder_check(cfg, err);
 	if (!rc)
 		rc = gnarl_registry_open(cfg, &t->reg, err);
+	if (!rc && !t->opts.no_archive)
+		rc = gnarl_archive_check(cfg, gnarl_registry_env(t->reg)->name,
+		                         gnarl_registry_env(t->reg)->desc->ops.env, err);
 	/* before the run directory: a port in use leaves none behind */
 	if (!rc && !t->opts.quiet && !t->opts.no_run_dir && t->rank == 0)
 		rc = gnarl_hud_open(cfg, &t->hud, err);
@@ -483,6 +494,7 @@ void gnarl_trainer_free(struct gnarl_trainer *t)
 	if (!t)
 		return;
 	gnarl_rollout_free(t->ro);
+	gnarl_archive_free(t->archive);
 	gnarl_hud_free(t->hud);
 	gnarl_recorder_free(t->rec);
 	gnarl_guidance_free(t->guid);
@@ -619,6 +631,29 @@ static void finished(struct gnarl_trainer *t, struct gnarl_episode *ep)
 	}
 }
 
+/* Data-parallel: every rank's archive into one (the same on every rank).
+ * A merge that fails (memory) leaves each rank its own archive; training
+ * goes on. */
+static void merge_archives(struct gnarl_trainer *t)
+{
+	char err[GNARL_ERR_SIZE] = "", digest[65] = "?";
+	struct gnarl_archive_stats before, after;
+	double seconds = 0.0;
+
+	gnarl_archive_stats(t->archive, &before);
+	if (gnarl_archive_sync(t->archive, t->dist, &seconds, err))
+		gnarl_log(GNARL_LOG_WARN, "archive", "merge skipped: %s", err);
+	gnarl_gauges_set(t->gauges, "archive/merge_ms", 1e3 * seconds);
+	if (gnarl_log_get_level() < GNARL_LOG_DEBUG)
+		return;
+	gnarl_archive_stats(t->archive, &after);
+	gnarl_archive_digest(t->archive, digest);
+	gnarl_log(GNARL_LOG_DEBUG, "archive", "rank %d of %d: merged after iteration %llu: %u "
+	          "cells here, %u in the merge (sha256 %s, %.2f ms)", t->rank, t->world,
+	          (unsigned long long)t->iteration, before.cells, after.cells, digest,
+	          1e3 * seconds);
+}
+
 void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iteration *out)
 {
 	struct gnarl_ppo_buffer *b = gnarl_ppo_buffer(t->ppo);
@@ -631,11 +666,13 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 	gnarl_hud_arm_frame(t->hud); /* env 0's frame in the first step, if due */
 	gnarl_recorder_arm(t->rec, t->iteration);
 	gnarl_guidance_set_iteration(t->guid, t->iteration);
+	gnarl_archive_begin(t->archive, t->env_steps);
 	gnarl_ppo_begin(t->ppo);
 	for (uint32_t s = 0; s < t->T; s++) {
 		gnarl_ppo_act(t->ppo, s, &t->rng);
 		if (gnarl_rollout_step(t->ro, b->actions + (size_t)s * N))
 			finished(t, ep);
+		gnarl_archive_observe(t->archive, gnarl_rollout_states(t->ro));
 		gnarl_ppo_record(t->ppo, s, gnarl_rollout_rewards(t->ro), gnarl_rollout_dones(t->ro),
 		                 gnarl_rollout_obs(t->ro), gnarl_rollout_final_obs(t->ro));
 	}
@@ -647,6 +684,9 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 	                 &t->rng, &out->ppo);
 	if (t->sync)
 		gnarl_trainer_sync_iteration(t->sync, t->ppo, t->nn, ep, t->iteration);
+	if (t->sync && t->archive && t->iteration % gnarl_archive_merge_every(t->archive) == 0)
+		merge_archives(t);
+	gnarl_archive_end(t->archive);
 	t2 = now();
 	t->updates += out->ppo.minibatches;
 	t->env_steps += batch(t);
@@ -750,6 +790,7 @@ int gnarl_trainer_report(struct gnarl_trainer *t, const struct gnarl_trainer_ite
 	 * the HUD shows what progress.csv holds. */
 	gnarl_gauges_each(t->gauges, put_gauge, t);
 	take_video(t, it);
+	gnarl_hud_show_archive(t->hud, t->archive, it->iteration);
 	hud_commit(t, it);
 	rc = gnarl_metrics_flush(m, it->iteration, it->env_steps, err);
 	gnarl_train_console_iteration(t->console, m, it->iteration, it->env_steps);
@@ -885,6 +926,11 @@ const struct gnarl_registry *gnarl_trainer_registry(const struct gnarl_trainer *
 struct gnarl_guidance *gnarl_trainer_guidance(struct gnarl_trainer *t)
 {
 	return t->guid;
+}
+
+struct gnarl_archive *gnarl_trainer_archive(struct gnarl_trainer *t)
+{
+	return t->archive;
 }
 
 struct gnarl_nn *gnarl_trainer_nn(struct gnarl_trainer *t)

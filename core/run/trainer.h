@@ -46,12 +46,15 @@ struct gnarl_metrics;
 struct gnarl_train_console;
 struct gnarl_registry;
 struct gnarl_guidance;
+struct gnarl_archive;
 
 struct gnarl_trainer_options {
 	bool no_run_dir;          /* no storage, no config.yaml, no progress files
 	                             (benchmarks); the progress line still prints
 	                             unless quiet */
 	bool quiet;               /* no progress line, no info logs */
+	bool no_archive;          /* no archive of start states, whatever the
+	                             config's archive.enabled (evaluation) */
 	bool no_guidance;         /* leave the config's `llm:` plugins unstarted
 	                             (evaluation: the advice block stays zero) */
 	uint64_t total_steps;     /* 0: ppo.total_steps */
@@ -142,6 +145,7 @@ int gnarl_trainer_world_size(const struct gnarl_trainer *t);
 /* Parts, borrowed, for benchmarks and the checkpoint code. */
 const struct gnarl_registry *gnarl_trainer_registry(const struct gnarl_trainer *t);
 struct gnarl_guidance *gnarl_trainer_guidance(struct gnarl_trainer *t);
+struct gnarl_archive *gnarl_trainer_archive(struct gnarl_trainer *t);  /* NULL: off */
 struct gnarl_nn *gnarl_trainer_nn(struct gnarl_trainer *t);
 struct gnarl_ppo *gnarl_trainer_ppo(struct gnarl_trainer *t);
 struct gnarl_rollout *gnarl_trainer_rollout(struct gnarl_trainer *t);

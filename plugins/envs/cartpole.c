@@ -18,7 +18,8 @@
  * little-endian record: "CPS1", n_envs, max_steps, then per env x, x_dot,
  * theta, theta_dot (IEEE doubles) and the step count.  Nothing else
  * carries over between steps (resets get their seeds from the host), so
- * a restored env continues bit for bit.
+ * a restored env continues bit for bit.  One env's state (the archive of
+ * start states) is "CPE1" and that env's record.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -195,21 +196,22 @@ static size_t cp_state_size(void *env)
 	return STATE_HEAD + (size_t)cp->n * STATE_ENV;
 }
 
-static void put_f64(uint8_t *p, double d)
+static void save_pole(const struct pole *pl, uint8_t *e)
 {
-	uint64_t v;
-
-	memcpy(&v, &d, sizeof(v));
-	gnarl_put_u64(p, v);
+	gnarl_put_f64(e, pl->x);
+	gnarl_put_f64(e + 8, pl->x_dot);
+	gnarl_put_f64(e + 16, pl->theta);
+	gnarl_put_f64(e + 24, pl->theta_dot);
+	gnarl_put_u32(e + 32, pl->steps);
 }
 
-static double get_f64(const uint8_t *p)
+static void load_pole(struct pole *pl, const uint8_t *e)
 {
-	uint64_t v = gnarl_get_u64(p);
-	double d;
-
-	memcpy(&d, &v, sizeof(d));
-	return d;
+	pl->x = gnarl_get_f64(e);
+	pl->x_dot = gnarl_get_f64(e + 8);
+	pl->theta = gnarl_get_f64(e + 16);
+	pl->theta_dot = gnarl_get_f64(e + 24);
+	pl->steps = gnarl_get_u32(e + 32);
 }
 
 static int cp_save_state(void *env, void *buf, size_t size)
@@ -222,14 +224,8 @@ static int cp_save_state(void *env, void *buf, size_t size)
 	gnarl_put_u32(p, STATE_MAGIC);
 	gnarl_put_u32(p + 4, cp->n);
 	gnarl_put_u32(p + 8, cp->max_steps);
-	for (uint32_t i = 0; i < cp->n; i++) {
-		uint8_t *e = p + STATE_HEAD + (size_t)i * STATE_ENV;
-		put_f64(e, cp->envs[i].x);
-		put_f64(e + 8, cp->envs[i].x_dot);
-		put_f64(e + 16, cp->envs[i].theta);
-		put_f64(e + 24, cp->envs[i].theta_dot);
-		gnarl_put_u32(e + 32, cp->envs[i].steps);
-	}
+	for (uint32_t i = 0; i < cp->n; i++)
+		save_pole(&cp->envs[i], p + STATE_HEAD + (size_t)i * STATE_ENV);
 	return 0;
 }
 
@@ -251,15 +247,46 @@ static int cp_load_state(void *env, const struct gnarl_env_io *io, const void *b
 		return GNARL_EINCOMPAT;
 	}
 	for (uint32_t i = 0; i < cp->n; i++) {
-		const uint8_t *e = p + STATE_HEAD + (size_t)i * STATE_ENV;
-		struct pole *pl = &cp->envs[i];
-		pl->x = get_f64(e);
-		pl->x_dot = get_f64(e + 8);
-		pl->theta = get_f64(e + 16);
-		pl->theta_dot = get_f64(e + 24);
-		pl->steps = gnarl_get_u32(e + 32);
-		write_obs(pl, io->obs + (size_t)i * io->obs_stride);
+		load_pole(&cp->envs[i], p + STATE_HEAD + (size_t)i * STATE_ENV);
+		write_obs(&cp->envs[i], io->obs + (size_t)i * io->obs_stride);
 	}
+	return 0;
+}
+
+/* One env: "CPE1", then its record as above.  Any env's record loads into
+ * any env (the pole has no world). */
+#define ENV_MAGIC 0x31455043u /* "CPE1" little-endian */
+
+static size_t cp_env_state_size(void *env)
+{
+	(void)env;
+	return 4 + STATE_ENV;
+}
+
+static int cp_save_env_state(void *env, uint32_t index, void *buf, size_t size)
+{
+	struct cartpole *cp = env;
+
+	if (index >= cp->n || size != cp_env_state_size(env))
+		return GNARL_EINVAL;
+	gnarl_put_u32(buf, ENV_MAGIC);
+	save_pole(&cp->envs[index], (uint8_t *)buf + 4);
+	return 0;
+}
+
+static int cp_load_env_state(void *env, const struct gnarl_env_io *io, uint32_t index,
+                             const void *buf, size_t size, char err[GNARL_ERR_SIZE])
+{
+	struct cartpole *cp = env;
+
+	if (index >= cp->n || size != cp_env_state_size(env) || gnarl_get_u32(buf) != ENV_MAGIC) {
+		snprintf(err, GNARL_ERR_SIZE, "cartpole: not one cartpole env's state (%zu bytes, "
+		         "%zu expected with a CPE1 header) or env %u of %u", size,
+		         cp_env_state_size(env), index, cp->n);
+		return GNARL_ECORRUPT;
+	}
+	load_pole(&cp->envs[index], (const uint8_t *)buf + 4);
+	write_obs(&cp->envs[index], io->obs + (size_t)index * io->obs_stride);
 	return 0;
 }
 
@@ -273,6 +300,9 @@ static const struct gnarl_env_ops ops = {
     .state_size = cp_state_size,
     .save_state = cp_save_state,
     .load_state = cp_load_state,
+    .env_state_size = cp_env_state_size,
+    .save_env_state = cp_save_env_state,
+    .load_env_state = cp_load_env_state,
 };
 
 static const struct gnarl_plugin descriptor = {
@@ -280,7 +310,7 @@ static const struct gnarl_plugin descriptor = {
     .size = sizeof(struct gnarl_plugin),
     .kind = GNARL_KIND_ENV,
     .name = "cartpole",
-    .version = "1.1.0",
+    .version = "1.2.0",
     .summary = "Gymnasium CartPole-v1: balance a pole on a cart (4 floats, 2 actions)",
     .params = params,
     .ops.env = &ops,

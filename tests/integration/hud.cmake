@@ -9,7 +9,7 @@ if(GNARL_HAVE_MICROHTTPD)
   target_link_libraries(bench_hud PRIVATE gnarl_core PkgConfig::CURL)
 
   if(GNARL_PYTHON AND TARGET overworld AND TARGET local AND TARGET llm_text)
-    set(_hud_modes live errors crowd)
+    set(_hud_modes live errors crowd archive)
     find_program(GNARL_CHROMIUM NAMES chromium chromium-browser)
     if(GNARL_CHROMIUM)
       list(APPEND _hud_modes page)

@@ -26,6 +26,10 @@ Usage: hud_train.py MODE GNARL CONFIG WORKDIR [CHROMIUM]
           trains: the DOM has a chart per scalar, the header's iteration,
           the frame loaded; the screenshot (WORKDIR/hud_page.png) has the
           curves drawn in the chart colour.
+  archive the archive of start states (archive.enabled): /api/archive's
+          rooms add up to the archive/cells gauge of the same iteration,
+          with a frontier; 404 without an archive; with CHROMIUM, the page
+          describes it and draws the frontier (WORKDIR/hud_archive.png).
 """
 import csv
 import json
@@ -504,13 +508,13 @@ def stop_when_streaming(t, port, done):
         done.wait(0.05)
 
 
-def chromium_on_run(gnarl, config, work, name, chromium, action):
+def chromium_on_run(gnarl, config, work, name, chromium, action, extra=()):
     """Run `action` (a Chromium flag) on the page of a run that trains; the
     event stream keeps the page loading, so the run is stopped (SIGINT)
     once the page has followed it for a few iterations, which ends the
     stream.  Returns Chromium's stdout."""
     port = free_port()
-    t = Train(train_args(gnarl, config, work, name, port))
+    t = Train(train_args(gnarl, config, work, name, port, extra))
     flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
              "--no-first-run", "--disable-background-networking",
              "--disable-component-update", "--disable-sync",
@@ -562,6 +566,72 @@ def page(gnarl, config, work, chromium):
     print("page: screenshot %dx%d with %d pixels of curves (%s)" % (w, h, blue, shot))
 
 
+def archive(gnarl, config, work, chromium):
+    """The archive of start states on the HUD: /api/archive lists rooms whose
+    cells add up to the archive/cells gauge of the same iteration (in
+    /api/metrics and progress.csv), with a frontier; a run without an archive
+    answers 404; with Chromium, the page draws the map and says how many cells
+    and rooms it holds."""
+    port = free_port()
+    t = Train(train_args(gnarl, config, work, "archive", port,
+                         ["--set", "archive.enabled=true"]))
+    try:
+        t.until_iteration(4)
+        status, ctype, body = http(port, "/api/archive")
+        if status != 200 or ctype != "application/json":
+            fail("/api/archive: %d %s" % (status, ctype))
+        a = json.loads(body)
+        cells = sum(r[2] for r in a["rooms"])
+        if cells != a["cells"] or not a["rooms"] or not any(r[4] for r in a["rooms"]):
+            fail("/api/archive: %d cells in its rooms, %d in all, frontier %s"
+                 % (cells, a["cells"], [r for r in a["rooms"] if r[4]]))
+        if any(r[3] < r[2] for r in a["rooms"]):
+            fail("/api/archive: a room with fewer visits than cells: %r" % a["rooms"])
+        # the same iteration's gauges, as the metrics carry them
+        t.until_iteration(a["iteration"] + 1)
+        _, _, body = http(port, "/api/metrics")
+        m = json.loads(body)
+        k = m["iteration"].index(a["iteration"])
+        if m["series"]["archive/cells"][k] != a["cells"] or \
+                m["series"]["archive/rooms"][k] != len(a["rooms"]):
+            fail("iteration %d: archive/cells %r, archive/rooms %r in the metrics; the map "
+                 "has %d cells in %d rooms" % (a["iteration"], m["series"]["archive/cells"][k],
+                                                m["series"]["archive/rooms"][k], a["cells"],
+                                                len(a["rooms"])))
+        print("archive: iteration %d, %d cells in %d rooms, %d on the frontier"
+              % (a["iteration"], a["cells"], len(a["rooms"]), sum(r[4] for r in a["rooms"])))
+    finally:
+        t.finish()
+    port = free_port()  # the first run's may linger in TIME_WAIT
+    t = Train(train_args(gnarl, config, work, "no_archive", port))
+    try:
+        t.until_iteration(1)
+        status, _, body = http(port, "/api/archive")
+        if status != 404 or b"archive.enabled is false" not in body:
+            fail("/api/archive without an archive: %d %r" % (status, body))
+    finally:
+        t.finish()
+    if not chromium:
+        return
+    args = ["--set", "archive.enabled=true"]
+    dom = chromium_on_run(gnarl, config, work, "archive_dom", chromium, "--dump-dom", args)
+    info = re.search(r'<div id="archiveinfo" class="">(\d+) cells in (\d+) rooms', dom)
+    if not info or int(info.group(1)) < 1:
+        fail("the page does not describe the archive:\n%s" % dom[:3000])
+    shot = os.path.join(work, "hud_archive.png")
+    chromium_on_run(gnarl, config, work, "archive_shot", chromium, "--screenshot=" + shot, args)
+    with open(shot, "rb") as f:
+        w, h, bpp, px = png_decode(f.read())
+    # the frontier's outline colour (#f2d95c)
+    yellow = sum(1 for row in px for x in range(0, w * bpp, bpp)
+                 if abs(row[x] - 0xf2) < 16 and abs(row[x + 1] - 0xd9) < 16 and
+                 abs(row[x + 2] - 0x5c) < 16)
+    if yellow < 20:
+        fail("the screenshot has %d pixels of the frontier's colour" % yellow)
+    print("archive: the page says %s cells in %s rooms; %d frontier pixels (%s)"
+          % (info.group(1), info.group(2), yellow, shot))
+
+
 def main():
     mode, gnarl, config, work = sys.argv[1:5]
     shutil.rmtree(work, ignore_errors=True)  # a run directory of an earlier run
@@ -574,6 +644,8 @@ def main():
         crowd(gnarl, config, work)
     elif mode == "page":
         page(gnarl, config, work, sys.argv[5])
+    elif mode == "archive":
+        archive(gnarl, config, work, sys.argv[5] if len(sys.argv) > 5 else "")
     else:
         fail("unknown mode " + mode)
 

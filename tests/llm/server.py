@@ -33,6 +33,10 @@ A behaviour is a JSON object:
     {"kind": "huge", "mb": 64}              a 200 of that many MiB of JSON (a
                                             string that never ends), sent as fast
                                             as the client reads
+    {"kind": "advisor", "map": PATH, "mode": "helpful"|"random", "seed": N}
+                                            "ACTION: <button>" from the overworld's
+                                            map (advisor.py): the way to the next
+                                            objective, or a random direction
 Any behaviour may add "delay_ms": N (wait before answering) or "hold": true
 (wait, without a time limit, until a control request releases held replies:
 a test can then know a reply was not sent, whatever the machine's speed).
@@ -56,6 +60,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import advisor  # noqa: E402  (the "advisor" behaviour)
+
 
 class State:
     def __init__(self, log_path, default, bodies=True):
@@ -70,6 +77,7 @@ class State:
         self.held = 0
         self.release = threading.Event()
         self.seq = 0
+        self.advisor = advisor.Advisor()
 
     def next_behaviour(self):
         with self.lock:
@@ -188,12 +196,12 @@ class Handler(BaseHTTPRequestHandler):
             with state.lock:
                 state.held -= 1
         try:
-            self.answer(b)
+            self.answer(b, raw)
         finally:
             with state.lock:
                 state.answered += 1
 
-    def answer(self, b):
+    def answer(self, b, raw):
         kind = b.get("kind", "action")
         if kind == "action":
             self.send_json(200, completion("SCENE: a test room.\nACTION: %s" % b["action"]))
@@ -242,6 +250,9 @@ class Handler(BaseHTTPRequestHandler):
             chunk = b"A" * (1 << 16)
             for _ in range(total >> 16):
                 self.wfile.write(chunk)
+        elif kind == "advisor":
+            action = self.server.state.advisor.answer(b, raw)
+            self.send_json(200, completion("SCENE: the overworld.\nACTION: %s" % action))
         elif kind == "not_json":
             data = b"<html>bad gateway</html>"
             self.send_response(200)

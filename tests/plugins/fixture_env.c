@@ -1,7 +1,9 @@
 /*
  * fixture_env.c - a good, tiny env plugin for the host's and registry's
  * tests: 4 observations (a step counter), 3 actions, episodes of `length`
- * steps.
+ * steps.  Built a second time as fixture_env_halfstate
+ * (FIXTURE_HALF_ENV_STATE): one of the three one-env state ops only, which
+ * the host refuses.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +84,20 @@ static void step(void *env, const struct gnarl_env_io *io, uint32_t first, uint3
 	}
 }
 
+#ifdef FIXTURE_HALF_ENV_STATE
+static int save_env_state(void *env, uint32_t index, void *buf, size_t size)
+{
+	(void)env;
+	(void)index;
+	(void)buf;
+	(void)size;
+	return GNARL_EINVAL;
+}
+#define FIXTURE_NAME "fixture_env_halfstate"
+#else
+#define FIXTURE_NAME "fixture_env"
+#endif
+
 static const struct gnarl_env_ops ops = {
 	.size = sizeof(struct gnarl_env_ops),
 	.create = create,
@@ -89,13 +105,16 @@ static const struct gnarl_env_ops ops = {
 	.spaces = spaces,
 	.reset = reset,
 	.step = step,
+#ifdef FIXTURE_HALF_ENV_STATE
+	.save_env_state = save_env_state,  /* without env_state_size and load_env_state */
+#endif
 };
 
 static const struct gnarl_plugin plugin = {
 	.abi_version = GNARL_ABI_VERSION,
 	.size = sizeof(struct gnarl_plugin),
 	.kind = GNARL_KIND_ENV,
-	.name = "fixture_env",
+	.name = FIXTURE_NAME,
 	.version = "0.0.1",
 	.summary = "test fixture: a step counter",
 	.params = params,

@@ -255,7 +255,7 @@ static void test_scan(void **state)
 	assert_string_equal(s.names, "fixture_createfail fixture_env fixture_llm fixture_reward "
 	                             "fixture_v10_rooms fixture_wideparams fixturemem ");
 	assert_int_equal(s.good, 7);
-	assert_int_equal(s.bad, 9);
+	assert_int_equal(s.bad, 10); /* the refusal fixtures and fixture_env_halfstate */
 	unsetenv("GNARL_PLUGIN_PATH");
 }
 
@@ -361,6 +361,14 @@ static void test_run_put(void **state)
 	fclose(f);
 	assert_string_equal(buf, "hello");
 	assert_int_equal(h->run_put(h, "/abs", "x", 1, err), GNARL_EINVAL);
+	gnarl_plugin_host_free(ph);
+	/* the trainer's prefix ends in '/' ("<run.name>/"): one '/', not two */
+	run = (struct gnarl_run_dir){st, "trainer/"};
+	assert_int_equal(gnarl_plugin_host_create(lib, NULL, &ctx, 0, "rewards.0", &ph, err), 0);
+	h = gnarl_plugin_host_table(ph);
+	assert_int_equal(h->run_put(h, "b.txt", "hi", 2, err), 0);
+	snprintf(file, sizeof(file), "%s/trainer/b.txt", tmp);
+	assert_int_equal(access(file, F_OK), 0);
 	gnarl_plugin_host_free(ph);
 	gnarl_plugin_close(lib);
 	gnarl_storage_close(st);

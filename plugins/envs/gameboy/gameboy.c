@@ -823,6 +823,57 @@ static int gameboy_load_state(void *env, const struct gnarl_env_io *io, const vo
 	return 0;
 }
 
+/* One env's state (the archive of start states): "GBE1", the core's state
+ * size (u32), then the env's record as in the running episodes above. */
+#define GB_ENV_MAGIC 0x31454247u /* "GBE1" */
+
+static size_t gameboy_env_state_size(void *env)
+{
+	return 8 + GB_ENV_HEADER + ((struct gameboy *)env)->state_size;
+}
+
+static int gameboy_save_env_state(void *env, uint32_t index, void *buf, size_t size)
+{
+	struct gameboy *g = env;
+	struct gb_env *e;
+	uint8_t *p = buf;
+
+	if (index >= g->n || size != gameboy_env_state_size(env))
+		return GNARL_EINVAL;
+	e = &g->envs[index];
+	gnarl_put_u32(p, GB_ENV_MAGIC);
+	gnarl_put_u32(p + 4, (uint32_t)g->state_size);
+	gnarl_put_u32(p + 8, e->steps);
+	gnarl_put_u32(p + 12, (uint32_t)e->deaths);
+	gnarl_put_u64(p + 16, e->frames);
+	memset(p + 8 + GB_ENV_HEADER, 0, g->state_size);
+	return e->emu->ops->save_state(e->emu, p + 8 + GB_ENV_HEADER) ? 0 : GNARL_EIO;
+}
+
+static int gameboy_load_env_state(void *env, const struct gnarl_env_io *io, uint32_t index,
+                                  const void *buf, size_t size, char err[GNARL_ERR_SIZE])
+{
+	struct gameboy *g = env;
+	struct gb_env *e;
+	const uint8_t *p = buf;
+
+	if (index >= g->n || size != gameboy_env_state_size(env) ||
+	    gnarl_get_u32(p) != GB_ENV_MAGIC || gnarl_get_u32(p + 4) != g->state_size)
+		return fail(err, GNARL_EINCOMPAT, "not one env's state of this gameboy env "
+		            "(%zu bytes; %zu-byte %s states here)", size, g->state_size,
+		            g->envs[0].emu->name);
+	e = &g->envs[index];
+	if (!e->emu->ops->load_state(e->emu, p + 8 + GB_ENV_HEADER))
+		return fail(err, GNARL_ECORRUPT, "%s refused the env state", e->emu->name);
+	e->emu->ops->set_keys(e->emu, 0);
+	e->waited = 0;
+	e->steps = gnarl_get_u32(p + 8);
+	e->frames = gnarl_get_u64(p + 16);
+	publish(g, e, io, index, NULL);
+	e->deaths = io->states[index].deaths;
+	return 0;
+}
+
 static const struct gnarl_env_ops gameboy_ops = {
 	.size = sizeof(struct gnarl_env_ops),
 	.create = gameboy_create,
@@ -833,6 +884,9 @@ static const struct gnarl_env_ops gameboy_ops = {
 	.state_size = gameboy_state_size,
 	.save_state = gameboy_save_state,
 	.load_state = gameboy_load_state,
+	.env_state_size = gameboy_env_state_size,
+	.save_env_state = gameboy_save_env_state,
+	.load_env_state = gameboy_load_env_state,
 };
 
 static const struct gnarl_plugin gameboy_plugin = {

@@ -7,7 +7,9 @@
  * allocates every env's state in one slab; `reset` and `step` run the
  * rules (overworld_sim.c) and write straight into the host's arrays
  * (overworld_obs.c, overworld_render.c); state_size/save_state/load_state
- * carry the running episodes through checkpoints (overworld_state.c).
+ * carry the running episodes through checkpoints, and save_env_state/
+ * load_env_state one env's (the archive of start states), both as the
+ * records of overworld_state.c.
  * Invariants: reset and step never allocate or fail; a call for envs
  * [first, first+count) touches only their slab blocks and rows, so
  * disjoint ranges may run concurrently.
@@ -24,6 +26,7 @@ struct overworld {
 	const struct gnarl_host *host;
 	struct ow_world *world;
 	uint32_t n_envs, obs_dim;
+	uint64_t fingerprint;  /* of the world (overworld_state.c) */
 	size_t block;          /* bytes per env in the slab */
 	uint8_t *slab;         /* n_envs blocks: struct ow_env, per-room arrays, RAM */
 };
@@ -75,6 +78,9 @@ static const struct gnarl_param params[] = {
 	      "radius of the tile window in the observation ((2r+1)^2 cells x 7 channels)"),
 	{"enemies_respawn", GNARL_PARAM_BOOL, 0, 0, "false", 0, 0,
 	 "killed enemies come back when Link re-enters their room (else once per episode)", NULL},
+	{"export_map", GNARL_PARAM_BOOL, 0, 0, "false", 0, 0,
+	 "store the generated world as world.json in the run directory (rooms, exits, tiles, "
+	 "doors, items: for tools that plan on the map)", NULL},
 	GNARL_PARAMS_END,
 };
 
@@ -128,6 +134,7 @@ static void read_params(const struct gnarl_host *h, struct ow_params *p)
 	p->talk_steps = (int)num(h, "talk_steps");
 	p->view_radius = (int)num(h, "view_radius");
 	p->enemies_respawn = num(h, "enemies_respawn") != 0.0;
+	p->export_map = num(h, "export_map") != 0.0;
 }
 
 static size_t round_up(size_t n)
@@ -151,6 +158,24 @@ static void destroy(void *self)
 	free(ow);
 }
 
+/* world.json in the run directory; a failure costs a warning (the env
+ * plays the same without it). */
+static void export_map(const struct gnarl_host *host, const struct ow_world *w)
+{
+	char why[GNARL_ERR_SIZE] = "out of memory";
+	char *json;
+	size_t len;
+
+	if (gnarl_overworld_map_json(w, &json, &len) == 0 &&
+	    host->run_put(host, "world.json", json, len, why) == 0) {
+		free(json);
+		return;
+	}
+	free(json);
+	if (host->log)
+		host->log(host, GNARL_LOG_WARN, "export_map: world.json not stored: %s", why);
+}
+
 static void *create(const struct gnarl_host *host, uint32_t n_envs, char err[GNARL_ERR_SIZE])
 {
 	struct overworld *ow = calloc(1, sizeof(*ow));
@@ -172,6 +197,7 @@ static void *create(const struct gnarl_host *host, uint32_t n_envs, char err[GNA
 	if (gnarl_overworld_gen_world(&p, ow->world, err) < 0)
 		goto fail;
 	ow->obs_dim = gnarl_overworld_obs_dim(&p);
+	ow->fingerprint = gnarl_overworld_state_fingerprint(ow->world);
 	/* Per env: the struct, visited / kill_mask / taken, the RAM image. */
 	per_room = round_up(3 * (size_t)ow->world->n_rooms);
 	ow->block = round_up(sizeof(struct ow_env)) + per_room + OW_RAM_SIZE;
@@ -191,6 +217,8 @@ static void *create(const struct gnarl_host *host, uint32_t n_envs, char err[GNA
 		e->ram = rooms + per_room;
 		gnarl_overworld_sim_reset(ow->world, e, host->seed + i);
 	}
+	if (p.export_map && host->rank == 0)
+		export_map(host, ow->world);
 	if (host->log)
 		host->log(host, GNARL_LOG_DEBUG,
 		          "world %llu: %d x %d screens, %d rooms, start screen %d, sword cave on "
@@ -271,7 +299,7 @@ static int save_state(void *self, void *buf, size_t size)
 {
 	const struct overworld *ow = self;
 	const size_t rec = gnarl_overworld_state_env_bytes(ow->world);
-	uint64_t fp = gnarl_overworld_state_fingerprint(ow->world);
+	uint64_t fp = ow->fingerprint;
 	uint8_t *p = buf;
 
 	if (size != state_size(self))
@@ -293,7 +321,7 @@ static int check_state(const struct overworld *ow, const uint8_t *p, size_t size
                        char err[GNARL_ERR_SIZE])
 {
 	const size_t rec = gnarl_overworld_state_env_bytes(ow->world);
-	uint64_t fp = gnarl_overworld_state_fingerprint(ow->world);
+	uint64_t fp = ow->fingerprint;
 
 	if (size < STATE_HEADER || gnarl_get_u32(p) != STATE_MAGIC) {
 		snprintf(err, GNARL_ERR_SIZE, "overworld: the saved env state (%zu bytes) is not an "
@@ -342,6 +370,63 @@ static int load_state(void *self, const struct gnarl_env_io *io, const void *buf
 	return 0;
 }
 
+/* ---- one env's state: a header, then its record ------------------------- */
+
+#define ENV_MAGIC 0x3145574fu     /* "OWE1" */
+#define ENV_HEADER 16             /* magic, record size (u32 each), world
+                                     fingerprint (u64) */
+
+static size_t env_state_size(void *self)
+{
+	const struct overworld *ow = self;
+
+	return ENV_HEADER + gnarl_overworld_state_env_bytes(ow->world);
+}
+
+static int save_env_state(void *self, uint32_t index, void *buf, size_t size)
+{
+	const struct overworld *ow = self;
+	uint8_t *p = buf;
+
+	if (index >= ow->n_envs || size != env_state_size(self))
+		return GNARL_EINVAL;
+	gnarl_put_u32(p, ENV_MAGIC);
+	gnarl_put_u32(p + 4, (uint32_t)(size - ENV_HEADER));
+	gnarl_put_u64(p + 8, ow->fingerprint);
+	gnarl_overworld_state_save_env(ow->world, env_at(ow, index), p + ENV_HEADER);
+	return 0;
+}
+
+static int load_env_state(void *self, const struct gnarl_env_io *io, uint32_t index,
+                          const void *buf, size_t size, char err[GNARL_ERR_SIZE])
+{
+	struct overworld *ow = self;
+	const uint8_t *p = buf;
+
+	if (index >= ow->n_envs) {
+		snprintf(err, GNARL_ERR_SIZE, "overworld: env %u of %u", index, ow->n_envs);
+		return GNARL_EINVAL;
+	}
+	if (size < ENV_HEADER || gnarl_get_u32(p) != ENV_MAGIC) {
+		snprintf(err, GNARL_ERR_SIZE, "overworld: a %zu-byte env state that is not an "
+		         "overworld env's (no OWE1 header)", size);
+		return GNARL_ECORRUPT;
+	}
+	if (gnarl_get_u64(p + 8) != ow->fingerprint || size != env_state_size(self) ||
+	    gnarl_get_u32(p + 4) != size - ENV_HEADER) {
+		snprintf(err, GNARL_ERR_SIZE, "overworld: the env state (%zu bytes) is from "
+		         "another world than this one (%d rooms, world_seed %llu): same world "
+		         "params (world_seed, width, height, ...) are needed", size,
+		         ow->world->n_rooms, (unsigned long long)ow->world->p.world_seed);
+		return GNARL_EINCOMPAT;
+	}
+	if (!gnarl_overworld_state_check_env(ow->world, p + ENV_HEADER, index, err))
+		return GNARL_ECORRUPT;
+	gnarl_overworld_state_load_env(ow->world, env_at(ow, index), p + ENV_HEADER);
+	write_outputs(ow, io, index);
+	return 0;
+}
+
 static const struct gnarl_env_ops ops = {
 	.size = sizeof(struct gnarl_env_ops),
 	.create = create,
@@ -352,6 +437,9 @@ static const struct gnarl_env_ops ops = {
 	.state_size = state_size,
 	.save_state = save_state,
 	.load_state = load_state,
+	.env_state_size = env_state_size,
+	.save_env_state = save_env_state,
+	.load_env_state = load_env_state,
 };
 
 static const struct gnarl_plugin descriptor = {
@@ -359,7 +447,7 @@ static const struct gnarl_plugin descriptor = {
 	.size = sizeof(struct gnarl_plugin),
 	.kind = GNARL_KIND_ENV,
 	.name = "overworld",
-	.version = "1.0.0",
+	.version = "1.1.0",
 	.summary = "procedural Zelda-like overworld: sword, Maku Tree, Gnarled Key, dungeon",
 	.params = params,
 	.ops.env = &ops,

@@ -4,6 +4,7 @@
  * solvability check; overworld_sim.c: one step of the game;
  * overworld_obs.c: observation, game state and work-RAM image;
  * overworld_state.c: running episodes as bytes for checkpoints;
+ * overworld_map.c: the world as JSON for tools;
  * overworld_render.c: 160x144 frames).  Nothing here crosses the plugin
  * boundary: only gnarl_plugin_entry is exported.
  *
@@ -77,7 +78,7 @@ struct ow_params {
 	int enemy_hp, enemy_damage, invuln_steps, start_hearts;
 	int sword_distance, maku_distance, dungeon_distance;
 	int dungeon_rooms, caves, talk_steps, view_radius, rupee_pile;
-	bool enemies_respawn;
+	bool enemies_respawn, export_map;
 };
 
 struct ow_door {
@@ -199,6 +200,9 @@ bool gnarl_overworld_state_check_env(const struct ow_world *w, const uint8_t *re
 void gnarl_overworld_state_load_env(const struct ow_world *w, struct ow_env *e,
                                     const uint8_t *rec);
 uint64_t gnarl_overworld_state_fingerprint(const struct ow_world *w);
+
+/* overworld_map.c: the world as JSON (*out owned: free).  0 or GNARL_ENOMEM. */
+int gnarl_overworld_map_json(const struct ow_world *w, char **out, size_t *len);
 
 /* overworld_render.c */
 void gnarl_overworld_render_frame(const struct ow_world *w, const struct ow_env *e,

@@ -389,6 +389,25 @@ struct gnarl_env_ops {
 	int (*save_state)(void *env, void *buf, size_t size);
 	int (*load_state)(void *env, const struct gnarl_env_io *io, const void *buf,
 	                  size_t size, char err[GNARL_ERR_SIZE]);
+	/* ABI 1.1.  Optional, all three or none (NULL): ONE env's state, so
+	 * an env can start from where another env was (the archive of start
+	 * states, Go-Explore).  env_state_size is the same for every env of an
+	 * instance and never changes.  save_env_state writes exactly that many
+	 * bytes of env `index`'s state.  load_env_state puts env `index` into
+	 * a state that save_env_state wrote for any index, of this instance or
+	 * of another with the same params (another process, an earlier run),
+	 * exactly: saving it again gives the same bytes.  It writes the env's
+	 * observation and game state (and frame if wanted) into io as reset
+	 * does, and the episode goes on from there (its step count and time
+	 * limit included).  It is called on the step path, in place of reset,
+	 * for disjoint envs from several threads at once: it must not
+	 * allocate.  A state it cannot load (another world, version, damaged)
+	 * is refused with GNARL_EINCOMPAT or GNARL_ECORRUPT and a message,
+	 * before anything changes.  Read these only when `size` covers them. */
+	size_t (*env_state_size)(void *env);
+	int (*save_env_state)(void *env, uint32_t index, void *buf, size_t size);
+	int (*load_env_state)(void *env, const struct gnarl_env_io *io, uint32_t index,
+	                      const void *buf, size_t size, char err[GNARL_ERR_SIZE]);
 };
 
 /* Saved state is bytes that another machine may load: these write and
@@ -417,6 +436,24 @@ static inline void gnarl_put_u64(void *p, uint64_t v)
 static inline uint64_t gnarl_get_u64(const void *p)
 {
 	return (uint64_t)gnarl_get_u32(p) | (uint64_t)gnarl_get_u32((const unsigned char *)p + 4) << 32;
+}
+
+/* A double as its IEEE 754 bits, little-endian (since ABI 1.1). */
+static inline void gnarl_put_f64(void *p, double d)
+{
+	uint64_t v;
+
+	memcpy(&v, &d, sizeof(v));
+	gnarl_put_u64(p, v);
+}
+
+static inline double gnarl_get_f64(const void *p)
+{
+	uint64_t v = gnarl_get_u64(p);
+	double d;
+
+	memcpy(&d, &v, sizeof(d));
+	return d;
 }
 
 /* ------------------------------------------------------------------------ */
