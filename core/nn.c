@@ -1,22 +1,23 @@
 /*
- * nn.c - MLP forward/backward on OpenBLAS, orthogonal init, Adam.
+ * nn.c - MLP forward/backward, orthogonal init, Adam.
  *
  * Entry points: gnarl_nn_create/free, gnarl_nn_forward[_stack],
  * gnarl_nn_backward[_stack], gnarl_nn_adam_stack, gnarl_nn_tensors.
  *
  * Shapes (see nn.h): B rows, layer l maps in_l -> out_l, W_l (in, out).
- * Every matrix product goes through matmul_forward/matmul_backward, the one
- * pair that calls cblas_sgemm; bias and activation are fused into one pass
- * over the product (forward) and the activation derivative and bias
- * gradient into one pass over dy (backward).
+ * Every matrix product goes through core/matmul.h, on the kernel its rule
+ * picks for the product's shape; bias and activation run as the forward
+ * product's epilogue, on blocks of rows while they are in cache, and the
+ * activation derivative and bias gradient in one pass over dy (backward).
  *
  * Invariants: layers of a stack are listed in topological order (a
  * layer's input has a smaller index), so a backward in reverse index order
- * has seen every consumer of a layer before the layer itself.
+ * has seen every consumer of a layer before the layer itself.  Each stack
+ * has its own scratch for the products, so two threads may run two
+ * stacks.
  */
 #include "nn.h"
 
-#include <cblas.h>
 #ifdef __AVX__
 #include <immintrin.h>
 #endif
@@ -26,6 +27,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "matmul.h"
 #include "rng.h"
 
 #define MAX_LAYERS (2 * GNARL_NN_MAX_HIDDEN + 2)
@@ -52,6 +54,7 @@ struct stack {
 	uint32_t first, count;    /* layers [first, first + count) */
 	size_t begin, end;        /* slab range */
 	int policy, value;        /* head layers, -1 if none */
+	float *scratch;           /* the products' scratch, for the stack's largest layer */
 };
 
 struct gnarl_nn {
@@ -64,29 +67,6 @@ struct gnarl_nn {
 	float *work;              /* activations and their gradients */
 	uint64_t adam_t;
 };
-
-/* ---- the matmul pair ---------------------------------------------------- */
-
-/* y(B,out) = x(B,in) W(in,out) */
-static void matmul_forward(float *y, const float *x, const float *w, uint32_t B,
-                           uint32_t in, uint32_t out)
-{
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)out, (int)in,
-	            1.0f, x, (int)in, w, (int)out, 0.0f, y, (int)out);
-}
-
-/* dw(in,out) = x(B,in)^T dy(B,out);  dx(B,in) (+)= dy(B,out) W(in,out)^T */
-static void matmul_backward(float *dx, float *dw, const float *dy, const float *x,
-                            const float *w, uint32_t B, uint32_t in, uint32_t out,
-                            bool accumulate)
-{
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)in, (int)out, (int)B,
-	            1.0f, x, (int)in, dy, (int)out, 0.0f, dw, (int)out);
-	if (dx)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)in, (int)out,
-		            1.0f, dy, (int)out, w, (int)out, accumulate ? 1.0f : 0.0f, dx,
-		            (int)in);
-}
 
 /* ---- activations -------------------------------------------------------- */
 
@@ -176,12 +156,60 @@ static void act_backward(float *restrict dy, float *restrict db,
 	}
 }
 
+struct epilogue {
+	const float *b;
+	uint32_t out;
+	enum gnarl_nn_activation act;
+};
+
+/* The forward product's epilogue: bias and activation on finished rows. */
+static void bias_act_rows(void *ctx, float *y, uint32_t first, uint32_t rows)
+{
+	const struct epilogue *e = ctx;
+
+	(void)first;
+	bias_act(y, e->b, rows, e->out, e->act);
+}
+
+/* y(B,out) = act(x(B,in) W(in,out) + b); scratch per matmul.h. */
+static void linear_forward(float *y, const float *x, const float *w, const float *b,
+                           uint32_t B, uint32_t in, uint32_t out,
+                           enum gnarl_nn_activation act, float *scratch)
+{
+	struct epilogue e = {b, out, act};
+
+	gnarl_matmul_forward(gnarl_matmul_choose(GNARL_MATMUL_FORWARD, B, in, out), y, x, w, B,
+	                     in, out, scratch, bias_act_rows, &e);
+}
+
+static void linear_backward(float *dx, float *dw, float *db, float *dy, const float *y,
+                            const float *x, const float *w, uint32_t B, uint32_t in,
+                            uint32_t out, enum gnarl_nn_activation act, bool accumulate,
+                            float *scratch)
+{
+	act_backward(dy, db, y, B, out, act);
+	gnarl_matmul_weight_grad(gnarl_matmul_choose(GNARL_MATMUL_WEIGHT_GRAD, B, in, out), dw,
+	                         x, dy, B, in, out, scratch);
+	if (dx)
+		gnarl_matmul_input_grad(gnarl_matmul_choose(GNARL_MATMUL_INPUT_GRAD, B, in, out),
+		                        dx, dy, w, B, in, out, accumulate, scratch);
+}
+
+/* The public primitives (for tests) bring their own scratch: the
+ * network's products never allocate.  Without memory they use the BLAS
+ * kernel, which needs none. */
 void gnarl_nn_linear_forward(float *y, const float *x, const float *w,
                              const float *b, uint32_t B, uint32_t in,
                              uint32_t out, enum gnarl_nn_activation act)
 {
-	matmul_forward(y, x, w, B, in, out);
-	bias_act(y, b, B, out, act);
+	float *scratch = malloc(gnarl_matmul_scratch_floats(in, out) * sizeof(float));
+	struct epilogue e = {b, out, act};
+
+	if (scratch)
+		linear_forward(y, x, w, b, B, in, out, act, scratch);
+	else
+		gnarl_matmul_forward(GNARL_MATMUL_BLAS, y, x, w, B, in, out, NULL, bias_act_rows, &e);
+	free(scratch);
 }
 
 void gnarl_nn_linear_backward(float *dx, float *dw, float *db, float *dy,
@@ -189,8 +217,18 @@ void gnarl_nn_linear_backward(float *dx, float *dw, float *db, float *dy,
                               uint32_t B, uint32_t in, uint32_t out,
                               enum gnarl_nn_activation act, bool accumulate)
 {
-	act_backward(dy, db, y, B, out, act);
-	matmul_backward(dx, dw, dy, x, w, B, in, out, accumulate);
+	float *scratch = malloc(gnarl_matmul_scratch_floats(in, out) * sizeof(float));
+
+	if (scratch) {
+		linear_backward(dx, dw, db, dy, y, x, w, B, in, out, act, accumulate, scratch);
+	} else {
+		act_backward(dy, db, y, B, out, act);
+		gnarl_matmul_weight_grad(GNARL_MATMUL_BLAS, dw, x, dy, B, in, out, NULL);
+		if (dx)
+			gnarl_matmul_input_grad(GNARL_MATMUL_BLAS, dx, dy, w, B, in, out, accumulate,
+			                        NULL);
+	}
+	free(scratch);
 }
 
 /* ---- construction ------------------------------------------------------- */
@@ -354,6 +392,19 @@ static int init_params(struct gnarl_nn *nn, uint64_t seed)
 	return 0;
 }
 
+/* Floats of product scratch stack s needs: its largest layer's. */
+static size_t stack_scratch(const struct gnarl_nn *nn, uint32_t s)
+{
+	const struct stack *st = &nn->stacks[s];
+	size_t most = 0;
+
+	for (uint32_t l = st->first; l < st->first + st->count; l++) {
+		size_t n = gnarl_matmul_scratch_floats(nn->layers[l].in, nn->layers[l].out);
+		most = n > most ? n : most;
+	}
+	return most;
+}
+
 int gnarl_nn_create(const struct gnarl_nn_spec *spec, uint64_t seed,
                     struct gnarl_nn **out, char err[GNARL_ERR_SIZE])
 {
@@ -380,6 +431,8 @@ int gnarl_nn_create(const struct gnarl_nn_spec *spec, uint64_t seed,
 	}
 	for (uint32_t l = 0; l < nn->n_layers; l++)
 		work += 2 * align_up((size_t)spec->max_batch * nn->layers[l].out);
+	for (uint32_t s = 0; s < nn->n_stacks; s++)
+		work += align_up(stack_scratch(nn, s));
 	nn->params = slab(nn->n);
 	nn->grads = slab(nn->n);
 	nn->m = slab(nn->n);
@@ -397,6 +450,10 @@ int gnarl_nn_create(const struct gnarl_nn_spec *spec, uint64_t seed,
 		p += align_up((size_t)spec->max_batch * L->out);
 		L->d = p;
 		p += align_up((size_t)spec->max_batch * L->out);
+	}
+	for (uint32_t s = 0; s < nn->n_stacks; s++) {
+		nn->stacks[s].scratch = p;
+		p += align_up(stack_scratch(nn, s));
 	}
 	rc = init_params(nn, seed);
 	if (rc) {
@@ -455,9 +512,8 @@ void gnarl_nn_forward_stack(struct gnarl_nn *nn, uint32_t s, const float *x,
 		struct layer *L = &nn->layers[l];
 		if (!layer_wanted(L, outputs))
 			continue;
-		gnarl_nn_linear_forward(L->y, L->input < 0 ? x : nn->layers[L->input].y,
-		                        nn->params + L->w, nn->params + L->b, B, L->in, L->out,
-		                        L->act);
+		linear_forward(L->y, L->input < 0 ? x : nn->layers[L->input].y, nn->params + L->w,
+		               nn->params + L->b, B, L->in, L->out, L->act, st->scratch);
 	}
 }
 
@@ -500,9 +556,9 @@ void gnarl_nn_backward_stack(struct gnarl_nn *nn, uint32_t s, const float *x,
 	for (uint32_t l = st->first + st->count; l-- > st->first;) {
 		struct layer *L = &nn->layers[l];
 		struct layer *P = L->input >= 0 ? &nn->layers[L->input] : NULL;
-		gnarl_nn_linear_backward(P ? P->d : NULL, nn->grads + L->w, nn->grads + L->b,
-		                         L->d, L->y, P ? P->y : x, nn->params + L->w, B, L->in,
-		                         L->out, L->act, P && P->d_set);
+		linear_backward(P ? P->d : NULL, nn->grads + L->w, nn->grads + L->b, L->d, L->y,
+		                P ? P->y : x, nn->params + L->w, B, L->in, L->out, L->act,
+		                P && P->d_set, st->scratch);
 		if (P)
 			P->d_set = true;
 	}
