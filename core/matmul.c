@@ -354,17 +354,27 @@ static void thin_forward(uint32_t out, uint32_t M, uint32_t in, const float *x,
 
 #endif
 
-/* C (M, N) (+)= A Bm by row blocks, the epilogue after each. */
-static void tiled(uint32_t M, uint32_t N, uint32_t K, const float *a, size_t rsa, size_t csa,
-                  const float *b, size_t ldb, float *c, size_t ldc, bool add,
+/* Rows [m0, m1) of C (M, N) (+)= A Bm by row blocks, the epilogue after
+ * each. */
+static void tiled(uint32_t m0, uint32_t m1, uint32_t N, uint32_t K, const float *a, size_t rsa,
+                  size_t csa, const float *b, size_t ldb, float *c, size_t ldc, bool add,
                   gnarl_matmul_epilogue_fn epilogue, void *ctx)
 {
-	for (uint32_t i0 = 0; i0 < M; i0 += RB) {
-		uint32_t rows = M - i0 < RB ? M - i0 : RB;
+	for (uint32_t i0 = m0; i0 < m1; i0 += RB) {
+		uint32_t rows = m1 - i0 < RB ? m1 - i0 : RB;
 		rows_block(rows, N, K, a + i0 * rsa, rsa, csa, b, ldb, c + (size_t)i0 * ldc, ldc, add);
 		if (epilogue)
 			epilogue(ctx, c + (size_t)i0 * ldc, i0, rows);
 	}
+}
+
+/* Part `part` of `parts` of M rows: whole tiles, the last part shorter. */
+static void part_rows(uint32_t M, uint32_t part, uint32_t parts, uint32_t *m0, uint32_t *m1)
+{
+	uint32_t tiles = (M + MR - 1) / MR, per = (tiles + parts - 1) / parts;
+
+	*m0 = part * per * MR < M ? part * per * MR : M;
+	*m1 = *m0 + per * MR < M ? *m0 + per * MR : M;
 }
 
 /* ---- the three products --------------------------------------------------- */
@@ -372,56 +382,77 @@ static void tiled(uint32_t M, uint32_t N, uint32_t K, const float *a, size_t rsa
 void gnarl_matmul_forward(enum gnarl_matmul_kernel k, float *y, const float *x,
                           const float *w, uint32_t B, uint32_t in, uint32_t out,
                           float *scratch, gnarl_matmul_epilogue_fn epilogue,
-                          void *ctx)
+                          void *ctx, uint32_t part, uint32_t parts)
 {
+	uint32_t m0, m1;
+
 	if (k == GNARL_MATMUL_BLAS) {
+		if (part)
+			return;
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)out, (int)in,
 		            1.0f, x, (int)in, w, (int)out, 0.0f, y, (int)out);
 		if (epilogue)
 			epilogue(ctx, y, 0, B);
 		return;
 	}
+	part_rows(B, part, parts, &m0, &m1);
+	if (m0 == m1)
+		return;
 	if (out <= THIN) {
 		transpose(scratch, w, in, out);
-		for (uint32_t i0 = 0; i0 < B; i0 += RB) {
-			uint32_t rows = B - i0 < RB ? B - i0 : RB;
+		for (uint32_t i0 = m0; i0 < m1; i0 += RB) {
+			uint32_t rows = m1 - i0 < RB ? m1 - i0 : RB;
 			thin_forward(out, rows, in, x + (size_t)i0 * in, scratch, y + (size_t)i0 * out);
 			if (epilogue)
 				epilogue(ctx, y + (size_t)i0 * out, i0, rows);
 		}
 		return;
 	}
-	tiled(B, out, in, x, in, 1, w, out, y, out, false, epilogue, ctx);
+	tiled(m0, m1, out, in, x, in, 1, w, out, y, out, false, epilogue, ctx);
 }
 
 void gnarl_matmul_weight_grad(enum gnarl_matmul_kernel k, float *dw, const float *x,
                               const float *dy, uint32_t B, uint32_t in, uint32_t out,
-                              float *scratch)
+                              float *scratch, uint32_t part, uint32_t parts)
 {
+	uint32_t m0, m1;
+
 	if (k == GNARL_MATMUL_BLAS) {
+		if (part)
+			return;
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)in, (int)out, (int)B,
 		            1.0f, x, (int)in, dy, (int)out, 0.0f, dw, (int)out);
 		return;
 	}
 	if (out <= THIN) {
-		/* dW^T (out, in) = dy^T x: vectors along in */
-		tiled(out, in, B, dy, 1, out, x, in, scratch, in, false, NULL, NULL);
+		/* dW^T (out, in) = dy^T x, vectors along in; one part */
+		if (part)
+			return;
+		tiled(0, out, in, B, dy, 1, out, x, in, scratch, in, false, NULL, NULL);
 		transpose(dw, scratch, out, in);
 		return;
 	}
-	tiled(in, out, B, x, 1, in, dy, out, dw, out, false, NULL, NULL);
+	part_rows(in, part, parts, &m0, &m1);
+	tiled(m0, m1, out, B, x, 1, in, dy, out, dw, out, false, NULL, NULL);
 }
 
 void gnarl_matmul_input_grad(enum gnarl_matmul_kernel k, float *dx, const float *dy,
                              const float *w, uint32_t B, uint32_t in, uint32_t out,
-                             bool accumulate, float *scratch)
+                             bool accumulate, float *scratch, uint32_t part, uint32_t parts)
 {
+	uint32_t m0, m1;
+
 	if (k == GNARL_MATMUL_BLAS) {
+		if (part)
+			return;
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)in, (int)out,
 		            1.0f, dy, (int)out, w, (int)out, accumulate ? 1.0f : 0.0f, dx,
 		            (int)in);
 		return;
 	}
+	part_rows(B, part, parts, &m0, &m1);
+	if (m0 == m1)
+		return;
 	transpose(scratch, w, in, out);
-	tiled(B, in, out, dy, out, 1, scratch, in, dx, in, accumulate, NULL, NULL);
+	tiled(m0, m1, in, out, dy, out, 1, scratch, in, dx, in, accumulate, NULL, NULL);
 }

@@ -53,22 +53,30 @@ const char *gnarl_matmul_op_name(enum gnarl_matmul_op op);
 typedef void (*gnarl_matmul_epilogue_fn)(void *ctx, float *y, uint32_t first,
                                          uint32_t rows);
 
-/* Floats of scratch a layer of in x out needs. */
+/* Floats of scratch a layer of in x out needs (per part). */
 size_t gnarl_matmul_scratch_floats(uint32_t in, uint32_t out);
 
-/* y (B, out) = x (B, in) w (in, out), then epilogue (may be NULL) over
- * every row.  x and y must not overlap. */
+/* Each product may be split over threads: part `part` of `parts` (0 of 1:
+ * all of it) computes its own rows of the output, with its own scratch,
+ * every element exactly as the whole product would (so the result does
+ * not depend on the split).  A part may get no rows; the BLAS kernel and
+ * the thin weight gradient are done by part 0 alone (OpenBLAS has its
+ * own threads). */
+
+/* y (B, out) = x (B, in) w (in, out), then the epilogue (may be NULL)
+ * over the part's rows.  x and y must not overlap. */
 void gnarl_matmul_forward(enum gnarl_matmul_kernel k, float *y, const float *x,
                           const float *w, uint32_t B, uint32_t in, uint32_t out,
                           float *scratch, gnarl_matmul_epilogue_fn epilogue,
-                          void *ctx);
+                          void *ctx, uint32_t part, uint32_t parts);
 /* dw (in, out) = x^T dy. */
 void gnarl_matmul_weight_grad(enum gnarl_matmul_kernel k, float *dw, const float *x,
                               const float *dy, uint32_t B, uint32_t in, uint32_t out,
-                              float *scratch);
+                              float *scratch, uint32_t part, uint32_t parts);
 /* dx (B, in) = dy (B, out) w^T, or += when accumulate. */
 void gnarl_matmul_input_grad(enum gnarl_matmul_kernel k, float *dx, const float *dy,
                              const float *w, uint32_t B, uint32_t in, uint32_t out,
-                             bool accumulate, float *scratch);
+                             bool accumulate, float *scratch, uint32_t part,
+                             uint32_t parts);
 
 #endif /* GNARL_MATMUL_H */

@@ -28,11 +28,17 @@
 
 #include "error.h"
 #include "matmul.h"
+#include "pool.h"
 #include "rng.h"
 
 #define MAX_LAYERS (2 * GNARL_NN_MAX_HIDDEN + 2)
 #define ALIGN_FLOATS 16
 #define NAME_SIZE 48
+#define MAX_PARTS 2           /* threads one product may be split over */
+/* Products of fewer multiply-adds run whole: a fork and join costs about
+ * a microsecond, 2^20 multiply-adds five. */
+#define SPLIT_MACS (1ull << 20)
+#define SPLIT_ADAM 32768      /* parameters: Adam's range split beyond */
 
 enum role { ROLE_HIDDEN = 0, ROLE_POLICY, ROLE_VALUE };
 
@@ -54,7 +60,8 @@ struct stack {
 	uint32_t first, count;    /* layers [first, first + count) */
 	size_t begin, end;        /* slab range */
 	int policy, value;        /* head layers, -1 if none */
-	float *scratch;           /* the products' scratch, for the stack's largest layer */
+	float *scratch;           /* the products' scratch: MAX_PARTS of scratch_stride */
+	size_t scratch_stride;    /* floats of the stack's largest layer */
 };
 
 struct gnarl_nn {
@@ -66,6 +73,8 @@ struct gnarl_nn {
 	float *params, *grads, *m, *v;
 	float *work;              /* activations and their gradients */
 	uint64_t adam_t;
+	struct gnarl_pool *pool;  /* borrowed: splits large products when parts > 1 */
+	uint32_t parts;
 };
 
 /* ---- activations -------------------------------------------------------- */
@@ -171,28 +180,88 @@ static void bias_act_rows(void *ctx, float *y, uint32_t first, uint32_t rows)
 	bias_act(y, e->b, rows, e->out, e->act);
 }
 
-/* y(B,out) = act(x(B,in) W(in,out) + b); scratch per matmul.h. */
-static void linear_forward(float *y, const float *x, const float *w, const float *b,
-                           uint32_t B, uint32_t in, uint32_t out,
-                           enum gnarl_nn_activation act, float *scratch)
-{
-	struct epilogue e = {b, out, act};
+/* One product of a layer (matmul.h): c = a b in the op's sense, split in
+ * `parts` row ranges, part i with scratch + i * scratch_stride. */
+struct product {
+	enum gnarl_matmul_op op;
+	float *c;                 /* y, dw or dx */
+	const float *a, *b;       /* forward: x, w; weight grad: x, dy; input grad: dy, w */
+	uint32_t B, in, out, parts;
+	bool accumulate;
+	float *scratch;
+	size_t scratch_stride;
+	struct epilogue *epilogue;
+};
 
-	gnarl_matmul_forward(gnarl_matmul_choose(GNARL_MATMUL_FORWARD, B, in, out), y, x, w, B,
-	                     in, out, scratch, bias_act_rows, &e);
+static void product_part(const struct product *pr, uint32_t part)
+{
+	enum gnarl_matmul_kernel k = gnarl_matmul_choose(pr->op, pr->B, pr->in, pr->out);
+	float *scratch = pr->scratch + part * pr->scratch_stride;
+
+	switch (pr->op) {
+	case GNARL_MATMUL_FORWARD:
+		gnarl_matmul_forward(k, pr->c, pr->a, pr->b, pr->B, pr->in, pr->out, scratch,
+		                     bias_act_rows, pr->epilogue, part, pr->parts);
+		break;
+	case GNARL_MATMUL_WEIGHT_GRAD:
+		gnarl_matmul_weight_grad(k, pr->c, pr->a, pr->b, pr->B, pr->in, pr->out, scratch,
+		                         part, pr->parts);
+		break;
+	case GNARL_MATMUL_INPUT_GRAD:
+		gnarl_matmul_input_grad(k, pr->c, pr->a, pr->b, pr->B, pr->in, pr->out,
+		                        pr->accumulate, scratch, part, pr->parts);
+		break;
+	}
 }
 
-static void linear_backward(float *dx, float *dw, float *db, float *dy, const float *y,
-                            const float *x, const float *w, uint32_t B, uint32_t in,
-                            uint32_t out, enum gnarl_nn_activation act, bool accumulate,
-                            float *scratch)
+static void product_task(void *ctx, uint32_t task, uint32_t thread)
 {
+	(void)thread;
+	product_part(ctx, task);
+}
+
+/* Run a product, split over the network's threads when it is worth a
+ * fork and join. */
+static void product(const struct gnarl_nn *nn, struct product *pr)
+{
+	pr->parts = 1;
+	if (nn && nn->parts > 1 && (uint64_t)pr->B * pr->in * pr->out >= SPLIT_MACS &&
+	    gnarl_matmul_choose(pr->op, pr->B, pr->in, pr->out) == GNARL_MATMUL_TILED) {
+		pr->parts = nn->parts;
+		gnarl_pool_run(nn->pool, product_task, pr, pr->parts);
+		return;
+	}
+	product_part(pr, 0);
+}
+
+/* y(B,out) = act(x(B,in) W(in,out) + b). */
+static void linear_forward(const struct gnarl_nn *nn, float *y, const float *x,
+                           const float *w, const float *b, uint32_t B, uint32_t in,
+                           uint32_t out, enum gnarl_nn_activation act, float *scratch,
+                           size_t scratch_stride)
+{
+	struct epilogue e = {b, out, act};
+	struct product pr = {GNARL_MATMUL_FORWARD, y, x, w, B, in, out, 1, false,
+	                     scratch, scratch_stride, &e};
+
+	product(nn, &pr);
+}
+
+static void linear_backward(const struct gnarl_nn *nn, float *dx, float *dw, float *db,
+                            float *dy, const float *y, const float *x, const float *w,
+                            uint32_t B, uint32_t in, uint32_t out,
+                            enum gnarl_nn_activation act, bool accumulate, float *scratch,
+                            size_t scratch_stride)
+{
+	struct product wg = {GNARL_MATMUL_WEIGHT_GRAD, dw, x, dy, B, in, out, 1, false,
+	                     scratch, scratch_stride, NULL};
+	struct product ig = {GNARL_MATMUL_INPUT_GRAD, dx, dy, w, B, in, out, 1, accumulate,
+	                     scratch, scratch_stride, NULL};
+
 	act_backward(dy, db, y, B, out, act);
-	gnarl_matmul_weight_grad(gnarl_matmul_choose(GNARL_MATMUL_WEIGHT_GRAD, B, in, out), dw,
-	                         x, dy, B, in, out, scratch);
+	product(nn, &wg);
 	if (dx)
-		gnarl_matmul_input_grad(gnarl_matmul_choose(GNARL_MATMUL_INPUT_GRAD, B, in, out),
-		                        dx, dy, w, B, in, out, accumulate, scratch);
+		product(nn, &ig);
 }
 
 /* The public primitives (for tests) bring their own scratch: the
@@ -206,9 +275,10 @@ void gnarl_nn_linear_forward(float *y, const float *x, const float *w,
 	struct epilogue e = {b, out, act};
 
 	if (scratch)
-		linear_forward(y, x, w, b, B, in, out, act, scratch);
+		linear_forward(NULL, y, x, w, b, B, in, out, act, scratch, 0);
 	else
-		gnarl_matmul_forward(GNARL_MATMUL_BLAS, y, x, w, B, in, out, NULL, bias_act_rows, &e);
+		gnarl_matmul_forward(GNARL_MATMUL_BLAS, y, x, w, B, in, out, NULL, bias_act_rows, &e,
+		                     0, 1);
 	free(scratch);
 }
 
@@ -220,13 +290,14 @@ void gnarl_nn_linear_backward(float *dx, float *dw, float *db, float *dy,
 	float *scratch = malloc(gnarl_matmul_scratch_floats(in, out) * sizeof(float));
 
 	if (scratch) {
-		linear_backward(dx, dw, db, dy, y, x, w, B, in, out, act, accumulate, scratch);
+		linear_backward(NULL, dx, dw, db, dy, y, x, w, B, in, out, act, accumulate, scratch,
+		                0);
 	} else {
 		act_backward(dy, db, y, B, out, act);
-		gnarl_matmul_weight_grad(GNARL_MATMUL_BLAS, dw, x, dy, B, in, out, NULL);
+		gnarl_matmul_weight_grad(GNARL_MATMUL_BLAS, dw, x, dy, B, in, out, NULL, 0, 1);
 		if (dx)
 			gnarl_matmul_input_grad(GNARL_MATMUL_BLAS, dx, dy, w, B, in, out, accumulate,
-			                        NULL);
+			                        NULL, 0, 1);
 	}
 	free(scratch);
 }
@@ -421,6 +492,7 @@ int gnarl_nn_create(const struct gnarl_nn_spec *spec, uint64_t seed,
 	if (!nn)
 		return gnarl_err(err, GNARL_ENOMEM, "network: out of memory");
 	nn->spec = *spec;
+	nn->parts = 1;
 	if (spec->shared) {
 		nn->n_stacks = 1;
 		build_stack(nn, 0, "trunk", true, true);
@@ -431,8 +503,10 @@ int gnarl_nn_create(const struct gnarl_nn_spec *spec, uint64_t seed,
 	}
 	for (uint32_t l = 0; l < nn->n_layers; l++)
 		work += 2 * align_up((size_t)spec->max_batch * nn->layers[l].out);
-	for (uint32_t s = 0; s < nn->n_stacks; s++)
-		work += align_up(stack_scratch(nn, s));
+	for (uint32_t s = 0; s < nn->n_stacks; s++) {
+		nn->stacks[s].scratch_stride = align_up(stack_scratch(nn, s));
+		work += MAX_PARTS * nn->stacks[s].scratch_stride;
+	}
 	nn->params = slab(nn->n);
 	nn->grads = slab(nn->n);
 	nn->m = slab(nn->n);
@@ -453,7 +527,7 @@ int gnarl_nn_create(const struct gnarl_nn_spec *spec, uint64_t seed,
 	}
 	for (uint32_t s = 0; s < nn->n_stacks; s++) {
 		nn->stacks[s].scratch = p;
-		p += align_up(stack_scratch(nn, s));
+		p += MAX_PARTS * nn->stacks[s].scratch_stride;
 	}
 	rc = init_params(nn, seed);
 	if (rc) {
@@ -512,8 +586,9 @@ void gnarl_nn_forward_stack(struct gnarl_nn *nn, uint32_t s, const float *x,
 		struct layer *L = &nn->layers[l];
 		if (!layer_wanted(L, outputs))
 			continue;
-		linear_forward(L->y, L->input < 0 ? x : nn->layers[L->input].y, nn->params + L->w,
-		               nn->params + L->b, B, L->in, L->out, L->act, st->scratch);
+		linear_forward(nn, L->y, L->input < 0 ? x : nn->layers[L->input].y,
+		               nn->params + L->w, nn->params + L->b, B, L->in, L->out, L->act,
+		               st->scratch, st->scratch_stride);
 	}
 }
 
@@ -556,9 +631,9 @@ void gnarl_nn_backward_stack(struct gnarl_nn *nn, uint32_t s, const float *x,
 	for (uint32_t l = st->first + st->count; l-- > st->first;) {
 		struct layer *L = &nn->layers[l];
 		struct layer *P = L->input >= 0 ? &nn->layers[L->input] : NULL;
-		linear_backward(P ? P->d : NULL, nn->grads + L->w, nn->grads + L->b, L->d, L->y,
+		linear_backward(nn, P ? P->d : NULL, nn->grads + L->w, nn->grads + L->b, L->d, L->y,
 		                P ? P->y : x, nn->params + L->w, B, L->in, L->out, L->act,
-		                P && P->d_set, st->scratch);
+		                P && P->d_set, st->scratch, st->scratch_stride);
 		if (P)
 			P->d_set = true;
 	}
@@ -659,14 +734,55 @@ void gnarl_nn_adam_apply(float *restrict p, const float *restrict g,
 	}
 }
 
+struct adam_job {
+	struct gnarl_nn *nn;
+	size_t begin, end;
+	const struct gnarl_nn_adam *hp;
+	float grad_scale;
+	uint64_t t;
+	uint32_t parts;
+};
+
+/* Part `task` of the job's range (whole blocks of ALIGN_FLOATS). */
+static void adam_task(void *ctx, uint32_t task, uint32_t thread)
+{
+	const struct adam_job *j = ctx;
+	size_t n = j->end - j->begin, per = align_up((n + j->parts - 1) / j->parts);
+	size_t b = j->begin + (task * per < n ? task * per : n);
+	size_t e = b + per < j->end ? b + per : j->end;
+
+	(void)thread;
+	gnarl_nn_adam_apply(j->nn->params + b, j->nn->grads + b, j->nn->m + b, j->nn->v + b,
+	                    e - b, j->hp, j->grad_scale, j->t);
+}
+
 void gnarl_nn_adam_stack(struct gnarl_nn *nn, uint32_t s,
                          const struct gnarl_nn_adam *hp, float grad_scale,
                          uint64_t t)
 {
-	size_t b = nn->stacks[s].begin, n = nn->stacks[s].end - b;
+	struct adam_job j = {nn, nn->stacks[s].begin, nn->stacks[s].end, hp, grad_scale, t, 1};
 
-	gnarl_nn_adam_apply(nn->params + b, nn->grads + b, nn->m + b, nn->v + b, n, hp,
-	                    grad_scale, t);
+	/* Element by element, so any split gives the same bits. */
+	if (nn->parts > 1 && j.end - j.begin >= SPLIT_ADAM) {
+		j.parts = nn->parts;
+		gnarl_pool_run(nn->pool, adam_task, &j, j.parts);
+		return;
+	}
+	adam_task(&j, 0, 0);
+}
+
+void gnarl_nn_set_parts(struct gnarl_nn *nn, struct gnarl_pool *pool, uint32_t parts)
+{
+	uint32_t most = pool ? gnarl_pool_threads(pool) : 1;
+
+	most = most < MAX_PARTS ? most : MAX_PARTS;
+	nn->pool = pool;
+	nn->parts = parts < 1 ? 1 : parts > most ? most : parts;
+}
+
+uint32_t gnarl_nn_parts(const struct gnarl_nn *nn)
+{
+	return nn->parts;
 }
 
 uint64_t gnarl_nn_adam_steps(const struct gnarl_nn *nn)

@@ -60,6 +60,7 @@ struct gnarl_nn_adam {
 };
 
 struct gnarl_nn;
+struct gnarl_pool;
 
 /* Allocate and initialise (orthogonal: gain sqrt 2 hidden, 0.01 policy
  * head, 1 value head; biases 0; Adam moments 0) from `seed`.  *out owned:
@@ -80,6 +81,17 @@ void gnarl_nn_forward(struct gnarl_nn *nn, const float *x, uint32_t B,
                       unsigned outputs);
 void gnarl_nn_forward_stack(struct gnarl_nn *nn, uint32_t s, const float *x,
                             uint32_t B, unsigned outputs);
+/* Threads: with parts 2, the products of forwards and backwards large
+ * enough to pay for a fork and join split their rows over two threads of
+ * pool, and Adam its range; 1 (the default) runs everything on the
+ * calling thread.  Every element is computed the same way either way, so
+ * the bits do not change.  Call forward, backward and Adam from the
+ * thread that runs pool (never from one of its tasks) while parts > 1.
+ * pool is borrowed and must outlive that use; parts is capped at the
+ * pool's threads and at 2. */
+void gnarl_nn_set_parts(struct gnarl_nn *nn, struct gnarl_pool *pool, uint32_t parts);
+uint32_t gnarl_nn_parts(const struct gnarl_nn *nn);
+
 /* Borrowed views of the last forward: logits (B, A) and values (B). */
 const float *gnarl_nn_logits(const struct gnarl_nn *nn);
 const float *gnarl_nn_values(const struct gnarl_nn *nn);

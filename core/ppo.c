@@ -4,16 +4,18 @@
  * Entry points: gnarl_ppo_create/free, _begin/_act/_record/_finish (one
  * rollout), _update, and the pure pieces _gae, _lr, _minibatch_grad.
  *
- * Threads: with threads >= 2, a pool of >= 2 threads and a separate actor
- * and critic, the update runs the actor (stack 0) on the caller and the
- * critic (stack 1) on a pool worker.  They meet once per minibatch at a
- * barrier to add their squared gradient norms (in a fixed order)
- * and then step Adam on their own halves, so the arithmetic is the same
- * as with one thread: results do not depend on the thread count.  With
- * overlap_values the critic's values of each finished chunk of the
+ * Threads: with threads >= 2 and a pool of >= 2 threads, a separate actor
+ * and critic are updated on two threads, the actor (stack 0) on the
+ * caller and the critic (stack 1) on a pool worker.  They meet once per
+ * minibatch at a barrier to add their squared gradient norms (in a fixed
+ * order) and then step Adam on their own halves, so the arithmetic is the
+ * same as with one thread: results do not depend on the thread count.
+ * With overlap_values the critic's values of each finished chunk of the
  * rollout are computed on that worker while the caller goes on acting.
- * When the waits show another process holding a core, both fall back to
- * one thread for a while (see CONTENDED).
+ * A shared network instead has each large product's rows and Adam's
+ * range split over the two threads (gnarl_nn_set_parts), the same bits
+ * again.  When the waits show another process holding a core, both fall
+ * back to one thread for a while (see CONTENDED).
  *
  * Data-parallel runs (config dist, several processes): each minibatch's
  * gradients are averaged over the ranks on the caller's thread after both
@@ -96,7 +98,8 @@ struct gnarl_ppo {
 	double lr;
 	bool stop;
 	bool can_split, can_overlap;  /* the config and the pool allow it */
-	bool split;                   /* actor and critic on two threads now */
+	bool split;                   /* the update on two threads now: actor and
+	                                 critic, or a shared network's products */
 	bool overlap;                 /* critic values computed while acting now */
 	uint64_t updates;             /* updates so far */
 	uint64_t solo_until;          /* contention seen: one thread until then */
@@ -210,7 +213,7 @@ int gnarl_ppo_create(const struct gnarl_ppo_config *c, struct gnarl_nn *nn,
 	p->pool = pool;
 	p->A = gnarl_nn_spec(nn)->n_actions;
 	p->n_stacks = gnarl_nn_stacks(nn);
-	p->can_split = c->threads >= 2 && p->n_stacks == 2 && gnarl_pool_threads(pool) >= 2;
+	p->can_split = c->threads >= 2 && gnarl_pool_threads(pool) >= 2;
 	p->can_overlap = c->overlap_values && p->n_stacks == 2 && gnarl_pool_threads(pool) >= 2;
 	p->backoff = SOLO_MIN;
 	gnarl_pool_barrier_init(&p->barrier, 2);
@@ -454,12 +457,23 @@ void gnarl_ppo_set_obs(struct gnarl_ppo *p, const float *raw)
 	gnarl_ppo_normalize_obs(p, raw, p->buf.next_obs, p->c.N, true);
 }
 
+/* Two threads unless contention sent us solo: a separate actor and critic
+ * split the update by stack (update_task), a shared network its products
+ * (the network's parts, also for the values). */
+static void use_threads(struct gnarl_ppo *p)
+{
+	p->split = p->can_split && p->updates >= p->solo_until;
+	if (p->n_stacks == 1)
+		gnarl_nn_set_parts(p->nn, p->pool, p->split ? 2 : 1);
+}
+
 void gnarl_ppo_begin(struct gnarl_ppo *p)
 {
 	memcpy(p->buf.obs, p->buf.next_obs, (size_t)p->c.N * p->c.O * sizeof(float));
 	p->buf.n_trunc = 0;
 	p->values_done = 0;
 	p->overlap = p->can_overlap && p->updates >= p->solo_until;
+	use_threads(p);
 }
 
 void gnarl_ppo_sample(struct gnarl_ppo *p, const float *x, uint32_t n,
@@ -816,7 +830,8 @@ static void update_task(void *ctx, uint32_t task, uint32_t thread)
 {
 	struct gnarl_ppo *p = ctx;
 	const uint32_t TN = p->c.T * p->c.N, Bmax = p->c.minibatch;
-	const uint32_t s0 = p->split ? task : 0, s1 = p->split ? task + 1 : p->n_stacks;
+	const bool halves = p->barrier.n == 2;
+	const uint32_t s0 = halves ? task : 0, s1 = halves ? task + 1 : p->n_stacks;
 	const struct gnarl_nn_adam hp = {p->lr, 0.9, 0.999, p->c.adam_eps};
 	uint64_t t = gnarl_nn_adam_steps(p->nn);
 
@@ -926,9 +941,9 @@ void gnarl_ppo_update(struct gnarl_ppo *p, double lr, struct gnarl_rng *rng,
 	p->stop = false;
 	p->epochs_run = 0;
 	memset(p->acc, 0, sizeof(p->acc));
-	p->split = p->can_split && p->updates >= p->solo_until;
-	p->barrier.n = p->split ? 2 : 1;
-	if (p->split)
+	use_threads(p);
+	p->barrier.n = p->split && p->n_stacks == 2 ? 2 : 1;
+	if (p->barrier.n == 2)
 		gnarl_pool_run(p->pool, update_task, p, 2);
 	else
 		update_task(p, 0, 0);

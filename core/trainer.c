@@ -263,21 +263,20 @@ static void ppo_config(struct gnarl_trainer *t, const struct gnarl_env_spaces *s
 	c->dist = t->world > 1 ? t->dist : NULL; /* alone: the plain update, bit for bit */
 }
 
-/* ppo.blas_threads: 0 leaves OpenBLAS's default; with a separate actor
- * and critic, 2 or more puts each network on its own thread (OpenBLAS
- * then single-threaded per call, which suits these small products);
- * otherwise it is OpenBLAS's thread count. */
+/* ppo.blas_threads: the learner's threads (0: one per core OpenBLAS
+ * sees).  With 2 or more the update runs on two threads: a separate
+ * actor and critic each on its own, a shared network by splitting each
+ * large product's rows (core/nn.h); OpenBLAS, which the largest products
+ * go to, then runs single-threaded per call beside a separate actor and
+ * critic and with n threads for a shared network. */
 static void blas_threads(struct gnarl_trainer *t, bool shared)
 {
 	int64_t n = int_key(t, "ppo.blas_threads");
 
-	t->learner_threads = 1;
-	if (n >= 2 && !shared) {
-		t->learner_threads = 2;
-		openblas_set_num_threads(1);
-	} else if (n >= 1) {
-		openblas_set_num_threads((int)n);
-	}
+	if (n == 0)
+		n = openblas_get_num_procs();
+	t->learner_threads = n >= 2 ? 2 : 1;
+	openblas_set_num_threads(n >= 2 && !shared ? 1 : (int)n);
 }
 
 /* The seed of what differs between ranks (env resets, actions and

@@ -4,7 +4,8 @@
  * kernel has a path for (full and masked vectors, row tails, thin outputs
  * of 1-4, chunks of k, one row), the accumulate flag, the epilogue seeing
  * each row once, nothing written outside the output, the same bits on a
- * second run, and the rule's choice.
+ * second run, the same bits again when split in parts (each part run on
+ * its own, as threads would), and the rule's choice.
  *
  * Tolerance: |got - ref| <= 1e-6 * (K + 1) with inputs in [-1, 1] (each of
  * K float products and sums rounds by at most 2^-24 of a partial sum of
@@ -78,10 +79,58 @@ static void count_rows(void *ctx, float *y, uint32_t first, uint32_t rows)
 	s->next = first + rows;
 }
 
+/* The products in `parts` parts, one after the other. */
+static void forward(enum gnarl_matmul_kernel k, uint32_t parts, float *y, const float *x,
+                    const float *w, uint32_t B, uint32_t in, uint32_t out, float *scratch,
+                    gnarl_matmul_epilogue_fn epilogue, void *ctx)
+{
+	for (uint32_t p = 0; p < parts; p++)
+		gnarl_matmul_forward(k, y, x, w, B, in, out, scratch, epilogue, ctx, p, parts);
+}
+
+static void weight_grad(enum gnarl_matmul_kernel k, uint32_t parts, float *dw, const float *x,
+                        const float *dy, uint32_t B, uint32_t in, uint32_t out, float *scratch)
+{
+	for (uint32_t p = 0; p < parts; p++)
+		gnarl_matmul_weight_grad(k, dw, x, dy, B, in, out, scratch, p, parts);
+}
+
+static void input_grad(enum gnarl_matmul_kernel k, uint32_t parts, float *dx, const float *dy,
+                       const float *w, uint32_t B, uint32_t in, uint32_t out, bool accumulate,
+                       float *scratch)
+{
+	for (uint32_t p = 0; p < parts; p++)
+		gnarl_matmul_input_grad(k, dx, dy, w, B, in, out, accumulate, scratch, p, parts);
+}
+
+/* Split in 2 and 3 parts: the same bits as whole (c holds the whole). */
+static void check_parts(enum gnarl_matmul_kernel k, const float *c, float *y, const float *x,
+                        const float *w, const float *dy, const float *dx0, uint32_t B,
+                        uint32_t in, uint32_t out, float *scratch)
+{
+	size_t n = (size_t)B * in;
+
+	for (uint32_t parts = 2; parts <= 3; parts++) {
+		uint32_t *count = calloc(B, sizeof(uint32_t));
+		struct rows_seen seen = {count, 0, y, out};
+
+		forward(k, parts, y, x, w, B, in, out, scratch, count_rows, &seen);
+		assert_memory_equal(y, c, (size_t)B * out * sizeof(float));
+		for (uint32_t b = 0; b < B; b++)
+			assert_int_equal(count[b], 1);
+		free(count);
+		weight_grad(k, parts, y, x, dy, B, in, out, scratch);
+		assert_memory_equal(y, c + (size_t)B * out, (size_t)in * out * sizeof(float));
+		memcpy(y, dx0, n * sizeof(float));
+		input_grad(k, parts, y, dy, w, B, in, out, true, scratch);
+		assert_memory_equal(y, c + (size_t)B * out + (size_t)in * out, n * sizeof(float));
+	}
+}
+
 static void check_shape(uint32_t B, uint32_t in, uint32_t out)
 {
 	struct gnarl_rng rng;
-	float *x, *w, *dy, *y, *dw, *dx, *dx0, *y2, *scratch;
+	float *x, *w, *dy, *y, *dw, *dx, *dx0, *y2, *scratch, *whole, *work;
 	double *ref;
 	size_t nmax = (size_t)B * in > (size_t)in * out ? (size_t)B * in : (size_t)in * out;
 
@@ -98,7 +147,11 @@ static void check_shape(uint32_t B, uint32_t in, uint32_t out)
 	dx = alloc_filled((size_t)B * in, &rng);
 	scratch = alloc_filled(gnarl_matmul_scratch_floats(in, out), &rng);
 	ref = malloc(nmax * sizeof(double));
+	whole = malloc(3 * nmax * sizeof(float));
+	work = malloc(nmax * sizeof(float));
 	assert_non_null(ref);
+	assert_non_null(whole);
+	assert_non_null(work);
 
 	for (size_t kk = 0; kk < sizeof(kernels) / sizeof(kernels[0]); kk++) {
 		enum gnarl_matmul_kernel k = kernels[kk];
@@ -106,7 +159,7 @@ static void check_shape(uint32_t B, uint32_t in, uint32_t out)
 		struct rows_seen seen = {count, 0, y, out};
 
 		/* forward */
-		gnarl_matmul_forward(k, y, x, w, B, in, out, scratch, count_rows, &seen);
+		forward(k, 1, y, x, w, B, in, out, scratch, count_rows, &seen);
 		for (uint32_t b = 0; b < B; b++)
 			for (uint32_t o = 0; o < out; o++) {
 				double s = 0.0;
@@ -119,11 +172,11 @@ static void check_shape(uint32_t B, uint32_t in, uint32_t out)
 		for (uint32_t b = 0; b < B; b++)
 			assert_int_equal(count[b], 1);
 		free(count);
-		gnarl_matmul_forward(k, y2, x, w, B, in, out, scratch, NULL, NULL);
+		forward(k, 1, y2, x, w, B, in, out, scratch, NULL, NULL);
 		assert_memory_equal(y, y2, (size_t)B * out * sizeof(float));
 
 		/* weight gradient */
-		gnarl_matmul_weight_grad(k, dw, x, dy, B, in, out, scratch);
+		weight_grad(k, 1, dw, x, dy, B, in, out, scratch);
 		for (uint32_t i = 0; i < in; i++)
 			for (uint32_t o = 0; o < out; o++) {
 				double s = 0.0;
@@ -143,18 +196,26 @@ static void check_shape(uint32_t B, uint32_t in, uint32_t out)
 				ref[(size_t)b * in + i] = s;
 			}
 		memcpy(dx, dx0, (size_t)B * in * sizeof(float));
-		gnarl_matmul_input_grad(k, dx, dy, w, B, in, out, false, scratch);
+		input_grad(k, 1, dx, dy, w, B, in, out, false, scratch);
 		check_close(dx, ref, (size_t)B * in, out, "input-grad", B, in, out);
 		check_guard(dx, (size_t)B * in, "input-grad");
 		for (size_t i = 0; i < (size_t)B * in; i++)
 			ref[i] += dx0[i];
 		memcpy(dx, dx0, (size_t)B * in * sizeof(float));
-		gnarl_matmul_input_grad(k, dx, dy, w, B, in, out, true, scratch);
+		input_grad(k, 1, dx, dy, w, B, in, out, true, scratch);
 		check_close(dx, ref, (size_t)B * in, out + 1, "input-grad +=", B, in, out);
 		check_guard(dx, (size_t)B * in, "input-grad +=");
 		check_guard(scratch, gnarl_matmul_scratch_floats(in, out), "scratch");
+
+		/* whole results side by side, then the parts against them */
+		memcpy(whole, y, (size_t)B * out * sizeof(float));
+		memcpy(whole + (size_t)B * out, dw, (size_t)in * out * sizeof(float));
+		memcpy(whole + (size_t)B * out + (size_t)in * out, dx, (size_t)B * in * sizeof(float));
+		check_parts(k, whole, work, x, w, dy, dx0, B, in, out, scratch);
 	}
 	free(ref);
+	free(whole);
+	free(work);
 	free(x);
 	free(w);
 	free(dy);
