@@ -834,6 +834,23 @@ uint32_t gnarl_nn_tensors(struct gnarl_nn *nn, struct gnarl_tensor *out,
 	return n + 1;
 }
 
+uint32_t gnarl_nn_layers(const struct gnarl_nn *nn)
+{
+	return nn->n_layers;
+}
+
+void gnarl_nn_layer(const struct gnarl_nn *nn, uint32_t l, struct gnarl_nn_layer *out)
+{
+	const struct layer *L = &nn->layers[l];
+
+	out->name = L->wname[0];
+	out->in = L->in;
+	out->out = L->out;
+	out->stack = L->stack;
+	out->head = L->role == ROLE_POLICY ? GNARL_NN_POLICY : L->role == ROLE_VALUE ? GNARL_NN_VALUE : 0;
+	out->first = L->input < 0;
+}
+
 uint64_t gnarl_nn_flops_forward(const struct gnarl_nn *nn, unsigned outputs)
 {
 	uint64_t f = 0;

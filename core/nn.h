@@ -141,6 +141,20 @@ void gnarl_nn_set_adam_steps(struct gnarl_nn *nn, uint64_t t);
 uint32_t gnarl_nn_tensors(struct gnarl_nn *nn, struct gnarl_tensor *out,
                           uint32_t max);
 
+/* Layer l of n (gnarl_nn_layers), in the order a forward runs them:
+ * its weight's tensor name, shape, stack, which head it is (0 for a
+ * hidden layer, else GNARL_NN_POLICY or GNARL_NN_VALUE) and whether it
+ * reads the network's input (then a backward computes no input
+ * gradient for it).  Names borrowed from nn. */
+struct gnarl_nn_layer {
+	const char *name;             /* "actor.0.weight" */
+	uint32_t in, out, stack;
+	unsigned head;
+	bool first;
+};
+uint32_t gnarl_nn_layers(const struct gnarl_nn *nn);
+void gnarl_nn_layer(const struct gnarl_nn *nn, uint32_t l, struct gnarl_nn_layer *out);
+
 /* FLOPs per row (multiply-adds count 2): a forward of `outputs`, and a
  * backward of everything (weight and input gradients). */
 uint64_t gnarl_nn_flops_forward(const struct gnarl_nn *nn, unsigned outputs);

@@ -388,14 +388,10 @@ void gnarl_ppo_begin(struct gnarl_ppo *p)
 	gnarl_ppo_use_threads(p);
 }
 
-void gnarl_ppo_sample(struct gnarl_ppo *p, const float *x, uint32_t n,
-                      struct gnarl_rng *rng, int32_t *actions, float *logp)
+/* Actions and their log-probabilities from logits (n, A). */
+static void sample_logits(uint32_t A, const float *logits, uint32_t n, struct gnarl_rng *rng,
+                          int32_t *actions, float *logp)
 {
-	const uint32_t A = p->A;
-	const float *logits;
-
-	gnarl_nn_forward(p->nn, x, n, GNARL_NN_POLICY);
-	logits = gnarl_nn_logits(p->nn);
 	for (uint32_t i = 0; i < n; i++) {
 		const float *l = logits + (size_t)i * A;
 		float u = gnarl_rng_float(rng), m = l[0], s = 0.0f, cum = 0.0f;
@@ -418,12 +414,33 @@ void gnarl_ppo_sample(struct gnarl_ppo *p, const float *x, uint32_t n,
 	}
 }
 
+void gnarl_ppo_sample(struct gnarl_ppo *p, const float *x, uint32_t n,
+                      struct gnarl_rng *rng, int32_t *actions, float *logp)
+{
+	gnarl_nn_forward(p->nn, x, n, GNARL_NN_POLICY);
+	sample_logits(p->A, gnarl_nn_logits(p->nn), n, rng, actions, logp);
+}
+
+/* A shared trunk feeds both heads: its values come with the policy in one
+ * pass (each row's arithmetic is the same as in a pass of its own), and
+ * finish has only next_obs and truncations left to evaluate. */
 void gnarl_ppo_act(struct gnarl_ppo *p, uint32_t t, struct gnarl_rng *rng)
 {
 	const uint32_t N = p->c.N;
+	const float *x = p->buf.obs + (size_t)t * N * p->c.O;
+	int32_t *actions = p->buf.actions + (size_t)t * N;
+	float *logp = p->buf.logp + (size_t)t * N;
+	double t0 = gnarl_ppo_clock(p);
 
-	gnarl_ppo_sample(p, p->buf.obs + (size_t)t * N * p->c.O, N, rng,
-	                 p->buf.actions + (size_t)t * N, p->buf.logp + (size_t)t * N);
+	if (p->n_stacks == 1 && p->values_done == t) {
+		gnarl_nn_forward(p->nn, x, N, GNARL_NN_POLICY | GNARL_NN_VALUE);
+		memcpy(p->buf.values + (size_t)t * N, gnarl_nn_values(p->nn), N * sizeof(float));
+		p->values_done = t + 1;
+		sample_logits(p->A, gnarl_nn_logits(p->nn), N, rng, actions, logp);
+	} else {
+		gnarl_ppo_sample(p, x, N, rng, actions, logp);
+	}
+	gnarl_ppo_mark(p, 0, GNARL_PPO_ACT, &t0);
 }
 
 /* values[i] = V(x[i]) for n rows, in chunks of the network's max batch. */
@@ -444,10 +461,13 @@ static void values_job(void *ctx, uint32_t task, uint32_t thread)
 	struct gnarl_ppo *p = ctx;
 	size_t row = (size_t)p->async_first * p->c.N;
 
+	double t0 = gnarl_ppo_clock(p);
+
 	(void)task;
 	(void)thread;
 	values_of(p, p->buf.obs + row * p->c.O, (p->async_end - p->async_first) * p->c.N,
 	          p->buf.values + row);
+	gnarl_ppo_mark(p, 1, GNARL_PPO_VALUES, &t0);
 }
 
 /* After step t: hand the finished chunk of steps to worker 1. */
@@ -494,16 +514,21 @@ void gnarl_ppo_finish(struct gnarl_ppo *p)
 	const uint32_t T = p->c.T, N = p->c.N;
 	struct gnarl_ppo_buffer *b = &p->buf;
 	float *tv = b->adv; /* scratch until GAE writes it */
-	size_t row = (size_t)p->values_done * N;
+	size_t row;
+	double t0 = gnarl_ppo_clock(p);
 
 	gnarl_pool_wait(p->pool);
+	gnarl_ppo_mark(p, 0, GNARL_PPO_SYNC, &t0);
+	row = (size_t)p->values_done * N;
 	values_of(p, b->obs + row * p->c.O, (T - p->values_done) * N, b->values + row);
 	values_of(p, b->next_obs, N, b->next_values);
 	values_of(p, b->trunc_obs, b->n_trunc, tv);
 	for (uint32_t k = 0; k < b->n_trunc; k++)
 		b->final_values[b->trunc_index[k]] = tv[k];
+	gnarl_ppo_mark(p, 0, GNARL_PPO_VALUES, &t0);
 	gnarl_ppo_gae(T, N, p->c.gamma, p->c.gae_lambda, b->rewards, b->values, b->dones,
 	              b->final_values, b->next_values, b->adv, b->ret);
+	gnarl_ppo_mark(p, 0, GNARL_PPO_GAE, &t0);
 }
 
 void gnarl_ppo_gae(uint32_t T, uint32_t N, double gamma, double lambda,

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "pool.h"
 #include "ppo.h"
@@ -79,7 +80,33 @@ struct gnarl_ppo {
 	uint32_t async_first, async_end; /* steps of the values job in flight */
 	uint32_t n_mb, epochs_run;
 	struct acc acc[2];
+	bool timing;                  /* gnarl_ppo_set_timing */
+	double phase_s[2][GNARL_PPO_PHASES];
 };
+
+static inline double gnarl_ppo_clock(const struct gnarl_ppo *p)
+{
+	struct timespec ts;
+
+	if (!p->timing)
+		return 0.0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* With timing on: the time since *t goes to phase ph of `thread`, and *t
+ * moves to now. */
+static inline void gnarl_ppo_mark(struct gnarl_ppo *p, uint32_t thread,
+                                  enum gnarl_ppo_phase ph, double *t)
+{
+	double now;
+
+	if (!p->timing)
+		return;
+	now = gnarl_ppo_clock(p);
+	p->phase_s[thread][ph] += now - *t;
+	*t = now;
+}
 
 /* Set the threads of the next rollout's values and update: two unless
  * contention sent the learner solo (ppo_update.c). */

@@ -166,7 +166,7 @@ static void normalize_adv(float *adv, uint32_t B)
 
 /* Forward, loss and backward of stack s on its scratch (B rows). */
 static void stack_grad(struct gnarl_ppo *p, uint32_t s, struct scratch *sc, uint32_t B,
-                       struct gnarl_ppo_loss *loss)
+                       struct gnarl_ppo_loss *loss, uint32_t thread, double *t)
 {
 	unsigned outs = gnarl_nn_stack_outputs(p->nn, s);
 
@@ -180,7 +180,9 @@ static void stack_grad(struct gnarl_ppo *p, uint32_t s, struct scratch *sc, uint
 	if (outs & GNARL_NN_VALUE)
 		value_loss(&p->c, B, gnarl_nn_values(p->nn), sc->values, sc->ret, sc->dvalues,
 		           loss);
+	gnarl_ppo_mark(p, thread, GNARL_PPO_FORWARD, t);
 	gnarl_nn_backward_stack(p->nn, s, sc->obs, B, sc->dlogits, sc->dvalues);
+	gnarl_ppo_mark(p, thread, GNARL_PPO_BACKWARD, t);
 }
 
 double gnarl_ppo_minibatch_grad(struct gnarl_ppo *p,
@@ -198,7 +200,7 @@ double gnarl_ppo_minibatch_grad(struct gnarl_ppo *p,
 	memcpy(sc->values, mb->values, B * sizeof(float));
 	memcpy(sc->ret, mb->ret, B * sizeof(float));
 	for (uint32_t s = 0; s < p->n_stacks; s++)
-		stack_grad(p, s, sc, B, loss);
+		stack_grad(p, s, sc, B, loss, 0, &(double){0.0});
 	return loss->policy_loss - p->c.ent_coef * loss->entropy +
 	       p->c.vf_coef * loss->value_loss;
 }
@@ -221,14 +223,17 @@ static void add_loss(struct acc *a, const struct gnarl_ppo_loss *l)
  * on the epoch's last minibatch the target-KL test uses the mean KL, so
  * every rank stops at the same epoch.  The barrier after it (in
  * update_task) publishes both. */
-static void average_grads(struct gnarl_ppo *p, uint32_t task, double *sqs, bool last)
+static void average_grads(struct gnarl_ppo *p, uint32_t task, double *sqs, bool last,
+                          double *t)
 {
 	gnarl_pool_barrier_wait(&p->barrier);
 	if (task != 0)
 		return;
 	gnarl_dist_average_f32(p->c.dist, gnarl_nn_grads(p->nn), gnarl_nn_size(p->nn));
+	gnarl_ppo_mark(p, task, GNARL_PPO_SYNC, t);
 	for (uint32_t s = 0; s < p->n_stacks; s++)
 		sqs[s] = gnarl_nn_grad_sqnorm(p->nn, s);
+	gnarl_ppo_mark(p, task, GNARL_PPO_ADAM, t);
 	if (last && p->c.target_kl > 0.0) {
 		double kl = p->mb_kl;
 		gnarl_dist_average_f64(p->c.dist, &kl, 1);
@@ -247,6 +252,7 @@ static void update_task(void *ctx, uint32_t task, uint32_t thread)
 	const uint32_t s0 = halves ? task : 0, s1 = halves ? task + 1 : p->n_stacks;
 	const struct gnarl_nn_adam hp = {p->lr, 0.9, 0.999, p->c.adam_eps};
 	uint64_t t = gnarl_nn_adam_steps(p->nn);
+	double clock = gnarl_ppo_clock(p);
 
 	for (uint32_t e = 0; e < p->c.epochs; e++) {
 		for (uint32_t mb = 0; mb < p->n_mb; mb++) {
@@ -256,25 +262,28 @@ static void update_task(void *ctx, uint32_t task, uint32_t thread)
 			for (uint32_t s = s0; s < s1; s++) {
 				struct gnarl_ppo_loss loss = {0};
 				gather(p, s, idx, B);
-				stack_grad(p, s, &p->s[s], B, &loss);
+				stack_grad(p, s, &p->s[s], B, &loss, task, &clock);
 				add_loss(&p->acc[s], &loss);
 				if (p->dist_on && s == 0)
 					p->mb_kl = loss.approx_kl;
 				if (p->dist_on)
 					continue; /* norms and the KL test after averaging */
 				sqs[s] = gnarl_nn_grad_sqnorm(p->nn, s);
+				gnarl_ppo_mark(p, task, GNARL_PPO_ADAM, &clock);
 				if (s == 0 && mb + 1 == p->n_mb && p->c.target_kl > 0.0 &&
 				    loss.approx_kl > p->c.target_kl)
 					p->stop = true;
 			}
 			if (p->dist_on)
-				average_grads(p, task, sqs, mb + 1 == p->n_mb);
+				average_grads(p, task, sqs, mb + 1 == p->n_mb, &clock);
 			gnarl_pool_barrier_wait(&p->barrier);
+			gnarl_ppo_mark(p, task, GNARL_PPO_SYNC, &clock);
 			double sq = sqs[0] + (p->n_stacks > 1 ? sqs[1] : 0.0);
 			float scale = gnarl_nn_clip_scale(sq, p->c.max_grad_norm);
 			t++;
 			for (uint32_t s = s0; s < s1; s++)
 				gnarl_nn_adam_stack(p->nn, s, &hp, scale, t);
+			gnarl_ppo_mark(p, task, GNARL_PPO_ADAM, &clock);
 			if (task == 0)
 				p->acc[0].grad_norm += sqrt(sq);
 		}
@@ -391,4 +400,25 @@ void gnarl_ppo_update(struct gnarl_ppo *p, double lr, struct gnarl_rng *rng,
 	out->lr = lr;
 	out->epochs = p->epochs_run;
 	out->minibatches = a.n;
+}
+
+/* ---- timing ------------------------------------------------------------- */
+
+void gnarl_ppo_set_timing(struct gnarl_ppo *p, bool on)
+{
+	p->timing = on;
+	memset(p->phase_s, 0, sizeof(p->phase_s));
+}
+
+void gnarl_ppo_phase_seconds(const struct gnarl_ppo *p, uint32_t thread,
+                             double out[GNARL_PPO_PHASES])
+{
+	memcpy(out, p->phase_s[thread < 2 ? thread : 1], sizeof(p->phase_s[0]));
+}
+
+const char *gnarl_ppo_phase_name(enum gnarl_ppo_phase ph)
+{
+	static const char *const names[GNARL_PPO_PHASES] = {
+	    "act", "values", "gae", "forward", "backward", "adam", "sync"};
+	return ph < GNARL_PPO_PHASES ? names[ph] : "?";
 }
