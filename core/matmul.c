@@ -78,18 +78,108 @@ size_t gnarl_matmul_scratch_floats(uint32_t in, uint32_t out)
 	return (size_t)in * out;
 }
 
-/* dst (C, R) = src (R, C)^T, in blocks that stay in L1 both ways. */
+/* dst (C, R) = src (R, C)^T.  Full square blocks of TB go through
+ * registers (TB = 16 with AVX-512, 8 with AVX2), the edges one by one. */
+#if defined(__AVX512F__)
+#define TB 16
+static void transpose_block(float *dst, size_t ldd, const float *src, size_t lds)
+{
+	__m512 r[16], t[16];
+
+	for (int i = 0; i < 16; i++)
+		r[i] = _mm512_loadu_ps(src + i * lds);
+	for (int i = 0; i < 16; i += 2) {
+		t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+		t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+	}
+	for (int i = 0; i < 16; i += 4) {
+		r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+		r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+		r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+		r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+	}
+	/* r[4a + b] holds, in each 128-bit lane L, column 4L + b of rows 4a..4a+3 */
+	for (int b = 0; b < 4; b++) {
+		__m512 u0 = _mm512_shuffle_f32x4(r[b], r[4 + b], 0x88);      /* lanes 0,2 | 0,2 */
+		__m512 u1 = _mm512_shuffle_f32x4(r[b], r[4 + b], 0xdd);      /* lanes 1,3 | 1,3 */
+		__m512 u2 = _mm512_shuffle_f32x4(r[8 + b], r[12 + b], 0x88);
+		__m512 u3 = _mm512_shuffle_f32x4(r[8 + b], r[12 + b], 0xdd);
+		t[b] = _mm512_shuffle_f32x4(u0, u2, 0x88);      /* column b */
+		t[8 + b] = _mm512_shuffle_f32x4(u0, u2, 0xdd);  /* column 8 + b */
+		t[4 + b] = _mm512_shuffle_f32x4(u1, u3, 0x88);  /* column 4 + b */
+		t[12 + b] = _mm512_shuffle_f32x4(u1, u3, 0xdd); /* column 12 + b */
+	}
+	for (int j = 0; j < 16; j++)
+		_mm512_storeu_ps(dst + j * ldd, t[j]);
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+#define TB 8
+static void transpose_block(float *dst, size_t ldd, const float *src, size_t lds)
+{
+	__m256 r[8], t[8];
+
+	for (int i = 0; i < 8; i++)
+		r[i] = _mm256_loadu_ps(src + i * lds);
+	for (int i = 0; i < 8; i += 2) {
+		t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+		t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+	}
+	for (int i = 0; i < 8; i += 4) {
+		r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+		r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+		r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+		r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+	}
+	for (int b = 0; b < 4; b++) {
+		t[b] = _mm256_permute2f128_ps(r[b], r[4 + b], 0x20);
+		t[4 + b] = _mm256_permute2f128_ps(r[b], r[4 + b], 0x31);
+	}
+	for (int j = 0; j < 8; j++)
+		_mm256_storeu_ps(dst + j * ldd, t[j]);
+}
+#endif
+
+/* dst (C, R) = src (R, C)^T for C <= THIN, a constant after inlining
+ * (strided reads the compiler vectorises). */
+static inline __attribute__((always_inline)) void transpose_thin(float *restrict dst,
+                                                                 const float *restrict src,
+                                                                 uint32_t R, uint32_t C)
+{
+	for (uint32_t j = 0; j < C; j++)
+		for (uint32_t i = 0; i < R; i++)
+			dst[(size_t)j * R + i] = src[(size_t)i * C + j];
+}
+
 static void transpose(float *restrict dst, const float *restrict src, uint32_t R, uint32_t C)
 {
-	enum { T = 16 };
+	uint32_t R0 = 0, C0 = 0;
 
-	for (uint32_t i0 = 0; i0 < R; i0 += T)
-		for (uint32_t j0 = 0; j0 < C; j0 += T) {
-			uint32_t i1 = i0 + T < R ? i0 + T : R, j1 = j0 + T < C ? j0 + T : C;
-			for (uint32_t j = j0; j < j1; j++)
-				for (uint32_t i = i0; i < i1; i++)
-					dst[(size_t)j * R + i] = src[(size_t)i * C + j];
-		}
+	switch (C) {
+	case 1:
+		memcpy(dst, src, R * sizeof(float));
+		return;
+	case 2:
+		transpose_thin(dst, src, R, 2);
+		return;
+	case 3:
+		transpose_thin(dst, src, R, 3);
+		return;
+	case 4:
+		transpose_thin(dst, src, R, 4);
+		return;
+	}
+
+#ifdef TB
+	R0 = R / TB * TB;
+	C0 = C / TB * TB;
+	for (uint32_t i = 0; i < R0; i += TB)
+		for (uint32_t j = 0; j < C0; j += TB)
+			transpose_block(dst + (size_t)j * R + i, R, src + (size_t)i * C + j, C);
+#endif
+	/* the edges: rows past R0 (all columns), columns past C0 (rows < R0) */
+	for (uint32_t i = 0; i < R; i++)
+		for (uint32_t j = i < R0 ? C0 : 0; j < C; j++)
+			dst[(size_t)j * R + i] = src[(size_t)i * C + j];
 }
 
 /* ---- the vector tile ----------------------------------------------------- */

@@ -139,29 +139,54 @@ static void bias_act(float *restrict y, const float *restrict b, uint32_t B,
 	}
 }
 
+/* Columns [0, cols) of dy (B rows, stride out): dy <- dy * act'(y) in
+ * place, db = their column sums, row after row.  With cols the constant
+ * ACT_BLOCK the sums stay in registers. */
+#define ACT_BLOCK 64
+static inline __attribute__((always_inline)) void act_backward_cols(
+    float *restrict dy, float *restrict db, const float *restrict y, uint32_t B,
+    uint32_t out, uint32_t cols, enum gnarl_nn_activation act)
+{
+	float sum[ACT_BLOCK] = {0};
+
+	for (uint32_t i = 0; i < B; i++) {
+		float *restrict d = dy + (size_t)i * out;
+		const float *restrict yr = y + (size_t)i * out;
+		for (uint32_t j = 0; j < cols; j++) {
+			float v = act == GNARL_NN_TANH   ? d[j] * (1.0f - yr[j] * yr[j])
+			          : act == GNARL_NN_RELU ? (yr[j] > 0.0f ? d[j] : 0.0f)
+			                                 : d[j];
+			d[j] = v;
+			sum[j] += v;
+		}
+	}
+	memcpy(db, sum, cols * sizeof(float));
+}
+
 /* dy <- dy * act'(y) in place and db = column sums, in one pass. */
 static void act_backward(float *restrict dy, float *restrict db,
                          const float *restrict y, uint32_t B, uint32_t out,
                          enum gnarl_nn_activation act)
 {
-	memset(db, 0, out * sizeof(*db));
-	for (uint32_t i = 0; i < B; i++) {
-		float *restrict d = dy + (size_t)i * out;
-		const float *restrict yr = y + (size_t)i * out;
+	for (uint32_t j = 0; j < out; j += ACT_BLOCK) {
+		uint32_t cols = out - j < ACT_BLOCK ? out - j : ACT_BLOCK;
 		switch (act) {
 		case GNARL_NN_TANH:
-			for (uint32_t j = 0; j < out; j++)
-				d[j] *= 1.0f - yr[j] * yr[j];
+			if (cols == ACT_BLOCK)
+				act_backward_cols(dy + j, db + j, y + j, B, out, ACT_BLOCK, GNARL_NN_TANH);
+			else
+				act_backward_cols(dy + j, db + j, y + j, B, out, cols, GNARL_NN_TANH);
 			break;
 		case GNARL_NN_RELU:
-			for (uint32_t j = 0; j < out; j++)
-				d[j] = yr[j] > 0.0f ? d[j] : 0.0f;
+			if (cols == ACT_BLOCK)
+				act_backward_cols(dy + j, db + j, y + j, B, out, ACT_BLOCK, GNARL_NN_RELU);
+			else
+				act_backward_cols(dy + j, db + j, y + j, B, out, cols, GNARL_NN_RELU);
 			break;
 		case GNARL_NN_IDENTITY:
+			act_backward_cols(dy + j, db + j, y + j, B, out, cols, GNARL_NN_IDENTITY);
 			break;
 		}
-		for (uint32_t j = 0; j < out; j++)
-			db[j] += d[j];
 	}
 }
 
