@@ -78,6 +78,7 @@ struct gnarl_trainer {
 	double start_time;        /* of this process's part of the run */
 	uint64_t start_steps;     /* env_steps then */
 	uint32_t N, T, learner_threads;
+	bool direct_obs;              /* the env writes into the learner's buffer */
 	bool has_state;
 	gnarl_trainer_hook_fn hook; /* after each report (checkpoints) */
 	void *hook_ctx;
@@ -352,6 +353,12 @@ static int build_learner(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	                                 t->pool, &t->ro, err);
 	if (rc)
 		return gnarl_err_prefix(err, rc, "env '%s': ", gnarl_registry_env(t->reg)->name);
+	/* Unnormalised observations go straight into the learner's buffer:
+	 * between iterations the rollout's rows are next_obs (what resets,
+	 * state loads and checkpoints see), during one step t + 1's row. */
+	t->direct_obs = !pc.normalize_obs;
+	if (t->direct_obs)
+		gnarl_rollout_set_obs_rows(t->ro, gnarl_ppo_buffer(t->ppo)->next_obs);
 	gnarl_rng_seed(&t->rng, gnarl_rng_derive(own, SEED_RUN));
 	return 0;
 }
@@ -603,7 +610,7 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 {
 	struct gnarl_ppo_buffer *b = gnarl_ppo_buffer(t->ppo);
 	struct gnarl_episode *ep = gnarl_rollout_episodes(t->ro);
-	const uint32_t N = t->N;
+	const uint32_t N = t->N, O = gnarl_ppo_config(t->ppo)->O;
 	double t0, t1, t2, reduced = gnarl_dist_reduce_seconds(t->dist);
 
 	join(t);
@@ -613,6 +620,9 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 	gnarl_ppo_begin(t->ppo);
 	for (uint32_t s = 0; s < t->T; s++) {
 		gnarl_ppo_act(t->ppo, s, &t->rng);
+		if (t->direct_obs)
+			gnarl_rollout_set_obs_rows(t->ro, s + 1 < t->T ? b->obs + (size_t)(s + 1) * N * O
+			                                              : b->next_obs);
 		if (gnarl_rollout_step(t->ro, b->actions + (size_t)s * N))
 			finished(t, ep);
 		gnarl_ppo_record(t->ppo, s, gnarl_rollout_rewards(t->ro), gnarl_rollout_dones(t->ro),
