@@ -257,6 +257,7 @@ struct bound_run {
 	uint32_t n;
 	struct operands o[2];
 	uint64_t lists;               /* lists per thread per round */
+	bool openblas;                /* every product on OpenBLAS */
 };
 
 /* One thread: `lists` times every product of the list, faster kernel. */
@@ -268,10 +269,10 @@ static void bound_task(void *ctx, uint32_t task, uint32_t thread)
 	for (uint64_t r = 0; r < b->lists; r++)
 		for (uint32_t i = 0; i < b->n; i++) {
 			const struct gnarl_bench_product *p = &b->p[i];
-			enum gnarl_matmul_kernel k = p->seconds[GNARL_MATMUL_TILED] <=
-			                                     p->seconds[GNARL_MATMUL_BLAS]
-			                                 ? GNARL_MATMUL_TILED
-			                                 : GNARL_MATMUL_BLAS;
+			enum gnarl_matmul_kernel k =
+			    b->openblas || p->seconds[GNARL_MATMUL_TILED] > p->seconds[GNARL_MATMUL_BLAS]
+			        ? GNARL_MATMUL_BLAS
+			        : GNARL_MATMUL_TILED;
 			for (uint64_t c = 0; c < p->calls; c++)
 				run(p, k, &b->o[task]);
 		}
@@ -279,9 +280,9 @@ static void bound_task(void *ctx, uint32_t task, uint32_t thread)
 
 double gnarl_bench_products_bound(const struct gnarl_bench_product *p, uint32_t n,
                                   uint64_t batch, struct gnarl_pool *pool, uint32_t threads,
-                                  char err[GNARL_ERR_SIZE])
+                                  bool openblas, char err[GNARL_ERR_SIZE])
 {
-	struct bound_run b = {p, n, {{0}}, 1};
+	struct bound_run b = {p, n, {{0}}, 1, openblas};
 	int blas_threads = openblas_get_num_threads();
 	double one = 0.0, best = 1e30;
 
@@ -293,7 +294,8 @@ double gnarl_bench_products_bound(const struct gnarl_bench_product *p, uint32_t 
 			return gnarl_err(err, GNARL_ENOMEM, "bench: out of memory for the products");
 		}
 	for (uint32_t i = 0; i < n; i++)
-		one += (double)p[i].calls * gnarl_bench_product_best(&p[i]);
+		one += (double)p[i].calls * (openblas ? p[i].seconds[GNARL_MATMUL_BLAS]
+		                                      : gnarl_bench_product_best(&p[i]));
 	b.lists = (uint64_t)(BOUND_S / (one > 1e-9 ? one : 1e-9)) + 1;
 	openblas_set_num_threads(1);
 	for (int round = 0; round < BOUND_ROUNDS; round++) {

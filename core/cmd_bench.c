@@ -19,7 +19,8 @@
  *   FLOP bound      the steps/s the learner's threads would reach doing
  *                   nothing but those products at that speed, each with its
  *                   faster kernel, all threads at once (bench_products.h);
- *                   the learner alone has its own (no acting);
+ *                   the learner alone has its own (no acting); the same
+ *                   with every product on OpenBLAS is printed beside it;
  *   sgemm peak      for comparison, GFLOP/s of a 1024^3 OpenBLAS sgemm on
  *                   1 thread and on the learner's (last: a threaded
  *                   OpenBLAS call leaves its threads spinning for a while).
@@ -72,6 +73,7 @@ struct results {
 	double env_sps, learner_sps, end_to_end_sps;
 	double flops_per_step, gflops, peak1, peak;
 	double bound, bound_1, learner_bound;
+	double blas_bound;                /* the products all on OpenBLAS */
 	double rollout_share, return_mean;
 	double share[2][SHARES];          /* [thread][phase] of the timed run */
 	double env_fps, raw_fps;          /* emulator envs: frames/s of the env alone
@@ -245,14 +247,17 @@ static int products(struct gnarl_trainer *t, struct results *r)
 		rc = gnarl_pool_create(2, &pool, err);
 	if (rc)
 		return gnarl_cli_fail(rc, "%s", err);
-	r->bound_1 = gnarl_bench_products_bound(r->products, r->n_products, r->batch, pool, 1, err);
+	r->bound_1 = gnarl_bench_products_bound(r->products, r->n_products, r->batch, pool, 1,
+	                                        false, err);
 	r->bound = r->learner_threads > 1 ? gnarl_bench_products_bound(r->products, r->n_products,
-	                                                               r->batch, pool, 2, err)
+	                                                               r->batch, pool, 2, false, err)
 	                                  : r->bound_1;
 	r->learner_bound = gnarl_bench_products_bound(learner, n, r->batch, pool,
-	                                              r->learner_threads, err);
+	                                              r->learner_threads, false, err);
+	r->blas_bound = gnarl_bench_products_bound(r->products, r->n_products, r->batch, pool,
+	                                           r->learner_threads, true, err);
 	gnarl_pool_free(pool);
-	if (r->bound_1 < 0 || r->bound < 0 || r->learner_bound < 0)
+	if (r->bound_1 < 0 || r->bound < 0 || r->learner_bound < 0 || r->blas_bound < 0)
 		return gnarl_cli_fail(GNARL_ENOMEM, "%s", err);
 	return 0;
 }
@@ -331,6 +336,9 @@ static void print_text(const struct results *r)
 	printf("FLOP bound      %12.0f steps/s on %u thread%s (%.0f on 1): the products "
 	       "below alone, each at its measured speed\n",
 	       r->bound, r->learner_threads, r->learner_threads > 1 ? "s" : "", r->bound_1);
+	printf("OpenBLAS bound  %12.0f steps/s: the same with every product on OpenBLAS "
+	       "(end to end is %.0f%% of it)\n",
+	       r->blas_bound, 100.0 * r->end_to_end_sps / r->blas_bound);
 	printf("sgemm 1024^3    %12.1f GFLOP/s OpenBLAS on 1 thread, %.1f on %u (%.0f steps/s "
 	       "at that speed)\n",
 	       r->peak1, r->peak, r->learner_threads, r->peak * 1e9 / r->flops_per_step);
@@ -363,6 +371,7 @@ static int print_json(const struct results *r)
 	json_object_set_new(j, "gflops", json_real(r->gflops));
 	json_object_set_new(j, "flop_bound_sps", json_real(r->bound));
 	json_object_set_new(j, "flop_bound_sps_1thread", json_real(r->bound_1));
+	json_object_set_new(j, "openblas_bound_sps", json_real(r->blas_bound));
 	json_object_set_new(j, "sgemm_peak_gflops_1thread", json_real(r->peak1));
 	json_object_set_new(j, "sgemm_peak_gflops", json_real(r->peak));
 	for (uint32_t th = 0; th < 2; th++) {
