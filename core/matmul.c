@@ -4,7 +4,7 @@
  * calls cblas_sgemm for the network.
  *
  * Entry points: gnarl_matmul_choose, gnarl_matmul_forward,
- * gnarl_matmul_weight_grad, gnarl_matmul_input_grad.
+ * gnarl_matmul_weight_grad, gnarl_matmul_input_grad, gnarl_matmul_transpose.
  *
  * The tiled kernel computes C (M, N) = A (M, K) Bm (K, N), or adds it to
  * C, where Bm is row-major (a row of Bm is contiguous) and A may be read
@@ -545,4 +545,9 @@ void gnarl_matmul_input_grad(enum gnarl_matmul_kernel k, float *dx, const float 
 		return;
 	transpose(scratch, w, in, out);
 	tiled(m0, m1, in, out, dy, out, 1, scratch, in, dx, in, accumulate, NULL, NULL);
+}
+
+void gnarl_matmul_transpose(float *dst, const float *src, uint32_t rows, uint32_t cols)
+{
+	transpose(dst, src, rows, cols);
 }

@@ -79,4 +79,7 @@ void gnarl_matmul_input_grad(enum gnarl_matmul_kernel k, float *dx, const float 
                              bool accumulate, float *scratch, uint32_t part,
                              uint32_t parts);
 
+/* dst (cols, rows) = src (rows, cols)^T; dst and src must not overlap. */
+void gnarl_matmul_transpose(float *dst, const float *src, uint32_t rows, uint32_t cols);
+
 #endif /* GNARL_MATMUL_H */

@@ -26,6 +26,7 @@
 
 #include "dist.h"
 #include "error.h"
+#include "fastmath.h"
 #include "nn.h"
 #include "pool.h"
 #include "ppo_internal.h"
@@ -79,6 +80,7 @@ static void layout(struct gnarl_ppo *p, char *base, size_t *total)
 		s->ret = carve(&cur, base, B * sizeof(float));
 		s->dlogits = carve(&cur, base, B * p->A * sizeof(float));
 		s->dvalues = carve(&cur, base, B * sizeof(float));
+		s->work = carve(&cur, base, GNARL_PPO_POLICY_WORK(p->A, B) * sizeof(float));
 	}
 	p->perm = carve(&cur, base, (size_t)c->epochs * TN * sizeof(uint32_t));
 	*total = (size_t)(cur - base);
@@ -400,17 +402,17 @@ static void sample_logits(uint32_t A, const float *logits, uint32_t n, struct gn
 		for (uint32_t j = 1; j < A; j++)
 			m = l[j] > m ? l[j] : m;
 		for (uint32_t j = 0; j < A; j++)
-			s += expf(l[j] - m);
+			s += gnarl_fastmath_exp(l[j] - m);
 		u *= s; /* compare unnormalised cumulative weights */
 		for (uint32_t j = 0; j + 1 < A; j++) {
-			cum += expf(l[j] - m);
+			cum += gnarl_fastmath_exp(l[j] - m);
 			if (u < cum) {
 				a = j;
 				break;
 			}
 		}
 		actions[i] = (int32_t)a;
-		logp[i] = l[a] - m - logf(s);
+		logp[i] = l[a] - m - gnarl_fastmath_log(s);
 	}
 }
 

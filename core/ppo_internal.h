@@ -29,7 +29,11 @@ struct scratch {
 	float *logp, *adv, *values, *ret; /* (B) */
 	float *dlogits;               /* (B, A) */
 	float *dvalues;               /* (B) */
+	float *work;                  /* the policy loss's: GNARL_PPO_POLICY_WORK */
 };
+
+/* Floats of the policy loss's work space for A actions and B rows. */
+#define GNARL_PPO_POLICY_WORK(A, B) ((2 * (size_t)(A) + 9) * (size_t)(B))
 
 /* Loss sums over minibatches, in double, per stack. */
 struct acc {

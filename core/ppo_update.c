@@ -27,6 +27,8 @@
 #include <string.h>
 
 #include "dist.h"
+#include "fastmath.h"
+#include "matmul.h"
 #include "nn.h"
 #include "pool.h"
 #include "ppo.h"
@@ -44,50 +46,115 @@ void gnarl_ppo_use_threads(struct gnarl_ppo *p)
 
 /* ---- loss --------------------------------------------------------------- */
 
+/* The policy loss's passes over all rows at once, one per function so
+ * that their restrict pointers let every loop vectorise. */
+
+/* m = max(m, l); sum += (p = e^(l - m)) for one action's row of logits l. */
+static void softmax_max(size_t B, const float *restrict l, float *restrict m)
+{
+	for (size_t i = 0; i < B; i++)
+		m[i] = l[i] > m[i] ? l[i] : m[i];
+}
+
+static void softmax_exp(size_t B, const float *restrict l, const float *restrict m,
+                        float *restrict p, float *restrict sum)
+{
+	for (size_t i = 0; i < B; i++) {
+		p[i] = gnarl_fastmath_exp(l[i] - m[i]);
+		sum[i] += p[i];
+	}
+}
+
+static void softmax_lse(size_t B, const float *restrict m, const float *restrict sum,
+                        float *restrict lse)
+{
+	for (size_t i = 0; i < B; i++)
+		lse[i] = m[i] + gnarl_fastmath_log(sum[i]);
+}
+
+/* Action j's probabilities p (normalised in place), its part of the
+ * entropy h, and its logit where it was the action taken (la). */
+static void softmax_prob(size_t B, int32_t j, const float *restrict l,
+                         const int32_t *restrict actions, const float *restrict sum,
+                         const float *restrict lse, float *restrict p, float *restrict h,
+                         float *restrict la)
+{
+	for (size_t i = 0; i < B; i++) {
+		float pj = p[i] / sum[i];
+		p[i] = pj;
+		h[i] -= pj * (l[i] - lse[i]);
+		la[i] += actions[i] == j ? l[i] : 0.0f;
+	}
+}
+
+/* Per row: the ratio, the clipped surrogate (pgr), d pg / d logp(a) (g),
+ * the KL estimate (klr) and whether the ratio is clipped (clr). */
+static void surrogate(size_t B, float clip, float inv_b, const float *restrict la,
+                      const float *restrict lse, const float *restrict old_logp,
+                      const float *restrict adv, float *restrict g, float *restrict pgr,
+                      float *restrict klr, float *restrict clr)
+{
+	for (size_t i = 0; i < B; i++) {
+		float logratio = (la[i] - lse[i]) - old_logp[i];
+		float ratio = gnarl_fastmath_exp(logratio);
+		float rc = ratio < 1.0f - clip ? 1.0f - clip : ratio > 1.0f + clip ? 1.0f + clip : ratio;
+		float pg1 = -adv[i] * ratio, pg2 = -adv[i] * rc;
+		/* the unclipped branch when it is the max (inside the clip
+		 * range both are equal and it is the same) */
+		g[i] = pg1 >= pg2 ? pg1 * inv_b : 0.0f;
+		pgr[i] = pg1 >= pg2 ? pg1 : pg2;
+		klr[i] = (ratio - 1.0f) - logratio;
+		clr[i] = fabsf(ratio - 1.0f) > clip ? 1.0f : 0.0f;
+	}
+}
+
+/* Action j's gradient, written over its probabilities p. */
+static void policy_grad(size_t B, int32_t j, float ent, const float *restrict l,
+                        const int32_t *restrict actions, const float *restrict lse,
+                        const float *restrict h, const float *restrict g, float *restrict p)
+{
+	for (size_t i = 0; i < B; i++)
+		p[i] = -g[i] * p[i] + ent * p[i] * ((l[i] - lse[i]) + h[i]) +
+		       (actions[i] == j ? g[i] : 0.0f);
+}
+
 /* Clipped surrogate and entropy bonus for B rows: logits (B, A) ->
  * dlogits (B, A), the gradient of pg - ent_coef * entropy.  adv is
- * already normalised. */
+ * already normalised.  Computed action by action over all rows (the
+ * logits transposed to (A, B) in work, GNARL_PPO_POLICY_WORK(A, B)
+ * floats); per-row results are summed in double in row order. */
 static void policy_loss(const struct gnarl_ppo_config *c, uint32_t A, uint32_t B,
-                        const float *logits, const int32_t *actions,
-                        const float *old_logp, const float *adv, float *dlogits,
+                        const float *logits, const int32_t *actions, const float *old_logp,
+                        const float *adv, float *dlogits, float *work,
                         struct gnarl_ppo_loss *out)
 {
 	const float clip = (float)c->clip_coef, ent = (float)c->ent_coef / (float)B;
-	const float inv_b = 1.0f / (float)B;
+	float *L = work, *P = L + (size_t)A * B;                 /* (A, B) */
+	float *m = P + (size_t)A * B, *sum = m + B, *lse = sum + B; /* (B) each */
+	float *h = lse + B, *la = h + B, *g = la + B, *pgr = g + B, *klr = pgr + B, *clr = klr + B;
 	double pg = 0.0, entropy = 0.0, kl = 0.0, clipped = 0.0;
 
+	gnarl_matmul_transpose(L, logits, B, A);
+	memcpy(m, L, B * sizeof(float));
+	for (uint32_t j = 1; j < A; j++)
+		softmax_max(B, L + (size_t)j * B, m);
+	memset(sum, 0, B * sizeof(float));
+	for (uint32_t j = 0; j < A; j++)
+		softmax_exp(B, L + (size_t)j * B, m, P + (size_t)j * B, sum);
+	softmax_lse(B, m, sum, lse);
+	memset(h, 0, 2 * B * sizeof(float)); /* h and la */
+	for (uint32_t j = 0; j < A; j++)
+		softmax_prob(B, (int32_t)j, L + (size_t)j * B, actions, sum, lse, P + (size_t)j * B, h,
+		             la);
+	surrogate(B, clip, 1.0f / (float)B, la, lse, old_logp, adv, g, pgr, klr, clr);
+	for (uint32_t j = 0; j < A; j++)
+		policy_grad(B, (int32_t)j, ent, L + (size_t)j * B, actions, lse, h, g, P + (size_t)j * B);
+	gnarl_matmul_transpose(dlogits, P, A, B);
 	for (uint32_t i = 0; i < B; i++) {
-		const float *l = logits + (size_t)i * A;
-		float *d = dlogits + (size_t)i * A;
-		float m = l[0], sum = 0.0f, lse, h = 0.0f;
-		uint32_t a = (uint32_t)actions[i];
-
-		for (uint32_t j = 1; j < A; j++)
-			m = l[j] > m ? l[j] : m;
-		for (uint32_t j = 0; j < A; j++) {
-			d[j] = expf(l[j] - m); /* d holds p_j until the gradient */
-			sum += d[j];
-		}
-		lse = m + logf(sum);
-		for (uint32_t j = 0; j < A; j++) {
-			d[j] /= sum;
-			h -= d[j] * (l[j] - lse);
-		}
-		float logratio = (l[a] - lse) - old_logp[i], ratio = expf(logratio);
-		float rc = ratio < 1.0f - clip ? 1.0f - clip : ratio > 1.0f + clip ? 1.0f + clip : ratio;
-		float pg1 = -adv[i] * ratio, pg2 = -adv[i] * rc;
-		/* d pg / d logp(a): the unclipped branch when it is the max
-		 * (inside the clip range both are equal and it is the same). */
-		float g = pg1 >= pg2 ? pg1 * inv_b : 0.0f;
-		for (uint32_t j = 0; j < A; j++) {
-			float pj = d[j];
-			d[j] = -g * pj + ent * pj * ((l[j] - lse) + h);
-		}
-		d[a] += g;
-		pg += pg1 >= pg2 ? pg1 : pg2;
-		entropy += h;
-		kl += (ratio - 1.0f) - logratio;
-		clipped += fabsf(ratio - 1.0f) > clip;
+		pg += pgr[i];
+		entropy += h[i];
+		kl += klr[i];
+		clipped += clr[i];
 	}
 	out->policy_loss = pg / B;
 	out->entropy = entropy / B;
@@ -175,7 +242,7 @@ static void stack_grad(struct gnarl_ppo *p, uint32_t s, struct scratch *sc, uint
 		if (p->c.norm_adv)
 			normalize_adv(sc->adv, B);
 		policy_loss(&p->c, p->A, B, gnarl_nn_logits(p->nn), sc->actions, sc->logp,
-		            sc->adv, sc->dlogits, loss);
+		            sc->adv, sc->dlogits, sc->work, loss);
 	}
 	if (outs & GNARL_NN_VALUE)
 		value_loss(&p->c, B, gnarl_nn_values(p->nn), sc->values, sc->ret, sc->dvalues,
