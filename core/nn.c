@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "fastmath.h"
 #include "matmul.h"
 #include "pool.h"
 #include "rng.h"
@@ -79,31 +80,14 @@ struct gnarl_nn {
 
 /* ---- activations -------------------------------------------------------- */
 
-/* tanh without branches so loops vectorise:
+/* tanh without branches so loops vectorise (core/fastmath.h):
  *     tanh(|x|) = -expm1(-2|x|) / (2 + expm1(-2|x|)),
- * with expm1(t) = 2^k (e^r - 1) + (2^k - 1) from a Cody-Waite reduction
- * t = k ln2 + r and a degree-7 polynomial for e^r - 1 that never adds the
- * leading 1, so small |x| keep their relative accuracy.  Rounding to an
- * integer adds and subtracts 1.5 * 2^23 (exact for |v| < 2^22) because
- * floorf does not vectorise in ISO C mode.  |x| >= 9 gives +-1. */
+ * with an expm1 that keeps the relative accuracy of small |x|.  |x| >= 9
+ * gives +-1. */
 static inline float tanh_fast(float x)
 {
-	const float round_magic = 12582912.0f;
 	float a = fabsf(x);
-	float t = -2.0f * (a < 9.0f ? a : 9.0f);
-	float k = (t * 1.4426950408889634f + round_magic) - round_magic;
-	float r = fmaf(k, -0.693145751953125f, t);
-	r = fmaf(k, -1.428606765330187e-06f, r);
-	float q = fmaf(r, 1.0f / 5040.0f, 1.0f / 720.0f);
-	q = fmaf(r, q, 1.0f / 120.0f);
-	q = fmaf(r, q, 1.0f / 24.0f);
-	q = fmaf(r, q, 1.0f / 6.0f);
-	q = fmaf(r, q, 0.5f);
-	float er1 = fmaf(r * r, q, r);           /* e^r - 1 */
-	int32_t bits = ((int32_t)k + 127) << 23; /* 2^k */
-	float scale;
-	memcpy(&scale, &bits, sizeof(scale));
-	float em1 = fmaf(scale, er1, scale - 1.0f);
+	float em1 = gnarl_fastmath_expm1(-2.0f * (a < 9.0f ? a : 9.0f));
 
 	return copysignf(-em1 / (2.0f + em1), x);
 }
