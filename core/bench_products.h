@@ -47,9 +47,10 @@ double gnarl_bench_product_best(const struct gnarl_bench_product *p);
 
 /* Steps/s if the learner's `threads` threads did nothing but these
  * products, back to back, each with its faster kernel (openblas: all on
- * OpenBLAS): every thread runs the whole list at once (so the threads'
- * shared clock and caches count), threads * batch / (the time of one
- * list).  pool must have >= threads threads.  > 0, or GNARL_ENOMEM. */
+ * OpenBLAS): every thread runs the whole list at the same time (so the
+ * threads' shared clock and caches count), and the threads' batch / (time
+ * of one list) add up.  pool must have >= threads threads.  > 0, or
+ * GNARL_ENOMEM. */
 double gnarl_bench_products_bound(const struct gnarl_bench_product *p, uint32_t n,
                                   uint64_t batch, struct gnarl_pool *pool, uint32_t threads,
                                   bool openblas, char err[GNARL_ERR_SIZE]);
