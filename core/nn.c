@@ -5,10 +5,8 @@
  * gnarl_nn_backward[_stack], gnarl_nn_adam_stack, gnarl_nn_tensors.
  *
  * Shapes (see nn.h): B rows, layer l maps in_l -> out_l, W_l (in, out).
- * Every matrix product goes through core/matmul.h, on the kernel its rule
- * picks for the product's shape; bias and activation run as the forward
- * product's epilogue, on blocks of rows while they are in cache, and the
- * activation derivative and bias gradient in one pass over dy (backward).
+ * Each layer runs in nn_linear.c (on core/matmul.h's kernels, split over
+ * the pool's threads when the network has parts > 1).
  *
  * Invariants: layers of a stack are listed in topological order (a
  * layer's input has a smaller index), so a backward in reverse index order
@@ -27,8 +25,8 @@
 #include <string.h>
 
 #include "error.h"
-#include "fastmath.h"
 #include "matmul.h"
+#include "nn_internal.h"
 #include "pool.h"
 #include "rng.h"
 
@@ -36,9 +34,6 @@
 #define ALIGN_FLOATS 16
 #define NAME_SIZE 48
 #define MAX_PARTS 2           /* threads one product may be split over */
-/* Products of fewer multiply-adds run whole: a fork and join costs about
- * a microsecond, 2^20 multiply-adds five. */
-#define SPLIT_MACS (1ull << 20)
 #define SPLIT_ADAM 32768      /* parameters: Adam's range split beyond */
 
 enum role { ROLE_HIDDEN = 0, ROLE_POLICY, ROLE_VALUE };
@@ -77,239 +72,6 @@ struct gnarl_nn {
 	struct gnarl_pool *pool;  /* borrowed: splits large products when parts > 1 */
 	uint32_t parts;
 };
-
-/* ---- activations -------------------------------------------------------- */
-
-/* tanh without branches so loops vectorise (core/fastmath.h):
- *     tanh(|x|) = -expm1(-2|x|) / (2 + expm1(-2|x|)),
- * with an expm1 that keeps the relative accuracy of small |x|.  |x| >= 9
- * gives +-1. */
-static inline float tanh_fast(float x)
-{
-	float a = fabsf(x);
-	float em1 = gnarl_fastmath_expm1(-2.0f * (a < 9.0f ? a : 9.0f));
-
-	return copysignf(-em1 / (2.0f + em1), x);
-}
-
-void gnarl_nn_tanh(float *y, const float *x, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		y[i] = tanh_fast(x[i]);
-}
-
-/* y(B,out) += b, then activation, in one pass. */
-static void bias_act(float *restrict y, const float *restrict b, uint32_t B,
-                     uint32_t out, enum gnarl_nn_activation act)
-{
-	for (uint32_t i = 0; i < B; i++) {
-		float *restrict row = y + (size_t)i * out;
-		switch (act) {
-		case GNARL_NN_TANH:
-			for (uint32_t j = 0; j < out; j++)
-				row[j] = tanh_fast(row[j] + b[j]);
-			break;
-		case GNARL_NN_RELU:
-			for (uint32_t j = 0; j < out; j++) {
-				float z = row[j] + b[j];
-				row[j] = z > 0.0f ? z : 0.0f;
-			}
-			break;
-		case GNARL_NN_IDENTITY:
-			for (uint32_t j = 0; j < out; j++)
-				row[j] += b[j];
-			break;
-		}
-	}
-}
-
-/* Columns [0, cols) of dy (B rows, stride out): dy <- dy * act'(y) in
- * place, db = their column sums, row after row.  With cols the constant
- * ACT_BLOCK the sums stay in registers. */
-#define ACT_BLOCK 64
-static inline __attribute__((always_inline)) void act_backward_cols(
-    float *restrict dy, float *restrict db, const float *restrict y, uint32_t B,
-    uint32_t out, uint32_t cols, enum gnarl_nn_activation act)
-{
-	float sum[ACT_BLOCK] = {0};
-
-	for (uint32_t i = 0; i < B; i++) {
-		float *restrict d = dy + (size_t)i * out;
-		const float *restrict yr = y + (size_t)i * out;
-		for (uint32_t j = 0; j < cols; j++) {
-			float v = act == GNARL_NN_TANH   ? d[j] * (1.0f - yr[j] * yr[j])
-			          : act == GNARL_NN_RELU ? (yr[j] > 0.0f ? d[j] : 0.0f)
-			                                 : d[j];
-			d[j] = v;
-			sum[j] += v;
-		}
-	}
-	memcpy(db, sum, cols * sizeof(float));
-}
-
-/* dy <- dy * act'(y) in place and db = column sums, in one pass. */
-static void act_backward(float *restrict dy, float *restrict db,
-                         const float *restrict y, uint32_t B, uint32_t out,
-                         enum gnarl_nn_activation act)
-{
-	for (uint32_t j = 0; j < out; j += ACT_BLOCK) {
-		uint32_t cols = out - j < ACT_BLOCK ? out - j : ACT_BLOCK;
-		switch (act) {
-		case GNARL_NN_TANH:
-			if (cols == ACT_BLOCK)
-				act_backward_cols(dy + j, db + j, y + j, B, out, ACT_BLOCK, GNARL_NN_TANH);
-			else
-				act_backward_cols(dy + j, db + j, y + j, B, out, cols, GNARL_NN_TANH);
-			break;
-		case GNARL_NN_RELU:
-			if (cols == ACT_BLOCK)
-				act_backward_cols(dy + j, db + j, y + j, B, out, ACT_BLOCK, GNARL_NN_RELU);
-			else
-				act_backward_cols(dy + j, db + j, y + j, B, out, cols, GNARL_NN_RELU);
-			break;
-		case GNARL_NN_IDENTITY:
-			act_backward_cols(dy + j, db + j, y + j, B, out, cols, GNARL_NN_IDENTITY);
-			break;
-		}
-	}
-}
-
-struct epilogue {
-	const float *b;
-	uint32_t out;
-	enum gnarl_nn_activation act;
-};
-
-/* The forward product's epilogue: bias and activation on finished rows. */
-static void bias_act_rows(void *ctx, float *y, uint32_t first, uint32_t rows)
-{
-	const struct epilogue *e = ctx;
-
-	(void)first;
-	bias_act(y, e->b, rows, e->out, e->act);
-}
-
-/* One product of a layer (matmul.h): c = a b in the op's sense, split in
- * `parts` row ranges, part i with scratch + i * scratch_stride. */
-struct product {
-	enum gnarl_matmul_op op;
-	float *c;                 /* y, dw or dx */
-	const float *a, *b;       /* forward: x, w; weight grad: x, dy; input grad: dy, w */
-	uint32_t B, in, out, parts;
-	bool accumulate;
-	float *scratch;
-	size_t scratch_stride;
-	struct epilogue *epilogue;
-};
-
-static void product_part(const struct product *pr, uint32_t part)
-{
-	enum gnarl_matmul_kernel k = gnarl_matmul_choose(pr->op, pr->B, pr->in, pr->out);
-	float *scratch = pr->scratch + part * pr->scratch_stride;
-
-	switch (pr->op) {
-	case GNARL_MATMUL_FORWARD:
-		gnarl_matmul_forward(k, pr->c, pr->a, pr->b, pr->B, pr->in, pr->out, scratch,
-		                     bias_act_rows, pr->epilogue, part, pr->parts);
-		break;
-	case GNARL_MATMUL_WEIGHT_GRAD:
-		gnarl_matmul_weight_grad(k, pr->c, pr->a, pr->b, pr->B, pr->in, pr->out, scratch,
-		                         part, pr->parts);
-		break;
-	case GNARL_MATMUL_INPUT_GRAD:
-		gnarl_matmul_input_grad(k, pr->c, pr->a, pr->b, pr->B, pr->in, pr->out,
-		                        pr->accumulate, scratch, part, pr->parts);
-		break;
-	}
-}
-
-static void product_task(void *ctx, uint32_t task, uint32_t thread)
-{
-	(void)thread;
-	product_part(ctx, task);
-}
-
-/* Run a product, split over the network's threads when it is worth a
- * fork and join. */
-static void product(const struct gnarl_nn *nn, struct product *pr)
-{
-	pr->parts = 1;
-	if (nn && nn->parts > 1 && (uint64_t)pr->B * pr->in * pr->out >= SPLIT_MACS &&
-	    gnarl_matmul_choose(pr->op, pr->B, pr->in, pr->out) == GNARL_MATMUL_TILED) {
-		pr->parts = nn->parts;
-		gnarl_pool_run(nn->pool, product_task, pr, pr->parts);
-		return;
-	}
-	product_part(pr, 0);
-}
-
-/* y(B,out) = act(x(B,in) W(in,out) + b). */
-static void linear_forward(const struct gnarl_nn *nn, float *y, const float *x,
-                           const float *w, const float *b, uint32_t B, uint32_t in,
-                           uint32_t out, enum gnarl_nn_activation act, float *scratch,
-                           size_t scratch_stride)
-{
-	struct epilogue e = {b, out, act};
-	struct product pr = {GNARL_MATMUL_FORWARD, y, x, w, B, in, out, 1, false,
-	                     scratch, scratch_stride, &e};
-
-	product(nn, &pr);
-}
-
-static void linear_backward(const struct gnarl_nn *nn, float *dx, float *dw, float *db,
-                            float *dy, const float *y, const float *x, const float *w,
-                            uint32_t B, uint32_t in, uint32_t out,
-                            enum gnarl_nn_activation act, bool accumulate, float *scratch,
-                            size_t scratch_stride)
-{
-	struct product wg = {GNARL_MATMUL_WEIGHT_GRAD, dw, x, dy, B, in, out, 1, false,
-	                     scratch, scratch_stride, NULL};
-	struct product ig = {GNARL_MATMUL_INPUT_GRAD, dx, dy, w, B, in, out, 1, accumulate,
-	                     scratch, scratch_stride, NULL};
-
-	act_backward(dy, db, y, B, out, act);
-	product(nn, &wg);
-	if (dx)
-		product(nn, &ig);
-}
-
-/* The public primitives (for tests) bring their own scratch: the
- * network's products never allocate.  Without memory they use the BLAS
- * kernel, which needs none. */
-void gnarl_nn_linear_forward(float *y, const float *x, const float *w,
-                             const float *b, uint32_t B, uint32_t in,
-                             uint32_t out, enum gnarl_nn_activation act)
-{
-	float *scratch = malloc(gnarl_matmul_scratch_floats(in, out) * sizeof(float));
-	struct epilogue e = {b, out, act};
-
-	if (scratch)
-		linear_forward(NULL, y, x, w, b, B, in, out, act, scratch, 0);
-	else
-		gnarl_matmul_forward(GNARL_MATMUL_BLAS, y, x, w, B, in, out, NULL, bias_act_rows, &e,
-		                     0, 1);
-	free(scratch);
-}
-
-void gnarl_nn_linear_backward(float *dx, float *dw, float *db, float *dy,
-                              const float *y, const float *x, const float *w,
-                              uint32_t B, uint32_t in, uint32_t out,
-                              enum gnarl_nn_activation act, bool accumulate)
-{
-	float *scratch = malloc(gnarl_matmul_scratch_floats(in, out) * sizeof(float));
-
-	if (scratch) {
-		linear_backward(NULL, dx, dw, db, dy, y, x, w, B, in, out, act, accumulate, scratch,
-		                0);
-	} else {
-		act_backward(dy, db, y, B, out, act);
-		gnarl_matmul_weight_grad(GNARL_MATMUL_BLAS, dw, x, dy, B, in, out, NULL, 0, 1);
-		if (dx)
-			gnarl_matmul_input_grad(GNARL_MATMUL_BLAS, dx, dy, w, B, in, out, accumulate,
-			                        NULL, 0, 1);
-	}
-	free(scratch);
-}
 
 /* ---- construction ------------------------------------------------------- */
 
@@ -595,9 +357,10 @@ void gnarl_nn_forward_stack(struct gnarl_nn *nn, uint32_t s, const float *x,
 		struct layer *L = &nn->layers[l];
 		if (!layer_wanted(L, outputs))
 			continue;
-		linear_forward(nn, L->y, L->input < 0 ? x : nn->layers[L->input].y,
-		               nn->params + L->w, nn->params + L->b, B, L->in, L->out, L->act,
-		               st->scratch, st->scratch_stride);
+		gnarl_nn_linear_forward_parts(nn->pool, nn->parts, L->y,
+		                              L->input < 0 ? x : nn->layers[L->input].y,
+		                              nn->params + L->w, nn->params + L->b, B, L->in, L->out,
+		                              L->act, st->scratch, st->scratch_stride);
 	}
 }
 
@@ -640,9 +403,10 @@ void gnarl_nn_backward_stack(struct gnarl_nn *nn, uint32_t s, const float *x,
 	for (uint32_t l = st->first + st->count; l-- > st->first;) {
 		struct layer *L = &nn->layers[l];
 		struct layer *P = L->input >= 0 ? &nn->layers[L->input] : NULL;
-		linear_backward(nn, P ? P->d : NULL, nn->grads + L->w, nn->grads + L->b, L->d, L->y,
-		                P ? P->y : x, nn->params + L->w, B, L->in, L->out, L->act,
-		                P && P->d_set, st->scratch, st->scratch_stride);
+		gnarl_nn_linear_backward_parts(nn->pool, nn->parts, P ? P->d : NULL, nn->grads + L->w,
+		                               nn->grads + L->b, L->d, L->y, P ? P->y : x,
+		                               nn->params + L->w, B, L->in, L->out, L->act,
+		                               P && P->d_set, st->scratch, st->scratch_stride);
 		if (P)
 			P->d_set = true;
 	}
