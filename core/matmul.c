@@ -40,7 +40,7 @@
 /* The rule.  The tiled kernel reads a chunk of KC rows of Bm (64 KB at
  * most) once per MR rows of C and never packs, so it runs near the FMA
  * peak while that chunk stays in L2 whatever the size; it is single-
- * threaded.  Products of more than 2^28 multiply-adds (a 1024-row
+ * threaded.  Products of more than 2^28 multiply-adds (a 2048-row
  * minibatch through 512 x 512, say) go to OpenBLAS, whose packing and
  * threads pay off there.  `gnarl bench` prints both kernels' speed at
  * every product a config uses, so the rule can be checked on any

@@ -37,8 +37,8 @@ enum gnarl_matmul_op {
 	GNARL_MATMUL_INPUT_GRAD = 2,  /* dx = dy W^T */
 };
 
-/* The rule: TILED unless the product is large (see matmul.c: every
- * operand within L2-sized limits), then BLAS. */
+/* The rule: TILED up to 2^28 multiply-adds (B * in * out), BLAS beyond
+ * (see matmul.c). */
 enum gnarl_matmul_kernel gnarl_matmul_choose(enum gnarl_matmul_op op, uint32_t B,
                                              uint32_t in, uint32_t out);
 
