@@ -115,7 +115,8 @@ static const struct gnarl_param ppo_params[] = {
 	 "clip normalised rewards to [-reward_clip, reward_clip]", NULL},
 	{"adam_eps", GNARL_PARAM_FLOAT, 0, MIN_, "1e-5", 0, 0, "Adam epsilon", NULL},
 	{"blas_threads", GNARL_PARAM_INT, 0, MIN_, "0", 0, 0,
-	 "OpenBLAS threads; 0: OpenBLAS's default", NULL},
+	 "learner threads (2: the update on two threads; also OpenBLAS's); 0: the cores",
+	 NULL},
 	GNARL_PARAMS_END,
 };
 

@@ -1,22 +1,21 @@
 /*
- * nn.c - MLP forward/backward on OpenBLAS, orthogonal init, Adam.
+ * nn.c - MLP forward/backward, orthogonal init, Adam.
  *
  * Entry points: gnarl_nn_create/free, gnarl_nn_forward[_stack],
  * gnarl_nn_backward[_stack], gnarl_nn_adam_stack, gnarl_nn_tensors.
  *
  * Shapes (see nn.h): B rows, layer l maps in_l -> out_l, W_l (in, out).
- * Every matrix product goes through matmul_forward/matmul_backward, the one
- * pair that calls cblas_sgemm; bias and activation are fused into one pass
- * over the product (forward) and the activation derivative and bias
- * gradient into one pass over dy (backward).
+ * Each layer runs in nn_linear.c (on core/matmul.h's kernels, split over
+ * the pool's threads when the network has parts > 1).
  *
  * Invariants: layers of a stack are listed in topological order (a
  * layer's input has a smaller index), so a backward in reverse index order
- * has seen every consumer of a layer before the layer itself.
+ * has seen every consumer of a layer before the layer itself.  Each stack
+ * has its own scratch for the products, so two threads may run two
+ * stacks.
  */
 #include "nn.h"
 
-#include <cblas.h>
 #ifdef __AVX__
 #include <immintrin.h>
 #endif
@@ -26,11 +25,16 @@
 #include <string.h>
 
 #include "error.h"
+#include "matmul.h"
+#include "nn_internal.h"
+#include "pool.h"
 #include "rng.h"
 
 #define MAX_LAYERS (2 * GNARL_NN_MAX_HIDDEN + 2)
 #define ALIGN_FLOATS 16
 #define NAME_SIZE 48
+#define MAX_PARTS 2           /* threads one product may be split over */
+#define SPLIT_ADAM 32768      /* parameters: Adam's range split beyond */
 
 enum role { ROLE_HIDDEN = 0, ROLE_POLICY, ROLE_VALUE };
 
@@ -52,6 +56,8 @@ struct stack {
 	uint32_t first, count;    /* layers [first, first + count) */
 	size_t begin, end;        /* slab range */
 	int policy, value;        /* head layers, -1 if none */
+	float *scratch;           /* the products' scratch: MAX_PARTS of scratch_stride */
+	size_t scratch_stride;    /* floats of the stack's largest layer */
 };
 
 struct gnarl_nn {
@@ -63,135 +69,9 @@ struct gnarl_nn {
 	float *params, *grads, *m, *v;
 	float *work;              /* activations and their gradients */
 	uint64_t adam_t;
+	struct gnarl_pool *pool;  /* borrowed: splits large products when parts > 1 */
+	uint32_t parts;
 };
-
-/* ---- the matmul pair ---------------------------------------------------- */
-
-/* y(B,out) = x(B,in) W(in,out) */
-static void matmul_forward(float *y, const float *x, const float *w, uint32_t B,
-                           uint32_t in, uint32_t out)
-{
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)out, (int)in,
-	            1.0f, x, (int)in, w, (int)out, 0.0f, y, (int)out);
-}
-
-/* dw(in,out) = x(B,in)^T dy(B,out);  dx(B,in) (+)= dy(B,out) W(in,out)^T */
-static void matmul_backward(float *dx, float *dw, const float *dy, const float *x,
-                            const float *w, uint32_t B, uint32_t in, uint32_t out,
-                            bool accumulate)
-{
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)in, (int)out, (int)B,
-	            1.0f, x, (int)in, dy, (int)out, 0.0f, dw, (int)out);
-	if (dx)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)in, (int)out,
-		            1.0f, dy, (int)out, w, (int)out, accumulate ? 1.0f : 0.0f, dx,
-		            (int)in);
-}
-
-/* ---- activations -------------------------------------------------------- */
-
-/* tanh without branches so loops vectorise:
- *     tanh(|x|) = -expm1(-2|x|) / (2 + expm1(-2|x|)),
- * with expm1(t) = 2^k (e^r - 1) + (2^k - 1) from a Cody-Waite reduction
- * t = k ln2 + r and a degree-7 polynomial for e^r - 1 that never adds the
- * leading 1, so small |x| keep their relative accuracy.  Rounding to an
- * integer adds and subtracts 1.5 * 2^23 (exact for |v| < 2^22) because
- * floorf does not vectorise in ISO C mode.  |x| >= 9 gives +-1. */
-static inline float tanh_fast(float x)
-{
-	const float round_magic = 12582912.0f;
-	float a = fabsf(x);
-	float t = -2.0f * (a < 9.0f ? a : 9.0f);
-	float k = (t * 1.4426950408889634f + round_magic) - round_magic;
-	float r = fmaf(k, -0.693145751953125f, t);
-	r = fmaf(k, -1.428606765330187e-06f, r);
-	float q = fmaf(r, 1.0f / 5040.0f, 1.0f / 720.0f);
-	q = fmaf(r, q, 1.0f / 120.0f);
-	q = fmaf(r, q, 1.0f / 24.0f);
-	q = fmaf(r, q, 1.0f / 6.0f);
-	q = fmaf(r, q, 0.5f);
-	float er1 = fmaf(r * r, q, r);           /* e^r - 1 */
-	int32_t bits = ((int32_t)k + 127) << 23; /* 2^k */
-	float scale;
-	memcpy(&scale, &bits, sizeof(scale));
-	float em1 = fmaf(scale, er1, scale - 1.0f);
-
-	return copysignf(-em1 / (2.0f + em1), x);
-}
-
-void gnarl_nn_tanh(float *y, const float *x, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		y[i] = tanh_fast(x[i]);
-}
-
-/* y(B,out) += b, then activation, in one pass. */
-static void bias_act(float *restrict y, const float *restrict b, uint32_t B,
-                     uint32_t out, enum gnarl_nn_activation act)
-{
-	for (uint32_t i = 0; i < B; i++) {
-		float *restrict row = y + (size_t)i * out;
-		switch (act) {
-		case GNARL_NN_TANH:
-			for (uint32_t j = 0; j < out; j++)
-				row[j] = tanh_fast(row[j] + b[j]);
-			break;
-		case GNARL_NN_RELU:
-			for (uint32_t j = 0; j < out; j++) {
-				float z = row[j] + b[j];
-				row[j] = z > 0.0f ? z : 0.0f;
-			}
-			break;
-		case GNARL_NN_IDENTITY:
-			for (uint32_t j = 0; j < out; j++)
-				row[j] += b[j];
-			break;
-		}
-	}
-}
-
-/* dy <- dy * act'(y) in place and db = column sums, in one pass. */
-static void act_backward(float *restrict dy, float *restrict db,
-                         const float *restrict y, uint32_t B, uint32_t out,
-                         enum gnarl_nn_activation act)
-{
-	memset(db, 0, out * sizeof(*db));
-	for (uint32_t i = 0; i < B; i++) {
-		float *restrict d = dy + (size_t)i * out;
-		const float *restrict yr = y + (size_t)i * out;
-		switch (act) {
-		case GNARL_NN_TANH:
-			for (uint32_t j = 0; j < out; j++)
-				d[j] *= 1.0f - yr[j] * yr[j];
-			break;
-		case GNARL_NN_RELU:
-			for (uint32_t j = 0; j < out; j++)
-				d[j] = yr[j] > 0.0f ? d[j] : 0.0f;
-			break;
-		case GNARL_NN_IDENTITY:
-			break;
-		}
-		for (uint32_t j = 0; j < out; j++)
-			db[j] += d[j];
-	}
-}
-
-void gnarl_nn_linear_forward(float *y, const float *x, const float *w,
-                             const float *b, uint32_t B, uint32_t in,
-                             uint32_t out, enum gnarl_nn_activation act)
-{
-	matmul_forward(y, x, w, B, in, out);
-	bias_act(y, b, B, out, act);
-}
-
-void gnarl_nn_linear_backward(float *dx, float *dw, float *db, float *dy,
-                              const float *y, const float *x, const float *w,
-                              uint32_t B, uint32_t in, uint32_t out,
-                              enum gnarl_nn_activation act, bool accumulate)
-{
-	act_backward(dy, db, y, B, out, act);
-	matmul_backward(dx, dw, dy, x, w, B, in, out, accumulate);
-}
 
 /* ---- construction ------------------------------------------------------- */
 
@@ -354,6 +234,19 @@ static int init_params(struct gnarl_nn *nn, uint64_t seed)
 	return 0;
 }
 
+/* Floats of product scratch stack s needs: its largest layer's. */
+static size_t stack_scratch(const struct gnarl_nn *nn, uint32_t s)
+{
+	const struct stack *st = &nn->stacks[s];
+	size_t most = 0;
+
+	for (uint32_t l = st->first; l < st->first + st->count; l++) {
+		size_t n = gnarl_matmul_scratch_floats(nn->layers[l].in, nn->layers[l].out);
+		most = n > most ? n : most;
+	}
+	return most;
+}
+
 int gnarl_nn_create(const struct gnarl_nn_spec *spec, uint64_t seed,
                     struct gnarl_nn **out, char err[GNARL_ERR_SIZE])
 {
@@ -370,6 +263,7 @@ int gnarl_nn_create(const struct gnarl_nn_spec *spec, uint64_t seed,
 	if (!nn)
 		return gnarl_err(err, GNARL_ENOMEM, "network: out of memory");
 	nn->spec = *spec;
+	nn->parts = 1;
 	if (spec->shared) {
 		nn->n_stacks = 1;
 		build_stack(nn, 0, "trunk", true, true);
@@ -380,6 +274,10 @@ int gnarl_nn_create(const struct gnarl_nn_spec *spec, uint64_t seed,
 	}
 	for (uint32_t l = 0; l < nn->n_layers; l++)
 		work += 2 * align_up((size_t)spec->max_batch * nn->layers[l].out);
+	for (uint32_t s = 0; s < nn->n_stacks; s++) {
+		nn->stacks[s].scratch_stride = align_up(stack_scratch(nn, s));
+		work += MAX_PARTS * nn->stacks[s].scratch_stride;
+	}
 	nn->params = slab(nn->n);
 	nn->grads = slab(nn->n);
 	nn->m = slab(nn->n);
@@ -397,6 +295,10 @@ int gnarl_nn_create(const struct gnarl_nn_spec *spec, uint64_t seed,
 		p += align_up((size_t)spec->max_batch * L->out);
 		L->d = p;
 		p += align_up((size_t)spec->max_batch * L->out);
+	}
+	for (uint32_t s = 0; s < nn->n_stacks; s++) {
+		nn->stacks[s].scratch = p;
+		p += MAX_PARTS * nn->stacks[s].scratch_stride;
 	}
 	rc = init_params(nn, seed);
 	if (rc) {
@@ -455,9 +357,10 @@ void gnarl_nn_forward_stack(struct gnarl_nn *nn, uint32_t s, const float *x,
 		struct layer *L = &nn->layers[l];
 		if (!layer_wanted(L, outputs))
 			continue;
-		gnarl_nn_linear_forward(L->y, L->input < 0 ? x : nn->layers[L->input].y,
-		                        nn->params + L->w, nn->params + L->b, B, L->in, L->out,
-		                        L->act);
+		gnarl_nn_linear_forward_parts(nn->pool, nn->parts, L->y,
+		                              L->input < 0 ? x : nn->layers[L->input].y,
+		                              nn->params + L->w, nn->params + L->b, B, L->in, L->out,
+		                              L->act, st->scratch, st->scratch_stride);
 	}
 }
 
@@ -500,9 +403,10 @@ void gnarl_nn_backward_stack(struct gnarl_nn *nn, uint32_t s, const float *x,
 	for (uint32_t l = st->first + st->count; l-- > st->first;) {
 		struct layer *L = &nn->layers[l];
 		struct layer *P = L->input >= 0 ? &nn->layers[L->input] : NULL;
-		gnarl_nn_linear_backward(P ? P->d : NULL, nn->grads + L->w, nn->grads + L->b,
-		                         L->d, L->y, P ? P->y : x, nn->params + L->w, B, L->in,
-		                         L->out, L->act, P && P->d_set);
+		gnarl_nn_linear_backward_parts(nn->pool, nn->parts, P ? P->d : NULL, nn->grads + L->w,
+		                               nn->grads + L->b, L->d, L->y, P ? P->y : x,
+		                               nn->params + L->w, B, L->in, L->out, L->act,
+		                               P && P->d_set, st->scratch, st->scratch_stride);
 		if (P)
 			P->d_set = true;
 	}
@@ -603,14 +507,55 @@ void gnarl_nn_adam_apply(float *restrict p, const float *restrict g,
 	}
 }
 
+struct adam_job {
+	struct gnarl_nn *nn;
+	size_t begin, end;
+	const struct gnarl_nn_adam *hp;
+	float grad_scale;
+	uint64_t t;
+	uint32_t parts;
+};
+
+/* Part `task` of the job's range (whole blocks of ALIGN_FLOATS). */
+static void adam_task(void *ctx, uint32_t task, uint32_t thread)
+{
+	const struct adam_job *j = ctx;
+	size_t n = j->end - j->begin, per = align_up((n + j->parts - 1) / j->parts);
+	size_t b = j->begin + (task * per < n ? task * per : n);
+	size_t e = b + per < j->end ? b + per : j->end;
+
+	(void)thread;
+	gnarl_nn_adam_apply(j->nn->params + b, j->nn->grads + b, j->nn->m + b, j->nn->v + b,
+	                    e - b, j->hp, j->grad_scale, j->t);
+}
+
 void gnarl_nn_adam_stack(struct gnarl_nn *nn, uint32_t s,
                          const struct gnarl_nn_adam *hp, float grad_scale,
                          uint64_t t)
 {
-	size_t b = nn->stacks[s].begin, n = nn->stacks[s].end - b;
+	struct adam_job j = {nn, nn->stacks[s].begin, nn->stacks[s].end, hp, grad_scale, t, 1};
 
-	gnarl_nn_adam_apply(nn->params + b, nn->grads + b, nn->m + b, nn->v + b, n, hp,
-	                    grad_scale, t);
+	/* Element by element, so any split gives the same bits. */
+	if (nn->parts > 1 && j.end - j.begin >= SPLIT_ADAM) {
+		j.parts = nn->parts;
+		gnarl_pool_run(nn->pool, adam_task, &j, j.parts);
+		return;
+	}
+	adam_task(&j, 0, 0);
+}
+
+void gnarl_nn_set_parts(struct gnarl_nn *nn, struct gnarl_pool *pool, uint32_t parts)
+{
+	uint32_t most = pool ? gnarl_pool_threads(pool) : 1;
+
+	most = most < MAX_PARTS ? most : MAX_PARTS;
+	nn->pool = pool;
+	nn->parts = parts < 1 ? 1 : parts > most ? most : parts;
+}
+
+uint32_t gnarl_nn_parts(const struct gnarl_nn *nn)
+{
+	return nn->parts;
 }
 
 uint64_t gnarl_nn_adam_steps(const struct gnarl_nn *nn)
@@ -660,6 +605,23 @@ uint32_t gnarl_nn_tensors(struct gnarl_nn *nn, struct gnarl_tensor *out,
 		out[n].data = &nn->adam_t;
 	}
 	return n + 1;
+}
+
+uint32_t gnarl_nn_layers(const struct gnarl_nn *nn)
+{
+	return nn->n_layers;
+}
+
+void gnarl_nn_layer(const struct gnarl_nn *nn, uint32_t l, struct gnarl_nn_layer *out)
+{
+	const struct layer *L = &nn->layers[l];
+
+	out->name = L->wname[0];
+	out->in = L->in;
+	out->out = L->out;
+	out->stack = L->stack;
+	out->head = L->role == ROLE_POLICY ? GNARL_NN_POLICY : L->role == ROLE_VALUE ? GNARL_NN_VALUE : 0;
+	out->first = L->input < 0;
 }
 
 uint64_t gnarl_nn_flops_forward(const struct gnarl_nn *nn, unsigned outputs)

@@ -60,6 +60,7 @@ struct gnarl_nn_adam {
 };
 
 struct gnarl_nn;
+struct gnarl_pool;
 
 /* Allocate and initialise (orthogonal: gain sqrt 2 hidden, 0.01 policy
  * head, 1 value head; biases 0; Adam moments 0) from `seed`.  *out owned:
@@ -80,6 +81,17 @@ void gnarl_nn_forward(struct gnarl_nn *nn, const float *x, uint32_t B,
                       unsigned outputs);
 void gnarl_nn_forward_stack(struct gnarl_nn *nn, uint32_t s, const float *x,
                             uint32_t B, unsigned outputs);
+/* Threads: with parts 2, the products of forwards and backwards large
+ * enough to pay for a fork and join split their rows over two threads of
+ * pool, and Adam its range; 1 (the default) runs everything on the
+ * calling thread.  Every element is computed the same way either way, so
+ * the bits do not change.  Call forward, backward and Adam from the
+ * thread that runs pool (never from one of its tasks) while parts > 1.
+ * pool is borrowed and must outlive that use; parts is capped at the
+ * pool's threads and at 2. */
+void gnarl_nn_set_parts(struct gnarl_nn *nn, struct gnarl_pool *pool, uint32_t parts);
+uint32_t gnarl_nn_parts(const struct gnarl_nn *nn);
+
 /* Borrowed views of the last forward: logits (B, A) and values (B). */
 const float *gnarl_nn_logits(const struct gnarl_nn *nn);
 const float *gnarl_nn_values(const struct gnarl_nn *nn);
@@ -128,6 +140,20 @@ void gnarl_nn_set_adam_steps(struct gnarl_nn *nn, uint64_t t);
  * scalar).  Writes up to max entries; returns how many exist. */
 uint32_t gnarl_nn_tensors(struct gnarl_nn *nn, struct gnarl_tensor *out,
                           uint32_t max);
+
+/* Layer l of n (gnarl_nn_layers), in the order a forward runs them:
+ * its weight's tensor name, shape, stack, which head it is (0 for a
+ * hidden layer, else GNARL_NN_POLICY or GNARL_NN_VALUE) and whether it
+ * reads the network's input (then a backward computes no input
+ * gradient for it).  Names borrowed from nn. */
+struct gnarl_nn_layer {
+	const char *name;             /* "actor.0.weight" */
+	uint32_t in, out, stack;
+	unsigned head;
+	bool first;
+};
+uint32_t gnarl_nn_layers(const struct gnarl_nn *nn);
+void gnarl_nn_layer(const struct gnarl_nn *nn, uint32_t l, struct gnarl_nn_layer *out);
 
 /* FLOPs per row (multiply-adds count 2): a forward of `outputs`, and a
  * backward of everything (weight and input gradients). */

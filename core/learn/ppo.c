@@ -1,25 +1,17 @@
 /*
- * ppo.c - PPO's buffer, normalisers, GAE, loss and update (see ppo.h).
+ * ppo.c - PPO's rollout side (see ppo.h): the buffer, the normalisers,
+ * acting, the critic's values and GAE.  The loss and the update are in
+ * ppo_update.c; the state both share is in ppo_internal.h.
  *
  * Entry points: gnarl_ppo_create/free, _begin/_act/_record/_finish (one
- * rollout), _update, and the pure pieces _gae, _lr, _minibatch_grad.
+ * rollout), the normalisers (_normalize_obs, _merge_stats, _tensors), and
+ * the pure pieces _gae and _lr.
  *
- * Threads: with threads >= 2, a pool of >= 2 threads and a separate actor
- * and critic, the update runs the actor (stack 0) on the caller and the
- * critic (stack 1) on a pool worker.  They meet once per minibatch at a
- * barrier to add their squared gradient norms (in a fixed order)
- * and then step Adam on their own halves, so the arithmetic is the same
- * as with one thread: results do not depend on the thread count.  With
- * overlap_values the critic's values of each finished chunk of the
- * rollout are computed on that worker while the caller goes on acting.
- * When the waits show another process holding a core, both fall back to
- * one thread for a while (see CONTENDED).
+ * Threads: with overlap_values (a separate critic, a pool of >= 2
+ * threads) the critic's values of each finished chunk of the rollout are
+ * computed on worker 1 while the caller goes on acting.
  *
- * Data-parallel runs (config dist, several processes): each minibatch's
- * gradients are averaged over the ranks on the caller's thread after both
- * halves are done (one more barrier), and the norm, the clip and Adam use
- * the average, so every rank takes the same step; the target-KL test uses
- * the mean KL, so every rank stops at the same epoch.  The normalisers
+ * Data-parallel runs (config dist, several processes): the normalisers
  * keep, besides their statistics, the base of the last merge and this
  * rank's rows since (gnarl_ppo_merge_stats).
  *
@@ -34,79 +26,13 @@
 
 #include "dist.h"
 #include "error.h"
+#include "fastmath.h"
 #include "nn.h"
 #include "pool.h"
+#include "ppo_internal.h"
 
 #define RMS_EPS 1e-8
 #define RMS_COUNT0 1e-4
-
-/* Two threads pay off only while both get a core.  When another process
- * holds one, a barrier per minibatch can cost a scheduler time slice, so
- * an iteration whose waits slept CONTENDED times or more switches to one
- * thread for a spell of SOLO_MIN..SOLO_MAX updates (doubling while the
- * contention lasts).  Both ways compute the same numbers. */
-#define CONTENDED 2
-#define SOLO_MIN 8
-#define SOLO_MAX 256
-
-/* Minibatch rows of one stack, gathered from the buffer. */
-struct scratch {
-	float *obs;                   /* (B, O) */
-	int32_t *actions;
-	float *logp, *adv, *values, *ret; /* (B) */
-	float *dlogits;               /* (B, A) */
-	float *dvalues;               /* (B) */
-};
-
-/* Loss sums over minibatches, in double, per stack. */
-struct acc {
-	double pg, v, ent, kl, clipfrac, grad_norm;
-	uint32_t n;
-};
-
-struct gnarl_ppo {
-	struct gnarl_ppo_config c;
-	struct gnarl_nn *nn;
-	struct gnarl_pool *pool;
-	uint32_t A, n_stacks;
-	struct gnarl_ppo_buffer buf;
-	struct scratch s[2];
-	uint32_t *perm;               /* (E, T * N) this update's shuffles */
-	void *slab;
-	/* normalisers (doubles, own slab) */
-	double *obs_mean, *obs_var;   /* (O_env) */
-	double obs_count;
-	double ret_mean, ret_var, ret_count;
-	double *ret_acc;              /* (N) */
-	double *stats;
-	/* data-parallel runs (dist_on): the statistics of the last merge and
-	 * this rank's rows since, each (mean, var, count); `all` receives
-	 * every rank's rows, (K, 2 * O_env + 4) */
-	bool dist_on;
-	double *base_mean, *base_var, base_count;   /* (O_env) */
-	double *rows_mean, *rows_var, rows_count;   /* (O_env) */
-	double base_ret[3], rows_ret[3];
-	double *all, *dist_slab;
-	double mb_kl;                 /* KL of the actor's minibatch, for the test */
-	/* update state shared by the two halves */
-	struct gnarl_pool_barrier barrier;
-	double sq[2][2];              /* [minibatch parity][stack]: a fast
-	                                 thread may write the next minibatch's
-	                                 norm before the other read this one */
-	double lr;
-	bool stop;
-	bool can_split, can_overlap;  /* the config and the pool allow it */
-	bool split;                   /* actor and critic on two threads now */
-	bool overlap;                 /* critic values computed while acting now */
-	uint64_t updates;             /* updates so far */
-	uint64_t solo_until;          /* contention seen: one thread until then */
-	uint32_t backoff;             /* updates of the next solo spell */
-	uint64_t sleeps_mark;         /* waits that slept, at the last update */
-	uint32_t values_done;         /* steps of this rollout with values */
-	uint32_t async_first, async_end; /* steps of the values job in flight */
-	uint32_t n_mb, epochs_run;
-	struct acc acc[2];
-};
 
 /* ---- construction ------------------------------------------------------- */
 
@@ -154,6 +80,7 @@ static void layout(struct gnarl_ppo *p, char *base, size_t *total)
 		s->ret = carve(&cur, base, B * sizeof(float));
 		s->dlogits = carve(&cur, base, B * p->A * sizeof(float));
 		s->dvalues = carve(&cur, base, B * sizeof(float));
+		s->work = carve(&cur, base, GNARL_PPO_POLICY_WORK(p->A, B) * sizeof(float));
 	}
 	p->perm = carve(&cur, base, (size_t)c->epochs * TN * sizeof(uint32_t));
 	*total = (size_t)(cur - base);
@@ -210,7 +137,7 @@ int gnarl_ppo_create(const struct gnarl_ppo_config *c, struct gnarl_nn *nn,
 	p->pool = pool;
 	p->A = gnarl_nn_spec(nn)->n_actions;
 	p->n_stacks = gnarl_nn_stacks(nn);
-	p->can_split = c->threads >= 2 && p->n_stacks == 2 && gnarl_pool_threads(pool) >= 2;
+	p->can_split = c->threads >= 2 && gnarl_pool_threads(pool) >= 2;
 	p->can_overlap = c->overlap_values && p->n_stacks == 2 && gnarl_pool_threads(pool) >= 2;
 	p->backoff = SOLO_MIN;
 	gnarl_pool_barrier_init(&p->barrier, 2);
@@ -460,16 +387,13 @@ void gnarl_ppo_begin(struct gnarl_ppo *p)
 	p->buf.n_trunc = 0;
 	p->values_done = 0;
 	p->overlap = p->can_overlap && p->updates >= p->solo_until;
+	gnarl_ppo_use_threads(p);
 }
 
-void gnarl_ppo_sample(struct gnarl_ppo *p, const float *x, uint32_t n,
-                      struct gnarl_rng *rng, int32_t *actions, float *logp)
+/* Actions and their log-probabilities from logits (n, A). */
+static void sample_logits(uint32_t A, const float *logits, uint32_t n, struct gnarl_rng *rng,
+                          int32_t *actions, float *logp)
 {
-	const uint32_t A = p->A;
-	const float *logits;
-
-	gnarl_nn_forward(p->nn, x, n, GNARL_NN_POLICY);
-	logits = gnarl_nn_logits(p->nn);
 	for (uint32_t i = 0; i < n; i++) {
 		const float *l = logits + (size_t)i * A;
 		float u = gnarl_rng_float(rng), m = l[0], s = 0.0f, cum = 0.0f;
@@ -478,26 +402,47 @@ void gnarl_ppo_sample(struct gnarl_ppo *p, const float *x, uint32_t n,
 		for (uint32_t j = 1; j < A; j++)
 			m = l[j] > m ? l[j] : m;
 		for (uint32_t j = 0; j < A; j++)
-			s += expf(l[j] - m);
+			s += gnarl_fastmath_exp(l[j] - m);
 		u *= s; /* compare unnormalised cumulative weights */
 		for (uint32_t j = 0; j + 1 < A; j++) {
-			cum += expf(l[j] - m);
+			cum += gnarl_fastmath_exp(l[j] - m);
 			if (u < cum) {
 				a = j;
 				break;
 			}
 		}
 		actions[i] = (int32_t)a;
-		logp[i] = l[a] - m - logf(s);
+		logp[i] = l[a] - m - gnarl_fastmath_log(s);
 	}
 }
 
+void gnarl_ppo_sample(struct gnarl_ppo *p, const float *x, uint32_t n,
+                      struct gnarl_rng *rng, int32_t *actions, float *logp)
+{
+	gnarl_nn_forward(p->nn, x, n, GNARL_NN_POLICY);
+	sample_logits(p->A, gnarl_nn_logits(p->nn), n, rng, actions, logp);
+}
+
+/* A shared trunk feeds both heads: its values come with the policy in one
+ * pass (each row's arithmetic is the same as in a pass of its own), and
+ * finish has only next_obs and truncations left to evaluate. */
 void gnarl_ppo_act(struct gnarl_ppo *p, uint32_t t, struct gnarl_rng *rng)
 {
 	const uint32_t N = p->c.N;
+	const float *x = p->buf.obs + (size_t)t * N * p->c.O;
+	int32_t *actions = p->buf.actions + (size_t)t * N;
+	float *logp = p->buf.logp + (size_t)t * N;
+	double t0 = gnarl_ppo_clock(p);
 
-	gnarl_ppo_sample(p, p->buf.obs + (size_t)t * N * p->c.O, N, rng,
-	                 p->buf.actions + (size_t)t * N, p->buf.logp + (size_t)t * N);
+	if (p->n_stacks == 1 && p->values_done == t) {
+		gnarl_nn_forward(p->nn, x, N, GNARL_NN_POLICY | GNARL_NN_VALUE);
+		memcpy(p->buf.values + (size_t)t * N, gnarl_nn_values(p->nn), N * sizeof(float));
+		p->values_done = t + 1;
+		sample_logits(p->A, gnarl_nn_logits(p->nn), N, rng, actions, logp);
+	} else {
+		gnarl_ppo_sample(p, x, N, rng, actions, logp);
+	}
+	gnarl_ppo_mark(p, 0, GNARL_PPO_ACT, &t0);
 }
 
 /* values[i] = V(x[i]) for n rows, in chunks of the network's max batch. */
@@ -518,10 +463,13 @@ static void values_job(void *ctx, uint32_t task, uint32_t thread)
 	struct gnarl_ppo *p = ctx;
 	size_t row = (size_t)p->async_first * p->c.N;
 
+	double t0 = gnarl_ppo_clock(p);
+
 	(void)task;
 	(void)thread;
 	values_of(p, p->buf.obs + row * p->c.O, (p->async_end - p->async_first) * p->c.N,
 	          p->buf.values + row);
+	gnarl_ppo_mark(p, 1, GNARL_PPO_VALUES, &t0);
 }
 
 /* After step t: hand the finished chunk of steps to worker 1. */
@@ -568,16 +516,21 @@ void gnarl_ppo_finish(struct gnarl_ppo *p)
 	const uint32_t T = p->c.T, N = p->c.N;
 	struct gnarl_ppo_buffer *b = &p->buf;
 	float *tv = b->adv; /* scratch until GAE writes it */
-	size_t row = (size_t)p->values_done * N;
+	size_t row;
+	double t0 = gnarl_ppo_clock(p);
 
 	gnarl_pool_wait(p->pool);
+	gnarl_ppo_mark(p, 0, GNARL_PPO_SYNC, &t0);
+	row = (size_t)p->values_done * N;
 	values_of(p, b->obs + row * p->c.O, (T - p->values_done) * N, b->values + row);
 	values_of(p, b->next_obs, N, b->next_values);
 	values_of(p, b->trunc_obs, b->n_trunc, tv);
 	for (uint32_t k = 0; k < b->n_trunc; k++)
 		b->final_values[b->trunc_index[k]] = tv[k];
+	gnarl_ppo_mark(p, 0, GNARL_PPO_VALUES, &t0);
 	gnarl_ppo_gae(T, N, p->c.gamma, p->c.gae_lambda, b->rewards, b->values, b->dones,
 	              b->final_values, b->next_values, b->adv, b->ret);
+	gnarl_ppo_mark(p, 0, GNARL_PPO_GAE, &t0);
 }
 
 void gnarl_ppo_gae(uint32_t T, uint32_t N, double gamma, double lambda,
@@ -613,354 +566,4 @@ double gnarl_ppo_lr(const struct gnarl_ppo_config *c, uint64_t it, uint64_t n)
 	if (!c->lr_linear || n == 0)
 		return c->learning_rate;
 	return c->learning_rate * (1.0 - (double)(it - 1) / (double)n);
-}
-
-/* ---- loss --------------------------------------------------------------- */
-
-/* Clipped surrogate and entropy bonus for B rows: logits (B, A) ->
- * dlogits (B, A), the gradient of pg - ent_coef * entropy.  adv is
- * already normalised. */
-static void policy_loss(const struct gnarl_ppo_config *c, uint32_t A, uint32_t B,
-                        const float *logits, const int32_t *actions,
-                        const float *old_logp, const float *adv, float *dlogits,
-                        struct gnarl_ppo_loss *out)
-{
-	const float clip = (float)c->clip_coef, ent = (float)c->ent_coef / (float)B;
-	const float inv_b = 1.0f / (float)B;
-	double pg = 0.0, entropy = 0.0, kl = 0.0, clipped = 0.0;
-
-	for (uint32_t i = 0; i < B; i++) {
-		const float *l = logits + (size_t)i * A;
-		float *d = dlogits + (size_t)i * A;
-		float m = l[0], sum = 0.0f, lse, h = 0.0f;
-		uint32_t a = (uint32_t)actions[i];
-
-		for (uint32_t j = 1; j < A; j++)
-			m = l[j] > m ? l[j] : m;
-		for (uint32_t j = 0; j < A; j++) {
-			d[j] = expf(l[j] - m); /* d holds p_j until the gradient */
-			sum += d[j];
-		}
-		lse = m + logf(sum);
-		for (uint32_t j = 0; j < A; j++) {
-			d[j] /= sum;
-			h -= d[j] * (l[j] - lse);
-		}
-		float logratio = (l[a] - lse) - old_logp[i], ratio = expf(logratio);
-		float rc = ratio < 1.0f - clip ? 1.0f - clip : ratio > 1.0f + clip ? 1.0f + clip : ratio;
-		float pg1 = -adv[i] * ratio, pg2 = -adv[i] * rc;
-		/* d pg / d logp(a): the unclipped branch when it is the max
-		 * (inside the clip range both are equal and it is the same). */
-		float g = pg1 >= pg2 ? pg1 * inv_b : 0.0f;
-		for (uint32_t j = 0; j < A; j++) {
-			float pj = d[j];
-			d[j] = -g * pj + ent * pj * ((l[j] - lse) + h);
-		}
-		d[a] += g;
-		pg += pg1 >= pg2 ? pg1 : pg2;
-		entropy += h;
-		kl += (ratio - 1.0f) - logratio;
-		clipped += fabsf(ratio - 1.0f) > clip;
-	}
-	out->policy_loss = pg / B;
-	out->entropy = entropy / B;
-	out->approx_kl = kl / B;
-	out->clipfrac = clipped / B;
-}
-
-/* 0.5 * (V - ret)^2, or with value_clip > 0 the max of it and the clipped
- * version around the old value; dvalues gets vf_coef * its gradient. */
-static void value_loss(const struct gnarl_ppo_config *c, uint32_t B, const float *v,
-                       const float *old, const float *ret, float *dv,
-                       struct gnarl_ppo_loss *out)
-{
-	const float vc = (float)c->value_clip, k = (float)c->vf_coef / (float)B;
-	double loss = 0.0;
-
-	for (uint32_t i = 0; i < B; i++) {
-		float e = v[i] - ret[i];
-		if (vc > 0.0f) {
-			float dlt = v[i] - old[i];
-			bool inside = dlt >= -vc && dlt <= vc;
-			float ec = old[i] + (inside ? dlt : dlt < 0.0f ? -vc : vc) - ret[i];
-			if (e * e >= ec * ec) {
-				loss += 0.5 * e * e;
-				dv[i] = k * e;
-			} else {
-				loss += 0.5 * ec * ec;
-				dv[i] = inside ? k * ec : 0.0f;
-			}
-		} else {
-			loss += 0.5 * e * e;
-			dv[i] = k * e;
-		}
-	}
-	out->value_loss = loss / B;
-}
-
-/* Minibatch rows idx[0..B) of the buffer into stack s's scratch. */
-static void gather(struct gnarl_ppo *p, uint32_t s, const uint32_t *idx, uint32_t B)
-{
-	const struct gnarl_ppo_buffer *b = &p->buf;
-	const uint32_t O = p->c.O;
-	unsigned outs = gnarl_nn_stack_outputs(p->nn, s);
-	struct scratch *sc = &p->s[s];
-
-	for (uint32_t i = 0; i < B; i++) {
-		uint32_t r = idx[i];
-		memcpy(sc->obs + (size_t)i * O, b->obs + (size_t)r * O, O * sizeof(float));
-		if (outs & GNARL_NN_POLICY) {
-			sc->actions[i] = b->actions[r];
-			sc->logp[i] = b->logp[r];
-			sc->adv[i] = b->adv[r];
-		}
-		if (outs & GNARL_NN_VALUE) {
-			sc->values[i] = b->values[r];
-			sc->ret[i] = b->ret[r];
-		}
-	}
-}
-
-/* Normalise advantages in place: (x - mean) / (std + 1e-8), std with
- * Bessel's correction as torch.std. */
-static void normalize_adv(float *adv, uint32_t B)
-{
-	double s = 0.0, ss = 0.0, mean, sd;
-
-	for (uint32_t i = 0; i < B; i++)
-		s += adv[i];
-	mean = s / B;
-	for (uint32_t i = 0; i < B; i++)
-		ss += (adv[i] - mean) * (adv[i] - mean);
-	sd = B > 1 ? sqrt(ss / (B - 1)) : 0.0;
-	for (uint32_t i = 0; i < B; i++)
-		adv[i] = (float)((adv[i] - mean) / (sd + 1e-8));
-}
-
-/* Forward, loss and backward of stack s on its scratch (B rows). */
-static void stack_grad(struct gnarl_ppo *p, uint32_t s, struct scratch *sc, uint32_t B,
-                       struct gnarl_ppo_loss *loss)
-{
-	unsigned outs = gnarl_nn_stack_outputs(p->nn, s);
-
-	gnarl_nn_forward_stack(p->nn, s, sc->obs, B, outs);
-	if (outs & GNARL_NN_POLICY) {
-		if (p->c.norm_adv)
-			normalize_adv(sc->adv, B);
-		policy_loss(&p->c, p->A, B, gnarl_nn_logits(p->nn), sc->actions, sc->logp,
-		            sc->adv, sc->dlogits, loss);
-	}
-	if (outs & GNARL_NN_VALUE)
-		value_loss(&p->c, B, gnarl_nn_values(p->nn), sc->values, sc->ret, sc->dvalues,
-		           loss);
-	gnarl_nn_backward_stack(p->nn, s, sc->obs, B, sc->dlogits, sc->dvalues);
-}
-
-double gnarl_ppo_minibatch_grad(struct gnarl_ppo *p,
-                                const struct gnarl_ppo_minibatch *mb,
-                                struct gnarl_ppo_loss *loss)
-{
-	struct scratch *sc = &p->s[0];
-	uint32_t B = mb->B < p->c.minibatch ? mb->B : p->c.minibatch;
-
-	memset(loss, 0, sizeof(*loss));
-	memcpy(sc->obs, mb->obs, (size_t)B * p->c.O * sizeof(float));
-	memcpy(sc->actions, mb->actions, B * sizeof(int32_t));
-	memcpy(sc->logp, mb->logp, B * sizeof(float));
-	memcpy(sc->adv, mb->adv, B * sizeof(float));
-	memcpy(sc->values, mb->values, B * sizeof(float));
-	memcpy(sc->ret, mb->ret, B * sizeof(float));
-	for (uint32_t s = 0; s < p->n_stacks; s++)
-		stack_grad(p, s, sc, B, loss);
-	return loss->policy_loss - p->c.ent_coef * loss->entropy +
-	       p->c.vf_coef * loss->value_loss;
-}
-
-/* ---- update ------------------------------------------------------------- */
-
-static void add_loss(struct acc *a, const struct gnarl_ppo_loss *l)
-{
-	a->pg += l->policy_loss;
-	a->v += l->value_loss;
-	a->ent += l->entropy;
-	a->kl += l->approx_kl;
-	a->clipfrac += l->clipfrac;
-	a->n++;
-}
-
-/* Data-parallel: after both halves' backward, task 0 (the caller's
- * thread, the one that talks to MPI) replaces the minibatch gradients by
- * their mean over the ranks and writes the squared norms of the mean;
- * on the epoch's last minibatch the target-KL test uses the mean KL, so
- * every rank stops at the same epoch.  The barrier after it (in
- * update_task) publishes both. */
-static void average_grads(struct gnarl_ppo *p, uint32_t task, double *sqs, bool last)
-{
-	gnarl_pool_barrier_wait(&p->barrier);
-	if (task != 0)
-		return;
-	gnarl_dist_average_f32(p->c.dist, gnarl_nn_grads(p->nn), gnarl_nn_size(p->nn));
-	for (uint32_t s = 0; s < p->n_stacks; s++)
-		sqs[s] = gnarl_nn_grad_sqnorm(p->nn, s);
-	if (last && p->c.target_kl > 0.0) {
-		double kl = p->mb_kl;
-		gnarl_dist_average_f64(p->c.dist, &kl, 1);
-		if (kl > p->c.target_kl)
-			p->stop = true;
-	}
-}
-
-/* One update on one thread: task 0 (actor) and 1 (critic) when split,
- * else task 0 does every stack. */
-static void update_task(void *ctx, uint32_t task, uint32_t thread)
-{
-	struct gnarl_ppo *p = ctx;
-	const uint32_t TN = p->c.T * p->c.N, Bmax = p->c.minibatch;
-	const uint32_t s0 = p->split ? task : 0, s1 = p->split ? task + 1 : p->n_stacks;
-	const struct gnarl_nn_adam hp = {p->lr, 0.9, 0.999, p->c.adam_eps};
-	uint64_t t = gnarl_nn_adam_steps(p->nn);
-
-	for (uint32_t e = 0; e < p->c.epochs; e++) {
-		for (uint32_t mb = 0; mb < p->n_mb; mb++) {
-			double *sqs = p->sq[(t + 1) % 2];
-			const uint32_t *idx = p->perm + (size_t)e * TN + (size_t)mb * Bmax;
-			uint32_t B = TN - mb * Bmax < Bmax ? TN - mb * Bmax : Bmax;
-			for (uint32_t s = s0; s < s1; s++) {
-				struct gnarl_ppo_loss loss = {0};
-				gather(p, s, idx, B);
-				stack_grad(p, s, &p->s[s], B, &loss);
-				add_loss(&p->acc[s], &loss);
-				if (p->dist_on && s == 0)
-					p->mb_kl = loss.approx_kl;
-				if (p->dist_on)
-					continue; /* norms and the KL test after averaging */
-				sqs[s] = gnarl_nn_grad_sqnorm(p->nn, s);
-				if (s == 0 && mb + 1 == p->n_mb && p->c.target_kl > 0.0 &&
-				    loss.approx_kl > p->c.target_kl)
-					p->stop = true;
-			}
-			if (p->dist_on)
-				average_grads(p, task, sqs, mb + 1 == p->n_mb);
-			gnarl_pool_barrier_wait(&p->barrier);
-			double sq = sqs[0] + (p->n_stacks > 1 ? sqs[1] : 0.0);
-			float scale = gnarl_nn_clip_scale(sq, p->c.max_grad_norm);
-			t++;
-			for (uint32_t s = s0; s < s1; s++)
-				gnarl_nn_adam_stack(p->nn, s, &hp, scale, t);
-			if (task == 0)
-				p->acc[0].grad_norm += sqrt(sq);
-		}
-		if (task == 0)
-			p->epochs_run = e + 1;
-		if (p->stop)
-			break;
-	}
-}
-
-/* 1 - Var(y - pred) / Var(y) over the batch; data-parallel, over every
- * rank's batch together (each the same size), not a mean of the ranks'. */
-static double explained_variance(const struct gnarl_ppo *p, const float *pred, const float *y,
-                                 size_t n)
-{
-	double sy = 0.0, sd = 0.0, my, md, vy = 0.0, vd = 0.0;
-
-	for (size_t i = 0; i < n; i++) {
-		sy += y[i];
-		sd += y[i] - pred[i];
-	}
-	my = sy / n;
-	md = sd / n;
-	for (size_t i = 0; i < n; i++) {
-		vy += (y[i] - my) * (y[i] - my);
-		vd += (y[i] - pred[i] - md) * (y[i] - pred[i] - md);
-	}
-	if (p->dist_on) {
-		/* the ranks' means and mean squares give the whole batch's */
-		double v[4] = {my, md, vy / (double)n + my * my, vd / (double)n + md * md};
-
-		gnarl_dist_average_f64(p->c.dist, v, 4);
-		vy = v[2] - v[0] * v[0];
-		vd = v[3] - v[1] * v[1];
-	}
-	return vy <= 0.0 ? NAN : 1.0 - vd / vy;
-}
-
-/* After an update: did the waits of this iteration (acting and update)
- * sleep?  Then go solo for a while. */
-static void watch_contention(struct gnarl_ppo *p)
-{
-	uint64_t sleeps = atomic_load(&p->barrier.sleeps) + gnarl_pool_sleeps(p->pool);
-	bool two = p->split || p->overlap;
-
-	if (two && sleeps - p->sleeps_mark >= CONTENDED) {
-		p->solo_until = p->updates + 1 + p->backoff;
-		p->backoff = p->backoff * 2 > SOLO_MAX ? SOLO_MAX : p->backoff * 2;
-	} else if (two) {
-		p->backoff = SOLO_MIN;
-	}
-	p->sleeps_mark = sleeps;
-	p->updates++;
-}
-
-void gnarl_ppo_update(struct gnarl_ppo *p, double lr, struct gnarl_rng *rng,
-                      struct gnarl_ppo_stats *out)
-{
-	const uint32_t TN = p->c.T * p->c.N;
-	uint32_t *perm = p->perm;
-	struct acc a;
-
-	for (uint32_t i = 0; i < TN; i++)
-		perm[i] = i;
-	for (uint32_t e = 0; e < p->c.epochs; e++) {
-		uint32_t *cur = perm + (size_t)e * TN;
-		if (e > 0)
-			memcpy(cur, cur - TN, TN * sizeof(uint32_t));
-		for (uint32_t i = TN - 1; i > 0; i--) {
-			uint32_t j = gnarl_rng_below(rng, i + 1), tmp = cur[i];
-			cur[i] = cur[j];
-			cur[j] = tmp;
-		}
-	}
-	p->lr = lr;
-	p->n_mb = (TN + p->c.minibatch - 1) / p->c.minibatch;
-	p->stop = false;
-	p->epochs_run = 0;
-	memset(p->acc, 0, sizeof(p->acc));
-	p->split = p->can_split && p->updates >= p->solo_until;
-	p->barrier.n = p->split ? 2 : 1;
-	if (p->split)
-		gnarl_pool_run(p->pool, update_task, p, 2);
-	else
-		update_task(p, 0, 0);
-	watch_contention(p);
-	gnarl_nn_set_adam_steps(p->nn, gnarl_nn_adam_steps(p->nn) +
-	                                   (uint64_t)p->epochs_run * p->n_mb);
-
-	a = p->acc[0];
-	if (p->n_stacks > 1)
-		a.v = p->acc[1].v;
-	memset(out, 0, sizeof(*out));
-	if (a.n) {
-		out->policy_loss = a.pg / a.n;
-		out->value_loss = a.v / a.n;
-		out->entropy = a.ent / a.n;
-		out->approx_kl = a.kl / a.n;
-		out->clipfrac = a.clipfrac / a.n;
-		out->grad_norm = a.grad_norm / a.n;
-	}
-	out->explained_variance = explained_variance(p, p->buf.values, p->buf.ret, TN);
-	if (p->dist_on) {
-		double v[5] = {out->policy_loss, out->value_loss, out->entropy, out->approx_kl,
-		               out->clipfrac};
-
-		gnarl_dist_average_f64(p->c.dist, v, 5);
-		out->policy_loss = v[0];
-		out->value_loss = v[1];
-		out->entropy = v[2];
-		out->approx_kl = v[3];
-		out->clipfrac = v[4];
-	}
-	out->lr = lr;
-	out->epochs = p->epochs_run;
-	out->minibatches = a.n;
 }

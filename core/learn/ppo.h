@@ -184,6 +184,27 @@ double gnarl_ppo_minibatch_grad(struct gnarl_ppo *p,
                                 const struct gnarl_ppo_minibatch *mb,
                                 struct gnarl_ppo_loss *loss);
 
+/* Where the learner's time goes (gnarl bench), per thread: 0 the caller,
+ * 1 the pool worker that runs the critic or the values.  Off by default:
+ * each phase boundary reads the clock (tens of nanoseconds). */
+enum gnarl_ppo_phase {
+	GNARL_PPO_ACT = 0,       /* the policy's forward and sampling (and a
+	                            shared network's values) while acting */
+	GNARL_PPO_VALUES,        /* the critic's values of the rollout */
+	GNARL_PPO_GAE,
+	GNARL_PPO_FORWARD,       /* a minibatch's gathering, forward and loss */
+	GNARL_PPO_BACKWARD,
+	GNARL_PPO_ADAM,          /* gradient norm, clip and Adam */
+	GNARL_PPO_SYNC,          /* waiting for the other thread or processes */
+	GNARL_PPO_PHASES
+};
+/* Start (zeroing the sums) or stop timing. */
+void gnarl_ppo_set_timing(struct gnarl_ppo *p, bool on);
+/* Seconds per phase so far on `thread` (0 or 1). */
+void gnarl_ppo_phase_seconds(const struct gnarl_ppo *p, uint32_t thread,
+                             double out[GNARL_PPO_PHASES]);
+const char *gnarl_ppo_phase_name(enum gnarl_ppo_phase ph);
+
 /* The normalisers as tensor views (borrowed): "obs_rms.mean",
  * "obs_rms.var" (F64, O_env), "obs_rms.count", "ret_rms.mean",
  * "ret_rms.var", "ret_rms.count" (F64 scalars), "ret_rms.returns" (F64, N:

@@ -46,7 +46,8 @@ struct gnarl_rollout {
 	struct gnarl_episode *episodes;
 	struct gnarl_env_io io;
 	float *slab;
-	float *obs, *final_obs;               /* (N, O) */
+	float *obs, *final_obs;               /* (N, O); obs: own_obs or the caller's rows */
+	float *own_obs;
 	float *env_rewards, *total;           /* (N) */
 	float *terms;                         /* (K + G, N) weighted terms of the step */
 	uint8_t *dones, *want_frame;          /* (N) */
@@ -197,7 +198,7 @@ static int alloc_arrays(struct gnarl_rollout *r, char err[GNARL_ERR_SIZE])
 	if (!r->slab || !r->dones || !r->records || (r->spaces.has_game_state && !r->states) ||
 	    (gnarl_guidance_wants_frames(r->guidance) && !r->frames))
 		return gnarl_err(err, GNARL_ENOMEM, "rollout: out of memory for %zu envs", N);
-	r->obs = r->slab;
+	r->obs = r->own_obs = r->slab;
 	r->final_obs = r->obs + N * O;
 	r->env_rewards = r->final_obs + N * O;
 	r->total = r->env_rewards + N;
@@ -307,6 +308,12 @@ void gnarl_rollout_free(struct gnarl_rollout *r)
 const struct gnarl_env_spaces *gnarl_rollout_spaces(const struct gnarl_rollout *r)
 {
 	return &r->spaces;
+}
+
+void gnarl_rollout_set_obs_rows(struct gnarl_rollout *r, float *obs)
+{
+	r->obs = obs ? obs : r->own_obs;
+	r->io.obs = r->obs;
 }
 
 float *gnarl_rollout_obs(struct gnarl_rollout *r)

@@ -79,8 +79,16 @@ void gnarl_rollout_forget_advice(struct gnarl_rollout *r);
  * Returns the number of envs that finished. */
 uint32_t gnarl_rollout_step(struct gnarl_rollout *r, const int32_t *actions);
 
+/* The rows the env writes its observations into (and guidance its advice
+ * blocks) from the next reset, step or state load on: obs (N, O),
+ * borrowed, e.g. the learner's buffer row of the next step, so that
+ * nothing is copied between the two.  NULL: the rollout's own rows (the
+ * default).  Without guidance the advice blocks of obs are left as they
+ * are (zeros in a fresh buffer). */
+void gnarl_rollout_set_obs_rows(struct gnarl_rollout *r, float *obs);
+
 /* Borrowed views, valid until gnarl_rollout_free; contents change with
- * every step. */
+ * every step.  gnarl_rollout_obs is the rows set last. */
 const struct gnarl_env_spaces *gnarl_rollout_spaces(const struct gnarl_rollout *r);
 float *gnarl_rollout_obs(struct gnarl_rollout *r);        /* (N, O) raw, after any reset */
 const float *gnarl_rollout_final_obs(const struct gnarl_rollout *r); /* (N, O), rows of finished envs */

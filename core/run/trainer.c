@@ -83,6 +83,7 @@ struct gnarl_trainer {
 	double start_time;        /* of this process's part of the run */
 	uint64_t start_steps;     /* env_steps then */
 	uint32_t N, T, learner_threads;
+	bool direct_obs;              /* the env writes into the learner's buffer */
 	bool has_state, has_frames;
 	gnarl_trainer_hook_fn hook; /* after each report (checkpoints) */
 	void *hook_ctx;
@@ -257,21 +258,20 @@ static void ppo_config(struct gnarl_trainer *t, const struct gnarl_env_spaces *s
 	c->dist = t->world > 1 ? t->dist : NULL; /* alone: the plain update, bit for bit */
 }
 
-/* ppo.blas_threads: 0 leaves OpenBLAS's default; with a separate actor
- * and critic, 2 or more puts each network on its own thread (OpenBLAS
- * then single-threaded per call, which suits these small products);
- * otherwise it is OpenBLAS's thread count. */
+/* ppo.blas_threads: the learner's threads (0: one per core OpenBLAS
+ * sees).  With 2 or more the update runs on two threads: a separate
+ * actor and critic each on its own, a shared network by splitting each
+ * large product's rows (core/nn.h); OpenBLAS, which the largest products
+ * go to, then runs single-threaded per call beside a separate actor and
+ * critic and with n threads for a shared network. */
 static void blas_threads(struct gnarl_trainer *t, bool shared)
 {
 	int64_t n = int_key(t, "ppo.blas_threads");
 
-	t->learner_threads = 1;
-	if (n >= 2 && !shared) {
-		t->learner_threads = 2;
-		openblas_set_num_threads(1);
-	} else if (n >= 1) {
-		openblas_set_num_threads((int)n);
-	}
+	if (n == 0)
+		n = openblas_get_num_procs();
+	t->learner_threads = n >= 2 ? 2 : 1;
+	openblas_set_num_threads(n >= 2 && !shared ? 1 : (int)n);
 }
 
 /* The seed of what differs between ranks (env resets, actions and
@@ -356,6 +356,12 @@ static int build_learner(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	                                 t->pool, &t->ro, err);
 	if (rc)
 		return gnarl_err_prefix(err, rc, "env '%s': ", gnarl_registry_env(t->reg)->name);
+	/* Unnormalised observations go straight into the learner's buffer:
+	 * between iterations the rollout's rows are next_obs (what resets,
+	 * state loads and checkpoints see), during one step t + 1's row. */
+	t->direct_obs = !pc.normalize_obs;
+	if (t->direct_obs)
+		gnarl_rollout_set_obs_rows(t->ro, gnarl_ppo_buffer(t->ppo)->next_obs);
 	gnarl_rng_seed(&t->rng, gnarl_rng_derive(own, SEED_RUN));
 	/* the archive loads states into the env itself, not the HUD's view */
 	rc = t->opts.no_archive ? 0
@@ -658,7 +664,7 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 {
 	struct gnarl_ppo_buffer *b = gnarl_ppo_buffer(t->ppo);
 	struct gnarl_episode *ep = gnarl_rollout_episodes(t->ro);
-	const uint32_t N = t->N;
+	const uint32_t N = t->N, O = gnarl_ppo_config(t->ppo)->O;
 	double t0, t1, t2, reduced = gnarl_dist_reduce_seconds(t->dist);
 
 	join(t);
@@ -670,6 +676,9 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 	gnarl_ppo_begin(t->ppo);
 	for (uint32_t s = 0; s < t->T; s++) {
 		gnarl_ppo_act(t->ppo, s, &t->rng);
+		if (t->direct_obs)
+			gnarl_rollout_set_obs_rows(t->ro, s + 1 < t->T ? b->obs + (size_t)(s + 1) * N * O
+			                                              : b->next_obs);
 		if (gnarl_rollout_step(t->ro, b->actions + (size_t)s * N))
 			finished(t, ep);
 		gnarl_archive_observe(t->archive, gnarl_rollout_states(t->ro));

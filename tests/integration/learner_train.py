@@ -15,7 +15,9 @@ Usage: learner_train.py MODE GNARL CONFIG WORKDIR
   signal       SIGINT during a long run: the iteration finishes, exit code 0,
                progress.csv is synced
   bench        `gnarl bench --json` prints one object of finite, positive numbers,
-               end to end no faster than env or learner alone or the FLOP bound
+               end to end no faster than env or learner alone or the FLOP bound,
+               every product of CartPole's networks with its kernel and speed,
+               and phase shares that add up to the wall time
 """
 import csv
 import json
@@ -198,7 +200,7 @@ def bench(gnarl, config, work):
         raise SystemExit("gnarl bench failed (%d): %s" % (p.returncode, p.stderr))
     j = json.loads(p.stdout)
     for k in ("env_sps", "learner_sps", "end_to_end_sps", "flops_per_step", "gflops",
-              "flop_bound_sps", "sgemm_peak_gflops"):
+              "flop_bound_sps", "sgemm_peak_gflops", "flop_bound_sps_1thread", "learner_bound_sps"):
         if not (isinstance(j.get(k), (int, float)) and math.isfinite(j[k]) and j[k] > 0):
             raise SystemExit("bench: %s = %r" % (k, j.get(k)))
     # Consistent: the whole loop is no faster than either of its parts alone,
@@ -210,6 +212,26 @@ def bench(gnarl, config, work):
     if j["end_to_end_sps"] > 2 * parts or not 0 < j["rollout_share"] < 1 or \
             j["steps"] < 20000 or not math.isfinite(j["final_return_mean"]):
         raise SystemExit("bench: inconsistent figures: %s" % json.dumps(j))
+    # Per minibatch: 3 layers x (forward, weight grad) + 2 input grads, for
+    # actor and critic; acting: the actor's 3 forwards; values: the
+    # critic's 3 in chunks and 3 on next_obs.
+    products = j["products"]
+    if len(products) != 2 * 8 + 3 + 6:
+        raise SystemExit("bench: %d products: %r" % (len(products), products))
+    for p in products:
+        if not (p["kernel"] == "openblas" or p["kernel"].startswith("tiled-")) or \
+                not p["tiled_gflops"] > 0 or not p["openblas_gflops"] > 0 or p["calls"] < 1:
+            raise SystemExit("bench: product %r" % p)
+    # The 128 x 64 x 64 update products run 16 times an iteration.
+    if sorted(p["calls"] for p in products if p["B"] == 128 and p["in"] == 64
+              and p["out"] == 64 and p["phase"] == "update") != [16] * 6:
+        raise SystemExit("bench: update products %r" % products)
+    for th in ("thread0", "thread1"):
+        shares = j["phases"][th]
+        if abs(sum(shares.values()) - 1.0) > 1e-6 or min(shares.values()) < -0.02:
+            raise SystemExit("bench: %s phase shares %r" % (th, shares))
+    if not j["phases"]["thread0"]["forward"] > 0.05:
+        raise SystemExit("bench: thread 0 phases %r" % j["phases"]["thread0"])
     # CleanRL's network with the advice block (7 inputs): 18560 FLOP forward,
     # 35328 backward, 4 epochs.
     if j["flops_per_step"] != 18560 + 4 * (18560 + 35328):

@@ -552,6 +552,65 @@ static void test_target_kl(void **state)
 	assert_int_equal(s.minibatches, 4);
 }
 
+/* A shared network wide enough that its products are split over two
+ * threads (128 x 192 x 192 >= 2^20 multiply-adds) and Adam's range too:
+ * values, GAE and two updates give the same bits as on one thread. */
+static void run_shared(uint32_t threads, float *params_out, size_t n, float *values)
+{
+	struct gnarl_nn_spec spec = {.inputs = 7, .n_actions = 2, .n_hidden = 2,
+	                             .hidden = {192, 192}, .activation = GNARL_NN_RELU,
+	                             .shared = true, .max_batch = 128};
+	struct gnarl_ppo_config c = base_config(128, 4, 7, 128);
+	char err[GNARL_ERR_SIZE];
+	struct gnarl_ppo_stats st;
+	struct gnarl_nn *nn;
+	struct gnarl_pool *pool;
+	struct gnarl_ppo *p;
+	struct gnarl_rng rng;
+
+	c.threads = threads;
+	assert_int_equal(gnarl_nn_create(&spec, 3, &nn, err), 0);
+	assert_int_equal(gnarl_pool_create(threads, &pool, err), 0);
+	assert_int_equal(gnarl_ppo_create(&c, nn, pool, &p, err), 0);
+	fill_buffer(p, 9);
+	gnarl_rng_seed(&rng, 11);
+	gnarl_ppo_begin(p);
+	assert_int_equal(gnarl_nn_parts(nn), threads); /* until contention, if any */
+	gnarl_ppo_finish(p);
+	memcpy(values, gnarl_ppo_buffer(p)->values, 128 * 4 * sizeof(float));
+	for (int k = 0; k < 2; k++)
+		gnarl_ppo_update(p, 2.5e-4, &rng, &st);
+	assert_int_equal(gnarl_nn_size(nn), n);
+	memcpy(params_out, gnarl_nn_params(nn), n * sizeof(float));
+	gnarl_ppo_free(p);
+	gnarl_pool_free(pool);
+	gnarl_nn_free(nn);
+}
+
+static void test_update_threads_shared(void **state)
+{
+	size_t n;
+	float *a, *b, va[512], vb[512];
+	struct gnarl_nn_spec spec = {.inputs = 7, .n_actions = 2, .n_hidden = 2,
+	                             .hidden = {192, 192}, .activation = GNARL_NN_RELU,
+	                             .shared = true, .max_batch = 128};
+	char err[GNARL_ERR_SIZE];
+	struct gnarl_nn *probe;
+
+	(void)state;
+	assert_int_equal(gnarl_nn_create(&spec, 3, &probe, err), 0);
+	n = gnarl_nn_size(probe);
+	gnarl_nn_free(probe);
+	a = malloc(n * sizeof(float));
+	b = malloc(n * sizeof(float));
+	run_shared(1, a, n, va);
+	run_shared(2, b, n, vb);
+	assert_memory_equal(va, vb, sizeof(va));
+	assert_memory_equal(a, b, n * sizeof(float));
+	free(a);
+	free(b);
+}
+
 /* The critic's values computed on worker 1 while acting are the ones
  * computed after the rollout. */
 static void collect_values(bool overlap, float *values)
@@ -630,6 +689,7 @@ int main(void)
 	    cmocka_unit_test(test_sampling),
 	    cmocka_unit_test(test_truncation_bootstrap),
 	    cmocka_unit_test(test_update_threads),
+	    cmocka_unit_test(test_update_threads_shared),
 	    cmocka_unit_test(test_target_kl),
 	    cmocka_unit_test(test_overlap_values),
 	    cmocka_unit_test(test_bad_config),
