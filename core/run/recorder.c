@@ -1,7 +1,8 @@
 /*
  * recorder.c - videos of training episodes (see recorder.h).
  *
- * Entry points: gnarl_recorder_check, _open/free, _arm, _finished, _poll.
+ * Entry points: gnarl_recorder_check, _open/free, _arm, _finished, _poll,
+ * _drain.
  *
  * Threads.  The trainer's thread arms and ends recordings; the thread
  * stepping env 0 (a pool thread, inside the rollout) renders its frames
@@ -562,6 +563,16 @@ void gnarl_recorder_finished(struct gnarl_recorder *r, double ret, uint64_t leng
 {
 	if (r && r->state == ENDED && length == r->frames - 1)
 		end(r, ret);
+}
+
+void gnarl_recorder_drain(struct gnarl_recorder *r)
+{
+	if (!r || !r->started)
+		return;
+	pthread_mutex_lock(&r->lock);
+	while (r->tail != r->head && !r->quit)
+		pthread_cond_wait(&r->not_full, &r->lock);
+	pthread_mutex_unlock(&r->lock);
 }
 
 bool gnarl_recorder_poll(struct gnarl_recorder *r, struct gnarl_recorder_video *out)

@@ -23,6 +23,8 @@
  *     gnarl_recorder_arm(r, iteration)     before each iteration
  *     gnarl_recorder_finished(r, ret, n)   env 0's episode ended (its return)
  *     gnarl_recorder_poll(r, &v)           after it: a finished video
+ *     gnarl_recorder_drain(r)              at the end: wait until what is
+ *                                          queued is encoded (then poll)
  *
  * Every function accepts r == NULL and then does nothing (video.every 0).
  */
@@ -80,5 +82,9 @@ void gnarl_recorder_arm(struct gnarl_recorder *r, uint64_t iteration);
 void gnarl_recorder_finished(struct gnarl_recorder *r, double ret, uint64_t length);
 /* A video finished since the last poll: true and *out filled. */
 bool gnarl_recorder_poll(struct gnarl_recorder *r, struct gnarl_recorder_video *out);
+/* Wait until the encoder has taken every queued frame and end: a video
+ * whose episode ended is then stored and ready for poll (a recording
+ * still under way stays unfinished and is dropped by free). */
+void gnarl_recorder_drain(struct gnarl_recorder *r);
 
 #endif /* GNARL_RECORDER_H */

@@ -822,11 +822,13 @@ int gnarl_trainer_run(struct gnarl_trainer *t, volatile sig_atomic_t *stop,
                       char err[GNARL_ERR_SIZE])
 {
 	struct gnarl_trainer_iteration it;
+	bool ran = false;
 	int rc = 0;
 
 	join(t);
 	while (!gnarl_trainer_done(t) && !stopping(t, stop)) {
 		gnarl_trainer_iterate(t, &it);
+		ran = true;
 		/* A failed metrics upload is kept and retried (metrics.h), a row
 		 * that could not be added is lost: a warning, never the run (a
 		 * store that is down must not stop training). */
@@ -836,6 +838,12 @@ int gnarl_trainer_run(struct gnarl_trainer *t, volatile sig_atomic_t *stop,
 			t->hook(t->hook_ctx, t, &it);
 	}
 	gnarl_train_console_stop(t->console);
+	/* A video encoded after the last report is logged with it, not lost
+	 * (its file is already stored). */
+	if (ran) {
+		gnarl_recorder_drain(t->rec);
+		take_video(t, &it);
+	}
 	if (t->sync && !t->opts.quiet)
 		gnarl_trainer_sync_report(t->sync, t->nn, t->ppo, t->iteration, t->updates);
 	if (stop && *stop && !t->opts.quiet && t->rank == 0)
