@@ -209,9 +209,31 @@ static void follow_link(void)
 	cam_y = (uint8_t)(y < 0 ? 0 : y > max_y ? max_y : y);
 }
 
+/* With the LCD off there are no frames, and each emulator cuts the time
+ * into frames of its own (libmgba and Gambatte: one every 70224 cycles
+ * from the switch-off, give or take their timing).  Switched on again at
+ * an arbitrary moment, the LCD may come on a few cycles before one
+ * emulator's cut and after the other's, and one game then runs a frame
+ * ahead of the other from there on.  So the LCD stays off for a fixed
+ * time, half a frame away from any cut: 4.5 frames (308 TIMA ticks of
+ * 1024 cycles, counted from the switch-off), longer than any room takes
+ * to draw. */
+#define DARK_TICKS 308
+
+static void stay_dark(void)
+{
+	uint16_t ticks = 0;
+	uint8_t last = 0, now;
+	while (ticks < DARK_TICKS) {
+		now = TIMA;
+		ticks += (uint8_t)(now - last);
+		last = now;
+	}
+}
+
 /* Everything the screen needs, once per VBlank, prepared beforehand: the
  * sprites by DMA, the HUD row as plain tile ids.  A new room is drawn with
- * the LCD off (a blank frame, like a screen transition). */
+ * the LCD off (blank frames, like a screen transition). */
 static void vblank_update(void)
 {
 	uint8_t c;
@@ -220,11 +242,14 @@ static void vblank_update(void)
 	SCY = cam_y;
 	if (room_dirty) {
 		LCDC = 0;
+		DIV = 0;               /* restarts the prescaler: TIMA counts from here */
+		TIMA = 0;
 		for (c = 0; c < 20; c++) {
 			put_tile(c, 0, hud_tiles[c], 1);
 			put_tile(c, 1, T_BLANK, 1);
 		}
 		draw_room();
+		stay_dark();
 		LCDC = LCDC_ON;
 		room_dirty = 0;
 		hud_pending = 0;
