@@ -214,21 +214,30 @@ static void follow_link(void)
  * from the switch-off, give or take their timing).  Switched on again at
  * an arbitrary moment, the LCD may come on a few cycles before one
  * emulator's cut and after the other's, and one game then runs a frame
- * ahead of the other from there on.  So the LCD stays off for a fixed
- * time, half a frame away from any cut: 4.5 frames (308 TIMA ticks of
- * 1024 cycles, counted from the switch-off), longer than any room takes
- * to draw. */
-#define DARK_TICKS 308
+ * ahead of the other from there on.  So the LCD comes back on half a frame
+ * after a cut: at the first mark (k + 1/2) frames after the switch-off
+ * that the drawing has not passed.  TIMA (1024 cycles a tick) counts from
+ * the switch-off; the arithmetic is in 16-cycle units (a frame is 4389),
+ * good for 14 frames of drawing. */
+#define HALF_FRAME_16 2194
+#define FRAME_16 4389
+
+static uint16_t dark_ticks(uint16_t ticks, uint8_t *last)
+{
+	uint8_t now = TIMA;
+	ticks += (uint8_t)(now - *last);
+	*last = now;
+	return ticks;
+}
 
 static void stay_dark(void)
 {
-	uint16_t ticks = 0;
-	uint8_t last = 0, now;
-	while (ticks < DARK_TICKS) {
-		now = TIMA;
-		ticks += (uint8_t)(now - last);
-		last = now;
-	}
+	uint8_t last = 0;
+	uint16_t ticks = dark_ticks(0, &last), mark = HALF_FRAME_16;
+	while ((ticks << 6) >= mark)
+		mark += FRAME_16;
+	while ((ticks << 6) < mark)
+		ticks = dark_ticks(ticks, &last);
 }
 
 /* Everything the screen needs, once per VBlank, prepared beforehand: the
