@@ -7,7 +7,9 @@ Usage: gameboy_cli.py MODE GNARL SOURCE_DIR WORKDIR
   peek   `gnarl gb peek`: the JSON's raw bytes decode (independently, here) to
          the values printed next to them; the action sequence, --frames and
          --seed do what they say; the collision map and enemy slot are those
-         of the room reached; --png writes a 160x144 RGB PNG; the text output
+         of the room reached; --png writes a 160x144 RGB PNG; --save-state
+         writes a gnarl state of the emulator under test (GNARL_EMULATOR)
+         that starts episodes there as env.params.save_state; the text output
          shows address and bytes; the overworld (no RAM map) works; a missing
          ROM, a bad RAM map, an unknown action, an env without game state and
          a bad command line fail with the documented exit codes and messages.
@@ -208,7 +210,20 @@ def peek(gnarl, source, work):
     # --save-state: the state reached, loadable as env.params.save_state.
     state = os.path.join(work, "room12.gbstate")
     d = peek_json(gnarl, cart, still, "--actions", "RIGHT*5,NOP*2", "--save-state", state)
-    check(d["saved_state"] == state and os.path.getsize(state) > 70000, "state written")
+    check(d["saved_state"] == state, "state written: %r" % d.get("saved_state"))
+    with open(state, "rb") as f:
+        blob = f.read()
+    # A gnarl state (gameboy_state.c): "GBST", version 2, one env, a 128-byte
+    # header naming the emulator and the cartridge, then the env's counters
+    # and one emulator state of the size the header gives.
+    magic, version, n_envs, header, size = struct.unpack("<4sIIIQ", blob[:24])
+    emulator = os.environ.get("GNARL_EMULATOR") or "libmgba"
+    check(magic == b"GBST" and version == 2 and n_envs == 1 and header == 128 and
+          size > 10000 and len(blob) == 128 + 16 + size, "state's header: %r, %d bytes"
+          % ((magic, version, n_envs, header, size), len(blob)))
+    check(blob[24:56].rstrip(b"\0") == emulator.encode() and
+          blob[88:104].rstrip(b"\0") == b"GNARLTEST", "state's emulator and title: %r"
+          % blob[24:104])
     e = peek_json(gnarl, cart, still, "--set", "env.params.save_state=" + state)
     check(e["fields"]["room"]["value"] == 0x12 and
           e["fields"]["x"]["value"] == d["fields"]["x"]["value"],

@@ -246,15 +246,20 @@ GAMBATTE_UNREAD = {b"lfsrreg", b"csprite", b"spattr", b"endx", b"rtcbase", b"rtc
 
 
 def gambatte_same_envs(ta, tb):
-    """Two gameboy env states (v2: 56-byte header, per env 16 bytes of
-    counters and the emulator's state) under Gambatte: the same header and
-    counters, the same emulator states but for GAMBATTE_UNREAD."""
+    """Two gameboy env states (gnarl state blobs, plugins/envs/gameboy/
+    gameboy_state.c: a 128-byte header with the emulator's name at 24, then
+    per env 16 bytes of counters and the emulator's state) under Gambatte:
+    the same header and counters, the same emulator states but for
+    GAMBATTE_UNREAD."""
     a, b = ta[2], tb[2]
-    if len(a) != len(b) or a[:56] != b[:56] or a[24:32] != b"gambatte":
+    if len(a) != len(b) or len(a) < 128:
         return False
-    n_envs, size = struct.unpack_from("<I", a, 8)[0], struct.unpack_from("<Q", a, 16)[0]
+    magic, version, n_envs, header, size = struct.unpack_from("<4sIIIQ", a, 0)
+    if (magic, version, header) != (b"GBST", 2, 128) or a[:header] != b[:header] or \
+            a[24:56].rstrip(b"\0") != b"gambatte" or len(a) != header + n_envs * (16 + size):
+        return False
     for e in range(n_envs):
-        p = 56 + e * (16 + size)
+        p = header + e * (16 + size)
         if a[p:p + 16] != b[p:p + 16]:
             return False
         sa, sb = a[p + 16:p + 16 + size], b[p + 16:p + 16 + size]

@@ -40,6 +40,9 @@
 
 #define REG(a) (*(volatile uint8_t *)(a))
 #define P1 REG(0xFF00)
+#define DIV REG(0xFF04)
+#define TIMA REG(0xFF05)
+#define TAC REG(0xFF07)
 #define LCDC REG(0xFF40)
 #define SCY REG(0xFF42)
 #define SCX REG(0xFF43)
@@ -56,6 +59,7 @@
 #define IE_REG REG(0xFFFF)
 
 #define LCDC_ON 0x93     /* LCD on, tiles at $8000, map $9800, OBJ 8x8 */
+#define TAC_4096HZ 0x04  /* timer on, TIMA +1 every 1024 cycles */
 #define VRAM_TILES ((volatile uint8_t *)0x8000)
 #define VRAM_MAP ((volatile uint8_t *)0x9800)
 #define SHADOW_OAM ((volatile uint8_t *)0xC000) /* copied to OAM by DMA */
@@ -658,6 +662,7 @@ void main(void)
 	clear_screen();
 	for (i = 0; i < 40; i++)
 		hide_sprite(i);
+	TAC = TAC_4096HZ;          /* TIMA times the LCD's dark spells (video.h) */
 	IF_REG = 0;
 	IE_REG = 0x01;             /* VBlank only */
 	__asm__("ei");

@@ -209,9 +209,40 @@ static void follow_link(void)
 	cam_y = (uint8_t)(y < 0 ? 0 : y > max_y ? max_y : y);
 }
 
+/* With the LCD off there are no frames, and each emulator cuts the time
+ * into frames of its own (libmgba and Gambatte: one every 70224 cycles
+ * from the switch-off, give or take their timing).  Switched on again at
+ * an arbitrary moment, the LCD may come on a few cycles before one
+ * emulator's cut and after the other's, and one game then runs a frame
+ * ahead of the other from there on.  So the LCD comes back on half a frame
+ * after a cut: at the first mark (k + 1/2) frames after the switch-off
+ * that the drawing has not passed.  TIMA (1024 cycles a tick) counts from
+ * the switch-off; the arithmetic is in 16-cycle units (a frame is 4389),
+ * good for 14 frames of drawing. */
+#define HALF_FRAME_16 2194
+#define FRAME_16 4389
+
+static uint16_t dark_ticks(uint16_t ticks, uint8_t *last)
+{
+	uint8_t now = TIMA;
+	ticks += (uint8_t)(now - *last);
+	*last = now;
+	return ticks;
+}
+
+static void stay_dark(void)
+{
+	uint8_t last = 0;
+	uint16_t ticks = dark_ticks(0, &last), mark = HALF_FRAME_16;
+	while ((ticks << 6) >= mark)
+		mark += FRAME_16;
+	while ((ticks << 6) < mark)
+		ticks = dark_ticks(ticks, &last);
+}
+
 /* Everything the screen needs, once per VBlank, prepared beforehand: the
  * sprites by DMA, the HUD row as plain tile ids.  A new room is drawn with
- * the LCD off (a blank frame, like a screen transition). */
+ * the LCD off (blank frames, like a screen transition). */
 static void vblank_update(void)
 {
 	uint8_t c;
@@ -220,11 +251,14 @@ static void vblank_update(void)
 	SCY = cam_y;
 	if (room_dirty) {
 		LCDC = 0;
+		DIV = 0;               /* restarts the prescaler: TIMA counts from here */
+		TIMA = 0;
 		for (c = 0; c < 20; c++) {
 			put_tile(c, 0, hud_tiles[c], 1);
 			put_tile(c, 1, T_BLANK, 1);
 		}
 		draw_room();
+		stay_dark();
 		LCDC = LCDC_ON;
 		room_dirty = 0;
 		hud_pending = 0;

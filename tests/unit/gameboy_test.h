@@ -332,13 +332,17 @@ static inline bool same_emulator_state(const uint8_t *a, const uint8_t *b, size_
 	return true;
 }
 
-/* The emulator's own state of env 0 in a checkpoint buffer of the env
- * (gameboy_state.c: a 128-byte header, then per env 16 bytes of counters
- * and the emulator's state). */
+/* A gnarl state blob, as gameboy_state.c documents it: a header of
+ * BLOB_HEADER bytes (the emulator's state size at +16, its name at +24),
+ * then per env BLOB_ENV bytes of counters and the emulator's state.
+ * Version 1 had a header of BLOB_V1_HEADER bytes and no name. */
+enum { BLOB_HEADER = 128, BLOB_ENV = 16, BLOB_V1_HEADER = 24 };
+
+/* The emulator's own state of env 0 in a checkpoint buffer of the env. */
 static inline const uint8_t *emulator_state_of(const uint8_t *buf, size_t *size)
 {
 	*size = (size_t)gnarl_get_u64(buf + 16);
-	return buf + 128 + 16;
+	return buf + BLOB_HEADER + BLOB_ENV;
 }
 
 /* The same place as save_room_12_mgba (boot, START, 80 frames walking

@@ -6,8 +6,11 @@
  * step counts, in both render modes) and loaded into a fresh instance
  * publish the same observations and game states, and then step on exactly
  * as the saved ones do under the same actions (RAM, observations, dones,
- * the frames of each step's last frame); a buffer of another env count or
- * a damaged one is refused with a message, and the env is still usable.
+ * the frames of each step's last frame), and saved again give the same
+ * blob (header, counters, the same machines); a buffer of another env
+ * count or a damaged one is refused with a message, and the env is still
+ * usable; a version 1 checkpoint loads under libmgba and is refused under
+ * another emulator, as is a state another emulator saved.
  */
 #include "gameboy_test.h"
 
@@ -84,18 +87,18 @@ static void save_load_steps_on(const char *const *sets, int n_sets)
 	 * and the game never reads, gameboy_test.h) */
 	{
 		uint8_t *again = malloc(size), *first = malloc(size);
-		size_t n = (size - 56) / 3 - 16;
+		size_t n = (size - BLOB_HEADER) / 3 - BLOB_ENV;
+		size_t at = BLOB_HEADER;
 
+		assert_int_equal(n, gnarl_get_u64(buf + 16));
 		memset(first, 0xAA, size); /* what was in the buffer must not matter */
 		memset(again, 0x55, size);
 		assert_int_equal(a.ops->save_state(a.env, first, size), 0);
 		assert_int_equal(b.ops->save_state(b.env, again, size), 0);
-		assert_memory_equal(first, again, 56);
-		for (uint32_t i = 0; i < 3; i++) {
-			const uint8_t *p = first + 56 + i * (16 + n), *q = again + 56 + i * (16 + n);
-
-			assert_memory_equal(p, q, 16);
-			assert_true(same_emulator_state(p + 16, q + 16, n));
+		assert_memory_equal(first, again, BLOB_HEADER);
+		for (uint32_t i = 0; i < 3; i++, at += BLOB_ENV + n) {
+			assert_memory_equal(first + at, again + at, BLOB_ENV);
+			assert_true(same_emulator_state(first + at + BLOB_ENV, again + at + BLOB_ENV, n));
 		}
 		free(again);
 		free(first);
@@ -159,14 +162,16 @@ static void test_refusals(void **state)
 	gb_harness_close(&a);
 }
 
-/* Version 1 states (gnarl before the libretro backend: no emulator name)
- * are libmgba's and keep loading there; a state of one emulator is refused
- * by the other, naming both and the param to set. */
+/* Version 1 states (gnarl before boot files and the libretro backend: a
+ * 24-byte header, no emulator or cartridge named) are libmgba's and keep
+ * loading there; elsewhere they are refused, naming libmgba and the param
+ * to set.  A state of another emulator is refused by this one, naming
+ * both. */
 static void test_old_and_foreign_states(void **state)
 {
 	struct gb_harness a, b;
 	uint8_t *buf, *v1;
-	size_t size;
+	size_t size, v1_size;
 	char err[GNARL_ERR_SIZE];
 
 	(void)state;
@@ -178,29 +183,39 @@ static void test_old_and_foreign_states(void **state)
 	buf = malloc(size);
 	assert_int_equal(a.ops->save_state(a.env, buf, size), 0);
 	assert_int_equal(gnarl_get_u32(buf + 4), 2);
+	assert_int_equal(gnarl_get_u32(buf + 12), BLOB_HEADER);
 	assert_string_equal((const char *)buf + 24, test_emulator());
-	/* The same episodes as version 1 wrote them: the name cut out. */
-	v1 = malloc(size - 32);
-	memcpy(v1, buf, 24);
-	memcpy(v1 + 24, buf + 56, size - 56);
+	/* The same episodes as version 1 wrote them: magic, version, envs, 0,
+	 * the emulator state's size, then the envs.  (The test cartridge has
+	 * no cartridge RAM, so libmgba's states are what version 1 saved.) */
+	v1_size = size - (BLOB_HEADER - BLOB_V1_HEADER);
+	v1 = malloc(v1_size);
+	memcpy(v1, buf, BLOB_V1_HEADER);
 	gnarl_put_u32(v1 + 4, 1);
+	gnarl_put_u32(v1 + 12, 0);
+	memcpy(v1 + BLOB_V1_HEADER, buf + BLOB_HEADER, size - BLOB_HEADER);
 	err[0] = '\0';
 	if (on_libmgba()) {
-		if (b.ops->load_state(b.env, &b.io, v1, size - 32, err))
+		if (b.ops->load_state(b.env, &b.io, v1, v1_size, err))
 			fail_msg("a version 1 state: %s", err);
 		for (uint32_t i = 0; i < 2; i++)
 			same_env(&a, &b, i);
+		/* cut short, it is still refused */
+		assert_int_equal(b.ops->load_state(b.env, &b.io, v1, v1_size - 1, err),
+		                 GNARL_ECORRUPT);
+		assert_non_null(strstr(err, "truncated"));
 	} else {
-		assert_int_equal(b.ops->load_state(b.env, &b.io, v1, size - 32, err),
+		assert_int_equal(b.ops->load_state(b.env, &b.io, v1, v1_size, err),
 		                 GNARL_EINCOMPAT);
-		assert_non_null(strstr(err, "under the emulator libmgba"));
-		assert_non_null(strstr(err, "params.emulator: libmgba"));
+		assert_non_null(strstr(err, "saved by the libmgba emulator backend"));
+		assert_non_null(strstr(err, "set env.params.emulator to libmgba"));
 	}
 	/* Another emulator's name: refused, saying which. */
 	memset(buf + 24, 0, 32);
 	memcpy(buf + 24, "otheremu", 8);
 	assert_int_equal(b.ops->load_state(b.env, &b.io, buf, size, err), GNARL_EINCOMPAT);
-	assert_non_null(strstr(err, "under the emulator otheremu"));
+	assert_non_null(strstr(err, "saved by the otheremu emulator backend"));
+	assert_non_null(strstr(err, "set env.params.emulator to otheremu"));
 	assert_non_null(strstr(err, test_emulator()));
 	free(v1);
 	free(buf);
