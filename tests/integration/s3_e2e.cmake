@@ -18,7 +18,7 @@ if(GNARL_PYTHON AND TARGET s3)
                      ${_mode} $<TARGET_FILE:gnarl> "${CMAKE_SOURCE_DIR}"
                      "${CMAKE_CURRENT_BINARY_DIR}/s3_e2e_${_mode}")
     set_tests_properties(s3_e2e_${_mode} PROPERTIES
-      FIXTURES_REQUIRED s3 RESOURCE_LOCK s3 SKIP_RETURN_CODE 77 TIMEOUT 600
+      FIXTURES_REQUIRED s3 RESOURCE_LOCK s3 SKIP_RETURN_CODE 77 TIMEOUT 1800
       ENVIRONMENT "GNARL_S3_ENV=${CMAKE_BINARY_DIR}/s3/s3.env;GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
       LABELS "s3;integration")
   endforeach()

@@ -56,7 +56,7 @@ from resume_test import s3_env  # noqa: E402  (the fixture's env file, or exit 7
 CP_SETS = ["ppo.blas_threads=1", "metrics.upload_every=null"]
 # Seconds any awaited log line may take (Sanitize builds are slow); a bound
 # on a hang, never an assertion about speed.
-WAIT = int(os.environ.get("S3E_WAIT", "180"))
+WAIT = int(os.environ.get("S3E_WAIT", "600"))
 
 
 def fail(msg, out=""):
