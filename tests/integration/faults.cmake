@@ -9,6 +9,6 @@ if(GNARL_PYTHON AND TARGET overworld AND TARGET local)
                      "${CMAKE_CURRENT_BINARY_DIR}/faults_${_mode}")
     set_tests_properties(faults_${_mode} PROPERTIES
       ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
-      SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS "integration;faults")
+      SKIP_RETURN_CODE 77 TIMEOUT 1800 LABELS "integration;faults")
   endforeach()
 endif()
