@@ -57,7 +57,9 @@ extern "C" {
  * functions; a new major breaks and the host refuses old plugins.
  * 1.0: the first.  1.1: reward terms' destroy and episode_start optional,
  * per-env memory kept by the host (memory_size, connect_memory),
- * param_size and suggestion_size (array strides), GNARL_HAS. */
+ * param_size and suggestion_size (array strides), GNARL_HAS, envs' one-env
+ * state ops (env_state_size, save_env_state, load_env_state: the archive
+ * of start states), gnarl_put_f64/gnarl_get_f64. */
 #define GNARL_ABI_MAJOR 1
 #define GNARL_ABI_MINOR 1
 #define GNARL_ABI_VERSION ((GNARL_ABI_MAJOR << 16) | GNARL_ABI_MINOR)
