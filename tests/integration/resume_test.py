@@ -581,7 +581,12 @@ def crash(ctx):
         args = [ctx.gnarl, "train", "-c", ctx.cp, "--set", "run.storage=" + ctx.work,
                 "--set", "run.name=k%02d" % trial, "--set", "ppo.total_steps=100000000",
                 "--set", "checkpoint.every=1", "--set", "checkpoint.keep_last=3",
-                "--set", "metrics.episodes=false", "--set", "log.every_seconds=0"]
+                "--set", "metrics.episodes=false", "--set", "log.every_seconds=0",
+                # iterations far shorter than a save (a few steps, one epoch),
+                # so a moment after the first save is most likely in one,
+                # however slow the build (ASan) or busy the machine
+                "--set", "ppo.rollout_steps=8", "--set", "ppo.minibatch_size=32",
+                "--set", "ppo.epochs=1"]
         if os.path.exists(latest):
             args += ["--restore", "latest"]
             resumed += 1
