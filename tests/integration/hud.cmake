@@ -24,7 +24,10 @@ if(GNARL_HAVE_MICROHTTPD)
       set_tests_properties(hud_train_${_mode} PROPERTIES
         ENVIRONMENT "GNARL_PLUGIN_PATH=${GNARL_BUILD_PLUGIN_DIR}"
         LABELS "integration;hud"
-        TIMEOUT 300)
+        # a bound on a hang: the page modes train at a real run's pace
+        # through two Chromium loads, ~300 s under ASan with the other
+        # core busy
+        TIMEOUT 1200)
     endforeach()
   endif()
 endif()
