@@ -34,7 +34,6 @@ Usage: hud_train.py MODE GNARL CONFIG WORKDIR [CHROMIUM]
 import csv
 import json
 import os
-import queue
 import re
 import shutil
 import signal
@@ -51,6 +50,7 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import llm_train  # noqa: E402  (its Train: gnarl train with stderr on a thread)
+from browser import Browser  # noqa: E402
 
 SERVER = os.path.join(HERE, "..", "llm", "server.py")
 # A safety net against a hung run, not a measure: every wait is for an event.
@@ -469,76 +469,42 @@ def crowd(gnarl, config, work):
              peak))
 
 
-def clients_of(port):
-    """Remote ports of the established TCP connections to 127.0.0.1:port
-    (Linux's /proc/net/tcp)."""
-    out = set()
-    for line in open("/proc/net/tcp").read().splitlines()[1:]:
-        f = line.split()
-        local, remote, state = f[1], f[2], f[3]
-        if state == "01" and int(local.split(":")[1], 16) == port:
-            out.add(int(remote.split(":")[1], 16))
-    return out
+# Ready when the page follows the run: the event stream is open, the frame
+# of env 0 has loaded and the header's iteration is a number.
+PAGE_LIVE = ("(() => { const $ = (id) => document.getElementById(id); "
+             "const it = parseInt($('iter').textContent); "
+             "return $('status').className === 'live' && $('frameinfo').className === '' && "
+             "it > 0 ? it : 0; })()")
+# Two animation frames: whatever the last event scheduled has been drawn.
+PAGE_DRAWN = "new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(1))))"
 
 
-def stop_when_streaming(t, port, done):
-    """SIGINT the run once the page follows it: a connection (the page's
-    event stream) has stayed open across two iterations, then two more
-    iterations have been sent on it.  Ordered by iterations, not by a clock,
-    so a slow machine only makes it later."""
-    seen = {}
-    while not done.is_set() and t.proc.poll() is None:
-        while True:  # the progress lines so far (the end stays queued for finish)
-            try:
-                line = t.q.get_nowait()
-            except queue.Empty:
-                break
-            if line is None:
-                t.q.put(None)
-                return
-            t.lines.append(line)
-            if line.startswith("iter "):
-                t._progress(line)
-        it = t.iter
-        for c in clients_of(port):
-            seen.setdefault(c, it)
-        if any(it - first >= 4 and c in clients_of(port) for c, first in seen.items()):
-            t.proc.send_signal(signal.SIGINT)
-            return
-        done.wait(0.05)
-
-
-def chromium_on_run(gnarl, config, work, name, chromium, action, extra=()):
-    """Run `action` (a Chromium flag) on the page of a run that trains; the
-    event stream keeps the page loading, so the run is stopped (SIGINT)
-    once the page has followed it for a few iterations, which ends the
-    stream.  Returns Chromium's stdout."""
+def page_on_run(gnarl, config, work, name, chromium, ready, extra=()):
+    """Open the page of a run that trains in headless Chromium (tests/
+    integration/browser.py), wait until it follows the run (PAGE_LIVE, then
+    two more iterations delivered by the event stream) and `ready` (a
+    JavaScript expression) holds, then return its DOM and a screenshot
+    (WORKDIR/<name>.png)."""
     port = free_port()
     t = Train(train_args(gnarl, config, work, name, port, extra))
-    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync",
-             "--user-data-dir=" + os.path.join(work, "chromium-" + name),
-             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-             "--window-size=1400,1000", "--virtual-time-budget=3000", action,
-             "http://127.0.0.1:%d/" % port]
-    done = threading.Event()
+    shot = os.path.join(work, name + ".png")
     try:
         # Curves need finished episodes (ep_return_mean and the reward
         # terms are null before) and two points: then open the page.
         t.wait_for("a finished episode", lambda l: l.startswith("iter ") and " | return " in l)
         t.iterations(2, "two iterations with episodes")
-        stopper = threading.Thread(target=stop_when_streaming, args=(t, port, done),
-                                   daemon=True)
-        stopper.start()
-        out = subprocess.run(flags, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             text=True, timeout=DEADLINE_S).stdout
+        with Browser(chromium, os.path.join(work, "chromium-" + name)) as b:
+            b.open("http://127.0.0.1:%d/" % port)
+            first = b.wait_for(PAGE_LIVE, DEADLINE_S, "the run live with a frame")
+            b.wait_for("(%s) >= %d" % (PAGE_LIVE, first + 2), DEADLINE_S,
+                       "two iterations after iteration %d" % first)
+            b.wait_for(ready, DEADLINE_S, "what the test needs (%s)" % ready)
+            b.call("Runtime.evaluate", {"expression": PAGE_DRAWN, "awaitPromise": True})
+            dom = b.dom()
+            b.screenshot(shot)
     finally:
-        done.set()
-        if t.proc.poll() is None:
-            t.finish()
-        t.proc.wait()
-    return out
+        t.finish()
+    return dom, shot
 
 
 # The page tests' runs iterate at the pace of a real run (a few iterations a
@@ -548,7 +514,9 @@ PAGE_PACE = ["--set", "ppo.rollout_steps=256", "--set", "ppo.epochs=4",
 
 
 def page(gnarl, config, work, chromium):
-    dom = chromium_on_run(gnarl, config, work, "page_dom", chromium, "--dump-dom", PAGE_PACE)
+    dom, shot = page_on_run(gnarl, config, work, "hud_page", chromium,
+                            "document.querySelectorAll('.chart canvas').length >= %d"
+                            % (3 + len(TERMS)), PAGE_PACE)
     for name in ["ep_return_mean", "policy_loss", "sps"] + ["reward/" + x for x in TERMS]:
         if "<span>%s</span>" % name not in dom:
             fail("the page has no chart titled %s:\n%s" % (name, dom[:2000]))
@@ -558,9 +526,6 @@ def page(gnarl, config, work, chromium):
     if not re.search(r'<img id="frame" alt="frame of env 0" src="[^"]*/frame\.png\?n=\d+"', dom):
         fail("the page did not load a frame")
     print("page: the DOM has every chart, iteration %s and the frame" % it.group(1))
-
-    shot = os.path.join(work, "hud_page.png")
-    chromium_on_run(gnarl, config, work, "page_shot", chromium, "--screenshot=" + shot, PAGE_PACE)
     with open(shot, "rb") as f:
         w, h, bpp, px = png_decode(f.read())
     # the first curve colour (#5aa9e6), drawn in every chart
@@ -620,12 +585,11 @@ def archive(gnarl, config, work, chromium):
     if not chromium:
         return
     args = ["--set", "archive.enabled=true"] + PAGE_PACE
-    dom = chromium_on_run(gnarl, config, work, "archive_dom", chromium, "--dump-dom", args)
+    dom, shot = page_on_run(gnarl, config, work, "hud_archive", chromium,
+                            "document.getElementById('archiveinfo').className === ''", args)
     info = re.search(r'<div id="archiveinfo" class="">(\d+) cells in (\d+) rooms', dom)
     if not info or int(info.group(1)) < 1:
         fail("the page does not describe the archive:\n%s" % dom[:3000])
-    shot = os.path.join(work, "hud_archive.png")
-    chromium_on_run(gnarl, config, work, "archive_shot", chromium, "--screenshot=" + shot, args)
     with open(shot, "rb") as f:
         w, h, bpp, px = png_decode(f.read())
     # the frontier's outline colour (#f2d95c)

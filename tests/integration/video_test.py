@@ -36,6 +36,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import formats_tfevents  # noqa: E402  (its reader of event files)
+from browser import Browser  # noqa: E402
 from hud_train import free_port  # noqa: E402
 
 SMALL = ["env.num_envs=8", "ppo.rollout_steps=64", "ppo.minibatch_size=256", "ppo.epochs=1",
@@ -162,15 +163,6 @@ def train(gnarl, config, work):
           % (len(lines), len(images)))
 
 
-def chromium_flags(chromium, work, name):
-    return [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--user-data-dir=" + os.path.join(work, "chromium-" + name),
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
-            "--window-size=1400,1000",
-            "--virtual-time-budget=5000"]
-
-
 def fetch(url):
     try:
         with urllib.request.urlopen(url, timeout=10) as r:
@@ -225,23 +217,6 @@ class HudRun:
             time.sleep(0.3)
         fail("/video never served a video", "".join(self.log))
 
-    def browse(self, chromium, work, action, seconds=25.0):
-        """Chromium on the HUD page; the run stops after `seconds` (Chromium has
-        loaded the page by then, even on a busy machine), which ends the page's
-        event stream and so lets Chromium's virtual time run out."""
-        stop = threading.Timer(seconds, self.stop)
-        stop.start()
-        try:
-            p = subprocess.run(chromium_flags(chromium, work, action[2:6]) +
-                               [action, self.base + "/"], capture_output=True, text=True,
-                               timeout=120)
-            if p.returncode != 0:
-                fail("chromium exit %d" % p.returncode, p.stderr)
-            return p.stdout
-        finally:
-            stop.cancel()
-            self.stop()
-
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
@@ -269,30 +244,29 @@ def page(gnarl, config, work, chromium):
         probe_dir = os.path.join(work, "probe")
         os.makedirs(probe_dir, exist_ok=True)
         open(os.path.join(probe_dir, "probe.html"), "w").write(PROBE % (hud.base + "/video"))
-        dom = subprocess.run(chromium_flags(chromium, work, "probe") + [
-            "--dump-dom", "file://" + os.path.join(probe_dir, "probe.html")],
-            capture_output=True, text=True, timeout=120).stdout
-        m = re.search(r'<pre id="out">(\{.*?\})</pre>', dom)
-        played = json.loads(m.group(1)) if m else None
-        if not played or (played["w"], played["h"]) != (320, 288) or played["t"] <= 0 or \
-                not played["duration"] > 0:
-            fail("Chromium did not play /video: %s" % (m.group(0) if m else dom[-500:]))
-        page_dom = hud.browse(chromium, work, "--dump-dom")
+        shot = os.path.join(work, "hud_video.png")
+        with Browser(chromium, os.path.join(work, "chromium")) as b:
+            b.open("file://" + os.path.join(probe_dir, "probe.html"))
+            out = b.wait_for("(() => { const t = document.getElementById('out').textContent; "
+                             "return t === 'pending' ? '' : t; })()", 300,
+                             "the probe's verdict on /video")
+            played = json.loads(out) if out.startswith("{") else None
+            if not played or (played["w"], played["h"]) != (320, 288) or played["t"] <= 0 or \
+                    not played["duration"] > 0:
+                fail("Chromium did not play /video: %s" % out)
+            b.open(hud.base + "/")
+            b.wait_for("document.getElementById('videoinfo').className === ''", 300,
+                       "the video on the HUD page")
+            page_dom = b.dom()
+            b.screenshot(shot)
     finally:
         hud.stop()
     if not re.search(r'<video id="video"[^>]*src="/video\?n=\d+"', page_dom) or \
             not re.search(r'<div id="videoinfo" class="">episode \d+, seen by iteration',
                           page_dom):
         fail("the HUD page shows no video", page_dom[-3000:])
-    shot = os.path.join(work, "hud_video.png")
-    hud = HudRun(gnarl, config, work, "shot")
-    try:
-        hud.first_video()
-        hud.browse(chromium, work, "--screenshot=" + shot)
-    finally:
-        hud.stop()
-    if not os.path.exists(shot) or os.path.getsize(shot) < 10000:
-        fail("no screenshot of the HUD")
+    if os.path.getsize(shot) < 10000:
+        fail("the screenshot of the HUD is %d bytes" % os.path.getsize(shot))
     print("page: /video served an MP4 (%s %dx%d, %d frames); Chromium played it (%dx%d, "
           "%.2f s long, at %.2f s); the HUD page shows it (%s)"
           % (got[0], got[1], got[2], got[3], played["w"], played["h"], played["duration"],
