@@ -133,7 +133,6 @@ static int open_run_dir(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	const char *root = gnarl_value_string(key(t, "run.storage"), "runs");
 	const char *name = gnarl_value_string(key(t, "run.name"), "run");
 	size_t len = strlen(name) + 2;
-	char *yaml, *k;
 	int rc;
 
 	t->run_prefix = malloc(len);
@@ -145,16 +144,29 @@ static int open_run_dir(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
 	rc = gnarl_storage_open(t->cfg, root, &t->st, err);
 	if (rc)
 		return gnarl_err_prefix(err, rc, "run.storage: ");
-	if (t->rank != 0)
+	return 0;
+}
+
+/* The run's first file, written once its plugins and learner exist: a
+ * config refused by a plugin (an env without state ops for the archive, a
+ * network that does not fit) leaves no run directory behind. */
+static int save_run_config(struct gnarl_trainer *t, char err[GNARL_ERR_SIZE])
+{
+	const char *root = gnarl_value_string(key(t, "run.storage"), "runs");
+	size_t len = strlen(t->run_prefix) + sizeof("config.yaml");
+	char *yaml, *k;
+	int rc;
+
+	if (!t->st || t->rank != 0)
 		return 0; /* the others only write their episode summaries there */
 	yaml = gnarl_value_to_yaml(t->cfg->root, false);
-	k = malloc(len + 16);
+	k = malloc(len);
 	if (!yaml || !k) {
 		free(yaml);
 		free(k);
 		return gnarl_err(err, GNARL_ENOMEM, "out of memory");
 	}
-	snprintf(k, len + 16, "%sconfig.yaml", t->run_prefix);
+	snprintf(k, len, "%sconfig.yaml", t->run_prefix);
 	rc = gnarl_storage_put(t->st, k, yaml, strlen(yaml), err);
 	free(yaml);
 	free(k);
@@ -473,6 +485,8 @@ int gnarl_trainer_create(struct gnarl_config *cfg, const struct gnarl_trainer_op
 	rc = create_plugins(t, err);
 	if (!rc)
 		rc = build_learner(t, err);
+	if (!rc)
+		rc = save_run_config(t, err);
 	if (!rc && t->world > 1)
 		rc = gnarl_trainer_sync_create(t->dist, t->n_terms + gnarl_guidance_count(t->guid),
 		                               &t->sync, err);

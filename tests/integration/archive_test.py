@@ -12,8 +12,8 @@ Usage: archive_test.py MODE GNARL SOURCE_DIR WORKDIR [MPIRUN HAVE_MPI]
            empty one (said once); archive.enabled false leaves it unused (said);
            `gnarl eval` starts from the normal start and reports the archive
            apart; explore_steps ends episodes started from a cell; an env
-           without one-env state ops is refused before a run directory
-           exists, one without a game state with exit 2
+           without one-env state ops, or without a game state, is refused
+           with exit 2 and leaves no run directory
   s3       the same store on the S3 fixture (Ceph RGW): the archive lands in
            the bucket's checkpoints, `gnarl archive show|list` read it by s3://
            URI, and a local run resumed from it holds the same cells (exit 77
@@ -202,8 +202,9 @@ def refusals(ctx):
         fail("config check of an env without one-env state ops", p.stderr)
     p = ctx.run(["train", "-c", ctx.cartpole, "--set", "run.storage=" + ctx.work,
                  "--set", "run.name=cartpole", "--set", "archive.enabled=true"], expect=2)
-    if "archive.enabled: env 'cartpole' reports no game state" not in p.stderr:
-        fail("an env without a game state", p.stderr)
+    if "archive.enabled: env 'cartpole' reports no game state" not in p.stderr or \
+            os.path.exists(os.path.join(ctx.work, "cartpole")):
+        fail("an env without a game state (refused, and no run directory)", p.stderr)
     p = ctx.run(["config", "check", "-c", ctx.config, "--set", "archive.cell={room: 1, hat: 2}"],
                 expect=2)
     if "archive.cell.hat: not a game-state field" not in p.stderr:
