@@ -23,8 +23,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "error.h"
 
 #define POOL_MAX_THREADS 256
@@ -65,14 +65,6 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Spin while *v == old for up to `ns`; true when it changed. */
 static bool spin32(_Atomic uint32_t *v, uint32_t old, uint64_t ns)
 {
@@ -85,8 +77,8 @@ static bool spin32(_Atomic uint32_t *v, uint32_t old, uint64_t ns)
 		if (spins % 256)
 			continue;
 		if (!start)
-			start = now_ns();
-		else if (now_ns() - start > ns)
+			start = gnarl_clock_monotonic_ns();
+		else if (gnarl_clock_monotonic_ns() - start > ns)
 			return false;
 	}
 }
@@ -110,8 +102,8 @@ static uint64_t wait_generation(struct gnarl_pool *p, uint64_t seen)
 		if (spins % 256)
 			continue;
 		if (!start)
-			start = now_ns();
-		else if (now_ns() - start > IDLE_SPIN_NS)
+			start = gnarl_clock_monotonic_ns();
+		else if (gnarl_clock_monotonic_ns() - start > IDLE_SPIN_NS)
 			break;
 	}
 	pthread_mutex_lock(&p->lock);

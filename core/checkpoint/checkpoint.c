@@ -30,6 +30,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "error.h"
 #include "hash.h"
 #include "log.h"
@@ -231,11 +232,11 @@ int gnarl_checkpoint_encode(const struct gnarl_tensor *t, size_t n,
 {
 	static const struct gnarl_safetensors_meta meta[] = {{"format", "pt"}};
 	struct gnarl_checkpoint_encoded *ck;
-	struct timespec t0, t1;
+	double t0;
 	int rc;
 
 	*out = NULL;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = gnarl_clock_monotonic();
 	if ((info->n_actions && !info->action_names) || (info->n_plugins && !info->plugins) ||
 	    (info->n_metrics && !info->metrics) || (info->n_rngs && !info->rngs))
 		return gnarl_err(err, GNARL_EINVAL, "saving checkpoint: the manifest info has a "
@@ -255,8 +256,7 @@ int gnarl_checkpoint_encode(const struct gnarl_tensor *t, size_t n,
 		gnarl_checkpoint_encoded_free(ck);
 		return rc;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ck->encode_seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+	ck->encode_seconds = gnarl_clock_monotonic() - t0;
 	*out = ck;
 	return 0;
 }

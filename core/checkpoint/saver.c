@@ -16,9 +16,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "checkpoint_internal.h"
+#include "clock.h"
 #include "error.h"
 
 /* A checkpoint whose write failed without telling whether it landed. */
@@ -46,14 +46,6 @@ struct gnarl_saver {
 	struct gnarl_saver_outcome done[GNARL_SAVER_OUTCOMES];
 	uint32_t head, count; /* ring of unread outcomes */
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Queue an outcome (lock held); a full ring forgets its oldest. */
 static void push_outcome(struct gnarl_saver *s, const struct gnarl_saver_outcome *o)
@@ -173,7 +165,7 @@ static void *saver_main(void *arg)
 		pthread_cond_broadcast(&s->changed);
 		pthread_mutex_unlock(&s->lock);
 
-		t0 = now();
+		t0 = gnarl_clock_monotonic();
 		rc = gnarl_checkpoint_write(s->st, s->run, ck, &s->keep, &w, o.err);
 		o.result = rc == 0 ? GNARL_SAVER_SAVED
 		           : w.unconfirmed ? GNARL_SAVER_UNCONFIRMED
@@ -181,7 +173,7 @@ static void *saver_main(void *arg)
 		o.uri = w.uri;
 		o.latest_stale = w.latest_stale;
 		o.iteration = ck->iteration;
-		o.seconds = now() - t0;
+		o.seconds = gnarl_clock_monotonic() - t0;
 		o.encode_seconds = ck->encode_seconds;
 		if (w.unconfirmed)
 			doubt(s, ck);

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "error.h"
 #include "nn.h"
 #include "pool.h"
@@ -40,14 +41,6 @@
 #define ROUND_S 5e-4
 #define BOUND_ROUNDS 7
 #define BOUND_S 1e-2          /* the bound's lists run for at least this */
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 double gnarl_bench_product_flops(const struct gnarl_bench_product *p)
 {
@@ -213,10 +206,10 @@ static double time_one(const struct gnarl_bench_product *p, enum gnarl_matmul_ke
 
 	run(p, k, o); /* warm the caches and OpenBLAS */
 	for (int round = 0; round < ROUNDS; round++) {
-		double t0 = now(), t;
+		double t0 = gnarl_clock_monotonic(), t;
 		for (uint64_t r = 0; r < reps; r++)
 			run(p, k, o);
-		t = now() - t0;
+		t = gnarl_clock_monotonic() - t0;
 		if (t < ROUND_S && round == 0) {
 			reps = (uint64_t)(reps * ROUND_S / (t > 1e-7 ? t : 1e-7)) + 1;
 			round = -1; /* the calibration round does not count */
@@ -269,7 +262,7 @@ struct bound_run {
 static void bound_task(void *ctx, uint32_t task, uint32_t thread)
 {
 	struct bound_run *b = ctx;
-	double t0 = now();
+	double t0 = gnarl_clock_monotonic();
 
 	(void)thread;
 	for (uint64_t r = 0; r < b->lists; r++)
@@ -282,7 +275,7 @@ static void bound_task(void *ctx, uint32_t task, uint32_t thread)
 			for (uint64_t c = 0; c < p->calls; c++)
 				run(p, k, &b->o[task]);
 		}
-	b->seconds[task] = now() - t0;
+	b->seconds[task] = gnarl_clock_monotonic() - t0;
 }
 
 double gnarl_bench_products_bound(const struct gnarl_bench_product *p, uint32_t n,

@@ -38,6 +38,7 @@
 
 #include "bench_products.h"
 #include "cli.h"
+#include "clock.h"
 #include "config.h"
 #include "episode.h"
 #include "error.h"
@@ -84,14 +85,6 @@ struct results {
 	uint32_t n_products;
 };
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int make_trainer(struct gnarl_config *cfg, uint64_t steps, struct gnarl_trainer **t)
 {
 	struct gnarl_trainer_options opt = {.no_run_dir = true, .quiet = true,
@@ -116,13 +109,13 @@ static double env_alone(struct gnarl_trainer *t, uint64_t steps)
 	if (!actions)
 		return 0.0;
 	gnarl_rng_seed(&rng, 12345);
-	t0 = now();
+	t0 = gnarl_clock_monotonic();
 	for (uint64_t r = 0; r < rounds; r++) {
 		for (uint32_t n = 0; n < N; n++)
 			actions[n] = (int32_t)gnarl_rng_below(&rng, A);
 		gnarl_rollout_step(ro, actions);
 	}
-	t0 = now() - t0;
+	t0 = gnarl_clock_monotonic() - t0;
 	free(actions);
 	return (double)(rounds * N) / t0;
 }
@@ -140,7 +133,7 @@ static double learner_alone(struct gnarl_trainer *t, uint64_t steps, uint64_t *b
 	*batch = (uint64_t)c->T * c->N;
 	rounds = steps / *batch ? steps / *batch : 1;
 	gnarl_trainer_iterate(t, &it);
-	t0 = now();
+	t0 = gnarl_clock_monotonic();
 	for (uint64_t r = 0; r < rounds; r++) {
 		/* begin forgets the values computed while acting: finish then
 		 * computes them all, as a learner without the overlap would. */
@@ -148,7 +141,7 @@ static double learner_alone(struct gnarl_trainer *t, uint64_t steps, uint64_t *b
 		gnarl_ppo_finish(p);
 		gnarl_ppo_update(p, c->learning_rate, gnarl_trainer_rng(t), &st);
 	}
-	t0 = now() - t0;
+	t0 = gnarl_clock_monotonic() - t0;
 	return (double)(rounds * *batch) / t0;
 }
 
@@ -168,11 +161,11 @@ static double sgemm_peak(int threads)
 	}
 	openblas_set_num_threads(threads);
 	for (int round = 0; round < 5; round++) {
-		double t0 = now();
+		double t0 = gnarl_clock_monotonic();
 		for (int r = 0; r < 4; r++)
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, M, M, 1.0f, a, M, b,
 			            M, 0.0f, c, M);
-		t0 = now() - t0;
+		t0 = gnarl_clock_monotonic() - t0;
 		if (4.0 * 2.0 * M * M * M / t0 * 1e-9 > best)
 			best = 4.0 * 2.0 * M * M * M / t0 * 1e-9;
 	}
@@ -194,13 +187,13 @@ static double end_to_end(struct gnarl_trainer *t, struct results *r, bool timed)
 
 	gnarl_trainer_start(t);
 	gnarl_ppo_set_timing(p, timed);
-	t0 = now();
+	t0 = gnarl_clock_monotonic();
 	while (!gnarl_trainer_done(t)) {
 		gnarl_trainer_iterate(t, &it);
 		rollout += it.rollout_seconds;
 		learn += it.learn_seconds;
 	}
-	wall = now() - t0;
+	wall = gnarl_clock_monotonic() - t0;
 	if (timed) {
 		for (uint32_t th = 0; th < 2; th++) {
 			double busy = 0.0;

@@ -29,8 +29,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "dist.h"
 #include "error.h"
 #include "hash.h"
@@ -386,14 +386,6 @@ int gnarl_archive_load(struct gnarl_archive *a, const void *buf, size_t size,
 	return 0;
 }
 
-static double seconds_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 size_t gnarl_archive_message_size(const struct gnarl_archive *a)
 {
 	return gnarl_archive_size(a) + (size_t)a->C * BASE_BYTES;
@@ -455,7 +447,7 @@ int gnarl_archive_merge(struct gnarl_archive *a, const uint8_t *messages, const 
 int gnarl_archive_sync(struct gnarl_archive *a, struct gnarl_dist *d, double *seconds,
                        char err[GNARL_ERR_SIZE])
 {
-	double t0 = seconds_now();
+	double t0 = gnarl_clock_monotonic();
 	int K = gnarl_dist_size(d), rc;
 	size_t size = gnarl_archive_message_size(a), *lens = calloc((size_t)K, sizeof(*lens));
 	uint8_t *mine = malloc(size), *all;
@@ -470,7 +462,7 @@ int gnarl_archive_sync(struct gnarl_archive *a, struct gnarl_dist *d, double *se
 	free(mine);
 	free(lens);
 	if (seconds)
-		*seconds = seconds_now() - t0;
+		*seconds = gnarl_clock_monotonic() - t0;
 	return rc;
 }
 

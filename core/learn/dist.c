@@ -19,8 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 
@@ -55,13 +55,6 @@ static long launcher_size(const char **var)
 }
 
 #ifdef GNARL_HAVE_MPI
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int start_mpi(struct gnarl_dist *d, char err[GNARL_ERR_SIZE])
 {
@@ -207,7 +200,7 @@ void gnarl_dist_average_f32(struct gnarl_dist *d, float *x, size_t n)
 	if (!gnarl_dist_on(d))
 		return;
 #ifdef GNARL_HAVE_MPI
-	double t0 = now();
+	double t0 = gnarl_clock_monotonic();
 	const float inv = 1.0f / (float)d->size;
 
 	for (size_t i = 0; i < n; i += CHUNK)
@@ -215,7 +208,7 @@ void gnarl_dist_average_f32(struct gnarl_dist *d, float *x, size_t n)
 		              MPI_SUM, d->comm);
 	for (size_t i = 0; i < n; i++)
 		x[i] *= inv;
-	d->reduce_seconds += now() - t0;
+	d->reduce_seconds += gnarl_clock_monotonic() - t0;
 #else
 	(void)x;
 	(void)n;

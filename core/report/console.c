@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "value.h"
@@ -27,14 +27,6 @@
 #define STATUS_INTERVAL_S 0.1 /* redraws of the status line, at most */
 #define BAR_WIDTH 20
 #define STATUS_COLUMNS 512    /* longest status line drawn */
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void gnarl_console_config_read(const struct gnarl_config *cfg, struct gnarl_console_config *out)
 {
@@ -62,13 +54,14 @@ void gnarl_console_start(struct gnarl_console *c, const struct gnarl_console_con
 	c->unit = unit;
 	c->start_done = c->done = done;
 	c->total = total;
-	c->start = now();
+	c->start = gnarl_clock_monotonic();
 	c->last_shown = -1.0;
 }
 
 bool gnarl_console_due(struct gnarl_console *c, uint64_t done, bool last)
 {
-	double t = now(), every = c->tty ? STATUS_INTERVAL_S : c->cfg.every_seconds;
+	double t = gnarl_clock_monotonic();
+	double every = c->tty ? STATUS_INTERVAL_S : c->cfg.every_seconds;
 
 	c->done = done;
 	if (last || c->last_shown < 0.0 || every <= 0.0)
@@ -93,7 +86,7 @@ static size_t columns(void)
 
 void gnarl_console_show(struct gnarl_console *c, const char *status, const char *line)
 {
-	c->last_shown = now();
+	c->last_shown = gnarl_clock_monotonic();
 	if (c->tty && status) {
 		char cut[STATUS_COLUMNS];
 		size_t width = columns();
@@ -116,7 +109,7 @@ void gnarl_console_end(struct gnarl_console *c)
 
 double gnarl_console_elapsed(const struct gnarl_console *c)
 {
-	return now() - c->start;
+	return gnarl_clock_monotonic() - c->start;
 }
 
 double gnarl_console_rate(const struct gnarl_console *c)

@@ -22,8 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "error.h"
 #include "hud_internal.h"
@@ -31,14 +31,6 @@
 
 /* Frames while someone looks: at most this many per second. */
 #define FRAME_INTERVAL_S 0.25
-
-static double wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int alloc_state(struct gnarl_hud *h)
 {
@@ -585,7 +577,7 @@ void gnarl_hud_commit(struct gnarl_hud *h, const struct gnarl_hud_iteration *it)
 	row = h->count % h->M;
 	h->iter[row] = it->iteration;
 	h->steps[row] = it->env_steps;
-	h->wall[row] = wall_now();
+	h->wall[row] = gnarl_clock_wall();
 	for (uint32_t i = 0; i < h->n_known; i++)
 		h->vals[(size_t)i * h->M + row] = h->staged[i] ? h->stage[i] : NAN;
 	h->n_series = h->n_known;

@@ -27,18 +27,14 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "error.h"
 #include "image.h"
 #include "log.h"
 
 double gnarl_hud_now(const struct gnarl_hud *h)
 {
-	struct timespec ts;
-
-	if (h->clock)
-		return h->clock(h->clock_ctx);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+	return h->clock ? h->clock(h->clock_ctx) : gnarl_clock_monotonic();
 }
 
 #ifdef GNARL_HAVE_MICROHTTPD

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 #include "storage.h"
@@ -84,22 +85,6 @@ struct gnarl_metrics {
 	float *values;
 	char line[LINE_MAX_LEN]; /* the last flush's progress line */
 };
-
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static double now_wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int sbuf_add(struct sbuf *b, const char *s, size_t n)
 {
@@ -269,7 +254,7 @@ static int new_event_file(struct gnarl_metrics *m)
 	f = &m->files[m->n_files];
 	memset(f, 0, sizeof(*f));
 	f->name = strdup(name);
-	if (!f->name || gnarl_tfevents_create(now_wall(), &f->ev) < 0) {
+	if (!f->name || gnarl_tfevents_create(gnarl_clock_wall(), &f->ev) < 0) {
 		free(f->name);
 		return GNARL_ENOMEM;
 	}
@@ -508,8 +493,8 @@ static int add_event(struct gnarl_metrics *m, uint64_t env_steps)
 		m->tags[k] = m->s[i].name;
 		m->values[k++] = (float)m->s[i].value;
 	}
-	rc = gnarl_tfevents_add_scalars(f->ev, now_wall(), (int64_t)env_steps, m->tags, m->values,
-	                                k);
+	rc = gnarl_tfevents_add_scalars(f->ev, gnarl_clock_wall(), (int64_t)env_steps, m->tags,
+	                                m->values, k);
 	if (rc == 0)
 		f->dirty = true;
 	return rc;
@@ -523,8 +508,8 @@ int gnarl_metrics_add_image(struct gnarl_metrics *m, const char *tag, uint64_t s
 	if (!m || !m->n_files)
 		return 0;
 	f = event_file(m);
-	if (!f || gnarl_tfevents_add_image(f->ev, now_wall(), (int64_t)step, tag, width, height,
-	                                   3, data, len) < 0)
+	if (!f || gnarl_tfevents_add_image(f->ev, gnarl_clock_wall(), (int64_t)step, tag, width,
+	                                   height, 3, data, len) < 0)
 		return GNARL_ENOMEM;
 	f->dirty = true;
 	return 0;
@@ -562,7 +547,7 @@ static int upload(struct gnarl_metrics *m, char err[GNARL_ERR_SIZE])
 	if (!m->st)
 		return 0;
 	m->since_upload = 0;
-	m->upload_start = now_mono();
+	m->upload_start = gnarl_clock_monotonic();
 	if (m->csv_dirty) {
 		rc = put_file(m, "progress.csv", m->csv.p, m->csv.len, err);
 		if (rc == 0)
@@ -591,28 +576,29 @@ static int upload(struct gnarl_metrics *m, char err[GNARL_ERR_SIZE])
 		}
 	}
 	m->n_files = keep;
-	m->upload_cost = now_mono() - m->upload_start;
+	m->upload_cost = gnarl_clock_monotonic() - m->upload_start;
 	m->uploaded_once = true;
-	m->retry_after = first < 0 ? now_mono() + GNARL_METRICS_RETRY_S : 0.0;
+	m->retry_after = first < 0 ? gnarl_clock_monotonic() + GNARL_METRICS_RETRY_S : 0.0;
 	return first;
 }
 
 static bool upload_due(const struct gnarl_metrics *m)
 {
-	if (m->retry_after > 0.0 && now_mono() < m->retry_after)
+	if (m->retry_after > 0.0 && gnarl_clock_monotonic() < m->retry_after)
 		return false;
 	if (m->upload_every > 0)
 		return m->since_upload >= m->upload_every;
 	if (m->remote)
 		return false;
-	return !m->uploaded_once || now_mono() - m->upload_start >= 10.0 * m->upload_cost;
+	return !m->uploaded_once ||
+	       gnarl_clock_monotonic() - m->upload_start >= 10.0 * m->upload_cost;
 }
 
 int gnarl_metrics_flush(struct gnarl_metrics *m, uint64_t iteration, uint64_t env_steps,
                         char err[GNARL_ERR_SIZE])
 {
 	struct scalar *sps;
-	double t = now_mono();
+	double t = gnarl_clock_monotonic();
 	int rc = 0, rc2;
 
 	sps = find(m, "sps");

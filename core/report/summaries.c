@@ -37,6 +37,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "episode.h"
 #include "error.h"
 #include "gauges.h"
@@ -104,14 +105,6 @@ struct gnarl_summaries {
 	uint64_t lost_at_start, failed_at_start, seen_full;
 	char err[GNARL_ERR_SIZE];
 };
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* `seconds` from now on `clock`, as an absolute timespec. */
 static struct timespec abs_after(clockid_t clock, double seconds)
@@ -330,7 +323,7 @@ static bool check_full(struct gnarl_summaries *s)
 	uint64_t full = load(&s->dropped_full);
 	double prev = s->last_look;
 
-	s->last_look = mono_now();
+	s->last_look = gnarl_clock_monotonic();
 	if (full == s->seen_full)
 		return false;
 	losing(s, "episodes finish faster than summaries are written", prev);
@@ -428,7 +421,7 @@ static void recovered(struct gnarl_summaries *s)
 	gnarl_log(GNARL_LOG_INFO, WHO,
 	          "episode summaries are written to %s again after %.1f s: %llu summaries "
 	          "dropped and %llu writes failed meanwhile",
-	          gnarl_storage_root(s->st), mono_now() - s->losing_since,
+	          gnarl_storage_root(s->st), gnarl_clock_monotonic() - s->losing_since,
 	          (unsigned long long)(dropped_total(s) - s->lost_at_start),
 	          (unsigned long long)(load(&s->failed_writes) - s->failed_at_start));
 }
@@ -439,7 +432,7 @@ static void recovered(struct gnarl_summaries *s)
  * asks (they change flush_to or stop under lock, then broadcast). */
 static void sleep_until(struct gnarl_summaries *s, uint64_t h, double deadline)
 {
-	struct timespec ts = abs_after(CLOCK_MONOTONIC, deadline - mono_now());
+	struct timespec ts = abs_after(CLOCK_MONOTONIC, deadline - gnarl_clock_monotonic());
 
 	pthread_mutex_lock(&s->lock);
 	if (!s->stop && s->flush_to <= h)
@@ -470,7 +463,7 @@ static void put_batch(struct gnarl_summaries *s, uint64_t k)
 	double t0;
 
 	for (attempt = 0;; attempt++) {
-		t0 = mono_now();
+		t0 = gnarl_clock_monotonic();
 		if (gnarl_storage_put(s->st, s->key, s->buf, s->len, s->err) == 0) {
 			add(&s->written, k);
 			add(&s->objects, 1);
@@ -514,7 +507,7 @@ static uint64_t write_next(struct gnarl_summaries *s, uint64_t h, uint64_t t)
 	} else {
 		gnarl_err(s->err, rc, "out of memory formatting %llu episode summaries",
 		          (unsigned long long)k);
-		losing(s, NULL, mono_now());
+		losing(s, NULL, gnarl_clock_monotonic());
 		add(&s->dropped_failed, k);
 	}
 	handled(s, h + k);
@@ -540,7 +533,7 @@ static void drop_rest(struct gnarl_summaries *s, uint64_t h, uint64_t t)
 		    gnarl_storage_root(s->st),
 		    (unsigned long long)(dropped_total(s) - s->lost_at_start),
 		    (unsigned long long)(load(&s->failed_writes) - s->failed_at_start),
-		    mono_now() - s->losing_since);
+		    gnarl_clock_monotonic() - s->losing_since);
 	handled(s, t);
 }
 
@@ -562,7 +555,7 @@ static void *writer_main(void *arg)
 			drop_rest(s, h, t);
 			return NULL;
 		}
-		now = mono_now();
+		now = gnarl_clock_monotonic();
 		if (t == h) {
 			if (now - published >= PUBLISH_MS / 1e3) {
 				publish(s);
@@ -749,7 +742,7 @@ int gnarl_summaries_create(struct gnarl_storage *st, const char *run_prefix, uin
 	s->cap = capacity;
 	atomic_init(&s->tail, 0);
 	atomic_init(&s->head, 0);
-	s->last_look = mono_now();
+	s->last_look = gnarl_clock_monotonic();
 	rc = setup(s, run_prefix, term_names, n_terms, tune, err);
 	if (rc == 0)
 		rc = resume_seq(s, err);

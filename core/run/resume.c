@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "archive.h"
+#include "clock.h"
 #include "config.h"
 #include "episode.h"
 #include "error.h"
@@ -47,14 +48,6 @@
 #define MAX_METRICS  64
 #define MAX_PLUGINS  64
 #define FINISH_TRIES 3
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- the tensor list ---------------------------------------------------- */
 
@@ -295,13 +288,14 @@ int gnarl_resume_save(struct gnarl_resume *r, char **uri, char err[GNARL_ERR_SIZ
 	if (!st || gnarl_trainer_rank(r->t) != 0)
 		return 0;
 	rc = encode(r, &ck, err);
-	t0 = now();
+	t0 = gnarl_clock_monotonic();
 	if (rc == 0)
 		rc = gnarl_checkpoint_write(st, r->run, ck, &r->keep, &w, err);
 	r->unconfirmed = rc < 0 && w.unconfirmed;
 	r->latest_stale = rc == 0 && w.latest_stale;
 	if (rc == 0)
-		saved(r, ck->iteration, w.uri, now() - t0, ck->encode_seconds, "");
+		saved(r, ck->iteration, w.uri, gnarl_clock_monotonic() - t0, ck->encode_seconds,
+		      "");
 	gnarl_checkpoint_encoded_free(ck);
 	if (rc < 0)
 		return rc;

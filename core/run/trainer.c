@@ -19,9 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "archive.h"
+#include "clock.h"
 #include "config.h"
 #include "dist.h"
 #include "episode.h"
@@ -97,14 +97,6 @@ struct gnarl_trainer {
 	bool joined;
 	uint64_t updates;         /* minibatch updates of this process */
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static const struct gnarl_value *key(const struct gnarl_trainer *t, const char *path)
 {
@@ -547,7 +539,7 @@ static void reset_envs(struct gnarl_trainer *t)
 {
 	gnarl_rollout_reset_all(t->ro);
 	gnarl_ppo_set_obs(t->ppo, gnarl_rollout_obs(t->ro));
-	t->start_time = now();
+	t->start_time = gnarl_clock_monotonic();
 	t->start_steps = t->env_steps;
 }
 
@@ -617,7 +609,7 @@ void gnarl_trainer_continued(struct gnarl_trainer *t)
 	gnarl_rollout_forget_advice(t->ro);  /* saved with the run's own LLM settings */
 	gnarl_ppo_normalize_obs(t->ppo, gnarl_rollout_obs(t->ro), gnarl_ppo_buffer(t->ppo)->next_obs,
 	                        t->N, false);
-	t->start_time = now();
+	t->start_time = gnarl_clock_monotonic();
 	t->start_steps = t->env_steps;
 	replan(t);
 	start_console(t);
@@ -682,7 +674,7 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 	double t0, t1, t2, reduced = gnarl_dist_reduce_seconds(t->dist);
 
 	join(t);
-	t0 = now();
+	t0 = gnarl_clock_monotonic();
 	gnarl_hud_arm_frame(t->hud); /* env 0's frame in the first step, if due */
 	gnarl_recorder_arm(t->rec, t->iteration);
 	gnarl_guidance_set_iteration(t->guid, t->iteration);
@@ -699,7 +691,7 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 		gnarl_ppo_record(t->ppo, s, gnarl_rollout_rewards(t->ro), gnarl_rollout_dones(t->ro),
 		                 gnarl_rollout_obs(t->ro), gnarl_rollout_final_obs(t->ro));
 	}
-	t1 = now();
+	t1 = gnarl_clock_monotonic();
 	gnarl_ppo_finish(t->ppo);
 	t->iteration++;
 	gnarl_ppo_update(t->ppo,
@@ -710,7 +702,7 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 	if (t->sync && t->archive && t->iteration % gnarl_archive_merge_every(t->archive) == 0)
 		merge_archives(t);
 	gnarl_archive_end(t->archive);
-	t2 = now();
+	t2 = gnarl_clock_monotonic();
 	t->updates += out->ppo.minibatches;
 	t->env_steps += batch(t);
 	out->iteration = t->iteration;
@@ -781,7 +773,7 @@ int gnarl_trainer_report(struct gnarl_trainer *t, const struct gnarl_trainer_ite
 	/* As CleanRL's SPS: steps over wall time since the start, reporting
 	 * included. */
 	put(t, "sps", (double)(it->env_steps - t->start_steps) /
-	              (now() - t->start_time));
+	              (gnarl_clock_monotonic() - t->start_time));
 	put(t, "ep_return_mean", e.count ? e.ret : NAN);
 	put(t, "ep_len_mean", e.count ? e.length : NAN);
 	put(t, "episodes", (double)gnarl_trainer_episodes(t));
