@@ -3,8 +3,9 @@
  *
  * Entry points: gnarl_trainer_create (config -> plugins, network, PPO,
  * rollout, run directory, metrics), gnarl_trainer_start/restored,
- * gnarl_trainer_iterate (the hot loop), gnarl_trainer_report,
- * gnarl_trainer_run.
+ * gnarl_trainer_iterate (the hot loop), gnarl_trainer_run.  Reporting an
+ * iteration is trainer_report.c; the checkpointed state and the parts
+ * others reach, trainer_parts.c.
  *
  * Invariants: everything is allocated in create; an iteration never
  * allocates and never fails.  The run RNG (actions, minibatch shuffles)
@@ -12,10 +13,9 @@
  * seeded stream, so a run depends only on its seed and config (and,
  * data-parallel, the process count: see sync()).
  */
-#include "trainer.h"
+#include "trainer_internal.h"
 
 #include <cblas.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,54 +49,6 @@
 #define SEED_GUIDANCE 12
 #define SEED_RANK 0x72616e6b00000000ull /* + rank: a rank's own seed */
 
-struct term {
-	struct gnarl_plugin_host *host;
-	struct gnarl_term *term;  /* the instance and its memory */
-	char metric[96];          /* "reward/<name>" */
-};
-
-struct gnarl_trainer {
-	struct gnarl_config *cfg;
-	struct gnarl_trainer_options opts;
-	struct gnarl_registry *reg;
-	struct gnarl_gauges *gauges;
-	struct gnarl_storage *st;
-	char *run_prefix;
-	struct gnarl_run_dir run_dir; /* st and run_prefix, for plugins' run_put */
-	struct gnarl_host_context ctx;
-	struct gnarl_metrics *metrics;
-	struct gnarl_summaries *summaries; /* NULL: metrics.episodes off or no run dir */
-	struct gnarl_plugin_host *env_host;
-	const struct gnarl_env_ops *env_ops;
-	void *env;
-	struct term *terms;
-	struct gnarl_rollout_reward *rewards;
-	uint32_t n_terms;
-	struct gnarl_pool *pool;
-	struct gnarl_nn *nn;
-	struct gnarl_ppo *ppo;
-	struct gnarl_rollout *ro;
-	struct gnarl_guidance *guid; /* LLM guidance (no sources without `llm:`) */
-	struct gnarl_archive *archive; /* start states (archive.enabled); NULL: off */
-	struct gnarl_rng rng;
-	uint64_t iteration, env_steps, total_iters;
-	double start_time;        /* of this process's part of the run */
-	uint64_t start_steps;     /* env_steps then */
-	uint32_t N, T, learner_threads;
-	bool direct_obs;              /* the env writes into the learner's buffer */
-	bool has_state, has_frames;
-	gnarl_trainer_hook_fn hook; /* after each report (checkpoints) */
-	void *hook_ctx;
-	struct gnarl_hud *hud;    /* web HUD (hud.port); NULL: off */
-	struct gnarl_train_console *console; /* progress on stderr; NULL: quiet or rank > 0 */
-	struct gnarl_recorder *rec; /* episode videos (video.every); NULL: off */
-	/* data-parallel */
-	struct gnarl_dist *dist;
-	int rank, world;
-	struct gnarl_trainer_sync *sync; /* NULL alone */
-	bool joined;
-	uint64_t updates;         /* minibatch updates of this process */
-};
 
 static const struct gnarl_value *key(const struct gnarl_trainer *t, const char *path)
 {
@@ -713,105 +665,6 @@ void gnarl_trainer_iterate(struct gnarl_trainer *t, struct gnarl_trainer_iterati
 	out->allreduce_seconds = gnarl_dist_reduce_seconds(t->dist) - reduced;
 }
 
-/* A scalar of the iteration: metrics and the HUD. */
-static void put(struct gnarl_trainer *t, const char *name, double value)
-{
-	gnarl_metrics_set(t->metrics, name, value);
-	gnarl_hud_set(t->hud, name, value);
-}
-
-static void put_gauge(void *ctx, const char *name, double value)
-{
-	put(ctx, name, value);
-}
-
-/* A video the recorder finished: TensorBoard, the HUD, a line. */
-static void take_video(struct gnarl_trainer *t, const struct gnarl_trainer_iteration *it)
-{
-	struct gnarl_recorder_video v;
-
-	if (!gnarl_recorder_poll(t->rec, &v))
-		return;
-	if (v.error) {
-		gnarl_log(GNARL_LOG_WARN, "video", "the episode video of iteration %llu is lost: %s",
-		          (unsigned long long)v.iteration, v.error);
-		return;
-	}
-	if (v.gif && gnarl_metrics_add_image(t->metrics, "video/episode", it->env_steps,
-	                                     GNARL_FRAME_WIDTH, GNARL_FRAME_HEIGHT, v.gif,
-	                                     v.gif_len))
-		gnarl_log(GNARL_LOG_WARN, "video", "out of memory: the GIF is not in TensorBoard");
-	gnarl_hud_video(t->hud, v.iteration, v.mime, v.data, v.len);
-	if (isnan(v.ret))
-		gnarl_log(GNARL_LOG_INFO, "video", "%s: %llu frames of an episode (cut at "
-		          "video.max_frames)", v.uri, (unsigned long long)v.frames);
-	else
-		gnarl_log(GNARL_LOG_INFO, "video", "%s: an episode of %llu steps, return %.1f",
-		          v.uri, (unsigned long long)v.frames - 1, v.ret);
-}
-
-static void hud_commit(struct gnarl_trainer *t, const struct gnarl_trainer_iteration *it)
-{
-	const struct gnarl_ppo_config *pc = gnarl_ppo_config(t->ppo);
-	struct gnarl_hud_iteration hi = {it->iteration, it->env_steps, gnarl_rollout_obs(t->ro),
-	                                 pc->O, pc->O_env};
-
-	gnarl_hud_commit(t->hud, &hi);
-}
-
-int gnarl_trainer_report(struct gnarl_trainer *t, const struct gnarl_trainer_iteration *it,
-                         char err[GNARL_ERR_SIZE])
-{
-	struct gnarl_metrics *m = t->metrics;
-	struct gnarl_episode_means e;
-	const struct gnarl_ppo_stats *p = &it->ppo;
-	int rc;
-
-	if (!m)
-		return 0;
-	gnarl_trainer_episode_means(t, &e);
-	/* As CleanRL's SPS: steps over wall time since the start, reporting
-	 * included. */
-	put(t, "sps", (double)(it->env_steps - t->start_steps) /
-	              (gnarl_clock_monotonic() - t->start_time));
-	put(t, "ep_return_mean", e.count ? e.ret : NAN);
-	put(t, "ep_len_mean", e.count ? e.length : NAN);
-	put(t, "episodes", (double)gnarl_trainer_episodes(t));
-	put(t, "policy_loss", p->policy_loss);
-	put(t, "value_loss", p->value_loss);
-	put(t, "entropy", p->entropy);
-	put(t, "approx_kl", p->approx_kl);
-	put(t, "clipfrac", p->clipfrac);
-	put(t, "explained_variance", p->explained_variance);
-	put(t, "lr", p->lr);
-	if (t->world > 1)
-		put(t, "allreduce_ms", 1e3 * it->allreduce_seconds);
-	for (uint32_t i = 0; i < t->n_terms; i++)
-		put(t, t->terms[i].metric, e.count ? e.terms[i] : NAN);
-	for (uint32_t i = 0; i < gnarl_guidance_count(t->guid); i++) {
-		char name[96];
-
-		snprintf(name, sizeof(name), "reward/%s", gnarl_guidance_name(t->guid, i));
-		put(t, name, e.count ? e.terms[t->n_terms + i] : NAN);
-	}
-	gnarl_guidance_publish(t->guid);
-	if (t->has_state) {
-		put(t, "rooms_discovered", e.count ? e.rooms : NAN);
-		put(t, "dungeons_entered", e.count ? e.dungeons : NAN);
-		put(t, "enemies_killed", e.count ? e.enemies_killed : NAN);
-		put(t, "milestones", e.count ? e.milestones : NAN);
-	}
-	/* One snapshot of the gauges (plugins' threads move them) for both:
-	 * the HUD shows what progress.csv holds. */
-	gnarl_gauges_each(t->gauges, put_gauge, t);
-	take_video(t, it);
-	gnarl_hud_show_archive(t->hud, t->archive, it->iteration);
-	hud_commit(t, it);
-	rc = gnarl_metrics_flush(m, it->iteration, it->env_steps, err);
-	gnarl_train_console_iteration(t->console, m, it->iteration, it->env_steps);
-	return rc;
-}
-
 bool gnarl_trainer_done(const struct gnarl_trainer *t)
 {
 	return t->iteration >= t->total_iters;
@@ -848,7 +701,7 @@ int gnarl_trainer_run(struct gnarl_trainer *t, volatile sig_atomic_t *stop,
 	 * (its file is already stored). */
 	if (ran) {
 		gnarl_recorder_drain(t->rec);
-		take_video(t, &it);
+		gnarl_trainer_take_video(t, &it);
 	}
 	if (t->sync && !t->opts.quiet)
 		gnarl_trainer_sync_report(t->sync, t->nn, t->ppo, t->iteration, t->updates);
@@ -863,149 +716,4 @@ int gnarl_trainer_run(struct gnarl_trainer *t, volatile sig_atomic_t *stop,
 	if (t->metrics)
 		rc = gnarl_metrics_sync(t->metrics, err);
 	return rc;
-}
-
-/* ---- state and parts ---------------------------------------------------- */
-
-static void u64_tensor(struct gnarl_tensor *t, const char *name, void *data, uint64_t n)
-{
-	memset(t, 0, sizeof(*t));
-	t->name = name;
-	t->dtype = GNARL_DTYPE_U64;
-	t->ndim = n ? 1 : 0;
-	t->shape[0] = n;
-	t->data = data;
-}
-
-uint32_t gnarl_trainer_tensors(struct gnarl_trainer *t, struct gnarl_tensor *out,
-                               uint32_t max)
-{
-	uint32_t n = 0, k;
-
-	k = gnarl_nn_tensors(t->nn, out, max);
-	n += k;
-	k = gnarl_ppo_tensors(t->ppo, out + (n < max ? n : max), n < max ? max - n : 0);
-	n += k;
-	k = gnarl_episode_tensors(gnarl_rollout_episodes(t->ro), out + (n < max ? n : max),
-	                          n < max ? max - n : 0);
-	n += k;
-	if (n < max)
-		u64_tensor(&out[n], "trainer.rng", t->rng.s, 4);
-	n++;
-	if (n < max)
-		u64_tensor(&out[n], "trainer.iteration", &t->iteration, 0);
-	n++;
-	if (n < max)
-		u64_tensor(&out[n], "trainer.env_steps", &t->env_steps, 0);
-	n++;
-	return n;
-}
-
-uint64_t gnarl_trainer_iteration_count(const struct gnarl_trainer *t)
-{
-	return t->iteration;
-}
-
-uint64_t gnarl_trainer_env_steps(const struct gnarl_trainer *t)
-{
-	return t->env_steps;
-}
-
-uint64_t gnarl_trainer_episodes(const struct gnarl_trainer *t)
-{
-	uint64_t n;
-
-	return gnarl_trainer_sync_episodes(t->sync, &n, NULL)
-	           ? n
-	           : gnarl_episode_total(gnarl_rollout_episodes(t->ro));
-}
-
-void gnarl_trainer_episode_means(struct gnarl_trainer *t, struct gnarl_episode_means *out)
-{
-	if (!gnarl_trainer_sync_episodes(t->sync, NULL, out))
-		gnarl_episode_means(gnarl_rollout_episodes(t->ro), out);
-}
-
-int gnarl_trainer_rank(const struct gnarl_trainer *t)
-{
-	return t->rank;
-}
-
-int gnarl_trainer_world_size(const struct gnarl_trainer *t)
-{
-	return t->world;
-}
-
-uint64_t gnarl_trainer_total_iterations(const struct gnarl_trainer *t)
-{
-	return t->total_iters;
-}
-
-const struct gnarl_registry *gnarl_trainer_registry(const struct gnarl_trainer *t)
-{
-	return t->reg;
-}
-
-struct gnarl_guidance *gnarl_trainer_guidance(struct gnarl_trainer *t)
-{
-	return t->guid;
-}
-
-struct gnarl_archive *gnarl_trainer_archive(struct gnarl_trainer *t)
-{
-	return t->archive;
-}
-
-struct gnarl_nn *gnarl_trainer_nn(struct gnarl_trainer *t)
-{
-	return t->nn;
-}
-
-struct gnarl_ppo *gnarl_trainer_ppo(struct gnarl_trainer *t)
-{
-	return t->ppo;
-}
-
-struct gnarl_rollout *gnarl_trainer_rollout(struct gnarl_trainer *t)
-{
-	return t->ro;
-}
-
-struct gnarl_rng *gnarl_trainer_rng(struct gnarl_trainer *t)
-{
-	return &t->rng;
-}
-
-struct gnarl_storage *gnarl_trainer_storage(struct gnarl_trainer *t)
-{
-	return t->st;
-}
-
-const char *gnarl_trainer_run_prefix(const struct gnarl_trainer *t)
-{
-	return t->run_prefix;
-}
-
-struct gnarl_metrics *gnarl_trainer_metrics(struct gnarl_trainer *t)
-{
-	return t->metrics;
-}
-
-struct gnarl_train_console *gnarl_trainer_console(struct gnarl_trainer *t)
-{
-	return t->console;
-}
-
-bool gnarl_trainer_has_frames(const struct gnarl_trainer *t)
-{
-	return t->has_frames;
-}
-
-uint32_t gnarl_trainer_learner_threads(const struct gnarl_trainer *t)
-{
-	int blas = openblas_get_num_threads();
-
-	if (t->learner_threads > 1)
-		return t->learner_threads;
-	return blas > 1 ? (uint32_t)blas : 1;
 }
