@@ -206,10 +206,11 @@ def bench(gnarl, config, work):
     # Consistent: the whole loop is no faster than either of its parts alone,
     # nor than the FLOP bound; the rollout is a share of it.  The parts are
     # measured at other moments, on a machine others share: under a load of
-    # 30 the end to end came out at 1.3x the learner alone, so a factor 2 of
-    # slack (a loop that skipped the learner would be ~25x faster).
+    # 30 the end to end came out at 1.3x the learner alone, and at 2.1x with
+    # a training run and the suite on the 2 cores, so a factor 5 of slack (a
+    # loop that skipped the learner would be ~25x faster).
     parts = min(j["env_sps"], j["learner_sps"], j["flop_bound_sps"])
-    if j["end_to_end_sps"] > 2 * parts or not 0 < j["rollout_share"] < 1 or \
+    if j["end_to_end_sps"] > 5 * parts or not 0 < j["rollout_share"] < 1 or \
             j["steps"] < 20000 or not math.isfinite(j["final_return_mean"]):
         raise SystemExit("bench: inconsistent figures: %s" % json.dumps(j))
     # Per minibatch: 3 layers x (forward, weight grad) + 2 input grads, for

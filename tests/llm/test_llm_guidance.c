@@ -273,8 +273,13 @@ static void test_guidance_end_to_end(void **unused)
 	assert_int_equal(llm_server_control(&server, "{\"default\": {\"kind\": \"action\", "
 	                                              "\"action\": \"RIGHT\", \"hold\": true}}"),
 	                 0);
-	for (int t = 0; t < 200 && llm_server_count(&server, "held") < 1; t++)
-		guided_step(g, &e, 90000 + (uint64_t)t * N);
+	/* Steps at an env's pace until a request is held: the plugin's worker
+	 * sends it when the scheduler lets it (seconds on a loaded machine). */
+	for (uint64_t t = 0, end = (uint64_t)th_now_ms() + 120000;
+	     llm_server_count(&server, "held") < 1 && (uint64_t)th_now_ms() < end; t++) {
+		guided_step(g, &e, 90000 + t * N);
+		th_sleep_ms(1);
+	}
 	assert_true(llm_server_count(&server, "held") >= 1);
 	/* Every request the server has is answered or held (those that came
 	 * before the change are answered at once): nothing else can reply. */
