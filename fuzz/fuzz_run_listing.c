@@ -106,9 +106,11 @@ static long long batch_last(const char *key)
 	const char *base = strrchr(key, '/');
 	size_t i;
 
-	/* "episodes_" 12 digits "-" 12 digits ".jsonl" */
-	if (strncmp(key, "run/workers/worker_0/", 21) || !base || strlen(base + 1) != 40 ||
-	    strcmp(base + 1 + 34, ".jsonl") || strncmp(base + 1, "episodes_", 9) ||
+	/* "episodes_" 12 digits "-" 12 digits ".jsonl", directly in the
+	 * worker's folder (the writer lists "<folder>/episodes_": a batch name
+	 * one folder deeper is not one of its batches) */
+	if (strncmp(key, "run/workers/worker_0/", 21) || base != key + 20 ||
+	    strlen(base + 1) != 40 || strcmp(base + 1 + 34, ".jsonl") || strncmp(base + 1, "episodes_", 9) ||
 	    base[1 + 21] != '-')
 		return -1;
 	for (i = 0; i < 12; i++)

@@ -335,9 +335,13 @@ def broken(gnarl, config, work):
         while train.proc.poll() is None:
             train.iterations(1, "iterations with broken replies")
             if after is None:
-                with open("/proc/%d/status" % train.proc.pid) as f:
-                    peak += [int(l.split()[1]) for l in f if l.startswith("VmRSS:")]
                 info = server.info()
+                # Sampled once each plugin has had every kind of broken
+                # reply (its buffers at their largest, the run past its
+                # first allocations): a reply that leaks shows after that.
+                if info["answered"] >= len(kinds) * 3:
+                    with open("/proc/%d/status" % train.proc.pid) as f:
+                        peak += [int(l.split()[1]) for l in f if l.startswith("VmRSS:")]
                 if info["script_left"] == 0 and info["answered"] >= len(kinds) * 12 + 16:
                     after = train.iter + 2
             elif train.iter >= max(after, 40):
@@ -359,6 +363,8 @@ def broken(gnarl, config, work):
     # in the second half of the broken replies is what it was in the first
     # (8 MB of slack).
     half = len(peak) // 2
+    if len(peak) < 2:
+        fail("RSS sampled %d times while the broken replies were sent" % len(peak))
     if max(peak[half:]) > max(peak[:half]) + 8 * 1024:
         fail("RSS grew from %d kB to %d kB" % (max(peak[:half]), max(peak[half:])))
     print("broken: %d iterations through %d broken replies (%r); RSS %d -> %d kB"
