@@ -49,7 +49,6 @@
 #define SEED_GUIDANCE 12
 #define SEED_RANK 0x72616e6b00000000ull /* + rank: a rank's own seed */
 
-
 static const struct gnarl_value *key(const struct gnarl_trainer *t, const char *path)
 {
 	return gnarl_value_at(t->cfg->root, path);
